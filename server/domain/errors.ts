@@ -1,0 +1,61 @@
+/**
+ * The one error tree of the server. Every error carries a stable string `code`
+ * (clients and tests match on it) and a `kind` that `http/errors.ts` maps to an
+ * HTTP status in exactly one place. Adapters translate vendor errors into these.
+ */
+export type ErrorKind =
+  | 'invalid' // 400: the request is malformed or fails validation
+  | 'unauthenticated' // 401
+  | 'forbidden' // 403
+  | 'not-found' // 404
+  | 'conflict' // 409
+  | 'too-large' // 413
+  | 'unprocessable' // 422: well-formed but the content does not match what was declared
+  | 'range' // 416
+  | 'unavailable' // 503: a dependency (db, blob store, queue) is down
+  | 'internal' // 500
+
+export class SlipwayError extends Error {
+  constructor(
+    readonly kind: ErrorKind,
+    readonly code: string,
+    message: string,
+    readonly details?: Record<string, unknown>,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options)
+    this.name = 'SlipwayError'
+  }
+}
+
+export const invalid = (code: string, message: string, details?: Record<string, unknown>) =>
+  new SlipwayError('invalid', code, message, details)
+export const notFound = (code: string, message: string, details?: Record<string, unknown>) =>
+  new SlipwayError('not-found', code, message, details)
+export const conflict = (code: string, message: string, details?: Record<string, unknown>) =>
+  new SlipwayError('conflict', code, message, details)
+export const unprocessable = (code: string, message: string, details?: Record<string, unknown>) =>
+  new SlipwayError('unprocessable', code, message, details)
+
+/** Blob store: the content did not hash to the digest (or length) it was stored under. */
+export class BlobDigestMismatch extends SlipwayError {
+  constructor(expected: { sha256: string; length?: number }, actual: { sha256: string; length: number }) {
+    super('unprocessable', 'BLOB_DIGEST_MISMATCH', 'content does not match its declared sha256 or length', {
+      expected,
+      actual,
+    })
+  }
+}
+
+export class BlobNotFound extends SlipwayError {
+  constructor(sha256: string) {
+    super('not-found', 'BLOB_NOT_FOUND', `no blob with sha256 ${sha256}`, { sha256 })
+  }
+}
+
+/** A dependency (database, blob store, queue) cannot be reached. */
+export class DependencyUnavailable extends SlipwayError {
+  constructor(what: string, cause?: unknown) {
+    super('unavailable', 'DEPENDENCY_UNAVAILABLE', `${what} is unavailable`, { dependency: what }, { cause })
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * Ports: the only things the domain knows about the outside world. Adapters in
+ * `server/adapters/*` implement them; `container.ts` picks one per port from config.
+ * Nothing here imports a vendor library.
+ */
+import type { Readable } from 'node:stream'
+
+// ---------------------------------------------------------------- blob store
+
+export interface BlobInfo {
+  /** lowercase hex sha256 of the content; also its address */
+  sha256: string
+  /** bytes */
+  length: number
+}
+
+/** Inclusive byte range, as in RFC 7233 (`bytes=start-end`). */
+export interface ByteRange {
+  start: number
+  end: number
+}
+
+/**
+ * Content-addressed blob storage. A blob is visible under its final name only once
+ * it is complete and verified: writers stage under a temporary name and commit
+ * atomically (rename on a file system, a single PUT/copy on S3).
+ */
+export interface BlobStore {
+  /** Size of a stored blob, or undefined when absent. */
+  stat(sha256: string): Promise<BlobInfo | undefined>
+  /**
+   * Stream `content` in, hashing while streaming; commit under its sha256 only if
+   * it matches `expected` (when given). Throws BlobDigestMismatch and leaves nothing
+   * behind otherwise. Idempotent: storing an existing blob again is a no-op.
+   */
+  put(content: Readable, expected?: Partial<BlobInfo>): Promise<BlobInfo>
+  /**
+   * Store a local file already verified by the caller to hash to `info`. The file
+   * adapter may hard-link or rename instead of copying; the source path is left
+   * as is or removed (`consume: true`).
+   */
+  putFile(path: string, info: BlobInfo, opts?: { consume?: boolean }): Promise<void>
+  /** Read a blob, or an inclusive range of it. Throws BlobNotFound. */
+  get(sha256: string, range?: ByteRange): Promise<Readable>
+  /** A short-lived URL a client can GET directly (S3); undefined when the store has none. */
+  presignedGetUrl(sha256: string, expirySeconds: number): Promise<string | undefined>
+  /** Remove a blob; a no-op when absent. */
+  delete(sha256: string): Promise<void>
+  /** Throws DependencyUnavailable when the store cannot be reached. */
+  ping(): Promise<void>
+}
+
+// ---------------------------------------------------------------- job queue
+
+export interface JobOptions {
+  /** Deduplication key: while a job with this id is waiting, delayed or active, enqueueing it again is a no-op. */
+  jobId?: string
+  /** Total tries including the first (default 3). */
+  attempts?: number
+  /** Exponential backoff base: retry n waits backoffMs * 2^(n-1) milliseconds (default 1000). */
+  backoffMs?: number
+  /** Wait this long before the first try, in milliseconds. */
+  delayMs?: number
+}
+
+export interface Job<T = unknown> {
+  id: string
+  name: string
+  data: T
+  /** 1 on the first try */
+  attempt: number
+}
+
+export type JobState = 'waiting' | 'delayed' | 'active' | 'completed' | 'failed' | 'unknown'
+
+export interface JobStatus {
+  id: string
+  name: string
+  state: JobState
+  attemptsMade: number
+  failedReason?: string
+  /** true when the last failure was permanent (no retries left by decision, not by count) */
+  permanent?: boolean
+}
+
+export type JobHandler<T = unknown> = (job: Job<T>) => Promise<void>
+
+/**
+ * A durable job queue. Handlers throw to fail a try (retried with backoff up to
+ * `attempts`), or throw PermanentJobError to fail at once with no further retries.
+ */
+export interface JobQueue {
+  enqueue<T>(name: string, data: T, opts?: JobOptions): Promise<string>
+  /** Register the handler for a job name; workers start processing on `start()`. */
+  handle<T>(name: string, handler: JobHandler<T>, opts?: { concurrency?: number }): void
+  /** Run `name` every `everyMs` milliseconds (one schedule per name across all processes). */
+  every(name: string, everyMs: number, data?: unknown): Promise<void>
+  /** Start processing the registered handlers in this process. */
+  start(): Promise<void>
+  status(jobId: string, name: string): Promise<JobStatus | undefined>
+  /** Jobs not yet finished, per job name. */
+  depth(): Promise<Record<string, { waiting: number; active: number; delayed: number; failed: number }>>
+  ping(): Promise<void>
+  /** Stop taking jobs, let active ones finish, release connections. */
+  close(): Promise<void>
+}
+
+/** Thrown by a job handler to fail the job at once, without retries (BullMQ's UnrecoverableError). */
+export class PermanentJobError extends Error {
+  readonly permanent = true
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'PermanentJobError'
+  }
+}
