@@ -1,0 +1,146 @@
+/**
+ * One typed configuration object, read from the environment (and an optional JSON
+ * file named by SLIPWAY_CONFIG holding the same variable names), validated once at
+ * start. A bad value stops the start with a message naming the variable.
+ */
+import { readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
+
+export interface S3Config {
+  /** URL of the S3 / MinIO endpoint, e.g. http://minio:9000 */
+  endPoint: string
+  bucket: string
+  accessKey: string
+  secretKey: string
+  region: string
+  /** Stream downloads through the server instead of redirecting to a presigned URL. */
+  proxyDownloads: boolean
+  /** Lifetime of presigned download URLs, seconds. */
+  presignSeconds: number
+}
+
+export interface Config {
+  port: number
+  host: string
+  /** Embedded-mode home: SQLite database, blobs, staged uploads, dev keys. */
+  dataDir: string
+  /** Bootstrap admin token; generated and printed once when unset. */
+  adminToken?: string
+  /** PostgreSQL URL; SQLite in dataDir when unset. */
+  databaseUrl?: string
+  /** Redis URL for BullMQ; in-process jobs when unset. */
+  redisUrl?: string
+  /** S3 blob store; files in dataDir when unset. */
+  s3?: S3Config
+  /** Largest artifact accepted, bytes (default 16 GiB). */
+  maxUploadBytes: number
+  /** An unfinished upload is reclaimed after this many seconds without progress (default 24 h). */
+  uploadExpirySeconds: number
+  /** pino level */
+  logLevel: string
+  /** Grace for in-flight requests on SIGTERM, seconds. */
+  shutdownGraceSeconds: number
+}
+
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID'
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`)
+    this.name = 'ConfigError'
+  }
+}
+
+type Source = Record<string, string | undefined>
+
+function fileSource(env: Source): Source {
+  const path = env.SLIPWAY_CONFIG
+  if (!path) return {}
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'))
+  } catch (e) {
+    throw new ConfigError('SLIPWAY_CONFIG', `cannot read ${path}: ${(e as Error).message}`)
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new ConfigError('SLIPWAY_CONFIG', `${path} must hold a JSON object of variable names`)
+  return Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, v === null ? undefined : String(v)]))
+}
+
+function integer(src: Source, name: string, dflt: number, min: number, max: number): number {
+  const raw = src[name]
+  if (raw === undefined || raw === '') return dflt
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(name, `must be a whole number, got "${raw}"`)
+  const n = Number(raw)
+  if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`)
+  return n
+}
+
+function url(src: Source, name: string, protocols: string[]): string | undefined {
+  const raw = src[name]
+  if (raw === undefined || raw === '') return undefined
+  let u: URL
+  try {
+    u = new URL(raw)
+  } catch {
+    throw new ConfigError(name, 'must be a URL')
+  }
+  if (!protocols.includes(u.protocol)) throw new ConfigError(name, `must use ${protocols.join(' or ')}`)
+  return raw
+}
+
+function bool(src: Source, name: string, dflt: boolean): boolean {
+  const raw = src[name]
+  if (raw === undefined || raw === '') return dflt
+  if (/^(1|true|yes)$/i.test(raw)) return true
+  if (/^(0|false|no)$/i.test(raw)) return false
+  throw new ConfigError(name, `must be true or false, got "${raw}"`)
+}
+
+function s3(src: Source): S3Config | undefined {
+  const endPoint = url(src, 'S3_ENDPOINT', ['http:', 'https:'])
+  if (!endPoint) return undefined
+  const need = (name: string): string => {
+    const v = src[name]
+    if (!v) throw new ConfigError(name, 'is required when S3_ENDPOINT is set')
+    return v
+  }
+  const bucket = need('S3_BUCKET')
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) throw new ConfigError('S3_BUCKET', 'is not a valid bucket name')
+  return {
+    endPoint,
+    bucket,
+    accessKey: need('S3_ACCESS_KEY'),
+    secretKey: need('S3_SECRET_KEY'),
+    region: src.S3_REGION || 'us-east-1',
+    proxyDownloads: bool(src, 'S3_PROXY_DOWNLOADS', false),
+    presignSeconds: integer(src, 'S3_PRESIGN_SECONDS', 300, 10, 7 * 24 * 3600),
+  }
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+
+export function loadConfig(env: Source = process.env): Config {
+  const src: Source = { ...fileSource(env), ...Object.fromEntries(Object.entries(env).filter(([, v]) => v !== '')) }
+  const host = src.HOST || '127.0.0.1'
+  const adminToken = src.SLIPWAY_ADMIN_TOKEN
+  if (adminToken !== undefined && adminToken.length < 32)
+    throw new ConfigError('SLIPWAY_ADMIN_TOKEN', 'must be at least 32 characters (128 bits of randomness or more)')
+  const logLevel = src.LOG_LEVEL || 'info'
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`)
+  return {
+    port: integer(src, 'PORT', 8080, 0, 65535),
+    host,
+    dataDir: resolve(src.SLIPWAY_DATA_DIR || './data'),
+    adminToken,
+    databaseUrl: url(src, 'DATABASE_URL', ['postgres:', 'postgresql:']),
+    redisUrl: url(src, 'REDIS_URL', ['redis:', 'rediss:']),
+    s3: s3(src),
+    maxUploadBytes: integer(src, 'SLIPWAY_MAX_UPLOAD_BYTES', 16 * 1024 ** 3, 1, Number.MAX_SAFE_INTEGER),
+    uploadExpirySeconds: integer(src, 'SLIPWAY_UPLOAD_EXPIRY_SECONDS', 24 * 3600, 60, 365 * 24 * 3600),
+    logLevel,
+    shutdownGraceSeconds: integer(src, 'SLIPWAY_SHUTDOWN_GRACE_SECONDS', 25, 0, 3600),
+  }
+}

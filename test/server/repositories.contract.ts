@@ -1,0 +1,78 @@
+/** One contract for the repositories, run on SQLite and on PostgreSQL. */
+import type { Test } from 'tap'
+import type { ApiToken, Release } from '../../server/domain/model.js'
+import type { Repositories } from '../../server/domain/repositories.js'
+
+const token = (id: string, over: Partial<ApiToken> = {}): ApiToken => ({
+  id,
+  role: 'ci',
+  label: `label ${id}`,
+  tokenHash: `hash-${id}`,
+  createdAt: `2026-01-01T00:00:00.00${id.length % 10}Z`,
+  expiresAt: null,
+  revokedAt: null,
+  ...over,
+})
+
+const release = (id: string, version: string, over: Partial<Release> = {}): Release => ({
+  id,
+  name: 'rootfs',
+  version,
+  kind: 'os-image',
+  hardware: ['rpi5', 'rpi4'],
+  sha256: 'a'.repeat(64),
+  length: 5 * 1024 ** 3, // above 2^32: BIGINT must round-trip
+  securityVersion: 3,
+  provenance: { sourceRevision: 'abc123', builder: 'ci', sbomDigest: 'sha256:' + 'b'.repeat(64) },
+  metadata: null,
+  createdBy: 'tok1',
+  createdAt: `2026-01-01T00:00:0${version.at(-1)}.000Z`,
+  ...over,
+})
+
+export function repositoriesContract(t: Test, open: () => Promise<Repositories>): void {
+  let repos: Repositories
+  t.before(async () => {
+    repos = await open()
+  })
+  t.teardown(() => repos.close())
+
+  t.test('tokens: insert, find by hash, list, revoke, count usable', async (t) => {
+    await repos.tokens.insert(token('t1', { role: 'admin' }))
+    await repos.tokens.insert(token('t2'))
+    await repos.tokens.insert(token('t3', { expiresAt: '2026-06-01T00:00:00.000Z' }))
+    t.same(await repos.tokens.findByHash('hash-t2'), token('t2'))
+    t.equal(await repos.tokens.findByHash('nope'), undefined)
+    t.same((await repos.tokens.list()).map((x) => x.id).sort(), ['t1', 't2', 't3'])
+    t.equal(await repos.tokens.countUsable('ci', '2026-05-01T00:00:00.000Z'), 2)
+    t.equal(await repos.tokens.countUsable('ci', '2026-07-01T00:00:00.000Z'), 1, 'expired token not usable')
+    t.equal(await repos.tokens.revoke('t2', '2026-02-01T00:00:00.000Z'), true)
+    t.equal(await repos.tokens.revoke('t2', '2026-02-02T00:00:00.000Z'), false, 'revoking twice is a no-op')
+    t.equal(await repos.tokens.revoke('missing', '2026-02-02T00:00:00.000Z'), false)
+    t.equal((await repos.tokens.findByHash('hash-t2'))?.revokedAt, '2026-02-01T00:00:00.000Z')
+    t.equal(await repos.tokens.countUsable('ci', '2026-05-01T00:00:00.000Z'), 1)
+    t.equal(await repos.tokens.countUsable('admin', '2026-05-01T00:00:00.000Z'), 1)
+    await t.rejects(repos.tokens.insert(token('t4', { tokenHash: 'hash-t1' })), 'token hashes are unique')
+  })
+
+  t.test('releases: insert, duplicate name+version, find, list with keyset pages', async (t) => {
+    t.equal(await repos.releases.insert(release('r1', '1.0.1')), 'created')
+    t.equal(await repos.releases.insert(release('r2', '1.0.2', { metadata: { signed: { x: 1 }, signatures: [] } })), 'created')
+    t.equal(await repos.releases.insert(release('r3', '1.0.3')), 'created')
+    t.equal(await repos.releases.insert(release('r4', '2.0.1', { name: 'model', createdAt: '2026-01-01T00:00:09.000Z' })), 'created')
+    t.equal(await repos.releases.insert(release('r9', '1.0.1', { sha256: 'c'.repeat(64) })), 'duplicate')
+    t.same(await repos.releases.findById('r2'), release('r2', '1.0.2', { metadata: { signed: { x: 1 }, signatures: [] } }))
+    t.same(await repos.releases.findByNameVersion('rootfs', '1.0.3'), release('r3', '1.0.3'))
+    t.equal(await repos.releases.findByNameVersion('rootfs', '9.9.9'), undefined)
+    t.equal(await repos.releases.findById('r9'), undefined, 'the duplicate left nothing')
+    const page1 = await repos.releases.list({ name: 'rootfs', limit: 2 })
+    t.same(page1.map((r) => r.id), ['r1', 'r2'])
+    const page2 = await repos.releases.list({ name: 'rootfs', limit: 2, after: 'r2' })
+    t.same(page2.map((r) => r.id), ['r3'])
+    t.same((await repos.releases.list({ limit: 10 })).map((r) => r.id), ['r1', 'r2', 'r3', 'r4'])
+  })
+
+  t.test('ping', async (t) => {
+    await t.resolves(repos.ping())
+  })
+}
