@@ -26,6 +26,8 @@ export interface ByteRange {
  * atomically (rename on a file system, a single PUT/copy on S3).
  */
 export interface BlobStore {
+  /** Create what the store needs (directories, bucket); idempotent, called once at start. */
+  init(): Promise<void>
   /** Size of a stored blob, or undefined when absent. */
   stat(sha256: string): Promise<BlobInfo | undefined>
   /**
