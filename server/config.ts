@@ -24,6 +24,8 @@ export interface Config {
   host: string
   /** Embedded-mode home: SQLite database, blobs, staged uploads, dev keys. */
   dataDir: string
+  /** Where unfinished uploads are staged; shared by all replicas and workers when scaled out. */
+  uploadDir: string
   /** Bootstrap admin token; generated and printed once when unset. */
   adminToken?: string
   /** PostgreSQL URL; SQLite in dataDir when unset. */
@@ -128,12 +130,14 @@ export function loadConfig(env: Source = process.env): Config {
   const adminToken = src.SLIPWAY_ADMIN_TOKEN
   if (adminToken !== undefined && adminToken.length < 32)
     throw new ConfigError('SLIPWAY_ADMIN_TOKEN', 'must be at least 32 characters (128 bits of randomness or more)')
+  const dataDir = resolve(src.SLIPWAY_DATA_DIR || './data')
   const logLevel = src.LOG_LEVEL || 'info'
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`)
   return {
     port: integer(src, 'PORT', 8080, 0, 65535),
     host,
-    dataDir: resolve(src.SLIPWAY_DATA_DIR || './data'),
+    dataDir,
+    uploadDir: resolve(src.SLIPWAY_UPLOAD_DIR || `${dataDir}/uploads`),
     adminToken,
     databaseUrl: url(src, 'DATABASE_URL', ['postgres:', 'postgresql:']),
     redisUrl: url(src, 'REDIS_URL', ['redis:', 'rediss:']),

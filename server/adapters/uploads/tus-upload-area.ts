@@ -1,0 +1,49 @@
+/**
+ * Staged uploads on local disk through tus's FileStore: the tus HTTP handler writes
+ * them, the release service reads, commits or removes them through this adapter.
+ * Bytes live in `<dir>/<id>`, tus's upload info in `<dir>/<id>.json`.
+ */
+import { join } from 'node:path'
+import type { Readable } from 'node:stream'
+import { FileStore } from '@tus/file-store'
+import type { StagedUpload, UploadArea } from '../../domain/upload-area.js'
+
+export class TusUploadArea implements UploadArea {
+  readonly store: FileStore
+
+  constructor(
+    readonly directory: string,
+    /** an unfinished or unbound upload is reclaimed this long after it was created */
+    expiryMs: number,
+  ) {
+    this.store = new FileStore({ directory, expirationPeriodInMilliseconds: expiryMs })
+  }
+
+  async get(id: string): Promise<StagedUpload | undefined> {
+    try {
+      const u = await this.store.getUpload(id)
+      return { id: u.id, size: u.size, offset: u.offset }
+    } catch {
+      // tus signals a missing upload with its own error objects; all mean "not here"
+      return undefined
+    }
+  }
+
+  read(id: string): Readable {
+    return this.store.read(id)
+  }
+
+  async commit(id: string, store: (path: string) => Promise<void>): Promise<void> {
+    await store(join(this.directory, id))
+    await this.remove(id)
+  }
+
+  async remove(id: string): Promise<void> {
+    // the bytes may already be gone (consumed by a rename into the blob store)
+    await this.store.remove(id).catch(() => this.store.configstore.delete(id).catch(() => {}))
+  }
+
+  reclaimExpired(): Promise<number> {
+    return this.store.deleteExpired()
+  }
+}

@@ -1,0 +1,31 @@
+/** Port: where resumable uploads are staged until a release binds them. */
+import type { Readable } from 'node:stream'
+
+export interface StagedUpload {
+  id: string
+  /** declared total length; undefined while the client defers it */
+  size: number | undefined
+  /** bytes received so far */
+  offset: number
+  /** sha256 computed while the bytes streamed in, when every byte passed through this process in order */
+  sha256?: string
+}
+
+export interface UploadArea {
+  get(id: string): Promise<StagedUpload | undefined>
+  read(id: string): Readable
+  /**
+   * Hands the finished upload's bytes to `store` as a local file path (which it may
+   * consume by rename), then forgets the upload.
+   */
+  commit(id: string, store: (path: string) => Promise<void>): Promise<void>
+  /** Forget an upload and reclaim its bytes; a no-op when absent. */
+  remove(id: string): Promise<void>
+  /** Reclaim uploads idle past their expiry; returns how many. */
+  reclaimExpired(): Promise<number>
+}
+
+/** Seam for the trust layer: refuse release metadata that does not meet the release role's threshold. */
+export interface ReleaseMetadataVerifier {
+  verify(input: { name: string; version: string; sha256: string; length: number; metadata?: unknown }): Promise<void>
+}

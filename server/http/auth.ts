@@ -1,0 +1,34 @@
+/** Bearer-token authentication as a Fastify hook; the decision lives in AuthService. */
+import type { FastifyRequest } from 'fastify'
+import type { AuthService } from '../domain/auth-service.js'
+import type { Principal, Role } from '../domain/model.js'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal
+  }
+}
+
+export function bearer(request: FastifyRequest): string | undefined {
+  const h = request.headers.authorization
+  if (!h) return undefined
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(h)
+  return m ? m[1] : ''
+}
+
+/** onRequest hook: 401 without a valid token, 403 when its role is not in `roles`. */
+export function requireRole(auth: AuthService, roles: readonly Role[]) {
+  return async (request: FastifyRequest): Promise<void> => {
+    const principal = await auth.authenticate(bearer(request))
+    auth.authorize(principal, roles)
+    request.principal = principal
+  }
+}
+
+export const ALL_ROLES: readonly Role[] = ['admin', 'ci', 'operator']
+
+/** The principal an authenticated route runs as (set by requireRole). */
+export function principalOf(request: FastifyRequest): Principal {
+  if (!request.principal) throw new Error('route is missing its requireRole hook')
+  return request.principal
+}

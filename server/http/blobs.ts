@@ -1,0 +1,70 @@
+/**
+ * Blob download by content address with HTTP Range (RFC 7233): strong ETag (the
+ * sha256), If-None-Match, If-Range, 206/416, streamed without buffering. With S3
+ * the server redirects to a short-lived presigned URL unless configured to proxy.
+ */
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import { BlobNotFound } from '../domain/errors.js'
+import type { ByteRange } from '../domain/ports.js'
+import type { Services } from '../services.js'
+import { ALL_ROLES, requireRole } from './auth.js'
+import type { Metrics } from './metrics.js'
+import { parseRange } from './range.js'
+import { errors } from './schemas.js'
+
+interface Plan {
+  status: 200 | 206 | 304
+  range?: ByteRange
+}
+
+export const blobRoutes =
+  (services: Services, metrics: Metrics): FastifyPluginAsync =>
+  async (base) => {
+    const app = base.withTypeProvider<TypeBoxTypeProvider>()
+    const { blobs, config } = services
+
+    /** Headers and status for a request; throws 404/416. Shared by GET and HEAD. */
+    const plan = async (request: FastifyRequest, reply: FastifyReply, sha256: string): Promise<Plan & { size: number }> => {
+      const stat = await blobs.stat(sha256)
+      if (!stat) throw new BlobNotFound(sha256)
+      const etag = `"${sha256}"`
+      reply.header('etag', etag).header('accept-ranges', 'bytes').header('cache-control', 'private, max-age=31536000, immutable')
+      const inm = request.headers['if-none-match']
+      if (inm && (inm === '*' || inm.split(',').some((t) => t.trim() === etag))) return { status: 304, size: stat.length }
+      // If-Range (RFC 7233 §3.2): serve the range only if the client's validator still matches
+      const ifRange = request.headers['if-range']
+      const range = ifRange !== undefined && ifRange !== etag ? undefined : parseRange(request.headers.range, stat.length)
+      if (!range) return { status: 200, size: stat.length }
+      reply.header('content-range', `bytes ${range.start}-${range.end}/${stat.length}`)
+      return { status: 206, range, size: stat.length }
+    }
+
+    const Params = Type.Object({ sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }) })
+    const schema = { tags: ['device', 'management'], params: Params, response: errors(400, 401, 403, 404, 416) }
+    const onRequest = requireRole(services.auth, ALL_ROLES)
+
+    app.get('/v1/blobs/:sha256', { onRequest, schema, exposeHeadRoute: false }, async (request, reply) => {
+      const { sha256 } = request.params
+      if (config.s3 && !config.s3.proxyDownloads) {
+        const url = await blobs.presignedGetUrl(sha256, config.s3.presignSeconds)
+        if (url) {
+          if (!(await blobs.stat(sha256))) throw new BlobNotFound(sha256)
+          return reply.redirect(url, 302)
+        }
+      }
+      const p = await plan(request, reply, sha256)
+      if (p.status === 304) return reply.status(304).send()
+      const length = p.range ? p.range.end - p.range.start + 1 : p.size
+      const body = await blobs.get(sha256, p.range)
+      metrics.downloadBytes.inc(length)
+      return reply.status(p.status).header('content-type', 'application/octet-stream').header('content-length', length).send(body)
+    })
+
+    app.head('/v1/blobs/:sha256', { onRequest, schema }, async (request, reply) => {
+      const p = await plan(request, reply, request.params.sha256)
+      const length = p.range ? p.range.end - p.range.start + 1 : p.size
+      return reply.status(p.status).header('content-type', 'application/octet-stream').header('content-length', length).send()
+    })
+  }

@@ -1,0 +1,70 @@
+/**
+ * The one place where errors become HTTP responses. Every 4xx/5xx body has the
+ * same shape: { error: { code, message, details? } }.
+ */
+import type { FastifyError, FastifyInstance } from 'fastify'
+import { SlipwayError, type ErrorKind } from '../domain/errors.js'
+
+const STATUS: Record<ErrorKind, number> = {
+  invalid: 400,
+  unauthenticated: 401,
+  forbidden: 403,
+  'not-found': 404,
+  conflict: 409,
+  'too-large': 413,
+  range: 416,
+  unprocessable: 422,
+  unavailable: 503,
+  internal: 500,
+}
+
+export interface ErrorBody {
+  error: { code: string; message: string; details?: Record<string, unknown> }
+}
+
+export function toErrorResponse(e: unknown): { status: number; body: ErrorBody; headers: Record<string, string> } {
+  if (e instanceof SlipwayError) {
+    const headers: Record<string, string> = {}
+    if (e.kind === 'unauthenticated') headers['www-authenticate'] = 'Bearer'
+    if (e.kind === 'range' && typeof e.details?.size === 'number') headers['content-range'] = `bytes */${e.details.size}`
+    const body: ErrorBody = { error: { code: e.code, message: e.message } }
+    if (e.details) body.error.details = e.details
+    return { status: STATUS[e.kind], body, headers }
+  }
+  const fe = e as FastifyError
+  if (fe.validation) {
+    return {
+      status: 400,
+      headers: {},
+      body: {
+        error: {
+          code: 'VALIDATION_FAILED',
+          message: fe.message,
+          details: { issues: fe.validation.map((v) => ({ path: v.instancePath, message: v.message, params: v.params })) },
+        },
+      },
+    }
+  }
+  if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
+    return { status: 415, headers: {}, body: { error: { code: 'UNSUPPORTED_MEDIA_TYPE', message: fe.message } } }
+  if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+    return { status: 413, headers: {}, body: { error: { code: 'BODY_TOO_LARGE', message: fe.message } } }
+  if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
+    // Fastify's own client errors: malformed JSON, empty body, bad content length
+    const code = fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || fe instanceof SyntaxError ? 'MALFORMED_JSON' : (fe.code ?? 'BAD_REQUEST')
+    return { status: fe.statusCode, headers: {}, body: { error: { code, message: fe.message } } }
+  }
+  return { status: 500, headers: {}, body: { error: { code: 'INTERNAL', message: 'internal server error' } } }
+}
+
+export function registerErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((error, request, reply) => {
+    const { status, body, headers } = toErrorResponse(error)
+    if (status >= 500) request.log.error({ err: error }, 'request failed')
+    else request.log.info({ code: body.error.code, status }, 'request refused')
+    return reply.status(status).headers(headers).send(body)
+  })
+  app.setNotFoundHandler((request, reply) =>
+    reply.status(404).send({ error: { code: 'ROUTE_NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` } }),
+  )
+}

@@ -1,0 +1,78 @@
+/** Wire schemas (TypeBox) for the management and CI APIs; the OpenAPI docs come from these. */
+import { Type, type Static } from 'typebox'
+
+export const ErrorBody = Type.Object(
+  {
+    error: Type.Object({
+      code: Type.String({ description: 'stable machine-readable code' }),
+      message: Type.String(),
+      details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    }),
+  },
+  { $id: 'ErrorBody' },
+)
+
+/** All error statuses a route can answer, with the one error body shape. */
+export const errors = (...statuses: number[]) =>
+  Object.fromEntries(statuses.map((s) => [s, Type.Ref('ErrorBody')])) as Record<number, ReturnType<typeof Type.Ref>>
+
+const Sha256 = Type.String({ pattern: '^[0-9a-f]{64}$', description: 'lowercase hex sha256' })
+
+export const Provenance = Type.Object(
+  {
+    sourceRevision: Type.Optional(Type.String({ maxLength: 200 })),
+    builder: Type.Optional(Type.String({ maxLength: 200 })),
+    sbomDigest: Type.Optional(Type.String({ maxLength: 200 })),
+  },
+  { additionalProperties: false },
+)
+
+export const ReleaseInput = Type.Object(
+  {
+    uploadId: Type.String({ pattern: '^[0-9a-f]{32}$', description: 'id of a finished tus upload' }),
+    name: Type.String({ minLength: 1, maxLength: 128 }),
+    version: Type.String({ minLength: 1, maxLength: 128, description: 'SemVer 2.0.0' }),
+    kind: Type.Union([Type.Literal('os-image'), Type.Literal('model')]),
+    hardware: Type.Array(Type.String({ minLength: 1, maxLength: 128 }), { minItems: 1, maxItems: 64 }),
+    sha256: Sha256,
+    length: Type.Integer({ minimum: 0 }),
+    securityVersion: Type.Integer({ minimum: 0, maximum: 2147483647 }),
+    provenance: Type.Optional(Provenance),
+    metadata: Type.Optional(Type.Unknown({ description: 'CI-signed release metadata envelope' })),
+  },
+  { additionalProperties: false },
+)
+export type ReleaseInputBody = Static<typeof ReleaseInput>
+
+export const Release = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  version: Type.String(),
+  kind: Type.String(),
+  hardware: Type.Array(Type.String()),
+  sha256: Sha256,
+  length: Type.Integer(),
+  securityVersion: Type.Integer(),
+  provenance: Provenance,
+  metadata: Type.Union([Type.Unknown(), Type.Null()]),
+  createdBy: Type.String(),
+  createdAt: Type.String(),
+})
+
+export const TokenInput = Type.Object(
+  {
+    role: Type.Union([Type.Literal('admin'), Type.Literal('ci'), Type.Literal('operator')]),
+    label: Type.String({ minLength: 1, maxLength: 200 }),
+    ttlSeconds: Type.Optional(Type.Integer({ minimum: 60, maximum: 10 * 365 * 24 * 3600 })),
+  },
+  { additionalProperties: false },
+)
+
+export const TokenInfo = Type.Object({
+  id: Type.String(),
+  role: Type.String(),
+  label: Type.String(),
+  createdAt: Type.String(),
+  expiresAt: Type.Union([Type.String(), Type.Null()]),
+  revokedAt: Type.Union([Type.String(), Type.Null()]),
+})

@@ -1,0 +1,61 @@
+/**
+ * Resumable artifact uploads: the tus 1.0 protocol (creation, termination,
+ * expiration) at /v1/uploads, served by @tus/server on top of the staging area.
+ * Fastify authenticates, then hands the raw request to tus.
+ */
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import { Server as TusServer } from '@tus/server'
+import type { Services } from '../services.js'
+import { requireRole } from './auth.js'
+import type { Metrics } from './metrics.js'
+
+const UPLOADS_PATH = '/v1/uploads'
+
+/** tus answers errors in plain text; give them the API's one error shape. */
+function tusErrorBody(err: Error | { status_code: number; body: string }): { status_code: number; body: string } {
+  const status = 'status_code' in err ? err.status_code : 500
+  const message = 'body' in err ? err.body.trim() : 'upload failed'
+  const code =
+    status === 413 ? 'UPLOAD_TOO_LARGE' : status === 404 || status === 410 ? 'UPLOAD_NOT_FOUND' : status === 409 ? 'UPLOAD_OFFSET_CONFLICT' : status < 500 ? 'UPLOAD_INVALID' : 'INTERNAL'
+  return { status_code: status, body: JSON.stringify({ error: { code, message: status < 500 ? message : 'internal server error' } }) }
+}
+
+export const uploadRoutes =
+  (services: Services, metrics: Metrics): FastifyPluginAsync =>
+  async (app) => {
+    const tus = new TusServer({
+      path: UPLOADS_PATH,
+      datastore: services.uploads.store,
+      maxSize: services.config.maxUploadBytes,
+      relativeLocation: true,
+      respectForwardedHeaders: true,
+      onResponseError: (_req, err) => tusErrorBody(err),
+    })
+
+    // tus reads the body itself: leave it unparsed
+    app.addContentTypeParser('application/offset+octet-stream', (_req, _payload, done) => done(null))
+    app.addHook('onRequest', requireRole(services.auth, ['ci', 'admin']))
+
+    const handler = async (request: FastifyRequest, reply: FastifyReply) => {
+      reply.hijack()
+      const before = request.method === 'PATCH' ? await offsetOf(request) : undefined
+      await tus.handle(request.raw, reply.raw)
+      if (before !== undefined) {
+        const after = await offsetOf(request)
+        if (after !== undefined && after > before) metrics.uploadBytes.inc(after - before)
+      }
+      metrics.httpDuration.observe(
+        { method: request.method, route: `${UPLOADS_PATH}/*`, status: String(reply.raw.statusCode) },
+        reply.elapsedTime / 1000,
+      )
+    }
+    const offsetOf = async (request: FastifyRequest) => {
+      const id = request.url.split('?')[0]!.split('/').pop() ?? ''
+      return (await services.uploads.get(id))?.offset
+    }
+
+    const methods = ['POST', 'HEAD', 'PATCH', 'DELETE', 'OPTIONS'] as const
+    const schema = { tags: ['ci'], summary: 'tus 1.0 resumable upload endpoint (creation, termination, expiration)' }
+    app.route({ method: [...methods], url: UPLOADS_PATH, handler, schema })
+    app.route({ method: [...methods], url: `${UPLOADS_PATH}/:id`, handler, schema })
+  }
