@@ -1,0 +1,71 @@
+/**
+ * The one error tree of `signing/`. Every failure of parsing, signing or
+ * verification is a `TrustError` with a stable string `code`; the device agent
+ * and tests match on `code`, never on the message. Codes are grouped by what
+ * went wrong, and each attack the verifier defends against has its own code.
+ *
+ * This file imports nothing, so the device-side verifier can use it.
+ */
+export type TrustErrorCode =
+  // ---- documents (size, syntax, canonical form, shape)
+  | 'DOC_TOO_LARGE' // byte length above the configured cap
+  | 'DOC_MALFORMED' // not UTF-8 / not JSON / missing or mistyped field
+  | 'DOC_NOT_CANONICAL' // valid JSON, but not the OLPC canonical bytes of itself
+  | 'DOC_WRONG_TYPE' // `_type` is not the kind the caller expected
+  // ---- keys
+  | 'KEY_MALFORMED' // key material does not parse, or keyid is not sha256(canonical key)
+  | 'KEY_TYPE_NOT_ALLOWED' // keytype/scheme unsupported, mismatched, or forbidden for this role
+  // ---- signatures and thresholds (TUF 1.0 §5.3.4, §5.4)
+  | 'SIGNATURE_INVALID' // a signature by an authorised key does not verify (tampered metadata)
+  | 'SIGNATURE_UNKNOWN_KEY' // only keys the role does not list signed
+  | 'SIGNATURE_REVOKED_KEY' // a key that an earlier root trusted for this role and a later root removed
+  | 'SIGNATURE_DUPLICATE' // the same key signed more than once (never counts twice)
+  | 'THRESHOLD_NOT_MET' // fewer distinct authorised keys than the threshold
+  // ---- root chain (TUF 1.0 §5.3)
+  | 'ROOT_NOT_SIGNED_BY_PREVIOUS' // new root lacks the previous root's threshold
+  | 'ROOT_NOT_SELF_SIGNED' // new root lacks its own threshold
+  | 'ROOT_VERSION_NOT_CONSECUTIVE' // new root version is not trusted version + 1
+  | 'ROOT_INCONSISTENT' // roles missing, or TUF alias roles disagree with ours
+  // ---- freshness, rollback, binding
+  | 'METADATA_EXPIRED' // expired beyond the configured grace (freeze attack)
+  | 'ASSIGNMENT_WRONG_DEVICE' // assignment for another device (mix-and-match)
+  | 'ASSIGNMENT_REPLAY' // counter not greater than the last accepted one
+  | 'ASSIGNMENT_RELEASE_MISMATCH' // assignment points at another release than the one given
+  | 'DELTA_MISMATCH' // delta does not lead from the installed image to the release target
+  | 'HARDWARE_INCOMPATIBLE' // release does not list this device's hardware
+  | 'SECURITY_VERSION_DOWNGRADE' // release securityVersion below the installed one
+  // ---- payload bytes
+  | 'PAYLOAD_LENGTH_MISMATCH'
+  | 'PAYLOAD_HASH_MISMATCH'
+  // ---- signers (file keys, PKCS#11)
+  | 'SIGNER_KEY_MISMATCH' // signature does not verify with the signer's own public key
+  | 'SIGNER_FILE_INVALID' // key file unreadable or not a supported PEM key
+  | 'PKCS11_MODULE_NOT_FOUND'
+  | 'PKCS11_TOKEN_NOT_FOUND'
+  | 'PKCS11_PIN_INCORRECT'
+  | 'PKCS11_PIN_MISSING'
+  | 'PKCS11_KEY_NOT_FOUND'
+  | 'PKCS11_KEY_EXISTS'
+  | 'PKCS11_FAILED'
+  // ---- device certificates
+  | 'CERT_CSR_INVALID'
+  | 'CERT_CHAIN_INVALID'
+  | 'CERT_EXPIRED'
+  | 'CERT_REVOKED'
+  // ---- ceremony (refusing to produce metadata that would not verify)
+  | 'CEREMONY_INVALID'
+
+export class TrustError extends Error {
+  constructor(
+    readonly code: TrustErrorCode,
+    message: string,
+    readonly details?: Record<string, unknown>,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options)
+    this.name = 'TrustError'
+  }
+}
+
+export const isTrustError = (e: unknown, code?: TrustErrorCode): e is TrustError =>
+  e instanceof TrustError && (code === undefined || e.code === code)
