@@ -1,0 +1,43 @@
+/** The CLI's view of a remote server: SLIPWAY_URL + SLIPWAY_TOKEN, API errors as ApiError. */
+
+export interface CliEnv {
+  url: string
+  token: string
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(`${code} (${status}): ${message}`)
+  }
+}
+
+export function cliEnv(env: Record<string, string | undefined> = process.env): CliEnv {
+  const url = (env.SLIPWAY_URL || 'http://127.0.0.1:8080').replace(/\/+$/, '')
+  const token = env.SLIPWAY_TOKEN
+  if (!token) throw new ApiError(0, 'SLIPWAY_TOKEN_MISSING', 'set SLIPWAY_TOKEN to an API token (slipway token create --role ci)')
+  return { url, token }
+}
+
+export async function apiRequest(env: CliEnv, method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
+  const res = await fetch(`${env.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${env.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  })
+  const text = await res.text()
+  let parsed: unknown = text
+  try {
+    parsed = text ? JSON.parse(text) : undefined
+  } catch {
+    /* not JSON: keep the text */
+  }
+  if (res.status >= 400) {
+    const err = (parsed as { error?: { code?: string; message?: string } })?.error
+    throw new ApiError(res.status, err?.code ?? 'HTTP_ERROR', err?.message ?? text.slice(0, 200))
+  }
+  return { status: res.status, body: parsed }
+}

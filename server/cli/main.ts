@@ -1,0 +1,58 @@
+/** `slipway` entry: dispatches to a subcommand; every failure exits non-zero with its code. */
+import { ConfigError, loadConfig } from '../config.js'
+import { SlipwayError } from '../domain/errors.js'
+import { UsageError } from './args.js'
+import { ApiError, cliEnv } from './http-client.js'
+
+const HELP = `slipway — signed OTA updates and rollouts
+
+  slipway start                 run the API server (embedded defaults, or the scale-out env)
+  slipway worker                run job workers (with REDIS_URL)
+  slipway migrate               apply database migrations and exit
+  slipway token create|list|revoke   manage API tokens on the server host
+  slipway push FILE --name N --version V --kind os-image|model --hardware HW
+                                publish a release (SLIPWAY_URL, SLIPWAY_TOKEN)
+
+Configuration is read from the environment; see the README.`
+
+async function run(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv
+  switch (command) {
+    case 'start':
+      return (await import('./start.js')).startServer(loadConfig())
+    case 'worker':
+      return (await import('./worker.js')).runWorker(loadConfig())
+    case 'migrate': {
+      const config = loadConfig()
+      const { connectDatabase, migrateToLatest } = await import('../adapters/db/index.js')
+      const { db } = connectDatabase({ databaseUrl: config.databaseUrl, sqlitePath: `${config.dataDir}/slipway.db` })
+      try {
+        const { applied } = await migrateToLatest(db)
+        process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'database is up to date\n')
+      } finally {
+        await db.destroy()
+      }
+      return
+    }
+    case 'token':
+      return (await import('./token.js')).tokenCommand(loadConfig(), rest)
+    case 'push':
+      return (await import('./push.js')).pushCommand(cliEnv(), rest)
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(`${HELP}\n`)
+      return
+    default:
+      throw new UsageError(`unknown command "${command}"\n\n${HELP}`)
+  }
+}
+
+run(process.argv.slice(2)).catch((e: unknown) => {
+  if (e instanceof UsageError) process.stderr.write(`${e.message}\n`)
+  else if (e instanceof ConfigError) process.stderr.write(`configuration error: ${e.message}\n`)
+  else if (e instanceof ApiError || e instanceof SlipwayError) process.stderr.write(`error: ${e.message}\n`)
+  else process.stderr.write(`error: ${(e as Error)?.stack ?? String(e)}\n`)
+  process.exitCode = e instanceof UsageError ? 64 : 1
+})

@@ -1,0 +1,48 @@
+/**
+ * `slipway token create|list|revoke`: token administration on the server host,
+ * straight on the database named by the server's own config (like `migrate`).
+ * Remote admins use POST/GET/DELETE /v1/tokens with an admin token instead.
+ */
+import { join } from 'node:path'
+import { openRepositories } from '../adapters/db/index.js'
+import type { Config } from '../config.js'
+import { AuthService } from '../domain/auth-service.js'
+import { ROLES, type Role } from '../domain/model.js'
+import { parse, required, UsageError } from './args.js'
+
+const USAGE = `usage:
+  slipway token create --role admin|ci|operator [--label TEXT] [--ttl SECONDS]
+  slipway token list
+  slipway token revoke ID`
+
+export async function tokenCommand(config: Config, argv: string[]): Promise<void> {
+  const { values, positionals } = parse(
+    argv,
+    { role: { type: 'string' }, label: { type: 'string' }, ttl: { type: 'string' } },
+    USAGE,
+  )
+  const [action, id] = positionals
+  const repos = await openRepositories({ databaseUrl: config.databaseUrl, sqlitePath: join(config.dataDir, 'slipway.db') })
+  try {
+    const auth = new AuthService(repos.tokens)
+    if (action === 'create') {
+      const role = required(values.role, '--role', USAGE)
+      if (!ROLES.includes(role as Role)) throw new UsageError(`--role must be one of ${ROLES.join(', ')}`)
+      const ttl = values.ttl === undefined ? undefined : Number(values.ttl)
+      if (ttl !== undefined && (!Number.isInteger(ttl) || ttl < 60)) throw new UsageError('--ttl must be whole seconds, at least 60')
+      const { token, record } = await auth.create(role as Role, values.label ?? `${role} token`, ttl)
+      process.stderr.write(`created ${record.role} token ${record.id}${record.expiresAt ? ` (expires ${record.expiresAt})` : ''}; shown once:\n`)
+      process.stdout.write(`${token}\n`)
+    } else if (action === 'list') {
+      for (const t of await auth.list())
+        process.stdout.write(`${t.id}  ${t.role.padEnd(8)}  ${t.revokedAt ? 'revoked' : t.expiresAt ? `expires ${t.expiresAt}` : 'active'}  ${t.label}\n`)
+    } else if (action === 'revoke') {
+      await auth.revoke(required(id, 'ID', USAGE))
+      process.stderr.write(`revoked ${id}\n`)
+    } else {
+      throw new UsageError(USAGE)
+    }
+  } finally {
+    await repos.close()
+  }
+}
