@@ -1,0 +1,101 @@
+import { createReadStream } from 'node:fs'
+import { open, rm, stat, type FileHandle } from 'node:fs/promises'
+import { applyDeltaStream, type ApplyOptions, type ApplyResult } from './apply.js'
+import { loadProgress, saveProgress } from './progress.js'
+import type { SourceReader, TargetSink } from './streams.js'
+
+export interface ApplyFileOptions extends ApplyOptions {
+  /** file that records progress; an existing record resumes, success removes it */
+  progressPath?: string
+}
+
+export interface ApplyFileResult extends ApplyResult {
+  ms: number
+}
+
+/** A source slot or image file read at random through one handle. */
+export async function openSource(path: string): Promise<SourceReader & { close(): Promise<void> }> {
+  const fh = await open(path, 'r')
+  const st = await fh.stat()
+  // a block device reports size 0 through stat: ask the device by seeking to its end
+  const size = st.isBlockDevice() ? await deviceSize(fh) : st.size
+  return {
+    size,
+    read: async (buf, position) => (await fh.read(buf, 0, buf.length, position)).bytesRead,
+    close: () => fh.close(),
+  }
+}
+
+async function deviceSize(fh: FileHandle): Promise<number> {
+  // read(2) past the end returns 0: binary-search the size in 512-byte sectors
+  const probe = Buffer.alloc(1)
+  let lo = 0
+  let hi = 2 ** 44
+  while (lo < hi) {
+    const mid = Math.floor((lo + hi + 1) / 2)
+    if ((await fh.read(probe, 0, 1, mid - 1)).bytesRead === 1) lo = mid
+    else hi = mid - 1
+  }
+  return lo
+}
+
+/**
+ * Opens the target on first use, so every check that can run before writing (header,
+ * expected target, source sha256) runs before the slot is opened for writing at all.
+ */
+function lazyFileSink(path: string, flags: string): TargetSink & { close(): Promise<void>; handle(): Promise<FileHandle> } {
+  let fh: Promise<FileHandle> | undefined
+  const handle = () => (fh ??= open(path, flags))
+  return {
+    handle,
+    write: async (buf, position) => {
+      const f = await handle()
+      for (let at = 0; at < buf.length; ) at += (await f.write(buf, at, buf.length - at, position + at)).bytesWritten
+    },
+    read: async (buf, position) => (await (await handle()).read(buf, 0, buf.length, position)).bytesRead,
+    sync: async () => (await handle()).datasync(),
+    close: async () => (await fh)?.close(),
+  }
+}
+
+/**
+ * Applies `patch` (a file path or any byte stream, e.g. an HTTP response) to the source
+ * image at `sourcePath`, writing `targetPath` (a file or the inactive slot's device).
+ */
+export async function applyDelta(
+  sourcePath: string,
+  patch: string | AsyncIterable<Uint8Array>,
+  targetPath: string,
+  opts: ApplyFileOptions = {},
+): Promise<ApplyFileResult> {
+  const started = Date.now()
+  const resume = opts.resume ?? (opts.progressPath ? await loadProgress(opts.progressPath) : undefined)
+  const existing = await stat(targetPath).catch(() => undefined)
+  // a device is written in place; a regular file is recreated unless we resume into it
+  const flags = resume || existing?.isBlockDevice() ? 'r+' : 'w'
+  const source = await openSource(sourcePath)
+  const target = lazyFileSink(targetPath, flags)
+  try {
+    const patchStream =
+      typeof patch === 'string'
+        ? createReadStream(patch, { highWaterMark: 1 << 20, start: resume && opts.patchStartsAtResume ? resume.patchOffset : 0 })
+        : patch
+    const result = await applyDeltaStream(
+      { source, patch: patchStream, sink: target },
+      {
+        ...opts,
+        resume,
+        onProgress: async (p) => {
+          if (opts.progressPath) await saveProgress(opts.progressPath, p)
+          await opts.onProgress?.(p)
+        },
+      },
+    )
+    if (!existing?.isBlockDevice()) await (await target.handle()).truncate(result.targetSize)
+    if (opts.progressPath) await rm(opts.progressPath, { force: true })
+    return { ...result, ms: Date.now() - started }
+  } finally {
+    await target.close()
+    await source.close()
+  }
+}

@@ -1,0 +1,145 @@
+import { createHash } from 'node:crypto'
+import { DeltaError } from './errors.js'
+
+/**
+ * Slipway delta format, version 1 (see client-sdk/DELTA-FORMAT.md). Everything is
+ * little-endian. A patch is a 128-byte header followed by `opCount` operations, each an
+ * 80-byte op header plus `payloadLength` bytes of payload, in target order.
+ */
+export const MAGIC = Buffer.from('SLPDELTA', 'latin1')
+export const FORMAT_VERSION = 1
+export const HEADER_SIZE = 128
+export const OP_HEADER_SIZE = 80
+/** one control entry: diffLength, extraLength, seek (int64 each) */
+export const CONTROL_ENTRY_SIZE = 24
+
+export const OpType = { COPY: 1, REPLACE: 2, BSDIFF: 3 } as const
+export type OpType = (typeof OpType)[keyof typeof OpType]
+
+export interface DeltaHeader {
+  sourceSize: number
+  targetSize: number
+  opCount: number
+  /** the largest payloadLength of any op: lets the applier refuse before reading any op */
+  maxPayload: number
+  sourceSha256: Buffer
+  targetSha256: Buffer
+}
+
+export interface OpHeader {
+  type: OpType
+  payloadLength: number
+  targetOffset: number
+  targetLength: number
+  /** COPY: where the bytes come from; BSDIFF: start of the source extent the control stream addresses */
+  srcOffset: number
+  /** COPY: equals targetLength; BSDIFF: length of that extent; REPLACE: 0 */
+  srcLength: number
+  /** BSDIFF only: compressed lengths of the control and diff streams; extra is the rest */
+  ctrlLength: number
+  diffLength: number
+  /** sha256 of the bytes this op writes to [targetOffset, targetOffset + targetLength) */
+  sha256: Buffer
+}
+
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest()
+
+function u64(buf: Buffer, at: number, field: string): number {
+  const v = buf.readBigUInt64LE(at)
+  // 2^53 bytes is 8 PiB: anything above is not an image but an attack or corruption
+  if (v > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new DeltaError('DELTA_SIZE_LIMIT', `${field} is out of range`, { field, value: v.toString() })
+  }
+  return Number(v)
+}
+
+export function encodeHeader(h: DeltaHeader): Buffer {
+  const b = Buffer.alloc(HEADER_SIZE)
+  MAGIC.copy(b, 0)
+  b.writeUInt16LE(FORMAT_VERSION, 8)
+  b.writeUInt16LE(0, 10) // flags: none defined in v1
+  b.writeUInt32LE(HEADER_SIZE, 12)
+  b.writeBigUInt64LE(BigInt(h.sourceSize), 16)
+  b.writeBigUInt64LE(BigInt(h.targetSize), 24)
+  b.writeBigUInt64LE(BigInt(h.opCount), 32)
+  b.writeUInt32LE(h.maxPayload, 40)
+  h.sourceSha256.copy(b, 48)
+  h.targetSha256.copy(b, 80)
+  // a truncated sha256 of the rest: a flipped size or hash in the header is caught
+  // before it can steer anything (the whole patch is also covered by signed metadata)
+  sha256(b.subarray(0, 112)).copy(b, 112, 0, 16)
+  return b
+}
+
+export function decodeHeader(b: Buffer): DeltaHeader {
+  if (!b.subarray(0, 8).equals(MAGIC)) throw new DeltaError('DELTA_BAD_MAGIC', 'not a Slipway delta (bad magic)')
+  const version = b.readUInt16LE(8)
+  if (version !== FORMAT_VERSION) {
+    throw new DeltaError('DELTA_UNSUPPORTED', `unsupported delta format version ${version}`, { version })
+  }
+  if (!sha256(b.subarray(0, 112)).subarray(0, 16).equals(b.subarray(112, 128))) {
+    throw new DeltaError('DELTA_CORRUPT', 'delta header checksum mismatch')
+  }
+  if (b.readUInt16LE(10) !== 0 || b.readUInt32LE(12) !== HEADER_SIZE || b.readUInt32LE(44) !== 0) {
+    throw new DeltaError('DELTA_UNSUPPORTED', 'unknown delta header flags or length')
+  }
+  return {
+    sourceSize: u64(b, 16, 'sourceSize'),
+    targetSize: u64(b, 24, 'targetSize'),
+    opCount: u64(b, 32, 'opCount'),
+    maxPayload: b.readUInt32LE(40),
+    sourceSha256: Buffer.from(b.subarray(48, 80)),
+    targetSha256: Buffer.from(b.subarray(80, 112)),
+  }
+}
+
+export function encodeOpHeader(op: OpHeader): Buffer {
+  const b = Buffer.alloc(OP_HEADER_SIZE)
+  b.writeUInt8(op.type, 0)
+  b.writeUInt32LE(op.payloadLength, 4)
+  b.writeBigUInt64LE(BigInt(op.targetOffset), 8)
+  b.writeBigUInt64LE(BigInt(op.targetLength), 16)
+  b.writeBigUInt64LE(BigInt(op.srcOffset), 24)
+  b.writeBigUInt64LE(BigInt(op.srcLength), 32)
+  b.writeUInt32LE(op.ctrlLength, 40)
+  b.writeUInt32LE(op.diffLength, 44)
+  op.sha256.copy(b, 48)
+  return b
+}
+
+/** Decodes and checks everything that can be checked without the payload. */
+export function decodeOpHeader(b: Buffer): OpHeader {
+  const type = b.readUInt8(0)
+  if (type !== OpType.COPY && type !== OpType.REPLACE && type !== OpType.BSDIFF) {
+    throw new DeltaError('DELTA_UNSUPPORTED', `unknown delta op type ${type}`, { type })
+  }
+  if (b.readUIntLE(1, 3) !== 0) throw new DeltaError('DELTA_CORRUPT', 'reserved op header bytes are not zero')
+  const op: OpHeader = {
+    type,
+    payloadLength: b.readUInt32LE(4),
+    targetOffset: u64(b, 8, 'targetOffset'),
+    targetLength: u64(b, 16, 'targetLength'),
+    srcOffset: u64(b, 24, 'srcOffset'),
+    srcLength: u64(b, 32, 'srcLength'),
+    ctrlLength: b.readUInt32LE(40),
+    diffLength: b.readUInt32LE(44),
+    sha256: Buffer.from(b.subarray(48, 80)),
+  }
+  const bad = (why: string) => new DeltaError('DELTA_CORRUPT', `invalid op header: ${why}`, { op: { ...op, sha256: undefined } })
+  if (op.targetLength === 0) throw bad('empty op')
+  if (type === OpType.COPY && (op.payloadLength !== 0 || op.srcLength !== op.targetLength)) throw bad('COPY fields')
+  if (type !== OpType.BSDIFF && (op.ctrlLength !== 0 || op.diffLength !== 0)) throw bad('stream lengths on a non-BSDIFF op')
+  if (type === OpType.REPLACE && (op.srcOffset !== 0 || op.srcLength !== 0)) throw bad('REPLACE has a source extent')
+  if (type === OpType.BSDIFF && op.ctrlLength + op.diffLength > op.payloadLength) throw bad('stream lengths exceed payload')
+  return op
+}
+
+export function encodeControl(entries: ReadonlyArray<readonly [number, number, number]>): Buffer {
+  const b = Buffer.alloc(entries.length * CONTROL_ENTRY_SIZE)
+  entries.forEach(([diff, extra, seek], i) => {
+    b.writeBigInt64LE(BigInt(diff), i * CONTROL_ENTRY_SIZE)
+    b.writeBigInt64LE(BigInt(extra), i * CONTROL_ENTRY_SIZE + 8)
+    b.writeBigInt64LE(BigInt(seek), i * CONTROL_ENTRY_SIZE + 16)
+  })
+  return b
+}

@@ -1,0 +1,20 @@
+export { applyDelta, openSource, type ApplyFileOptions, type ApplyFileResult } from './apply-file.js'
+export { applyDeltaStream, DEFAULT_LIMITS, type ApplyInput, type ApplyLimits, type ApplyOptions, type ApplyResult } from './apply.js'
+export { DeltaError, isDeltaError, type DeltaErrorCode } from './errors.js'
+export {
+  CONTROL_ENTRY_SIZE,
+  decodeHeader,
+  decodeOpHeader,
+  encodeControl,
+  encodeHeader,
+  encodeOpHeader,
+  FORMAT_VERSION,
+  HEADER_SIZE,
+  MAGIC,
+  OP_HEADER_SIZE,
+  OpType,
+  type DeltaHeader,
+  type OpHeader,
+} from './format.js'
+export { loadProgress, saveProgress, type DeltaProgress } from './progress.js'
+export type { SourceReader, TargetSink } from './streams.js'

@@ -1,0 +1,94 @@
+import { createHash } from 'node:crypto'
+import { promisify } from 'node:util'
+import { brotliCompress, constants } from 'node:zlib'
+import { encodeControl, OpType, type OpHeader } from '../../client-sdk/src/delta/index.js'
+
+const compress = promisify(brotliCompress)
+
+/** A finished op: header fields plus the payload bytes that follow it in the patch. */
+export interface EncodedOp {
+  op: OpHeader
+  payload: Buffer
+}
+
+export const sha256 = (...parts: Buffer[]): Buffer => {
+  const h = createHash('sha256')
+  for (const p of parts) h.update(p)
+  return h.digest()
+}
+
+/**
+ * brotli runs on the libuv pool, so several ops compress on both cores at once.
+ * lgwin 22 (4 MiB) keeps each of the applier's three decoders at ≤ 4 MiB of ring buffer.
+ */
+export function brotli(data: Buffer, quality: number): Promise<Buffer> {
+  return compress(data, {
+    params: {
+      [constants.BROTLI_PARAM_QUALITY]: quality,
+      [constants.BROTLI_PARAM_LGWIN]: 22,
+      [constants.BROTLI_PARAM_SIZE_HINT]: data.length,
+    },
+  })
+}
+
+export function copyOp(targetOffset: number, srcOffset: number, length: number, outSha: Buffer): EncodedOp {
+  const op: OpHeader = {
+    type: OpType.COPY,
+    payloadLength: 0,
+    targetOffset,
+    targetLength: length,
+    srcOffset,
+    srcLength: length,
+    ctrlLength: 0,
+    diffLength: 0,
+    sha256: outSha,
+  }
+  return { op, payload: Buffer.alloc(0) }
+}
+
+export async function replaceOp(targetOffset: number, data: Buffer, quality: number): Promise<EncodedOp> {
+  const payload = await brotli(data, quality)
+  const op: OpHeader = {
+    type: OpType.REPLACE,
+    payloadLength: payload.length,
+    targetOffset,
+    targetLength: data.length,
+    srcOffset: 0,
+    srcLength: 0,
+    ctrlLength: 0,
+    diffLength: 0,
+    sha256: sha256(data),
+  }
+  return { op, payload }
+}
+
+export interface BsdiffParts {
+  targetOffset: number
+  /** the bytes this op rebuilds, for its sha256 and length */
+  target: Buffer
+  srcOffset: number
+  srcLength: number
+  control: ReadonlyArray<readonly [number, number, number]>
+  diff: Buffer
+  extra: Buffer
+}
+
+export async function bsdiffOp(p: BsdiffParts, quality: number): Promise<EncodedOp> {
+  const [ctrl, diff, extra] = await Promise.all([
+    brotli(encodeControl(p.control), 11),
+    brotli(p.diff, quality),
+    brotli(p.extra, quality),
+  ])
+  const op: OpHeader = {
+    type: OpType.BSDIFF,
+    payloadLength: ctrl.length + diff.length + extra.length,
+    targetOffset: p.targetOffset,
+    targetLength: p.target.length,
+    srcOffset: p.srcOffset,
+    srcLength: p.srcLength,
+    ctrlLength: ctrl.length,
+    diffLength: diff.length,
+    sha256: sha256(p.target),
+  }
+  return { op, payload: Buffer.concat([ctrl, diff, extra]) }
+}

@@ -1,0 +1,102 @@
+import { createHash } from 'node:crypto'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { SourceReader, TargetSink } from '../../client-sdk/src/delta/index.js'
+import { bsdiffOp, copyOp, replaceOp, sha256, type EncodedOp } from '../../server/delta/encode-op.js'
+import { PatchWriter } from '../../server/delta/patch-writer.js'
+
+/** Deterministic bytes (xorshift32): the same data on every run and machine. */
+export function randomBytes(n: number, seed: number): Buffer {
+  const b = Buffer.allocUnsafe(n)
+  let x = seed >>> 0 || 1
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13
+    x ^= x >>> 17
+    x ^= x << 5
+    b[i] = x & 0xff
+  }
+  return b
+}
+
+export const hex = (b: Buffer) => createHash('sha256').update(b).digest('hex')
+
+export function memSource(buf: Buffer): SourceReader {
+  return {
+    size: buf.length,
+    read: async (out, position) => buf.copy(out, 0, position, Math.min(buf.length, position + out.length)),
+  }
+}
+
+export class MemSink implements TargetSink {
+  data = Buffer.alloc(0)
+  writes = 0
+  async write(buf: Buffer, position: number) {
+    if (position + buf.length > this.data.length) {
+      const grown = Buffer.alloc(position + buf.length)
+      this.data.copy(grown)
+      this.data = grown
+    }
+    buf.copy(this.data, position)
+    this.writes++
+  }
+  async read(buf: Buffer, position: number) {
+    return this.data.copy(buf, 0, position, Math.min(this.data.length, position + buf.length))
+  }
+}
+
+export async function* chunked(buf: Buffer, size: number): AsyncGenerator<Buffer> {
+  for (let i = 0; i < buf.length; i += size) yield buf.subarray(i, i + size)
+}
+
+/**
+ * A hand-built patch that exercises all three op types:
+ * target = COPY(source[1000, +3000)) + REPLACE(literal) + BSDIFF(source tail, a few bytes changed, some extra).
+ */
+export async function sampleDelta() {
+  const source = randomBytes(64 * 1024, 7)
+  const literal = Buffer.from('brand new bytes '.repeat(200))
+  const tailSrc = source.subarray(20_000, 40_000)
+  const changed = Buffer.from(tailSrc)
+  for (let i = 0; i < changed.length; i += 997) changed[i] = changed[i]! ^ 0x5a
+  const extra = Buffer.from('appended by the bsdiff op')
+  const diff = Buffer.alloc(changed.length)
+  for (let i = 0; i < diff.length; i++) diff[i] = (changed[i]! - tailSrc[i]!) & 0xff
+  const target = Buffer.concat([source.subarray(1000, 4000), literal, changed, extra])
+  const ops: EncodedOp[] = []
+  ops.push(copyOp(0, 1000, 3000, sha256(source.subarray(1000, 4000))))
+  ops.push(await replaceOp(3000, literal, 9))
+  ops.push(
+    await bsdiffOp(
+      {
+        targetOffset: 3000 + literal.length,
+        target: Buffer.concat([changed, extra]),
+        srcOffset: 20_000,
+        srcLength: 20_000,
+        control: [[changed.length, extra.length, 0]],
+        diff,
+        extra,
+      },
+      9,
+    ),
+  )
+  const patch = await writePatch(source, target, ops)
+  return { source, target, patch, ops }
+}
+
+export async function writePatch(source: Buffer, target: Buffer, ops: EncodedOp[], headerTarget?: Buffer): Promise<Buffer> {
+  const dir = await mkdtemp(join(tmpdir(), 'slipway-delta-'))
+  try {
+    const w = await PatchWriter.create(join(dir, 'p'))
+    for (const o of ops) await w.append(o.op, o.payload)
+    await w.finish({
+      sourceSize: source.length,
+      targetSize: target.length,
+      sourceSha256: sha256(source),
+      targetSha256: headerTarget ?? sha256(target),
+    })
+    return await readFile(join(dir, 'p'))
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}

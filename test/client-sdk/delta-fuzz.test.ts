@@ -1,0 +1,77 @@
+import t from 'tap'
+import { applyDeltaStream, DeltaError } from '../../client-sdk/src/delta/index.js'
+import { sha256 } from '../../server/delta/encode-op.js'
+import { chunked, memSource, MemSink, sampleDelta } from './delta-fixtures.js'
+
+const KNOWN = new Set([
+  'DELTA_BAD_MAGIC',
+  'DELTA_UNSUPPORTED',
+  'DELTA_TRUNCATED',
+  'DELTA_CORRUPT',
+  'DELTA_OP_HASH_MISMATCH',
+  'DELTA_TARGET_HASH_MISMATCH',
+  'DELTA_SOURCE_MISMATCH',
+  'DELTA_OUT_OF_SOURCE',
+  'DELTA_SIZE_LIMIT',
+])
+
+/** Small seeded PRNG so a failing case can be replayed from its iteration number. */
+function rng(seed: number) {
+  let x = seed
+  return (n: number) => {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0
+    return Math.floor((x / 2 ** 32) * n)
+  }
+}
+
+function mutate(patch: Buffer, r: (n: number) => number): Buffer {
+  const p = Buffer.from(patch)
+  switch (r(6)) {
+    case 0: // bit flips anywhere
+      for (let k = 1 + r(3); k > 0; k--) {
+        const i = r(p.length)
+        p[i] = p[i]! ^ (1 << r(8))
+      }
+      return p
+    case 1: // a random byte in an op header (first op header starts at 128)
+      p[128 + r(Math.min(240, p.length - 128))] = r(256)
+      return p
+    case 2: // header field with the checksum repaired, so field validation is what stops it
+      p[8 + r(104)] = r(256)
+      sha256(p.subarray(0, 112)).copy(p, 112, 0, 16)
+      return p
+    case 3:
+      return p.subarray(0, r(p.length))
+    case 4: {
+      const at = r(p.length)
+      return Buffer.concat([p.subarray(0, at), p.subarray(at + 1 + r(64))])
+    }
+    default: {
+      const at = r(p.length)
+      return Buffer.concat([p.subarray(0, at), p.subarray(at, at + 1 + r(32)), p.subarray(at)])
+    }
+  }
+}
+
+t.test('mutated patches fail with a known error code or rebuild the exact target; never crash or hang', async (t) => {
+  const { source, target, patch } = await sampleDelta()
+  const r = rng(20261129)
+  const seen = new Map<string, number>()
+  let rebuilt = 0
+  for (let i = 0; i < 600; i++) {
+    const bad = mutate(patch, r)
+    const sink = new MemSink()
+    try {
+      await applyDeltaStream({ source: memSource(source), patch: chunked(bad, 1 + r(5000)), sink })
+      if (!sink.data.equals(target)) t.fail(`iteration ${i}: success with a wrong target`)
+      rebuilt++
+    } catch (e) {
+      const code = e instanceof DeltaError ? e.code : `unexpected ${String(e)}`
+      if (!KNOWN.has(code)) t.fail(`iteration ${i}: ${code}`)
+      seen.set(code, (seen.get(code) ?? 0) + 1)
+    }
+  }
+  t.comment(JSON.stringify(Object.fromEntries(seen)), `rebuilt ${rebuilt}`)
+  for (const c of ['DELTA_TRUNCATED', 'DELTA_CORRUPT', 'DELTA_OP_HASH_MISMATCH']) t.ok(seen.get(c), `mutations reached ${c}`)
+  t.ok(rebuilt < 60, 'almost every mutation is detected')
+})
