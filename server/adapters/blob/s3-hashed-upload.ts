@@ -11,9 +11,11 @@ import { HashingStream } from './digest.js'
 import { translateS3Error } from './s3-errors.js'
 
 /**
- * Upload `content` to `key` and return its sha256 and length. With `size` known
- * and at most 64 MiB, minio buffers the body and sends one PUT; larger or
- * unknown sizes go through a multipart upload (in 64 MiB+ parts).
+ * Upload `content` to `key` and return its sha256 and length. Memory: with
+ * `size` known and at most 64 MiB, minio buffers the whole body and sends one
+ * PUT; larger known sizes go multipart in 64 MiB parts (one part buffered at a
+ * time). An unknown size is sized for the 5 TiB maximum, i.e. 528 MiB parts
+ * buffered in memory: callers should always pass the length.
  */
 export async function uploadHashed(
   client: Client,

@@ -19,6 +19,10 @@ export async function getRange(client: Client, bucket: string, key: string, rang
   const first = res.statusCode === 206 && served ? Number(served[1]) : 0
   const last = res.statusCode === 206 && served ? Number(served[2]) : Number.POSITIVE_INFINITY
   if (first === range.start && last <= range.end) return res
+  if (first > range.start) {
+    res.destroy()
+    throw new Error(`S3 served bytes from ${first} for a range starting at ${range.start}`)
+  }
   return window(res, range.start - first, range.end - range.start + 1)
 }
 
