@@ -2,6 +2,7 @@
 import type { Config } from '../config.js'
 import { createContainer } from '../container.js'
 import { buildApp } from '../http/app.js'
+import { closeGracefully } from '../http/shutdown.js'
 import { registerWorkers } from '../workers/index.js'
 
 export async function startServer(config: Config): Promise<void> {
@@ -33,7 +34,7 @@ export async function startServer(config: Config): Promise<void> {
       process.exit(1)
     }, config.shutdownGraceSeconds * 1000)
     force.unref()
-    await app.close()
+    await closeGracefully(app)
     await container.close()
     log.info('stopped')
   }

@@ -16,8 +16,8 @@ import { tokenRoutes } from './tokens.js'
 import { uploadRoutes } from './uploads.js'
 
 export interface AppOptions {
-  /** pino logger options, or false for none (tests) */
-  logger?: boolean | { level: string }
+  /** false for no logs; else pino options (level defaults to config, stream to stdout) */
+  logger?: false | { level?: string; stream?: NodeJS.WritableStream }
 }
 
 export async function buildApp(services: Services, opts: AppOptions = {}): Promise<FastifyInstance & { metrics: Metrics }> {
@@ -26,7 +26,8 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
       opts.logger === false
         ? false
         : {
-            level: typeof opts.logger === 'object' ? opts.logger.level : services.config.logLevel,
+            level: opts.logger?.level ?? services.config.logLevel,
+            ...(opts.logger?.stream ? { stream: opts.logger.stream } : {}),
             // never log credentials, whatever a future serializer adds
             redact: ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization', '*.token', 'token'],
           },

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { loadConfig, type Config } from '../../server/config.js'
 import { createContainer, type Container } from '../../server/container.js'
 import { buildApp } from '../../server/http/app.js'
+import { closeGracefully } from '../../server/http/shutdown.js'
 import { registerWorkers } from '../../server/workers/index.js'
 
 export interface TestServer {
@@ -18,14 +19,14 @@ export interface TestServer {
   close(): Promise<void>
 }
 
-export async function startServer(env: Record<string, string> = {}): Promise<TestServer> {
+export async function startServer(env: Record<string, string> = {}, log?: NodeJS.WritableStream): Promise<TestServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'slipway-srv-'))
   const config = loadConfig({ SLIPWAY_DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'silent', ...env })
   const container = await createContainer(config)
   await registerWorkers(container)
   await container.queue.start()
   const adminToken = (await container.auth.bootstrapAdmin()) ?? ''
-  const app = await buildApp(container, { logger: false })
+  const app = await buildApp(container, { logger: log ? { level: 'info', stream: log } : false })
   await app.listen({ host: '127.0.0.1', port: 0 })
   const addr = app.server.address()
   if (!addr || typeof addr === 'string') throw new Error('no address')
@@ -37,7 +38,7 @@ export async function startServer(env: Record<string, string> = {}): Promise<Tes
     app,
     token: async (role, ttl) => (await container.auth.create(role, `test ${role}`, ttl)).token,
     async close() {
-      await app.close()
+      await closeGracefully(app)
       await container.close()
       await rm(dataDir, { recursive: true, force: true })
     },
