@@ -53,6 +53,6 @@ run(process.argv.slice(2)).catch((e: unknown) => {
   if (e instanceof UsageError) process.stderr.write(`${e.message}\n`)
   else if (e instanceof ConfigError) process.stderr.write(`configuration error: ${e.message}\n`)
   else if (e instanceof ApiError || e instanceof SlipwayError) process.stderr.write(`error: ${e.message}\n`)
-  else process.stderr.write(`error: ${(e as Error)?.stack ?? String(e)}\n`)
+  else process.stderr.write(`error: ${process.env.DEBUG ? ((e as Error)?.stack ?? String(e)) : ((e as Error)?.message ?? String(e))}\n`)
   process.exitCode = e instanceof UsageError ? 64 : 1
 })

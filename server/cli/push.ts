@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import { mkdir, stat } from 'node:fs/promises'
+import { mkdir, readFile, stat } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import * as tus from 'tus-js-client'
@@ -69,11 +69,18 @@ export async function pushCommand(env: CliEnv, argv: string[]): Promise<void> {
     USAGE,
   )
   const file = required(positionals[0], 'FILE', USAGE)
+  // every flag is checked before a byte is hashed or sent
+  const name = required(values.name, '--name', USAGE)
+  const version = required(values.version, '--version', USAGE)
+  const kind = required(values.kind, '--kind', USAGE)
   const info = await stat(file).catch(() => undefined)
   if (!info?.isFile()) throw new UsageError(`${file} is not a readable file`)
   const securityVersion = Number(values['security-version'])
   if (!Number.isInteger(securityVersion) || securityVersion < 0) throw new UsageError('--security-version must be a whole number')
   const hardware = (values.hardware ?? []).flatMap((h) => h.split(',')).map((h) => h.trim()).filter(Boolean)
+  if (hardware.length === 0) throw new UsageError(`--hardware is required\n\n${USAGE}`)
+  let metadata: unknown
+  if (values.metadata) metadata = JSON.parse(await readFile(values.metadata, 'utf8'))
 
   const bar = progressBar(info.size)
   bar.phase('hashing')
@@ -83,16 +90,11 @@ export async function pushCommand(env: CliEnv, argv: string[]): Promise<void> {
   const uploadId = await tusUpload(env, file, info.size, fingerprint, (sent) => bar.update(sent))
   bar.done()
 
-  let metadata: unknown
-  if (values.metadata) {
-    const { readFile } = await import('node:fs/promises')
-    metadata = JSON.parse(await readFile(values.metadata, 'utf8'))
-  }
   const { status, body } = await apiRequest(env, 'POST', '/v1/releases', {
     uploadId,
-    name: required(values.name, '--name', USAGE),
-    version: required(values.version, '--version', USAGE),
-    kind: required(values.kind, '--kind', USAGE),
+    name,
+    version,
+    kind,
     hardware,
     sha256,
     length: info.size,

@@ -36,22 +36,15 @@ export const uploadRoutes =
     app.addContentTypeParser('application/offset+octet-stream', (_req, _payload, done) => done(null))
     app.addHook('onRequest', requireRole(services.auth, ['ci', 'admin']))
 
+    services.uploads.onBytes = (n) => metrics.uploadBytes.inc(n)
+
     const handler = async (request: FastifyRequest, reply: FastifyReply) => {
       reply.hijack()
-      const before = request.method === 'PATCH' ? await offsetOf(request) : undefined
       await tus.handle(request.raw, reply.raw)
-      if (before !== undefined) {
-        const after = await offsetOf(request)
-        if (after !== undefined && after > before) metrics.uploadBytes.inc(after - before)
-      }
       metrics.httpDuration.observe(
         { method: request.method, route: `${UPLOADS_PATH}/*`, status: String(reply.raw.statusCode) },
         reply.elapsedTime / 1000,
       )
-    }
-    const offsetOf = async (request: FastifyRequest) => {
-      const id = request.url.split('?')[0]!.split('/').pop() ?? ''
-      return (await services.uploads.get(id))?.offset
     }
 
     const methods = ['POST', 'HEAD', 'PATCH', 'DELETE', 'OPTIONS'] as const

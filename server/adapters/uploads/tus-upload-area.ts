@@ -4,19 +4,41 @@
  * Bytes live in `<dir>/<id>`, tus's upload info in `<dir>/<id>.json`.
  */
 import { join } from 'node:path'
-import type { Readable } from 'node:stream'
+import { Transform, type Readable } from 'node:stream'
 import { FileStore } from '@tus/file-store'
 import type { StagedUpload, UploadArea } from '../../domain/upload-area.js'
 
+/** tus's FileStore, reporting each chunk as it streams to disk (for the upload-bytes metric). */
+class MeteredFileStore extends FileStore {
+  onBytes: (n: number) => void = () => {}
+
+  override write(readable: Readable, id: string, offset: number): Promise<number> {
+    const count = new Transform({
+      transform: (chunk: Buffer, _enc, done) => {
+        this.onBytes(chunk.length)
+        done(null, chunk)
+      },
+    })
+    // a client abort must reach the file store's pipeline as an error, not a hang
+    readable.on('error', (e) => count.destroy(e))
+    return super.write(readable.pipe(count), id, offset)
+  }
+}
+
 export class TusUploadArea implements UploadArea {
-  readonly store: FileStore
+  readonly store: MeteredFileStore
 
   constructor(
     readonly directory: string,
     /** an unfinished or unbound upload is reclaimed this long after it was created */
     expiryMs: number,
   ) {
-    this.store = new FileStore({ directory, expirationPeriodInMilliseconds: expiryMs })
+    this.store = new MeteredFileStore({ directory, expirationPeriodInMilliseconds: expiryMs })
+  }
+
+  /** Called with the size of every chunk received, as it is received. */
+  set onBytes(f: (n: number) => void) {
+    this.store.onBytes = f
   }
 
   async get(id: string): Promise<StagedUpload | undefined> {

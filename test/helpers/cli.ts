@@ -1,0 +1,41 @@
+/** Runs the real `slipway` bin as a child process. */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+
+export const SLIPWAY_BIN = fileURLToPath(new URL('../../server/bin/slipway.mjs', import.meta.url))
+
+export function slipway(args: string[], env: Record<string, string>): { child: ChildProcess; done: Promise<{ code: number | null; stdout: string; stderr: string }> } {
+  const child = spawn(process.execPath, [SLIPWAY_BIN, ...args], {
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout!.on('data', (c) => (stdout += c))
+  child.stderr!.on('data', (c) => (stderr += c))
+  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+    child.on('close', (code) => resolve({ code, stdout, stderr })),
+  )
+  return { child, done }
+}
+
+/** Waits until `predicate(output so far)` holds on the child's stdout+stderr. */
+export function waitForOutput(child: ChildProcess, predicate: (text: string) => boolean, timeoutMs = 30_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = ''
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for output; got:\n${text}`)), timeoutMs)
+    const on = (c: Buffer) => {
+      text += c.toString()
+      if (predicate(text)) {
+        clearTimeout(timer)
+        resolve(text)
+      }
+    }
+    child.stdout!.on('data', on)
+    child.stderr!.on('data', on)
+    child.on('close', () => {
+      clearTimeout(timer)
+      if (!predicate(text)) reject(new Error(`process exited before expected output:\n${text}`))
+    })
+  })
+}

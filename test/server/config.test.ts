@@ -1,0 +1,71 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import { ConfigError, loadConfig } from '../../server/config.js'
+
+t.test('embedded defaults', async (t) => {
+  const c = loadConfig({})
+  t.equal(c.port, 8080)
+  t.equal(c.host, '127.0.0.1')
+  t.equal(c.dataDir, join(process.cwd(), 'data'))
+  t.equal(c.uploadDir, join(process.cwd(), 'data', 'uploads'))
+  t.equal(c.maxUploadBytes, 16 * 1024 ** 3)
+  t.equal(c.databaseUrl, undefined)
+  t.equal(c.redisUrl, undefined)
+  t.equal(c.s3, undefined)
+})
+
+t.test('scale-out values', async (t) => {
+  const c = loadConfig({
+    PORT: '9000',
+    HOST: '0.0.0.0',
+    DATABASE_URL: 'postgres://u@db/slipway',
+    REDIS_URL: 'redis://cache:6379',
+    S3_ENDPOINT: 'http://minio:9000',
+    S3_BUCKET: 'slipway',
+    S3_ACCESS_KEY: 'a',
+    S3_SECRET_KEY: 'b',
+    S3_PROXY_DOWNLOADS: 'true',
+  })
+  t.equal(c.port, 9000)
+  t.equal(c.s3?.proxyDownloads, true)
+  t.equal(c.s3?.presignSeconds, 300)
+})
+
+t.test('a wrong value names its variable', async (t) => {
+  const cases: Array<[Record<string, string>, string]> = [
+    [{ PORT: 'eighty' }, 'PORT'],
+    [{ PORT: '70000' }, 'PORT'],
+    [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL'],
+    [{ REDIS_URL: 'not a url' }, 'REDIS_URL'],
+    [{ S3_ENDPOINT: 'http://minio:9000' }, 'S3_BUCKET'],
+    [{ S3_ENDPOINT: 'http://minio:9000', S3_BUCKET: 'b_b', S3_ACCESS_KEY: 'a', S3_SECRET_KEY: 'b' }, 'S3_BUCKET'],
+    [{ SLIPWAY_ADMIN_TOKEN: 'short' }, 'SLIPWAY_ADMIN_TOKEN'],
+    [{ SLIPWAY_MAX_UPLOAD_BYTES: '-1' }, 'SLIPWAY_MAX_UPLOAD_BYTES'],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    [{ S3_ENDPOINT: 'http://m:9000', S3_BUCKET: 'bucket', S3_ACCESS_KEY: 'a', S3_SECRET_KEY: 'b', S3_PROXY_DOWNLOADS: 'maybe' }, 'S3_PROXY_DOWNLOADS'],
+  ]
+  for (const [env, variable] of cases) {
+    t.throws(() => loadConfig(env), { name: 'ConfigError', variable, code: 'CONFIG_INVALID' }, JSON.stringify(env))
+    try {
+      loadConfig(env)
+    } catch (e) {
+      t.match((e as ConfigError).message, new RegExp(`^${variable}: `))
+    }
+  }
+})
+
+t.test('config file, overridden by env', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'slipway-cfg-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const file = join(dir, 'config.json')
+  await writeFile(file, JSON.stringify({ PORT: 9100, SLIPWAY_DATA_DIR: '/var/lib/slipway', LOG_LEVEL: 'warn' }))
+  const c = loadConfig({ SLIPWAY_CONFIG: file, LOG_LEVEL: 'debug' })
+  t.equal(c.port, 9100)
+  t.equal(c.dataDir, '/var/lib/slipway')
+  t.equal(c.logLevel, 'debug', 'env wins over the file')
+  await writeFile(file, '{not json')
+  t.throws(() => loadConfig({ SLIPWAY_CONFIG: file }), { name: 'ConfigError', variable: 'SLIPWAY_CONFIG' })
+  t.throws(() => loadConfig({ SLIPWAY_CONFIG: join(dir, 'missing.json') }), { name: 'ConfigError', variable: 'SLIPWAY_CONFIG' })
+})
