@@ -15,3 +15,6 @@ export { buildRoot, parseRoot, ROLE_NAMES, type RootSigned, type RootSpec, type 
 export { buildRelease, parseRelease, targetPath, type Release, type ReleaseSigned, type ArtifactKind, type Provenance } from './metadata/release.js'
 export { buildDelta, parseDelta, type Delta, type DeltaSigned } from './metadata/delta.js'
 export { buildAssignment, parseAssignment, type Assignment, type AssignmentSigned, type ReleaseRef } from './metadata/assignment.js'
+export { Pkcs11Signer, generateTokenKey, describeConfig, type Pkcs11Config, type PinSource } from './pkcs11/index.js'
+export { DeviceCa, createCsr, parseCsr, verifyDeviceCertificate, parseRevocationList, type IssuedCertificate, type Revocation, type RevocationList } from './certs/index.js'
+export * as verify from './verify/index.js'
