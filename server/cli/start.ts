@@ -1,28 +1,17 @@
 /** `slipway start`: the API server, with graceful shutdown on SIGTERM/SIGINT. */
 import type { Config } from '../config.js'
-import { createContainer } from '../container.js'
-import { buildApp } from '../http/app.js'
-import { closeGracefully } from '../http/shutdown.js'
-import { registerWorkers } from '../workers/index.js'
+import { launch } from '../main.js'
 
 export async function startServer(config: Config): Promise<void> {
-  const container = await createContainer(config)
-  const app = await buildApp(container)
-  const log = app.log
-  const bootstrap = await container.auth.bootstrapAdmin(config.adminToken)
-  if (bootstrap) {
+  const server = await launch(config)
+  const log = server.app.log
+  if (server.bootstrapToken) {
     // printed once, to the terminal only: the database keeps just its hash
     process.stdout.write(
-      `\n  Bootstrap admin token (shown once, store it now):\n\n    ${bootstrap}\n\n  export SLIPWAY_TOKEN=<that token> to use the slipway CLI as admin.\n\n`,
+      `\n  Bootstrap admin token (shown once, store it now):\n\n    ${server.bootstrapToken}\n\n  export SLIPWAY_TOKEN=<that token> to use the management API as admin.\n\n`,
     )
   }
-  // embedded mode runs jobs in this process; with Redis, `slipway worker` does
-  if (!config.redisUrl) {
-    await registerWorkers(container)
-    await container.queue.start()
-  }
-  if (!config.s3) log.info({ dir: config.dataDir }, 'embedded storage: SQLite and blob files in the data folder')
-  await app.listen({ host: config.host, port: config.port })
+  if (!config.s3 && !config.databaseUrl) log.info({ dir: config.dataDir }, 'embedded mode: SQLite and blob files in the data folder, jobs in process')
 
   let closing = false
   const shutdown = async (signal: string) => {
@@ -34,8 +23,7 @@ export async function startServer(config: Config): Promise<void> {
       process.exit(1)
     }, config.shutdownGraceSeconds * 1000)
     force.unref()
-    await closeGracefully(app)
-    await container.close()
+    await server.close()
     log.info('stopped')
   }
   process.once('SIGTERM', () => void shutdown('SIGTERM'))

@@ -1,45 +1,36 @@
-/** A real server on loopback over real adapters in a temp dir (embedded defaults unless env overrides). */
+/** A real server on loopback, launched as `slipway start` launches it, over real adapters in a temp dir. */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadConfig, type Config } from '../../server/config.js'
-import { createContainer, type Container } from '../../server/container.js'
-import { buildApp } from '../../server/http/app.js'
-import { closeGracefully } from '../../server/http/shutdown.js'
-import { registerWorkers } from '../../server/workers/index.js'
+import type { Container } from '../../server/container.js'
+import { launch, type Launched } from '../../server/main.js'
 
 export interface TestServer {
   url: string
   adminToken: string
   container: Container
   config: Config
-  app: Awaited<ReturnType<typeof buildApp>>
+  app: Launched['app']
   /** a fresh token of a role */
   token(role: 'admin' | 'ci' | 'operator', ttlSeconds?: number): Promise<string>
   close(): Promise<void>
 }
 
+/** `env` adds to or overrides the embedded defaults (e.g. DATABASE_URL, REDIS_URL, S3_*). */
 export async function startServer(env: Record<string, string> = {}, log?: NodeJS.WritableStream): Promise<TestServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'slipway-srv-'))
   const config = loadConfig({ SLIPWAY_DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'silent', ...env })
-  const container = await createContainer(config)
-  await registerWorkers(container)
-  await container.queue.start()
-  const adminToken = (await container.auth.bootstrapAdmin()) ?? ''
-  const app = await buildApp(container, { logger: log ? { level: 'info', stream: log } : false })
-  await app.listen({ host: '127.0.0.1', port: 0 })
-  const addr = app.server.address()
-  if (!addr || typeof addr === 'string') throw new Error('no address')
+  const server = await launch(config, { logger: log ? { level: 'info', stream: log } : false })
   return {
-    url: `http://127.0.0.1:${addr.port}`,
-    adminToken,
-    container,
+    url: server.url,
+    adminToken: server.bootstrapToken ?? '',
+    container: server.container,
     config,
-    app,
-    token: async (role, ttl) => (await container.auth.create(role, `test ${role}`, ttl)).token,
+    app: server.app,
+    token: async (role, ttl) => (await server.container.auth.create(role, `test ${role}`, ttl)).token,
     async close() {
-      await closeGracefully(app)
-      await container.close()
+      await server.close()
       await rm(dataDir, { recursive: true, force: true })
     },
   }
