@@ -18,3 +18,4 @@ export { buildAssignment, parseAssignment, type Assignment, type AssignmentSigne
 export { Pkcs11Signer, generateTokenKey, describeConfig, type Pkcs11Config, type PinSource } from './pkcs11/index.js'
 export { DeviceCa, createCsr, parseCsr, verifyDeviceCertificate, parseRevocationList, type IssuedCertificate, type Revocation, type RevocationList } from './certs/index.js'
 export * as verify from './verify/index.js'
+export * from './ceremony/index.js'
