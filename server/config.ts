@@ -32,6 +32,8 @@ export interface Config {
   databaseUrl?: string
   /** Redis URL for BullMQ; in-process jobs when unset. */
   redisUrl?: string
+  /** Namespace of this deployment's keys in Redis, so deployments can share one Redis. */
+  queuePrefix: string
   /** S3 blob store; files in dataDir when unset. */
   s3?: S3Config
   /** Largest artifact accepted, bytes (default 16 GiB). */
@@ -122,6 +124,12 @@ function s3(src: Source): S3Config | undefined {
   }
 }
 
+function prefix(src: Source, name: string, dflt: string): string {
+  const raw = src[name] || dflt
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(raw)) throw new ConfigError(name, 'must be 1-64 of A-Z a-z 0-9 _ -')
+  return raw
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 
 export function loadConfig(env: Source = process.env): Config {
@@ -141,6 +149,7 @@ export function loadConfig(env: Source = process.env): Config {
     adminToken,
     databaseUrl: url(src, 'DATABASE_URL', ['postgres:', 'postgresql:']),
     redisUrl: url(src, 'REDIS_URL', ['redis:', 'rediss:']),
+    queuePrefix: prefix(src, 'SLIPWAY_QUEUE_PREFIX', 'slipway'),
     s3: s3(src),
     maxUploadBytes: integer(src, 'SLIPWAY_MAX_UPLOAD_BYTES', 16 * 1024 ** 3, 1, Number.MAX_SAFE_INTEGER),
     uploadExpirySeconds: integer(src, 'SLIPWAY_UPLOAD_EXPIRY_SECONDS', 24 * 3600, 60, 365 * 24 * 3600),

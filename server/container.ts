@@ -24,7 +24,7 @@ function blobStore(config: Config): BlobStore {
 }
 
 function jobQueue(config: Config, onError: (e: Error) => void): JobQueue {
-  return config.redisUrl ? new BullMqQueue({ url: config.redisUrl, onError }) : new InProcessQueue()
+  return config.redisUrl ? new BullMqQueue({ url: config.redisUrl, prefix: config.queuePrefix, onError }) : new InProcessQueue()
 }
 
 /** Until the trust layer lands, release metadata is stored but not required. */

@@ -32,7 +32,7 @@ t.test('truncated upload cannot be published', async (t) => {
   const patch = await fetch(`${srv.url}/v1/uploads/${id}`, {
     method: 'PATCH',
     headers: { authorization: `Bearer ${ci}`, 'tus-resumable': '1.0.0', 'upload-offset': '0', 'content-type': 'application/offset+octet-stream' },
-    body: data.subarray(0, 1000),
+    body: new Uint8Array(data.subarray(0, 1000)),
   })
   t.equal(patch.status, 204)
   const res = await call(srv, ci, 'POST', '/v1/releases', releaseBody(id, data))

@@ -1,0 +1,104 @@
+/**
+ * The scale-out deployment on real services: PostgreSQL (fresh database), Redis
+ * (random key prefix), S3 (s3rver), two server replicas sharing an upload folder,
+ * and a separate `slipway worker` process.
+ */
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Redis } from 'ioredis'
+import t from 'tap'
+import { call, releaseBody, sha256 } from '../helpers/api.js'
+import { slipway } from '../helpers/cli.js'
+import { freshPostgres } from '../helpers/postgres.js'
+import { startS3rver } from '../helpers/s3rver.js'
+import { startServer, type TestServer } from '../helpers/server.js'
+
+const REDIS_URL = process.env.SLIPWAY_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
+
+t.test('two replicas and a worker on Postgres + Redis + S3', async (t) => {
+  const pg = await freshPostgres()
+  t.teardown(() => pg.drop())
+  const s3 = await startS3rver()
+  t.teardown(() => s3.close())
+  const prefix = `slipway-test-${randomBytes(4).toString('hex')}`
+  t.teardown(async () => {
+    const redis = new Redis(REDIS_URL)
+    const keys = await redis.keys(`${prefix}:*`)
+    if (keys.length) await redis.del(...keys)
+    await redis.quit()
+  })
+  const shared = await mkdtemp(join(tmpdir(), 'slipway-shared-uploads-'))
+  t.teardown(() => rm(shared, { recursive: true, force: true }))
+  const env = {
+    DATABASE_URL: pg.url,
+    REDIS_URL,
+    SLIPWAY_QUEUE_PREFIX: prefix,
+    S3_ENDPOINT: s3.endPoint,
+    S3_BUCKET: s3.bucket,
+    S3_ACCESS_KEY: s3.accessKey,
+    S3_SECRET_KEY: s3.secretKey,
+    SLIPWAY_UPLOAD_DIR: shared,
+  }
+  const a: TestServer = await startServer(env)
+  t.teardown(() => a.close())
+  const b: TestServer = await startServer({ ...env, S3_PROXY_DOWNLOADS: 'true' })
+  t.teardown(() => b.close())
+  t.equal(b.adminToken, '', 'the second replica sees the admin the first one bootstrapped')
+
+  const ready = await call(a, undefined, 'GET', '/readyz')
+  t.same(ready.json, { ready: true, checks: { database: { ok: true }, blobs: { ok: true }, queue: { ok: true } } })
+
+  // start an upload on replica A, finish it on replica B, publish through A
+  const ci = await a.token('ci')
+  const data = randomBytes(3 * 1024 * 1024 + 5)
+  const created = await call(a, ci, 'POST', '/v1/uploads', undefined, { 'tus-resumable': '1.0.0', 'upload-length': String(data.length) })
+  t.equal(created.status, 201)
+  const id = created.headers.get('location')!.split('/').pop()!
+  const patch = (srv: TestServer, offset: number, body: Buffer) =>
+    fetch(`${srv.url}/v1/uploads/${id}`, {
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${ci}`, 'tus-resumable': '1.0.0', 'upload-offset': String(offset), 'content-type': 'application/offset+octet-stream' },
+      body: new Uint8Array(body),
+    })
+  t.equal((await patch(a, 0, data.subarray(0, 1_000_000))).status, 204)
+  const head = await call(b, ci, 'HEAD', `/v1/uploads/${id}`, undefined, { 'tus-resumable': '1.0.0' })
+  t.equal(head.headers.get('upload-offset'), '1000000', 'replica B sees the offset replica A wrote')
+  t.equal((await patch(b, 1_000_000, data.subarray(1_000_000))).status, 204)
+  const pub = await call(a, ci, 'POST', '/v1/releases', releaseBody(id, data))
+  t.equal(pub.status, 201)
+  t.same((await call(b, ci, 'GET', `/v1/releases/${pub.json.id}`)).json, pub.json, 'the release is in the shared database')
+
+  // A redirects to a presigned S3 URL; B proxies with ranges
+  const redirect = await fetch(`${a.url}/v1/blobs/${sha256(data)}`, { headers: { authorization: `Bearer ${ci}` }, redirect: 'manual' })
+  t.equal(redirect.status, 302)
+  const location = redirect.headers.get('location')!
+  t.ok(location.startsWith(s3.endPoint), 'redirects to the object store')
+  t.match(location, /X-Amz-Signature=/)
+  t.ok(Buffer.from(await (await fetch(location)).arrayBuffer()).equals(data), 'the presigned URL serves the blob')
+  const ranged = await call(b, ci, 'GET', `/v1/blobs/${sha256(data)}`, undefined, { range: 'bytes=3145000-3145799' })
+  t.equal(ranged.status, 206)
+  t.ok(ranged.raw.equals(data.subarray(3145000, 3145800)))
+  const missing = await fetch(`${a.url}/v1/blobs/${'e'.repeat(64)}`, { headers: { authorization: `Bearer ${ci}` }, redirect: 'manual' })
+  t.equal(missing.status, 404, 'no redirect for a blob that does not exist')
+
+  // an abandoned upload, aged past its expiry, is reclaimed by a separate worker process
+  const stale = await call(a, ci, 'POST', '/v1/uploads', undefined, { 'tus-resumable': '1.0.0', 'upload-length': '100' })
+  const staleId = stale.headers.get('location')!.split('/').pop()!
+  const infoPath = join(shared, `${staleId}.json`)
+  const info = JSON.parse(await readFile(infoPath, 'utf8'))
+  info.creation_date = new Date(Date.now() - 3 * 24 * 3600_000).toISOString()
+  await writeFile(infoPath, JSON.stringify(info))
+  const worker = slipway(['worker'], { ...env, LOG_LEVEL: 'warn', SLIPWAY_DATA_DIR: join(shared, 'worker-data') })
+  t.teardown(() => worker.child.kill('SIGKILL'))
+  const deadline = Date.now() + 20_000
+  while ((await readdir(shared)).some((f) => f.startsWith(staleId))) {
+    if (Date.now() > deadline) throw new Error('the worker did not reclaim the expired upload')
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  t.pass('the worker reclaimed the expired upload')
+  worker.child.kill('SIGTERM')
+  const exit = await worker.done
+  t.equal(exit.code, 0, `worker stops cleanly on SIGTERM: ${exit.stderr}`)
+})
