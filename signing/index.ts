@@ -8,6 +8,7 @@ export { canonicalize, canonicalWire, canonicalBytes, parseCanonical, isCanonica
 export { keyIdOf, decodeKey, tufKeyFromKeyObject, type TufKey, type KeyType, type KeyScheme, type PublicKey } from './keys.js'
 export { signEnvelope, addSignatures, encodeEnvelope, decodeEnvelope, type Envelope, type SignatureEntry } from './envelope.js'
 export type { Signer } from './signer.js'
+export { signAssignment, signDelta, ASSIGNMENT_LIFETIME_SECONDS, DELTA_LIFETIME_SECONDS, type OnlineSignOptions } from './online-documents.js'
 export { FileKeySigner } from './file-signer.js'
 export { ecdsaRawToDer } from './ecdsa-der.js'
 export { SPEC_VERSION, expiresIn, formatExpires } from './metadata/common.js'

@@ -93,6 +93,26 @@ t.test('PIN from an environment variable or a file', async (t) => {
   t.equal(keep(await Pkcs11Signer.open(cfg({ pin: { file: pinFile } }))).keyId, ed.keyId)
 })
 
+t.test('a lost session is reopened and the signature retried', async (t) => {
+  const signer = keep(await Pkcs11Signer.open(cfg({ keyLabel: 'online-p256' })))
+  const before = await signer.sign(Buffer.from('before'))
+  t.ok(before.length > 0)
+  // Drop every session of this process on the token, as an HSM restart would.
+  const lib = new pkcs11js.PKCS11()
+  lib.load(hsm.modulePath)
+  try {
+    lib.C_Initialize()
+  } catch (e) {
+    t.match((e as Error).message, /CKR_CRYPTOKI_ALREADY_INITIALIZED/)
+  }
+  const slot = lib.C_GetSlotList(true).find((s) => lib.C_GetTokenInfo(s).label.trimEnd() === 'slipway-online') as Buffer
+  lib.C_CloseAllSessions(slot)
+  const data = Buffer.from('after the HSM came back')
+  const sig = await signer.sign(data)
+  const { verify } = await import('node:crypto')
+  t.ok(verify('sha256', data, signer.publicKeyObject, sig), 'signed on a fresh session')
+})
+
 t.test('metadata signed in the HSM verifies on the device', async (t) => {
   for (const online of [ed, ec]) {
     const k = { ...keys(), online: [online] }
