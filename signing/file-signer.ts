@@ -65,3 +65,12 @@ export class FileKeySigner implements Signer {
     return cryptoSign(this.publicKey.keytype === 'ed25519' ? null : 'sha256', data, this.#key)
   }
 }
+
+/**
+ * The loud start-up warning for a file key in a role that should be in hardware
+ * (the `online` key, a device CA), or undefined for any other signer.
+ */
+export function fileKeyWarning(signer: Signer, role: string): string | undefined {
+  if (!(signer instanceof FileKeySigner)) return undefined
+  return `WARNING: the ${role} key ${signer.keyId} is a FILE key. Anyone who can read the file can sign as ${role}. Use a PKCS#11 key (HSM, TPM, KMS) in production.`
+}

@@ -9,7 +9,7 @@ export { keyIdOf, decodeKey, tufKeyFromKeyObject, type TufKey, type KeyType, typ
 export { signEnvelope, addSignatures, encodeEnvelope, decodeEnvelope, type Envelope, type SignatureEntry } from './envelope.js'
 export type { Signer } from './signer.js'
 export { signAssignment, signDelta, ASSIGNMENT_LIFETIME_SECONDS, DELTA_LIFETIME_SECONDS, type OnlineSignOptions } from './online-documents.js'
-export { FileKeySigner } from './file-signer.js'
+export { FileKeySigner, fileKeyWarning } from './file-signer.js'
 export { ecdsaRawToDer } from './ecdsa-der.js'
 export { SPEC_VERSION, expiresIn, formatExpires } from './metadata/common.js'
 export { buildRoot, parseRoot, ROLE_NAMES, type RootSigned, type RootSpec, type RoleName, type RoleKeys } from './metadata/root.js'

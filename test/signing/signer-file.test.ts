@@ -2,7 +2,7 @@ import t from 'tap'
 import { mkdtemp, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { FileKeySigner } from '../../signing/file-signer.js'
+import { FileKeySigner, fileKeyWarning } from '../../signing/file-signer.js'
 import { TrustError } from '../../signing/errors.js'
 import { signerContract } from './signer-contract.js'
 
@@ -26,4 +26,10 @@ t.test('save and load a PEM key: mode 0600, never overwrites', async (t) => {
   await t.rejects(FileKeySigner.load(join(dir, 'absent.pem')), { code: 'SIGNER_FILE_INVALID' })
   t.throws(() => FileKeySigner.fromPem('not a key'), TrustError)
   t.throws(() => FileKeySigner.fromPem('not a key'), { code: 'SIGNER_FILE_INVALID' })
+})
+
+t.test('a file key in the online role gets a loud warning; other signers none', async (t) => {
+  const s = FileKeySigner.generate('ecdsa')
+  t.match(fileKeyWarning(s, 'online'), new RegExp(`WARNING: the online key ${s.keyId} is a FILE key`))
+  t.equal(fileKeyWarning({ keyId: s.keyId, publicKey: s.publicKey, sign: (d) => s.sign(d) }, 'online'), undefined)
 })
