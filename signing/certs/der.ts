@@ -32,7 +32,8 @@ export const oid = (dotted: string) => tlv(0x06, bin(forge.asn1.oidToDer(dotted)
 
 /** A non-negative INTEGER from big-endian bytes or a small number. */
 export function int(v: number | Buffer): Buffer {
-  let b = typeof v === 'number' ? Buffer.from(v.toString(16).padStart(2, '0').replace(/^(.(..)*)$/, '0$1'), 'hex') : v
+  const hex = typeof v === 'number' ? v.toString(16) : ''
+  let b = typeof v === 'number' ? Buffer.from(hex.length % 2 ? '0' + hex : hex, 'hex') : v
   let i = 0
   while (i < b.length - 1 && b[i] === 0 && !((b[i + 1] as number) & 0x80)) i++
   b = b.subarray(i)
