@@ -6,7 +6,7 @@ import { encodeHeader, encodeOpHeader, HEADER_SIZE, type DeltaHeader, type OpHea
  * largest payload) is written last at offset 0, so the builder never holds the patch.
  */
 export class PatchWriter {
-  private opCount = 0
+  opCount = 0
   private maxPayload = 0
   private offset = HEADER_SIZE
   /** next target offset the writer expects, so ops cannot be appended out of order */

@@ -2,7 +2,9 @@ export { applyDelta, openSource, type ApplyFileOptions, type ApplyFileResult } f
 export { applyDeltaStream, DEFAULT_LIMITS, type ApplyInput, type ApplyLimits, type ApplyOptions, type ApplyResult } from './apply.js'
 export { DeltaError, isDeltaError, type DeltaErrorCode } from './errors.js'
 export {
-  CONTROL_ENTRY_SIZE,
+  MAX_CONTROL_ENTRY,
+  readVarint,
+  unzigzag,
   decodeHeader,
   decodeOpHeader,
   encodeControl,

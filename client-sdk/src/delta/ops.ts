@@ -1,4 +1,4 @@
-import { CONTROL_ENTRY_SIZE, OpType, type OpHeader } from './format.js'
+import { MAX_CONTROL_ENTRY, OpType, readVarint, unzigzag, type OpHeader } from './format.js'
 import { DeltaError } from './errors.js'
 import { BrotliPull, IO_CHUNK, readExactly, type SourceReader, type TargetWriter } from './streams.js'
 
@@ -55,7 +55,7 @@ async function runReplace(op: OpHeader, payload: Buffer, out: TargetWriter) {
  */
 async function runBsdiff(op: OpHeader, payload: Buffer, source: SourceReader, sourceSize: number, out: TargetWriter) {
   checkExtent(op, sourceSize)
-  const ctrl = new BrotliPull(payload.subarray(0, op.ctrlLength), 'control')
+  const ctrl = new ControlReader(new BrotliPull(payload.subarray(0, op.ctrlLength), 'control'))
   const diff = new BrotliPull(payload.subarray(op.ctrlLength, op.ctrlLength + op.diffLength), 'diff')
   const extra = new BrotliPull(payload.subarray(op.ctrlLength + op.diffLength), 'extra')
   try {
@@ -63,11 +63,9 @@ async function runBsdiff(op: OpHeader, payload: Buffer, source: SourceReader, so
     let oldpos = 0
     let idle = 0
     while (produced < op.targetLength) {
-      const e = await ctrl.readOrEnd(CONTROL_ENTRY_SIZE)
+      const e = await ctrl.entry()
       if (!e) throw new DeltaError('DELTA_CORRUPT', 'control stream ends before the op output is complete')
-      const x = Number(e.readBigInt64LE(0))
-      const y = Number(e.readBigInt64LE(8))
-      const z = Number(e.readBigInt64LE(16))
+      const [x, y, z] = e
       if (x < 0 || y < 0 || x + y > op.targetLength - produced || !Number.isSafeInteger(z)) {
         throw new DeltaError('DELTA_CORRUPT', 'control entry out of range', { x, y, z })
       }
@@ -106,5 +104,46 @@ async function runBsdiff(op: OpHeader, payload: Buffer, source: SourceReader, so
     ctrl.destroy()
     diff.destroy()
     extra.destroy()
+  }
+}
+
+/**
+ * Decodes varint control entries from a pulled brotli stream with a small buffer:
+ * refills only when fewer than one maximal entry is left, then decodes synchronously.
+ */
+class ControlReader {
+  private buf = Buffer.alloc(0)
+  private at = 0
+  private ended = false
+
+  constructor(private readonly stream: BrotliPull) {}
+
+  private async refill(): Promise<void> {
+    if (this.ended || this.buf.length - this.at >= MAX_CONTROL_ENTRY) return
+    const more = await this.stream.readOrEnd(64 * 1024, true)
+    if (!more) this.ended = true
+    else this.buf = Buffer.concat([this.buf.subarray(this.at), more])
+    if (more) this.at = 0
+  }
+
+  async entry(): Promise<[number, number, number] | null> {
+    while (!this.ended && this.buf.length - this.at < MAX_CONTROL_ENTRY) await this.refill()
+    const end = this.buf.length
+    if (this.at === end) return null
+    const x = readVarint(this.buf, this.at, end)
+    const y = x && readVarint(this.buf, x[1], end)
+    const z = y && readVarint(this.buf, y[1], end)
+    if (!x || !y || !z) throw new DeltaError('DELTA_CORRUPT', 'control stream ends inside an entry')
+    this.at = z[1]
+    return [x[0], y[0], unzigzag(z[0])]
+  }
+
+  async expectEnd(): Promise<void> {
+    if (this.at !== this.buf.length) throw new DeltaError('DELTA_CORRUPT', 'control stream has trailing bytes')
+    await this.stream.expectEnd()
+  }
+
+  destroy(): void {
+    this.stream.destroy()
   }
 }

@@ -111,12 +111,12 @@ export class BrotliPull {
     return b
   }
 
-  /** true when the stream has no bytes left; null if it ended early */
-  async readOrEnd(n: number): Promise<Buffer | null> {
+  /** n bytes (up to n with `some`), or null when the stream has no bytes left */
+  async readOrEnd(n: number, some = false): Promise<Buffer | null> {
     if (this.failed) throw this.corrupt(this.failed)
     try {
       if (await this.reader.atEnd()) return null
-      const b = await this.reader.read(n)
+      const b = some ? await this.reader.readSome(n) : await this.reader.read(n)
       if (!b) throw this.corrupt()
       return b
     } catch (e) {

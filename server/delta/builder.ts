@@ -1,0 +1,150 @@
+import { createHash } from 'node:crypto'
+import { createReadStream } from 'node:fs'
+import { mkdtemp, open, rm, stat } from 'node:fs/promises'
+import { availableParallelism, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setImmediate as yieldToLoop } from 'node:timers/promises'
+import { applyDeltaStream, openSource } from '../../client-sdk/src/delta/index.js'
+import { BlockIndex } from './block-index.js'
+import { DeltaBuildError } from './bsdiff-window.js'
+import { copyOp, type EncodedOp } from './encode-op.js'
+import { Matcher } from './matcher.js'
+import { PatchWriter } from './patch-writer.js'
+import { plan, type PlanItem } from './planner.js'
+import { buildRegion, emptyStats, readAt, type BuildStats, type RegionContext } from './region.js'
+import { buildBudget } from './budget.js'
+import { Semaphore } from './semaphore.js'
+
+export interface MakeDeltaOptions {
+  /** memory the build may use, bytes (default 1 GiB); windows and parallelism shrink to fit */
+  memoryBudget?: number
+  /** op builds in flight (default: the machine's cores) */
+  concurrency?: number
+  /** brotli quality 1–11 of diff, extra and literal data (default 9: within 1% of 11, ~50× faster) */
+  quality?: number
+  /** apply the finished patch and check the target sha256 before returning (default true) */
+  verify?: boolean
+  /** directory for bsdiff-node's scratch files (default: the OS temp dir) */
+  tmpDir?: string
+}
+
+export interface MakeDeltaResult {
+  /** patch size, bytes */
+  size: number
+  ms: number
+  /** peak resident set of this process during the build, bytes */
+  peakRss: number
+  ops: number
+  sourceSha256: string
+  targetSha256: string
+  stats: BuildStats
+}
+
+async function sha256File(path: string): Promise<Buffer> {
+  const h = createHash('sha256')
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) h.update(chunk as Buffer)
+  return h.digest()
+}
+
+/**
+ * Builds a delta that turns the image at oldPath into the image at newPath, in bounded
+ * memory: a block index of the source, one streaming scan of the target, and changed
+ * windows built in parallel (brotli and bsdiff-node run on the libuv pool, so both cores
+ * work while the main thread scans). The patch is applied once before it is returned.
+ */
+export async function makeDelta(oldPath: string, newPath: string, patchPath: string, opts: MakeDeltaOptions = {}): Promise<MakeDeltaResult> {
+  const started = Date.now()
+  const [sourceSize, targetSize] = await Promise.all([stat(oldPath), stat(newPath)]).then((s) => s.map((x) => x.size) as [number, number])
+  const concurrency = Math.max(1, opts.concurrency ?? availableParallelism())
+  const inflight = concurrency * 2
+  const budget = buildBudget(opts.memoryBudget ?? 2 ** 30, sourceSize, concurrency, inflight)
+  const [sourceSha, targetSha] = await Promise.all([sha256File(oldPath), sha256File(newPath)])
+  const tmpDir = await mkdtemp(join(opts.tmpDir ?? tmpdir(), 'slipway-delta-'))
+  const source = await open(oldPath, 'r')
+  const target = await open(newPath, 'r')
+  const writer = await PatchWriter.create(patchPath)
+  const stats = emptyStats()
+  const ctx: RegionContext = {
+    source,
+    target,
+    sourceSize,
+    tmpDir,
+    quality: opts.quality ?? 9,
+    bsdiffWindow: budget.bsdiffWindow,
+    bsdiffMinGap: 16 * 1024,
+    bsdiffSlots: new Semaphore(concurrency),
+    stats,
+  }
+  let ok = false
+  try {
+    const index = BlockIndex.build(source.fd, sourceSize, budget.blockSize)
+    const matcher = new Matcher(index, source.fd, target.fd, sourceSize, targetSize)
+    const items = plan(matcher.matches(), targetSize, { window: budget.window, copyMin: 1 << 20, copyMax: 64 << 20 })
+    const pending: Promise<EncodedOp>[] = []
+    for (const item of items) {
+      const job = encodeItem(item, ctx)
+      job.catch(() => {}) // awaited in order below; this only avoids an unhandled rejection meanwhile
+      pending.push(job)
+      // keep results in target order; bounded in-flight work is what bounds memory
+      if (pending.length >= inflight) {
+        const done = await pending.shift()!
+        await writer.append(done.op, done.payload)
+      }
+      await yieldToLoop() // the scan is synchronous: let finished pool work continue
+    }
+    for (const p of pending) {
+      const done = await p
+      await writer.append(done.op, done.payload)
+    }
+    if (writer.targetOffset !== targetSize) throw new Error(`plan covered ${writer.targetOffset} of ${targetSize} bytes`)
+    const size = await writer.finish({ sourceSize, targetSize, sourceSha256: sourceSha, targetSha256: targetSha })
+    ok = true
+    if (opts.verify ?? true) await verifyPatch(oldPath, patchPath, targetSha.toString('hex'))
+    return {
+      size,
+      ms: Date.now() - started,
+      peakRss: process.resourceUsage().maxRSS * 1024,
+      ops: writer.opCount,
+      sourceSha256: sourceSha.toString('hex'),
+      targetSha256: targetSha.toString('hex'),
+      stats,
+    }
+  } finally {
+    if (!ok) await writer.abort().catch(() => {})
+    await Promise.all([source.close(), target.close(), rm(tmpDir, { recursive: true, force: true })])
+    if (!ok) await rm(patchPath, { force: true })
+  }
+}
+
+async function encodeItem(item: PlanItem, ctx: RegionContext): Promise<EncodedOp> {
+  if (item.kind === 'copy') {
+    ctx.stats.copy += item.len
+    return copyOp(item.t, item.s, item.len, await hashRange(ctx, item.t, item.len))
+  }
+  return buildRegion(item.t, item.len, item.pieces, ctx, `r${item.t}`)
+}
+
+async function hashRange(ctx: RegionContext, at: number, len: number): Promise<Buffer> {
+  const h = createHash('sha256')
+  for (let done = 0; done < len; ) {
+    const n = Math.min(4 << 20, len - done)
+    h.update(await readAt(ctx.target, at + done, n))
+    done += n
+  }
+  return h.digest()
+}
+
+/** Applies the patch with the device's own code into a hashing sink: no second copy of the image on disk. */
+async function verifyPatch(oldPath: string, patchPath: string, targetSha: string): Promise<void> {
+  const source = await openSource(oldPath)
+  try {
+    await applyDeltaStream(
+      { source, patch: createReadStream(patchPath, { highWaterMark: 1 << 20 }), sink: { write: async () => {} } },
+      { expectedTargetSha256: targetSha },
+    )
+  } catch (e) {
+    throw new DeltaBuildError('DELTA_BUILD_VERIFY', `built patch does not rebuild the target: ${String(e)}`, { cause: e })
+  } finally {
+    await source.close()
+  }
+}

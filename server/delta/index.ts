@@ -1,0 +1,3 @@
+export { makeDelta, type MakeDeltaOptions, type MakeDeltaResult } from './builder.js'
+export { DeltaBuildError } from './bsdiff-window.js'
+export type { BuildStats } from './region.js'

@@ -1,0 +1,147 @@
+import type { FileHandle } from 'node:fs/promises'
+import { bsdiffWindow } from './bsdiff-window.js'
+import { ControlBuilder } from './control-builder.js'
+import { bsdiffOp, replaceOp, type EncodedOp } from './encode-op.js'
+import { bestDelta, gramOverlap, nonZero } from './gap-probe.js'
+import type { Piece } from './planner.js'
+import type { Semaphore } from './semaphore.js'
+
+export interface BuildStats {
+  /** target bytes per encoding */
+  copy: number
+  exact: number
+  aligned: number
+  bsdiff: number
+  literal: number
+  /** how many changed stretches went through bsdiff-node */
+  bsdiffRuns: number
+}
+
+export const emptyStats = (): BuildStats => ({ copy: 0, exact: 0, aligned: 0, bsdiff: 0, literal: 0, bsdiffRuns: 0 })
+
+export interface RegionContext {
+  source: FileHandle
+  target: FileHandle
+  sourceSize: number
+  tmpDir: string
+  /** brotli quality of diff, extra and literal streams */
+  quality: number
+  /** largest source window handed to bsdiff-node, bytes (it needs ~17× this) */
+  bsdiffWindow: number
+  /** changed stretches shorter than this never go to bsdiff-node, bytes */
+  bsdiffMinGap: number
+  /** bsdiff-node runs allowed at once: each needs ~17× its window, which the budget counts per slot */
+  bsdiffSlots: Semaphore
+  stats: BuildStats
+}
+
+type Segment = { src: number; diff: Buffer } | { extra: Buffer }
+
+/** aligned diffs pay when at least this share of bytes is unchanged at the best shift */
+const ALIGNED_MIN_EQUAL = 0.3
+/** bsdiff is tried only when this share of the target's sampled grams occurs in the window */
+const BSDIFF_MIN_OVERLAP = 0.05
+
+export async function readAt(fh: FileHandle, position: number, length: number): Promise<Buffer> {
+  const b = Buffer.allocUnsafe(length)
+  for (let at = 0; at < length; ) {
+    const { bytesRead } = await fh.read(b, at, length - at, position + at)
+    if (bytesRead === 0) throw new Error(`short read at ${position + at}`)
+    at += bytesRead
+  }
+  return b
+}
+
+/** One window of the target → one BSDIFF op (or REPLACE when no source byte helps). */
+export async function buildRegion(t: number, len: number, pieces: Piece[], ctx: RegionContext, tag: string): Promise<EncodedOp> {
+  const target = await readAt(ctx.target, t, len)
+  const segments: Segment[] = []
+  for (const p of pieces) {
+    const bytes = target.subarray(p.t - t, p.t - t + p.len)
+    if (p.s >= 0) {
+      segments.push({ src: p.s, diff: Buffer.alloc(p.len) })
+      ctx.stats.exact += p.len
+    } else {
+      segments.push(...(await changedSegments(bytes, p.t, p.cands ?? [], ctx, `${tag}-${p.t}`)))
+    }
+  }
+  if (segments.every((s) => 'extra' in s)) return replaceOp(t, target, ctx.quality)
+  let low = Infinity
+  for (const s of segments) if ('src' in s) low = Math.min(low, s.src)
+  const cb = new ControlBuilder(low)
+  for (const s of segments) {
+    if ('src' in s) cb.diff(s.src, s.diff)
+    else cb.extra(s.extra)
+  }
+  const { diff, extra } = cb.streams()
+  return bsdiffOp(
+    { targetOffset: t, target, srcOffset: low, srcLength: cb.high - low, control: cb.entries, diff, extra },
+    ctx.quality,
+  )
+}
+
+/**
+ * A changed stretch, cheapest test first: an aligned diff at the best nearby shift
+ * (in-place edits), then bsdiff-node against a source window around where the
+ * neighbouring matches say the old version sits (edited or rebuilt content), else literal.
+ */
+async function changedSegments(gap: Buffer, t: number, cands: number[], ctx: RegionContext, tag: string): Promise<Segment[]> {
+  const deltas = cands.length > 0 ? cands : [0]
+  const sampleLen = Math.min(gap.length, 16 * 1024)
+  const radius = gap.length >= 16 * 1024 ? 128 : 0
+  let best = { delta: 0, eq: -1 }
+  for (const d of deltas) {
+    const from = Math.max(0, t + d - radius)
+    const to = Math.min(ctx.sourceSize, t + d + sampleLen + radius)
+    if (to - from < sampleLen) continue
+    const r = bestDelta(gap.subarray(0, sampleLen), t, await readAt(ctx.source, from, to - from), from, [d], radius)
+    if (r.eq > best.eq) best = r
+  }
+  const src = t + best.delta
+  if (best.eq >= ALIGNED_MIN_EQUAL && src >= 0 && src + gap.length <= ctx.sourceSize) {
+    const old = await readAt(ctx.source, src, gap.length)
+    const diff = Buffer.allocUnsafe(gap.length)
+    for (let i = 0; i < gap.length; i++) diff[i] = gap[i]! - old[i]!
+    // the sample may not speak for the whole stretch: insist on it over all of it
+    if (nonZero(diff) <= (1 - ALIGNED_MIN_EQUAL) * gap.length) {
+      ctx.stats.aligned += gap.length
+      return [{ src, diff }]
+    }
+  }
+  if (gap.length >= ctx.bsdiffMinGap) {
+    const segs = await tryBsdiff(gap, t + deltas[0]!, ctx, tag)
+    if (segs) return segs
+  }
+  ctx.stats.literal += gap.length
+  return [{ extra: gap }]
+}
+
+async function tryBsdiff(gap: Buffer, center: number, ctx: RegionContext, tag: string): Promise<Segment[] | undefined> {
+  const margin = Math.max(0, Math.floor((ctx.bsdiffWindow - gap.length) / 2))
+  const winStart = Math.max(0, Math.min(center - margin, ctx.sourceSize - ctx.bsdiffWindow))
+  const winEnd = Math.min(ctx.sourceSize, winStart + Math.max(ctx.bsdiffWindow, gap.length))
+  if (winEnd - winStart < 64) return undefined
+  const win = await readAt(ctx.source, winStart, winEnd - winStart)
+  if (gramOverlap(gap, win) < BSDIFF_MIN_OVERLAP) return undefined
+  ctx.stats.bsdiffRuns++
+  const { control, diff, extra } = await ctx.bsdiffSlots.run(() => bsdiffWindow(ctx.tmpDir, tag, win, gap))
+  // diff bytes that are not zero and extra bytes both cost about a literal byte
+  if (nonZero(diff) + extra.length > 0.8 * gap.length) return undefined
+  const segs: Segment[] = []
+  let oldpos = 0
+  let d = 0
+  let e = 0
+  for (const [x, y, z] of control) {
+    if (x > 0) {
+      if (oldpos < 0 || oldpos + x > win.length) return undefined // never trust a window escape
+      segs.push({ src: winStart + oldpos, diff: diff.subarray(d, d + x) })
+    }
+    if (y > 0) segs.push({ extra: extra.subarray(e, e + y) })
+    d += x
+    e += y
+    oldpos += x + z
+  }
+  if (d + e !== gap.length) return undefined
+  ctx.stats.bsdiff += gap.length
+  return segs
+}

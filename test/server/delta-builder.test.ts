@@ -1,0 +1,109 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t, { type Test } from 'tap'
+import { applyDelta } from '../../client-sdk/src/delta/index.js'
+import { buildBudget } from '../../server/delta/budget.js'
+import { makeDelta } from '../../server/delta/index.js'
+import { randomBytes } from '../client-sdk/delta-fixtures.js'
+
+const MiB = 1 << 20
+
+/** Text-like bytes (compressible, structured, like code or config): what bsdiff shines on. */
+function textLike(n: number, seed: number): Buffer {
+  const words = ['load', 'store', 'mov', 'call', 'ret', 'jmp', 'push', 'pop', 'add', 'xor', 'cmp', 'lea']
+  const r = randomBytes(n, seed)
+  const parts: string[] = []
+  let len = 0
+  for (let i = 0; len < n; i++) {
+    const w = `${words[r[i % n]! % words.length]} r${r[(i * 7) % n]! % 16}, 0x${r[(i * 13) % n]!.toString(16)}\n`
+    parts.push(w)
+    len += w.length
+  }
+  return Buffer.from(parts.join('')).subarray(0, n)
+}
+
+async function roundTrip(t: Test, source: Buffer, target: Buffer, opts = {}) {
+  const dir = await mkdtemp(join(tmpdir(), 'slipway-build-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  await writeFile(join(dir, 'old'), source)
+  await writeFile(join(dir, 'new'), target)
+  const r = await makeDelta(join(dir, 'old'), join(dir, 'new'), join(dir, 'patch'), opts)
+  const applied = await applyDelta(join(dir, 'old'), join(dir, 'patch'), join(dir, 'out'), { expectedTargetSha256: r.targetSha256 })
+  t.ok((await readFile(join(dir, 'out'))).equals(target), 'the device-side applier rebuilds the target exactly')
+  t.equal(applied.targetSha256, r.targetSha256)
+  t.equal((await readFile(join(dir, 'patch'))).length, r.size, 'reported size is the patch size')
+  return r
+}
+
+t.test('shifted inserts, deletions, in-place edits and new data: copies survive the shift', async (t) => {
+  const source = randomBytes(4 * MiB, 1)
+  const edited = Buffer.from(source.subarray(MiB, MiB + 300_000))
+  for (let i = 0; i < edited.length; i += 100) edited[i] = edited[i]! ^ 0x11 // a fine-tune-like in-place edit
+  const target = Buffer.concat([
+    source.subarray(0, 100_000),
+    Buffer.from('a header that grew by a few bytes'),
+    source.subarray(100_000, MiB),
+    edited,
+    source.subarray(MiB + 300_000, 3 * MiB),
+    source.subarray(3 * MiB + 1000), // 1000 bytes deleted
+    randomBytes(200_000, 2), // brand new data
+  ])
+  const r = await roundTrip(t, source, target)
+  t.ok(r.stats.copy + r.stats.exact > 3.5 * MiB, `unchanged data is copied (${r.stats.copy + r.stats.exact} bytes)`)
+  t.ok(r.stats.aligned >= 290_000, `the in-place edit is an aligned diff (${r.stats.aligned})`)
+  t.ok(r.size < 200_000 + 100_000, `patch ${r.size} ≈ new data + a small diff`)
+})
+
+t.test('content with scattered inserts goes through bsdiff and costs a fraction of its size', async (t) => {
+  const old = textLike(600_000, 3)
+  // one byte inserted every ~700 bytes: no 1 KiB block survives and no fixed shift fits
+  const parts: Buffer[] = []
+  for (let i = 0; i < old.length; i += 700) parts.push(old.subarray(i, i + 700), Buffer.from('#'))
+  const changed = Buffer.concat(parts)
+  const source = Buffer.concat([randomBytes(MiB, 4), old, randomBytes(MiB, 5)])
+  const target = Buffer.concat([randomBytes(MiB, 4), changed, randomBytes(MiB, 5)])
+  const r = await roundTrip(t, source, target)
+  t.ok(r.stats.bsdiffRuns >= 1, 'bsdiff-node ran')
+  t.ok(r.stats.bsdiff >= 500_000, `most of the changed content is bsdiff (${r.stats.bsdiff})`)
+  t.ok(r.size < 60_000, `patch ${r.size} is far below the ${changed.length} changed bytes`)
+})
+
+t.test('unrelated random content becomes REPLACE at about its own size', async (t) => {
+  const source = randomBytes(2 * MiB, 6)
+  const target = randomBytes(3 * MiB, 7)
+  const r = await roundTrip(t, source, target)
+  t.equal(r.stats.copy + r.stats.exact + r.stats.aligned + r.stats.bsdiff, 0)
+  t.ok(r.size < target.length * 1.005 + 1024, `overhead is small (${r.size - target.length} bytes)`)
+})
+
+t.test('identical images are a handful of COPY ops', async (t) => {
+  const source = randomBytes(3 * MiB, 8)
+  const r = await roundTrip(t, source, source)
+  t.equal(r.stats.copy, source.length)
+  t.ok(r.size < 1024, `patch ${r.size} bytes`)
+})
+
+t.test('empty source and empty target', async (t) => {
+  const data = randomBytes(100_000, 9)
+  const a = await roundTrip(t, Buffer.alloc(0), data)
+  t.equal(a.stats.literal, data.length)
+  const b = await roundTrip(t, data, Buffer.alloc(0))
+  t.equal(b.ops, 0)
+})
+
+t.test('a small budget shrinks windows, one op build at a time still works', async (t) => {
+  const source = textLike(3 * MiB, 10)
+  const target = Buffer.concat([source.subarray(0, MiB), Buffer.from('x'), source.subarray(MiB + 5)])
+  const r = await roundTrip(t, source, target, { memoryBudget: 256 * MiB, concurrency: 1 })
+  t.ok(r.size < 4096, `patch ${r.size}`)
+})
+
+t.test('the budget bounds the index and bsdiff windows for multi-GB images', async (t) => {
+  const GiB = 2 ** 30
+  const b = buildBudget(GiB, 8 * GiB, 2, 4)
+  t.ok((18 * 8 * GiB) / b.blockSize <= GiB / 8, `index fits an eighth of the budget (block ${b.blockSize})`)
+  t.ok(4 * 5 * b.window + 2 * 18 * b.bsdiffWindow + 160 * MiB + (18 * 8 * GiB) / b.blockSize <= GiB, 'windows + bsdiff + index fit')
+  const small = buildBudget(256 * MiB, 200 * MiB, 2, 4)
+  t.ok(small.bsdiffWindow < b.bsdiffWindow && small.window >= MiB)
+})
