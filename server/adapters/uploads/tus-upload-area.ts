@@ -4,36 +4,19 @@
  * Bytes live in `<dir>/<id>`, tus's upload info in `<dir>/<id>.json`.
  */
 import { join } from 'node:path'
-import { Transform, type Readable } from 'node:stream'
-import { FileStore } from '@tus/file-store'
+import type { Readable } from 'node:stream'
 import type { StagedUpload, UploadArea } from '../../domain/upload-area.js'
-
-/** tus's FileStore, reporting each chunk as it streams to disk (for the upload-bytes metric). */
-class MeteredFileStore extends FileStore {
-  onBytes: (n: number) => void = () => {}
-
-  override write(readable: Readable, id: string, offset: number): Promise<number> {
-    const count = new Transform({
-      transform: (chunk: Buffer, _enc, done) => {
-        this.onBytes(chunk.length)
-        done(null, chunk)
-      },
-    })
-    // a client abort must reach the file store's pipeline as an error, not a hang
-    readable.on('error', (e) => count.destroy(e))
-    return super.write(readable.pipe(count), id, offset)
-  }
-}
+import { HashingFileStore } from './hashing-file-store.js'
 
 export class TusUploadArea implements UploadArea {
-  readonly store: MeteredFileStore
+  readonly store: HashingFileStore
 
   constructor(
     readonly directory: string,
     /** an unfinished or unbound upload is reclaimed this long after it was created */
     expiryMs: number,
   ) {
-    this.store = new MeteredFileStore({ directory, expirationPeriodInMilliseconds: expiryMs })
+    this.store = new HashingFileStore({ directory, expirationPeriodInMilliseconds: expiryMs })
   }
 
   /** Called with the size of every chunk received, as it is received. */
@@ -44,7 +27,8 @@ export class TusUploadArea implements UploadArea {
   async get(id: string): Promise<StagedUpload | undefined> {
     try {
       const u = await this.store.getUpload(id)
-      return { id: u.id, size: u.size, offset: u.offset }
+      const sha256 = u.size === undefined ? undefined : this.store.digest(id, u.size)
+      return { id: u.id, size: u.size, offset: u.offset, ...(sha256 && u.offset === u.size ? { sha256 } : {}) }
     } catch {
       // tus signals a missing upload with its own error objects; all mean "not here"
       return undefined
