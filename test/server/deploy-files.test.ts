@@ -1,0 +1,47 @@
+/**
+ * The deploy files can't be run here (no Docker engine, no systemd as PID 1), so
+ * they are checked statically: the compose topology, and that the environment it
+ * gives the server is a configuration the server accepts.
+ */
+import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+import { parse } from 'yaml'
+import { loadConfig } from '../../server/config.js'
+
+const deploy = (f: string) => fileURLToPath(new URL(`../../deploy/${f}`, import.meta.url))
+
+t.test('compose: postgres, redis, minio, two replicas, one worker, sharing uploads', async (t) => {
+  const doc = parse(readFileSync(deploy('compose.yaml'), 'utf8'), { merge: true }) as {
+    services: Record<string, { command?: string[]; environment?: Record<string, string>; volumes?: string[] }>
+  }
+  const s = doc.services
+  for (const name of ['postgres', 'redis', 'minio', 'server-1', 'server-2', 'worker', 'proxy']) t.ok(s[name], `service ${name}`)
+  t.same(s.worker!.command, ['worker'])
+  for (const name of ['server-1', 'server-2', 'worker']) {
+    t.ok(s[name]!.volumes?.some((v) => v.startsWith('uploads:')), `${name} mounts the shared upload volume`)
+    // substitute ${VAR:?msg} with sample values and check the server would start with it
+    const env = Object.fromEntries(
+      Object.entries(s[name]!.environment ?? {}).map(([k, v]) => [
+        k,
+        String(v).replace(/\$\{(\w+)(:\?[^}]*)?\}/g, (_m, n: string) => (n === 'SLIPWAY_ADMIN_TOKEN' ? 'x'.repeat(40) : `sample-${n.toLowerCase()}`)),
+      ]),
+    )
+    const c = loadConfig(env)
+    t.ok(c.databaseUrl && c.redisUrl && c.s3, `${name}: database, redis and S3 configured`)
+    t.equal(c.uploadDir, '/var/lib/slipway/uploads')
+  }
+})
+
+t.test('systemd units pass systemd-analyze verify', async (t) => {
+  for (const unit of ['slipway.service', 'slipway-worker.service']) {
+    const text = readFileSync(deploy(`systemd/${unit}`), 'utf8')
+    t.match(text, /NoNewPrivileges=yes/)
+    t.match(text, /ProtectSystem=strict/)
+    t.match(text, /ReadWritePaths=\/var\/lib\/slipway/)
+    // throws (failing the test) on a unit systemd would refuse
+    execFileSync('systemd-analyze', ['verify', deploy(`systemd/${unit}`)], { stdio: 'pipe' })
+    t.pass(`${unit} verified`)
+  }
+})
