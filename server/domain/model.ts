@@ -36,8 +36,18 @@ export interface Release {
   length: number
   securityVersion: number
   provenance: Provenance
-  /** CI-signed metadata envelope (trust issue); null until signing is required */
+  /** the CI-signed release metadata envelope, verified at push; null only on rows from before signing was required */
   metadata: unknown | null
   createdBy: string
+  createdAt: string
+}
+
+/** One published root version, as stored and served. */
+export interface StoredRoot {
+  version: number
+  /** the canonical wire bytes of the signed root, as UTF-8 text */
+  document: string
+  /** hex sha256 of `document`'s UTF-8 bytes */
+  sha256: string
   createdAt: string
 }

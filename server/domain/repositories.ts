@@ -1,5 +1,5 @@
 /** Persistence ports. One adapter (Kysely) serves SQLite and PostgreSQL. */
-import type { ApiToken, Release } from './model.js'
+import type { ApiToken, Release, StoredRoot } from './model.js'
 
 export interface TokenRepository {
   insert(token: ApiToken): Promise<void>
@@ -26,9 +26,21 @@ export interface ReleaseRepository {
   list(query: ReleaseListQuery): Promise<Release[]>
 }
 
+/** The published root chain: append-only, one row per root version. */
+export interface RootRepository {
+  /** 'duplicate' when this version is already stored. */
+  insert(root: StoredRoot): Promise<'created' | 'duplicate'>
+  find(version: number): Promise<StoredRoot | undefined>
+  /** The highest version, or undefined before the first root is installed. */
+  latest(): Promise<StoredRoot | undefined>
+  /** Every version, oldest first: the chain a device walks. */
+  list(): Promise<StoredRoot[]>
+}
+
 export interface Repositories {
   tokens: TokenRepository
   releases: ReleaseRepository
+  roots: RootRepository
   /** Throws DependencyUnavailable when the database cannot be reached. */
   ping(): Promise<void>
   close(): Promise<void>

@@ -1,6 +1,6 @@
 /** One contract for the repositories, run on SQLite and on PostgreSQL. */
 import type { Test } from 'tap'
-import type { ApiToken, Release } from '../../server/domain/model.js'
+import type { ApiToken, Release, StoredRoot } from '../../server/domain/model.js'
 import type { Repositories } from '../../server/domain/repositories.js'
 
 const token = (id: string, over: Partial<ApiToken> = {}): ApiToken => ({
@@ -70,6 +70,27 @@ export function repositoriesContract(t: Test, open: () => Promise<Repositories>)
     const page2 = await repos.releases.list({ name: 'rootfs', limit: 2, after: 'r2' })
     t.same(page2.map((r) => r.id), ['r3'])
     t.same((await repos.releases.list({ limit: 10 })).map((r) => r.id), ['r1', 'r2', 'r3', 'r4'])
+  })
+
+  t.test('roots: insert in order, duplicate version, find, latest, list', async (t) => {
+    const root = (version: number, over: Partial<StoredRoot> = {}): StoredRoot => ({
+      version,
+      // canonical wire text keeps escaped control characters and non-ASCII as is
+      document: `{"signed":{"_type":"root","note":"v${version} caf\u00e9 \\n"},"signatures":[]}`,
+      sha256: String(version).repeat(64).slice(0, 64),
+      createdAt: `2026-01-0${version}T00:00:00.000Z`,
+      ...over,
+    })
+    t.equal(await repos.roots.latest(), undefined, 'no root before the first install')
+    t.same(await repos.roots.list(), [])
+    t.equal(await repos.roots.insert(root(1)), 'created')
+    t.equal(await repos.roots.insert(root(2)), 'created')
+    t.equal(await repos.roots.insert(root(2, { document: '{}' })), 'duplicate', 'a version is published once')
+    t.same(await repos.roots.find(2), root(2), 'the document round-trips byte for byte')
+    t.equal(await repos.roots.find(3), undefined)
+    t.same(await repos.roots.latest(), root(2))
+    t.equal(await repos.roots.insert(root(3)), 'created')
+    t.same((await repos.roots.list()).map((r) => r.version), [1, 2, 3], 'oldest first')
   })
 
   t.test('ping', async (t) => {

@@ -5,6 +5,7 @@ import type { Repositories } from '../../domain/repositories.js'
 import { connectDatabase, type Dialect } from './connect.js'
 import { migrateToLatest } from './migrate.js'
 import { KyselyReleaseRepository } from './release-repository.js'
+import { KyselyRootRepository } from './root-repository.js'
 import { KyselyTokenRepository } from './token-repository.js'
 
 export { connectDatabase } from './connect.js'
@@ -29,6 +30,7 @@ export async function openRepositories(opts: OpenOptions): Promise<Repositories 
     dialect,
     tokens: new KyselyTokenRepository(db),
     releases: new KyselyReleaseRepository(db),
+    roots: new KyselyRootRepository(db),
     async ping() {
       try {
         await sql`select 1`.execute(db)

@@ -24,7 +24,15 @@ export interface ReleasesTable {
   created_at: string
 }
 
+export interface TrustRootsTable {
+  version: number
+  document: string
+  sha256: string
+  created_at: string
+}
+
 export interface Database {
   api_tokens: ApiTokensTable
   releases: ReleasesTable
+  trust_roots: TrustRootsTable
 }
