@@ -19,6 +19,29 @@ export interface S3Config {
   presignSeconds: number
 }
 
+/**
+ * Where the `online` key (it signs device assignments and delta metadata) lives.
+ * `file`: the embedded development default, generated on first start; start-up
+ * warns loudly. `pkcs11`: a key in an HSM, YubiHSM, TPM or cloud KMS token.
+ */
+export type OnlineKeyConfig =
+  | { kind: 'file'; path: string }
+  | {
+      kind: 'pkcs11'
+      /** PKCS#11 module (.so) path */
+      modulePath: string
+      tokenLabel: string
+      /** the PIN itself (PKCS11_PIN) or a file holding it (PKCS11_PIN_FILE); never logged */
+      pin: { value: string } | { file: string }
+      keyLabel: string
+    }
+
+export interface KeysConfig {
+  /** Development key folder: the dev root, CI release and online file keys (mode 0600). */
+  dir: string
+  online: OnlineKeyConfig
+}
+
 export interface Config {
   port: number
   host: string
@@ -44,6 +67,7 @@ export interface Config {
   logLevel: string
   /** Grace for in-flight requests on SIGTERM, seconds. */
   shutdownGraceSeconds: number
+  keys: KeysConfig
 }
 
 export class ConfigError extends Error {
@@ -130,6 +154,30 @@ function prefix(src: Source, name: string, dflt: string): string {
   return raw
 }
 
+const PKCS11_VARS = ['PKCS11_TOKEN_LABEL', 'PKCS11_PIN', 'PKCS11_PIN_FILE', 'PKCS11_ONLINE_KEY_LABEL']
+
+function keys(src: Source, dataDir: string): KeysConfig {
+  const dir = resolve(src.SLIPWAY_KEYS_DIR || `${dataDir}/keys`)
+  const modulePath = src.PKCS11_MODULE
+  if (!modulePath) {
+    const stray = PKCS11_VARS.find((v) => src[v])
+    if (stray) throw new ConfigError('PKCS11_MODULE', `is required when ${stray} is set`)
+    return { dir, online: { kind: 'file', path: resolve(src.SLIPWAY_ONLINE_KEY_FILE || `${dir}/online.pem`) } }
+  }
+  if (src.SLIPWAY_ONLINE_KEY_FILE) throw new ConfigError('SLIPWAY_ONLINE_KEY_FILE', 'cannot be set together with PKCS11_MODULE: the online key is either a file or a token key')
+  const need = (name: string): string => {
+    const v = src[name]
+    if (!v) throw new ConfigError(name, 'is required when PKCS11_MODULE is set')
+    return v
+  }
+  const tokenLabel = need('PKCS11_TOKEN_LABEL')
+  const keyLabel = need('PKCS11_ONLINE_KEY_LABEL')
+  if (src.PKCS11_PIN && src.PKCS11_PIN_FILE) throw new ConfigError('PKCS11_PIN_FILE', 'set either PKCS11_PIN or PKCS11_PIN_FILE, not both')
+  if (!src.PKCS11_PIN && !src.PKCS11_PIN_FILE) throw new ConfigError('PKCS11_PIN', 'is required when PKCS11_MODULE is set (or PKCS11_PIN_FILE)')
+  const pin = src.PKCS11_PIN ? { value: src.PKCS11_PIN } : { file: resolve(src.PKCS11_PIN_FILE as string) }
+  return { dir, online: { kind: 'pkcs11', modulePath, tokenLabel, pin, keyLabel } }
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 
 export function loadConfig(env: Source = process.env): Config {
@@ -155,5 +203,6 @@ export function loadConfig(env: Source = process.env): Config {
     uploadExpirySeconds: integer(src, 'SLIPWAY_UPLOAD_EXPIRY_SECONDS', 24 * 3600, 60, 365 * 24 * 3600),
     logLevel,
     shutdownGraceSeconds: integer(src, 'SLIPWAY_SHUTDOWN_GRACE_SECONDS', 25, 0, 3600),
+    keys: keys(src, dataDir),
   }
 }

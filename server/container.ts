@@ -6,15 +6,20 @@ import { join } from 'node:path'
 import { openRepositories } from './adapters/db/index.js'
 import { FileBlobStore, S3BlobStore } from './adapters/blob/index.js'
 import { BullMqQueue, InProcessQueue } from './adapters/queue/index.js'
+import { ensureDevRoot, type DevRoot } from './adapters/signer/dev-root.js'
+import { openOnlineSigner } from './adapters/signer/online-signer.js'
 import { TusUploadArea } from './adapters/uploads/tus-upload-area.js'
 import type { Config } from './config.js'
 import { AuthService } from './domain/auth-service.js'
 import type { BlobStore, JobQueue } from './domain/ports.js'
 import { ReleaseService } from './domain/release-service.js'
-import type { ReleaseMetadataVerifier } from './domain/upload-area.js'
+import { SignedReleaseVerifier } from './domain/signed-release-verifier.js'
+import { TrustService } from './domain/trust-service.js'
 import type { Services } from './services.js'
 
 export interface Container extends Services {
+  /** set when this start created the development root (first start with file keys) */
+  devRoot?: DevRoot
   close(): Promise<void>
 }
 
@@ -26,9 +31,6 @@ function blobStore(config: Config): BlobStore {
 function jobQueue(config: Config, onError: (e: Error) => void): JobQueue {
   return config.redisUrl ? new BullMqQueue({ url: config.redisUrl, prefix: config.queuePrefix, onError }) : new InProcessQueue()
 }
-
-/** Until the trust layer lands, release metadata is stored but not required. */
-const acceptUnsigned: ReleaseMetadataVerifier = { verify: async () => {} }
 
 export async function createContainer(
   config: Config,
@@ -47,7 +49,12 @@ export async function createContainer(
     closers.unshift(() => queue.close())
     const uploads = new TusUploadArea(config.uploadDir, config.uploadExpirySeconds * 1000)
     const auth = new AuthService(repos.tokens)
-    const releases = new ReleaseService(repos.releases, blobs, uploads, acceptUnsigned)
+    const trust = new TrustService(repos.roots)
+    const devRoot = await ensureDevRoot(config.keys, trust)
+    const onlineSigner = await openOnlineSigner(config.keys.online)
+    closers.unshift(() => onlineSigner.close())
+    await trust.checkOnlineKey(onlineSigner.keyId)
+    const releases = new ReleaseService(repos.releases, blobs, uploads, new SignedReleaseVerifier(trust))
     return {
       config,
       repos,
@@ -56,6 +63,9 @@ export async function createContainer(
       queue,
       auth,
       releases,
+      trust,
+      onlineSigner,
+      ...(devRoot ? { devRoot } : {}),
       async close() {
         for (const c of closers) await c()
       },

@@ -18,8 +18,19 @@ export interface Launched {
   url: string
   /** the generated bootstrap admin token, on the first start only */
   bootstrapToken?: string
+  /** start-up warnings that an operator must see (also logged at warn) */
+  warnings: string[]
   /** graceful: in-flight requests finish, then adapters close */
   close(): Promise<void>
+}
+
+/** DESIGN.md: file keys are for development only, and the start must say so loudly. */
+function trustWarnings(c: Container): string[] {
+  if (c.onlineSigner.keyKind !== 'file') return []
+  return [
+    `WARNING: the online key ${c.onlineSigner.keyId} is a FILE key (${c.config.keys.online.kind === 'file' ? c.config.keys.online.path : ''}). ` +
+      'Anyone who can read that file can sign device assignments and deltas. Use a PKCS#11 key (PKCS11_MODULE, HSM / TPM / KMS) in production.',
+  ]
 }
 
 export async function launch(config: Config, opts: AppOptions = {}): Promise<Launched> {
@@ -27,6 +38,9 @@ export async function launch(config: Config, opts: AppOptions = {}): Promise<Lau
   try {
     const app = await buildApp(container, opts)
     const bootstrapToken = await container.auth.bootstrapAdmin(config.adminToken)
+    const warnings = trustWarnings(container)
+    for (const w of warnings) app.log.warn({ onlineKeyId: container.onlineSigner.keyId }, w)
+    if (container.devRoot) app.log.info({ ...container.devRoot }, 'created the development root of trust (root v1) and its file keys')
     // embedded mode runs jobs in this process; with Redis, `slipway worker` processes do
     if (!config.redisUrl) {
       await registerWorkers(container)
@@ -40,6 +54,7 @@ export async function launch(config: Config, opts: AppOptions = {}): Promise<Lau
       container,
       url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,
       bootstrapToken,
+      warnings,
       async close() {
         await closeGracefully(app)
         await container.close()

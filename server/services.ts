@@ -2,9 +2,10 @@
 import type { TusUploadArea } from './adapters/uploads/tus-upload-area.js'
 import type { Config } from './config.js'
 import type { AuthService } from './domain/auth-service.js'
-import type { BlobStore, JobQueue } from './domain/ports.js'
+import type { BlobStore, JobQueue, OnlineSigner } from './domain/ports.js'
 import type { ReleaseService } from './domain/release-service.js'
 import type { Repositories } from './domain/repositories.js'
+import type { TrustService } from './domain/trust-service.js'
 
 export interface Services {
   config: Config
@@ -14,4 +15,8 @@ export interface Services {
   queue: JobQueue
   auth: AuthService
   releases: ReleaseService
+  /** the published root chain; verifies release metadata */
+  trust: TrustService
+  /** signs assignments and deltas with the `online` key */
+  onlineSigner: OnlineSigner
 }

@@ -1,5 +1,6 @@
 /** `slipway` entry: dispatches to a subcommand; every failure exits non-zero with its code. */
 import { ConfigError, loadConfig } from '../config.js'
+import { isTrustError } from '../../signing/verify/index.js'
 import { SlipwayError } from '../domain/errors.js'
 import { UsageError } from './args.js'
 import { ApiError, cliEnv } from './http-client.js'
@@ -52,7 +53,9 @@ async function run(argv: string[]): Promise<void> {
 run(process.argv.slice(2)).catch((e: unknown) => {
   if (e instanceof UsageError) process.stderr.write(`${e.message}\n`)
   else if (e instanceof ConfigError) process.stderr.write(`configuration error: ${e.message}\n`)
-  else if (e instanceof ApiError || e instanceof SlipwayError) process.stderr.write(`error: ${e.message}\n`)
+  else if (e instanceof ApiError) process.stderr.write(`error: ${e.message}\n`)
+  // trust and start-up failures carry a stable code an operator can look up (signing/README.md)
+  else if (e instanceof SlipwayError || isTrustError(e)) process.stderr.write(`error: ${e.code}: ${e.message}\n`)
   else process.stderr.write(`error: ${process.env.DEBUG ? ((e as Error)?.stack ?? String(e)) : ((e as Error)?.message ?? String(e))}\n`)
   process.exitCode = e instanceof UsageError ? 64 : 1
 })

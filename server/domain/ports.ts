@@ -4,6 +4,7 @@
  * Nothing here imports a vendor library.
  */
 import type { Readable } from 'node:stream'
+import type { Assignment, Delta } from '../../signing/verify/index.js'
 
 // ---------------------------------------------------------------- blob store
 
@@ -114,4 +115,28 @@ export class PermanentJobError extends Error {
     super(message, options)
     this.name = 'PermanentJobError'
   }
+}
+
+// ---------------------------------------------------------------- online key
+
+/**
+ * The server's `online` key (DESIGN.md trust model): it signs device assignments and
+ * delta metadata, nothing else. Adapters hold a file key (development) or a PKCS#11
+ * key (HSM, TPM, KMS); the private key never passes through the domain.
+ */
+export interface OnlineSigner {
+  /** TUF keyid; must be listed in the current root's `online` role */
+  readonly keyId: string
+  /** 'file' is for development: start-up warns loudly */
+  readonly keyKind: 'file' | 'pkcs11'
+  /** Wire bytes of delta metadata signed with the online key. */
+  signDelta(delta: Delta, opts?: OnlineSignOptions): Promise<Buffer>
+  /** Wire bytes of a device assignment signed with the online key. */
+  signAssignment(assignment: Assignment, opts?: OnlineSignOptions): Promise<Buffer>
+  close(): Promise<void>
+}
+
+export interface OnlineSignOptions {
+  /** absolute expiry, `YYYY-MM-DDTHH:MM:SSZ`; default: the document's standard lifetime */
+  expires?: string
 }

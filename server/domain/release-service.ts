@@ -51,9 +51,10 @@ export class ReleaseService {
 
   async publish(input: ReleaseInput, by: Principal): Promise<PublishResult> {
     checkReleaseInput(input)
+    // Signatures first, even for a re-push: nothing unsigned is ever acknowledged.
+    const verified = await this.verifier.verify(input)
     const existing = await this.releases.findByNameVersion(input.name, input.version)
     if (existing) return this.repeat(existing, input)
-    await this.verifier.verify(input)
 
     const upload = await this.uploads.get(input.uploadId)
     if (!upload) throw notFound('UPLOAD_NOT_FOUND', `no upload with id ${input.uploadId} (it may have expired)`)
@@ -92,8 +93,8 @@ export class ReleaseService {
       sha256: input.sha256,
       length: input.length,
       securityVersion: input.securityVersion,
-      provenance: input.provenance,
-      metadata: input.metadata ?? null,
+      provenance: verified.provenance,
+      metadata: verified.metadata,
       createdBy: by.tokenId,
       createdAt: this.now().toISOString(),
     }

@@ -1,5 +1,7 @@
 /** Port: where resumable uploads are staged until a release binds them. */
 import type { Readable } from 'node:stream'
+import type { Provenance } from './model.js'
+import type { ReleaseInput } from './release-input.js'
 
 export interface StagedUpload {
   id: string
@@ -25,7 +27,22 @@ export interface UploadArea {
   reclaimExpired(): Promise<number>
 }
 
-/** Seam for the trust layer: refuse release metadata that does not meet the release role's threshold. */
+/** What the trust layer vouches for once a push's release metadata checks out. */
+export interface VerifiedReleaseMetadata {
+  /** the signed envelope as stored and later served to devices */
+  metadata: unknown
+  /** provenance as signed by CI (authoritative over the pushed copy) */
+  provenance: Provenance
+  /** keyids whose signatures met the release threshold */
+  keyIds: string[]
+  /** root version the signatures were checked against */
+  rootVersion: number
+}
+
+/**
+ * Seam for the trust layer: refuse release metadata that does not meet the current
+ * root's `release` threshold, or that signs other fields than the ones pushed.
+ */
 export interface ReleaseMetadataVerifier {
-  verify(input: { name: string; version: string; sha256: string; length: number; metadata?: unknown }): Promise<void>
+  verify(input: ReleaseInput): Promise<VerifiedReleaseMetadata>
 }

@@ -13,6 +13,7 @@ import { opsRoutes } from './ops.js'
 import { releaseRoutes } from './releases.js'
 import { ErrorBody } from './schemas.js'
 import { tokenRoutes } from './tokens.js'
+import { trustRoutes } from './trust.js'
 import { uploadRoutes } from './uploads.js'
 
 export interface AppOptions {
@@ -55,5 +56,6 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   await app.register(releaseRoutes(services))
   await app.register(uploadRoutes(services, metrics))
   await app.register(blobRoutes(services, metrics))
+  await app.register(trustRoutes(services))
   return Object.assign(app as unknown as FastifyInstance, { metrics })
 }

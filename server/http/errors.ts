@@ -3,6 +3,7 @@
  * same shape: { error: { code, message, details? } }.
  */
 import type { FastifyError, FastifyInstance } from 'fastify'
+import { TrustError, type TrustErrorCode } from '../../signing/verify/index.js'
 import { SlipwayError, type ErrorKind } from '../domain/errors.js'
 
 const STATUS: Record<ErrorKind, number> = {
@@ -18,6 +19,17 @@ const STATUS: Record<ErrorKind, number> = {
   internal: 500,
 }
 
+/**
+ * Trust failures keep the signing library's code. Metadata a caller sent that does
+ * not verify is 422 (well-formed request, content refused); an oversized document
+ * 413; a key the server cannot use (HSM down, wrong PIN after a token reset) 503.
+ */
+function trustStatus(code: TrustErrorCode): number {
+  if (code === 'DOC_TOO_LARGE') return 413
+  if (code.startsWith('PKCS11_') || code.startsWith('SIGNER_')) return 503
+  return 422
+}
+
 export interface ErrorBody {
   error: { code: string; message: string; details?: Record<string, unknown> }
 }
@@ -30,6 +42,11 @@ export function toErrorResponse(e: unknown): { status: number; body: ErrorBody; 
     const body: ErrorBody = { error: { code: e.code, message: e.message } }
     if (e.details) body.error.details = e.details
     return { status: STATUS[e.kind], body, headers }
+  }
+  if (e instanceof TrustError) {
+    const body: ErrorBody = { error: { code: e.code, message: e.message } }
+    if (e.details) body.error.details = e.details
+    return { status: trustStatus(e.code), body, headers: {} }
   }
   const fe = e as FastifyError
   if (fe.validation) {

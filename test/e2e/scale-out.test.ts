@@ -43,7 +43,9 @@ t.test('two replicas and a worker on Postgres + Redis + S3', async (t) => {
   }
   const a: TestServer = await startServer(env)
   t.teardown(() => a.close())
-  const b: TestServer = await startServer({ ...env, S3_PROXY_DOWNLOADS: 'true' })
+  // replicas share the online key (in production: one PKCS#11 key); A created the dev root
+  const onlineKey = { SLIPWAY_ONLINE_KEY_FILE: join(a.config.keys.dir, 'online.pem') }
+  const b: TestServer = await startServer({ ...env, ...onlineKey, S3_PROXY_DOWNLOADS: 'true' })
   t.teardown(() => b.close())
   t.equal(b.adminToken, '', 'the second replica sees the admin the first one bootstrapped')
 
@@ -66,7 +68,7 @@ t.test('two replicas and a worker on Postgres + Redis + S3', async (t) => {
   const head = await call(b, ci, 'HEAD', `/v1/uploads/${id}`, undefined, { 'tus-resumable': '1.0.0' })
   t.equal(head.headers.get('upload-offset'), '1000000', 'replica B sees the offset replica A wrote')
   t.equal((await patch(b, 1_000_000, data.subarray(1_000_000))).status, 204)
-  const pub = await call(a, ci, 'POST', '/v1/releases', releaseBody(id, data))
+  const pub = await call(a, ci, 'POST', '/v1/releases', await releaseBody(a, id, data))
   t.equal(pub.status, 201)
   t.same((await call(b, ci, 'GET', `/v1/releases/${pub.json.id}`)).json, pub.json, 'the release is in the shared database')
 
@@ -90,7 +92,7 @@ t.test('two replicas and a worker on Postgres + Redis + S3', async (t) => {
   const info = JSON.parse(await readFile(infoPath, 'utf8'))
   info.creation_date = new Date(Date.now() - 3 * 24 * 3600_000).toISOString()
   await writeFile(infoPath, JSON.stringify(info))
-  const worker = slipway(['worker'], { ...env, LOG_LEVEL: 'warn', SLIPWAY_DATA_DIR: join(shared, 'worker-data') })
+  const worker = slipway(['worker'], { ...env, ...onlineKey, LOG_LEVEL: 'warn', SLIPWAY_DATA_DIR: join(shared, 'worker-data') })
   t.teardown(() => worker.child.kill('SIGKILL'))
   const deadline = Date.now() + 20_000
   while ((await readdir(shared)).some((f) => f.startsWith(staleId))) {

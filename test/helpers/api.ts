@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto'
 import * as tus from 'tus-js-client'
 import type { TestServer } from './server.js'
+import { signReleaseFor, type PushFields } from './trust.js'
 
 export const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex')
 
@@ -47,14 +48,27 @@ export function tusUpload(srv: TestServer, token: string, data: Buffer): Promise
   })
 }
 
-export const releaseBody = (uploadId: string, data: Buffer, over: Record<string, unknown> = {}) => ({
-  uploadId,
-  name: 'rootfs',
-  version: '1.4.0',
-  kind: 'os-image',
-  hardware: ['rpi5'],
-  sha256: sha256(data),
-  length: data.length,
-  securityVersion: 1,
-  ...over,
-})
+/**
+ * A release push body for `data`, with `over` applied, and release metadata for
+ * exactly those fields signed by the server's dev release key. Fields no signer
+ * can sign (a kind that does not exist, …) go out unsigned: the server must
+ * refuse those on the field itself.
+ */
+export async function releaseBody(srv: Pick<TestServer, 'config'>, uploadId: string, data: Buffer, over: Record<string, unknown> = {}) {
+  const body = {
+    uploadId,
+    name: 'rootfs',
+    version: '1.4.0',
+    kind: 'os-image',
+    hardware: ['rpi5'],
+    sha256: sha256(data),
+    length: data.length,
+    securityVersion: 1,
+    ...over,
+  }
+  try {
+    return { ...body, metadata: await signReleaseFor(srv, body as unknown as PushFields) }
+  } catch {
+    return body
+  }
+}

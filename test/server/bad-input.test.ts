@@ -35,7 +35,7 @@ t.test('truncated upload cannot be published', async (t) => {
     body: new Uint8Array(data.subarray(0, 1000)),
   })
   t.equal(patch.status, 204)
-  const res = await call(srv, ci, 'POST', '/v1/releases', releaseBody(id, data))
+  const res = await call(srv, ci, 'POST', '/v1/releases', await releaseBody(srv, id, data))
   t.equal(res.status, 409)
   t.equal(res.json.error.code, 'UPLOAD_INCOMPLETE')
   await nothingPersisted(t)
@@ -43,7 +43,7 @@ t.test('truncated upload cannot be published', async (t) => {
 
 t.test('declared sha256 wrong: 422 and the staged bytes are reclaimed', async (t) => {
   const id = await tusUpload(srv, ci, data)
-  const res = await call(srv, ci, 'POST', '/v1/releases', releaseBody(id, data, { sha256: 'f'.repeat(64) }))
+  const res = await call(srv, ci, 'POST', '/v1/releases', await releaseBody(srv, id, data, { sha256: 'f'.repeat(64) }))
   t.equal(res.status, 422)
   t.equal(res.json.error.code, 'DIGEST_MISMATCH')
   t.notOk((await readdir(srv.config.uploadDir)).some((f) => f.startsWith(id)), 'staged upload removed')
@@ -53,7 +53,7 @@ t.test('declared sha256 wrong: 422 and the staged bytes are reclaimed', async (t
 
 t.test('declared length wrong: 422', async (t) => {
   const id = await tusUpload(srv, ci, data)
-  const res = await call(srv, ci, 'POST', '/v1/releases', releaseBody(id, data, { length: data.length + 1 }))
+  const res = await call(srv, ci, 'POST', '/v1/releases', await releaseBody(srv, id, data, { length: data.length + 1 }))
   t.equal(res.status, 422)
   t.equal(res.json.error.code, 'LENGTH_MISMATCH')
   await nothingPersisted(t)
@@ -66,7 +66,7 @@ t.test('upload larger than the configured limit: 413 before any byte is stored',
 })
 
 t.test('unknown upload id: 404', async (t) => {
-  const res = await call(srv, ci, 'POST', '/v1/releases', releaseBody('0'.repeat(32), data))
+  const res = await call(srv, ci, 'POST', '/v1/releases', await releaseBody(srv, '0'.repeat(32), data))
   t.equal(res.status, 404)
   t.equal(res.json.error.code, 'UPLOAD_NOT_FOUND')
 })
@@ -76,10 +76,10 @@ t.test('malformed JSON, unknown fields, wrong types', async (t) => {
   t.equal(bad.status, 400)
   t.equal(bad.json.error.code, 'MALFORMED_JSON')
   const id = await tusUpload(srv, ci, data)
-  const extra = await call(srv, ci, 'POST', '/v1/releases', { ...releaseBody(id, data), surprise: true })
+  const extra = await call(srv, ci, 'POST', '/v1/releases', { ...await releaseBody(srv, id, data), surprise: true })
   t.equal(extra.status, 400)
   t.equal(extra.json.error.code, 'VALIDATION_FAILED')
-  const kind = await call(srv, ci, 'POST', '/v1/releases', releaseBody(id, data, { kind: 'firmware' }))
+  const kind = await call(srv, ci, 'POST', '/v1/releases', await releaseBody(srv, id, data, { kind: 'firmware' }))
   t.equal(kind.status, 400)
   t.equal(kind.json.error.code, 'VALIDATION_FAILED')
   await nothingPersisted(t)
@@ -88,7 +88,7 @@ t.test('malformed JSON, unknown fields, wrong types', async (t) => {
 t.test('versions that are not SemVer', async (t) => {
   const id = await tusUpload(srv, ci, data)
   for (const version of ['1.4', 'v1.4.0', '1.4.0.1', '01.4.0', '1.4.0-', 'latest']) {
-    const res = await call(srv, ci, 'POST', '/v1/releases', releaseBody(id, data, { version }))
+    const res = await call(srv, ci, 'POST', '/v1/releases', await releaseBody(srv, id, data, { version }))
     t.equal(res.status, 400, version)
     t.equal(res.json.error.code, 'RELEASE_VERSION_INVALID', version)
   }
@@ -98,21 +98,21 @@ t.test('versions that are not SemVer', async (t) => {
 t.test('names with "/", "..", NUL or other unsafe characters', async (t) => {
   const id = await tusUpload(srv, ci, data)
   for (const name of ['a/b', '../etc', 'a..b', 'bad\u0000name', '.hidden', 'UPPER', 'sp ace']) {
-    const res = await call(srv, ci, 'POST', '/v1/releases', releaseBody(id, data, { name }))
+    const res = await call(srv, ci, 'POST', '/v1/releases', await releaseBody(srv, id, data, { name }))
     t.equal(res.status, 400, JSON.stringify(name))
     t.equal(res.json.error.code, 'RELEASE_NAME_INVALID', JSON.stringify(name))
   }
-  const hw = await call(srv, ci, 'POST', '/v1/releases', releaseBody(id, data, { hardware: ['rpi5/../x'] }))
+  const hw = await call(srv, ci, 'POST', '/v1/releases', await releaseBody(srv, id, data, { hardware: ['rpi5/../x'] }))
   t.equal(hw.json.error.code, 'HARDWARE_NAME_INVALID')
   await nothingPersisted(t)
 })
 
 t.test('same name+version with other content: 409', async (t) => {
   const id = await tusUpload(srv, ci, data)
-  t.equal((await call(srv, ci, 'POST', '/v1/releases', releaseBody(id, data, { name: 'conflict' }))).status, 201)
+  t.equal((await call(srv, ci, 'POST', '/v1/releases', await releaseBody(srv, id, data, { name: 'conflict' }))).status, 201)
   const other = randomBytes(1000)
   const id2 = await tusUpload(srv, ci, other)
-  const res = await call(srv, ci, 'POST', '/v1/releases', releaseBody(id2, other, { name: 'conflict' }))
+  const res = await call(srv, ci, 'POST', '/v1/releases', await releaseBody(srv, id2, other, { name: 'conflict' }))
   t.equal(res.status, 409)
   t.equal(res.json.error.code, 'RELEASE_EXISTS')
   t.equal(await srv.container.blobs.stat(sha256(other)), undefined, 'the other content was not stored')
@@ -121,7 +121,7 @@ t.test('same name+version with other content: 409', async (t) => {
 t.test('Range headers: malformed, reversed, multi-range, beyond the end', async (t) => {
   const blob = randomBytes(1000)
   const id = await tusUpload(srv, ci, blob)
-  t.equal((await call(srv, ci, 'POST', '/v1/releases', releaseBody(id, blob, { name: 'ranges' }))).status, 201)
+  t.equal((await call(srv, ci, 'POST', '/v1/releases', await releaseBody(srv, id, blob, { name: 'ranges' }))).status, 201)
   const get = (range: string) => call(srv, ci, 'GET', `/v1/blobs/${sha256(blob)}`, undefined, { range })
   for (const [range, code] of [
     ['bytes=abc', 'RANGE_MALFORMED'],
@@ -196,7 +196,7 @@ t.test('tokens: missing, invalid, expired, revoked, wrong role', async (t) => {
   t.equal(again.json.error.code, 'TOKEN_NOT_FOUND')
 
   const operator = await srv.token('operator')
-  const forbidden = await call(srv, operator, 'POST', '/v1/releases', releaseBody('0'.repeat(32), data))
+  const forbidden = await call(srv, operator, 'POST', '/v1/releases', await releaseBody(srv, '0'.repeat(32), data))
   t.equal(forbidden.status, 403)
   t.equal(forbidden.json.error.code, 'AUTH_FORBIDDEN')
   const upload = await call(srv, operator, 'POST', '/v1/uploads', undefined, { 'tus-resumable': '1.0.0', 'upload-length': '10' })

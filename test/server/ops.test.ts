@@ -20,7 +20,7 @@ t.test('healthz, readyz, metrics, docs; logs never hold tokens', async (t) => {
 
   const data = randomBytes(200_000)
   const id = await tusUpload(srv, ci, data)
-  t.equal((await call(srv, ci, 'POST', '/v1/releases', releaseBody(id, data))).status, 201)
+  t.equal((await call(srv, ci, 'POST', '/v1/releases', await releaseBody(srv, id, data))).status, 201)
   await call(srv, ci, 'GET', `/v1/blobs/${sha256(data)}`)
   await call(srv, 'slw_not-a-real-token', 'GET', '/v1/releases')
 
@@ -64,7 +64,7 @@ t.test('graceful shutdown finishes an in-flight download', async (t) => {
   const ci = await srv.token('ci')
   const data = randomBytes(24 * 1024 * 1024)
   const id = await tusUpload(srv, ci, data)
-  t.equal((await call(srv, ci, 'POST', '/v1/releases', releaseBody(id, data))).status, 201)
+  t.equal((await call(srv, ci, 'POST', '/v1/releases', await releaseBody(srv, id, data))).status, 201)
 
   const res = await fetch(`${srv.url}/v1/blobs/${sha256(data)}`, { headers: { authorization: `Bearer ${ci}` } })
   const reader = res.body!.getReader()

@@ -4,6 +4,7 @@ import { readdir } from 'node:fs/promises'
 import t from 'tap'
 import * as tus from 'tus-js-client'
 import { startServer, type TestServer } from '../helpers/server.js'
+import { signReleaseFor } from '../helpers/trust.js'
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex')
 
@@ -35,8 +36,7 @@ t.test('push a release and fetch it back by range', async (t) => {
   const uploadId = await upload(srv, ci, data)
   t.match(uploadId, /^[0-9a-f]{32}$/)
 
-  const body = {
-    uploadId,
+  const fields = {
     name: 'rootfs',
     version: '1.4.0',
     kind: 'os-image',
@@ -46,6 +46,7 @@ t.test('push a release and fetch it back by range', async (t) => {
     securityVersion: 1,
     provenance: { sourceRevision: 'abc', builder: 'test' },
   }
+  const body = { uploadId, ...fields, metadata: await signReleaseFor(srv, fields) }
   const res = await api(srv, ci, '/v1/releases', { method: 'POST', body: JSON.stringify(body) })
   t.equal(res.status, 201)
   const release = (await res.json()) as { id: string; sha256: string }

@@ -1,0 +1,60 @@
+/**
+ * Development root of trust, created on the first start with file keys (the
+ * embedded default) so that `npm start` then `slipway push --key …` works with
+ * nothing else set up. One root key (threshold 1), one CI release key, the online
+ * key; all Ed25519 files of mode 0600 in a 0700 folder. Never for production: the
+ * start-up log says so, and the README's ceremony replaces it.
+ */
+import { chmod, mkdir, stat, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { createRoot, FileKeySigner } from '../../../signing/index.js'
+import type { KeysConfig } from '../../config.js'
+import { SlipwayError } from '../../domain/errors.js'
+import type { TrustService } from '../../domain/trust-service.js'
+
+export interface DevRoot {
+  /** folder holding the dev keys and `1.root.json` (a chain folder for `slipway keys`) */
+  dir: string
+  rootKeyPath: string
+  /** the CI key `slipway push --key` signs releases with */
+  releaseKeyPath: string
+  onlineKeyPath: string
+}
+
+const exists = (p: string) => stat(p).then(() => true, () => false)
+
+async function fileKey(path: string): Promise<FileKeySigner> {
+  if (await exists(path)) return FileKeySigner.load(path)
+  const key = FileKeySigner.generate('ed25519')
+  await key.save(path)
+  return key
+}
+
+/** Create and install the dev root when no root is installed yet; undefined when one is. */
+export async function ensureDevRoot(keys: KeysConfig, trust: TrustService): Promise<DevRoot | undefined> {
+  if ((await trust.latestVersion()) !== undefined) return undefined
+  if (keys.online.kind !== 'file')
+    throw new SlipwayError('internal', 'TRUST_ROOT_MISSING', 'no root of trust is installed and the online key is in PKCS#11: create a root with `slipway keys create-root` and install it with `slipway keys install-root 1.root.json`')
+  await mkdir(keys.dir, { recursive: true, mode: 0o700 })
+  await chmod(keys.dir, 0o700)
+  const dev: DevRoot = {
+    dir: keys.dir,
+    rootKeyPath: join(keys.dir, 'root.pem'),
+    releaseKeyPath: join(keys.dir, 'release.pem'),
+    onlineKeyPath: keys.online.path,
+  }
+  const [root, release, online] = [await fileKey(dev.rootKeyPath), await fileKey(dev.releaseKeyPath), await fileKey(dev.onlineKeyPath)]
+  const bytes = await createRoot(
+    {
+      roles: {
+        root: { keys: [root.publicKey], threshold: 1 },
+        release: { keys: [release.publicKey], threshold: 1 },
+        online: { keys: [online.publicKey], threshold: 1 },
+      },
+    },
+    [root],
+  )
+  await trust.install(bytes)
+  await writeFile(join(keys.dir, '1.root.json'), bytes, { mode: 0o644 }).catch(() => {}) // a copy for `slipway keys --chain`; the database is authoritative
+  return dev
+}
