@@ -11,8 +11,12 @@ const HELP = `slipway — signed OTA updates and rollouts
   slipway worker                run job workers (with REDIS_URL)
   slipway migrate               apply database migrations and exit
   slipway token create|list|revoke   manage API tokens on the server host
-  slipway push FILE --name N --version V --kind os-image|model --hardware HW
-                                publish a release (SLIPWAY_URL, SLIPWAY_TOKEN)
+  slipway push FILE --name N --version V --kind os-image|model --hardware HW --key KEY
+                                sign and publish a release (SLIPWAY_URL, SLIPWAY_TOKEN, SLIPWAY_RELEASE_KEY)
+  slipway keys create-root|add-release-key|revoke-release-key|set-threshold|rotate-online|show|generate
+                                the key ceremony, on a root chain folder (no server needed)
+  slipway keys install-root FILE…   publish root versions to the server's database
+  slipway release sign|verify   CI signs release metadata; anyone verifies a release offline
 
 Configuration is read from the environment; see the README.`
 
@@ -39,6 +43,10 @@ async function run(argv: string[]): Promise<void> {
       return (await import('./token.js')).tokenCommand(loadConfig(), rest)
     case 'push':
       return (await import('./push.js')).pushCommand(cliEnv(), rest)
+    case 'keys':
+      return (await import('./keys.js')).keysCommand(() => loadConfig(), rest)
+    case 'release':
+      return (await import('./release.js')).releaseCommand(rest)
     case undefined:
     case 'help':
     case '--help':

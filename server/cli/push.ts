@@ -1,30 +1,30 @@
 /**
- * `slipway push FILE …`: what a CI job runs. Hashes the file, uploads it with tus
- * (resumable: a re-run of the same push continues where the last one stopped), then
- * publishes the release. Reads SLIPWAY_URL and SLIPWAY_TOKEN.
+ * `slipway push FILE …`: what a CI job runs. Hashes the file, signs its release
+ * metadata (with --key / SLIPWAY_RELEASE_KEY, or takes a pre-signed --metadata
+ * file), uploads it with tus (resumable: a re-run of the same push continues where
+ * the last one stopped), then publishes the release. Reads SLIPWAY_URL and
+ * SLIPWAY_TOKEN.
  */
-import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import { mkdir, readFile, stat } from 'node:fs/promises'
+import { mkdir, readFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import * as tus from 'tus-js-client'
+import { signRelease } from '../../signing/index.js'
 import { parse, required, UsageError } from './args.js'
 import { apiRequest, type CliEnv } from './http-client.js'
+import { openSigners } from './key-spec.js'
 import { progressBar } from './progress.js'
+import { artifactFile, RELEASE_OPTIONS, RELEASE_USAGE, releaseFlags, releaseOf, sha256File } from './release-fields.js'
 
 // Node build exports FileUrlStorage; the bundled .d.ts only types the browser build
 const { FileUrlStorage } = tus as unknown as { FileUrlStorage: new (path: string) => tus.UrlStorage }
 
-const USAGE = `usage: slipway push FILE --name NAME --version SEMVER --kind os-image|model --hardware HW[,HW...]
-                    [--security-version N] [--source-revision REV] [--builder ID] [--sbom-digest DIGEST]
-                    [--metadata FILE.json]   (CI-signed release metadata envelope)`
-
-async function sha256File(path: string): Promise<string> {
-  const h = createHash('sha256')
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) h.update(chunk as Buffer)
-  return h.digest('hex')
-}
+const USAGE = `usage: slipway push FILE ${RELEASE_USAGE}
+                    (--key KEY [--key KEY…] | --metadata FILE.json)
+  --key KEY        sign the release metadata with this CI release key (default: $SLIPWAY_RELEASE_KEY):
+                   a PEM key file, or pkcs11:token=<label>;object=<key label> (PKCS11_MODULE, PKCS11_PIN)
+  --metadata FILE  release metadata already signed with slipway release sign`
 
 function tusUpload(env: CliEnv, path: string, size: number, fingerprint: string, onProgress: (sent: number) => void): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -52,39 +52,31 @@ function tusUpload(env: CliEnv, path: string, size: number, fingerprint: string,
   })
 }
 
-export async function pushCommand(env: CliEnv, argv: string[]): Promise<void> {
-  const { values, positionals } = parse(
-    argv,
-    {
-      name: { type: 'string' },
-      version: { type: 'string' },
-      kind: { type: 'string' },
-      hardware: { type: 'string', multiple: true },
-      'security-version': { type: 'string', default: '0' },
-      'source-revision': { type: 'string' },
-      builder: { type: 'string' },
-      'sbom-digest': { type: 'string' },
-      metadata: { type: 'string' },
-    },
-    USAGE,
-  )
+export async function pushCommand(env: CliEnv, argv: string[], keyFromEnv = process.env.SLIPWAY_RELEASE_KEY): Promise<void> {
+  const { values, positionals } = parse(argv, { ...RELEASE_OPTIONS, metadata: { type: 'string' }, key: { type: 'string', multiple: true } }, USAGE)
   const file = required(positionals[0], 'FILE', USAGE)
   // every flag is checked before a byte is hashed or sent
-  const name = required(values.name, '--name', USAGE)
-  const version = required(values.version, '--version', USAGE)
-  const kind = required(values.kind, '--kind', USAGE)
-  const info = await stat(file).catch(() => undefined)
-  if (!info?.isFile()) throw new UsageError(`${file} is not a readable file`)
-  const securityVersion = Number(values['security-version'])
-  if (!Number.isInteger(securityVersion) || securityVersion < 0) throw new UsageError('--security-version must be a whole number')
-  const hardware = (values.hardware ?? []).flatMap((h) => h.split(',')).map((h) => h.trim()).filter(Boolean)
-  if (hardware.length === 0) throw new UsageError(`--hardware is required\n\n${USAGE}`)
+  const flags = releaseFlags(values, USAGE)
+  const info = await artifactFile(file)
+  if (values.metadata && values.key) throw new UsageError('give either --key (sign now) or --metadata (signed already), not both')
+  const keys = values.key ?? (values.metadata || !keyFromEnv ? [] : [keyFromEnv])
+  if (!values.metadata && keys.length === 0)
+    throw new UsageError(`the server accepts only signed releases: give --key KEY (or set SLIPWAY_RELEASE_KEY), or --metadata FILE.json\n\n${USAGE}`)
   let metadata: unknown
   if (values.metadata) metadata = JSON.parse(await readFile(values.metadata, 'utf8'))
+  // open the keys before the upload: a wrong PIN or path must not cost a multi-GB transfer
+  const { signers, close } = await openSigners(keys)
+  const { name, version, kind, hardware, securityVersion, provenance } = flags
 
   const bar = progressBar(info.size)
   bar.phase('hashing')
-  const sha256 = await sha256File(file)
+  let sha256: string
+  try {
+    sha256 = await sha256File(file)
+    if (signers.length > 0) metadata = JSON.parse((await signRelease(releaseOf(flags, { sha256, length: info.size }), signers)).toString('utf8'))
+  } finally {
+    await close()
+  }
   bar.phase('uploading')
   const fingerprint = `slipway-${sha256}-${info.size}-${env.url}`
   const uploadId = await tusUpload(env, file, info.size, fingerprint, (sent) => bar.update(sent))
@@ -99,11 +91,7 @@ export async function pushCommand(env: CliEnv, argv: string[]): Promise<void> {
     sha256,
     length: info.size,
     securityVersion,
-    provenance: {
-      ...(values['source-revision'] ? { sourceRevision: values['source-revision'] } : {}),
-      ...(values.builder ? { builder: values.builder } : {}),
-      ...(values['sbom-digest'] ? { sbomDigest: values['sbom-digest'] } : {}),
-    },
+    provenance,
     ...(metadata === undefined ? {} : { metadata }),
   })
   const release = body as { id: string; sha256: string; name: string; version: string }

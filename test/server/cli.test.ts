@@ -62,7 +62,8 @@ t.test('start, create a CI token, push, resume a killed push, download, stop', a
   t.teardown(() => proxy.close())
 
   const pushArgs = ['push', image, '--name', 'rootfs', '--version', '1.4.0', '--kind', 'os-image', '--hardware', 'rpi5', '--security-version', '2']
-  const pushEnv = { SLIPWAY_URL: proxyUrl, SLIPWAY_TOKEN: ci, SLIPWAY_CLI_STATE: join(dir, 'cli-state') }
+  // signed with the dev release key the first start created (SLIPWAY_RELEASE_KEY, as a CI job would set it)
+  const pushEnv = { SLIPWAY_URL: proxyUrl, SLIPWAY_TOKEN: ci, SLIPWAY_CLI_STATE: join(dir, 'cli-state'), SLIPWAY_RELEASE_KEY: join(dir, 'data', 'keys', 'release.pem') }
   // first attempt: stall after ~5 MB, then kill the pushing process outright
   proxy.holdAfter = 5 * 1024 * 1024
   const first = slipway(pushArgs, pushEnv)

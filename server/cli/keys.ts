@@ -1,0 +1,171 @@
+/**
+ * `slipway keys …`: the key ceremony (signing/ceremony), on a root chain folder.
+ * Every change is published as root version N+1, signed by the `--sign` keys (a
+ * threshold of version N's root keys AND of N+1's), and checked exactly as a device
+ * will check it before the file is written. `install-root` then makes the server
+ * serve it and check pushes against it.
+ */
+import { join } from 'node:path'
+import {
+  addReleaseKey, changeThresholds, createRoot, decodeEnvelope, revokeReleaseKey, rotateOnlineKey, rotateRoot, ROLE_NAMES,
+  type RoleName, type RootChange, type RootSigned, type Signer,
+} from '../../signing/index.js'
+import { openRepositories } from '../adapters/db/index.js'
+import type { Config } from '../config.js'
+import { TrustService } from '../domain/trust-service.js'
+import { parse, required, UsageError } from './args.js'
+import { generateKey, keyType, openSigners, publicKeyOf } from './key-spec.js'
+import { readChain, readRootFile, writeRoot } from './root-chain.js'
+
+const USAGE = `usage:
+  slipway keys generate KEY [--type ed25519|ecdsa]          new file key (mode 0600) or token key; prints its public key
+  slipway keys create-root --keys N --threshold M --out DIR [--type ed25519|ecdsa] [--pkcs11-token LABEL]
+                           [--release-key KEY] [--online-key KEY]
+  slipway keys add-release-key    --chain DIR --key KEY|PUBLIC.json --sign KEY [--sign KEY…]
+  slipway keys revoke-release-key --chain DIR --key-id KEYID        --sign KEY [--sign KEY…]
+  slipway keys set-threshold      --chain DIR --role root|release|online --threshold N --sign KEY [--sign KEY…]
+  slipway keys rotate-online      --chain DIR --key KEY|PUBLIC.json --sign KEY [--sign KEY…]
+  slipway keys show               --chain DIR
+  slipway keys install-root FILE [FILE…]                    on the server host: publish root versions, in order
+
+KEY is a PEM private key file, or pkcs11:token=<token label>;object=<key label> with
+PKCS11_MODULE and PKCS11_PIN (or PKCS11_PIN_FILE) set. --sign names root key holders:
+a change needs a threshold of the current root keys and of the new root's.`
+
+const OPTIONS = {
+  type: { type: 'string' },
+  keys: { type: 'string' },
+  threshold: { type: 'string' },
+  out: { type: 'string' },
+  'pkcs11-token': { type: 'string' },
+  'release-key': { type: 'string' },
+  'online-key': { type: 'string' },
+  chain: { type: 'string' },
+  key: { type: 'string' },
+  'key-id': { type: 'string' },
+  role: { type: 'string' },
+  sign: { type: 'string', multiple: true },
+} as const
+
+function count(v: string | undefined, flag: string, min = 1): number {
+  const n = Number(required(v, flag, USAGE))
+  if (!Number.isInteger(n) || n < min || n > 64) throw new UsageError(`${flag} must be a whole number from ${min} to 64`)
+  return n
+}
+
+const out = (o: unknown): void => void process.stdout.write(`${JSON.stringify(o)}\n`)
+
+/** A root version summary for the terminal: roles, thresholds, keyids. */
+function summary(bytes: Uint8Array) {
+  const signed = decodeEnvelope(bytes, 1 << 20).signed as unknown as RootSigned
+  return {
+    version: signed.version,
+    expires: signed.expires,
+    roles: Object.fromEntries(ROLE_NAMES.map((r) => [r, { threshold: signed.roles[r].threshold, keyids: signed.roles[r].keyids }])),
+  }
+}
+
+async function createRootCommand(v: Record<string, string | boolean | string[] | undefined>): Promise<void> {
+  const n = count(v.keys as string, '--keys')
+  const threshold = count(v.threshold as string, '--threshold')
+  if (threshold > n) throw new UsageError(`--threshold ${threshold} is more than --keys ${n}`)
+  const dir = required(v.out as string, '--out', USAGE)
+  const type = keyType(v.type as string | undefined)
+  const { mkdir } = await import('node:fs/promises')
+  await mkdir(dir, { recursive: true, mode: 0o700 })
+  const token = v['pkcs11-token'] as string | undefined
+  const rootSpecs = Array.from({ length: n }, (_, i) => (token ? `pkcs11:token=${encodeURIComponent(token)};object=root-${i + 1}` : join(dir, `root-${i + 1}.pem`)))
+  const roots: Signer[] = []
+  try {
+    for (const spec of rootSpecs) roots.push(await generateKey(spec, type))
+    const releaseSpec = (v['release-key'] as string | undefined) ?? join(dir, 'release-1.pem')
+    const onlineSpec = (v['online-key'] as string | undefined) ?? join(dir, 'online.pem')
+    const release = v['release-key'] ? await publicKeyOf(releaseSpec) : (await generateKey(releaseSpec, type)).publicKey
+    const online = v['online-key'] ? await publicKeyOf(onlineSpec) : (await generateKey(onlineSpec, type)).publicKey
+    const bytes = await createRoot(
+      { roles: { root: { keys: roots.map((r) => r.publicKey), threshold }, release: { keys: [release], threshold: 1 }, online: { keys: [online], threshold: 1 } } },
+      roots,
+    )
+    const file = await writeRoot(dir, 1, bytes)
+    process.stderr.write(`root v1 written to ${file}; root keys: ${rootSpecs.join(', ')}; release key: ${releaseSpec}; online key: ${onlineSpec}\n`)
+    out({ file, rootKeys: rootSpecs, releaseKey: releaseSpec, onlineKey: onlineSpec, ...summary(bytes) })
+  } finally {
+    for (const r of roots) await (r as { close?: () => Promise<void> }).close?.()
+  }
+}
+
+/** Apply `change` to the newest root of `--chain`, sign with `--sign`, write N+1. */
+async function publishChange(v: Record<string, string | boolean | string[] | undefined>, change: () => Promise<RootChange>): Promise<void> {
+  const dir = required(v.chain as string, '--chain', USAGE)
+  const specs = (v.sign as string[] | undefined) ?? []
+  if (specs.length === 0) throw new UsageError(`--sign is required: the root key holders that approve the change\n\n${USAGE}`)
+  const chain = await readChain(dir)
+  const current = chain.at(-1) as Buffer
+  const { signers, close } = await openSigners(specs)
+  try {
+    const bytes = await rotateRoot(current, await change(), signers)
+    const s = summary(bytes)
+    const file = await writeRoot(dir, s.version, bytes)
+    process.stderr.write(`root v${s.version} written to ${file}; publish it with: slipway keys install-root ${file}\n`)
+    out({ file, ...s })
+  } finally {
+    await close()
+  }
+}
+
+async function installRoot(config: Config, files: string[]): Promise<void> {
+  if (files.length === 0) throw new UsageError(`install-root needs a root file\n\n${USAGE}`)
+  const repos = await openRepositories({ databaseUrl: config.databaseUrl, sqlitePath: join(config.dataDir, 'slipway.db') })
+  try {
+    const trust = new TrustService(repos.roots)
+    for (const file of files) {
+      const r = await trust.install(await readRootFile(file))
+      process.stderr.write(r.created ? `installed root v${r.version}\n` : `root v${r.version} was already installed\n`)
+      out({ file, ...r })
+    }
+    process.stderr.write('servers pick the new root up on their next push check; after an online key rotation, restart them with the new key\n')
+  } finally {
+    await repos.close()
+  }
+}
+
+export async function keysCommand(loadConfig: () => Config, argv: string[]): Promise<void> {
+  const { values: v, positionals } = parse(argv, OPTIONS, USAGE)
+  const [action, ...args] = positionals
+  switch (action) {
+    case 'generate': {
+      const key = await generateKey(required(args[0], 'KEY', USAGE), keyType(v.type))
+      await (key as { close?: () => Promise<void> }).close?.()
+      process.stderr.write(`created ${args[0]} (keyid ${key.keyId})\n`)
+      return out(key.publicKey)
+    }
+    case 'create-root':
+      return createRootCommand(v)
+    case 'add-release-key':
+      return publishChange(v, async () => addReleaseKey(await publicKeyOf(required(v.key, '--key', USAGE))))
+    case 'revoke-release-key':
+      return publishChange(v, async () => revokeReleaseKey(required(v['key-id'], '--key-id', USAGE)))
+    case 'set-threshold': {
+      const role = required(v.role, '--role', USAGE) as RoleName
+      if (!ROLE_NAMES.includes(role)) throw new UsageError(`--role must be one of ${ROLE_NAMES.join(', ')}`)
+      const threshold = count(v.threshold, '--threshold')
+      return publishChange(v, async () => changeThresholds({ [role]: threshold }))
+    }
+    case 'rotate-online':
+      return publishChange(v, async () => {
+        const key = await publicKeyOf(required(v.key, '--key', USAGE))
+        const chain = await readChain(v.chain as string)
+        const old = summary(chain.at(-1) as Buffer).roles.online?.keyids ?? []
+        return rotateOnlineKey(key, old)
+      })
+    case 'show': {
+      const chain = await readChain(required(v.chain, '--chain', USAGE))
+      for (const r of chain) out(summary(r))
+      return
+    }
+    case 'install-root':
+      return installRoot(loadConfig(), args)
+    default:
+      throw new UsageError(USAGE)
+  }
+}
