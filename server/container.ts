@@ -50,10 +50,12 @@ export async function createContainer(
     const uploads = new TusUploadArea(config.uploadDir, config.uploadExpirySeconds * 1000)
     const auth = new AuthService(repos.tokens)
     const trust = new TrustService(repos.roots)
-    const devRoot = await ensureDevRoot(config.keys, trust)
+    // file keys (embedded default): the first start creates a dev root; a PKCS#11
+    // key is opened first so that module / PIN / key mistakes are the error shown
+    const devRoot = config.keys.online.kind === 'file' ? await ensureDevRoot(config.keys, config.keys.online.path, trust) : undefined
     const onlineSigner = await openOnlineSigner(config.keys.online)
     closers.unshift(() => onlineSigner.close())
-    await trust.checkOnlineKey(onlineSigner.keyId)
+    await trust.checkOnlineKey(onlineSigner.keyId) // TRUST_ROOT_MISSING until a root is installed
     const releases = new ReleaseService(repos.releases, blobs, uploads, new SignedReleaseVerifier(trust))
     return {
       config,

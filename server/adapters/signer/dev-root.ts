@@ -9,7 +9,6 @@ import { chmod, mkdir, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createRoot, FileKeySigner } from '../../../signing/index.js'
 import type { KeysConfig } from '../../config.js'
-import { SlipwayError } from '../../domain/errors.js'
 import type { TrustService } from '../../domain/trust-service.js'
 
 export interface DevRoot {
@@ -31,17 +30,15 @@ async function fileKey(path: string): Promise<FileKeySigner> {
 }
 
 /** Create and install the dev root when no root is installed yet; undefined when one is. */
-export async function ensureDevRoot(keys: KeysConfig, trust: TrustService): Promise<DevRoot | undefined> {
+export async function ensureDevRoot(keys: Pick<KeysConfig, 'dir'>, onlineKeyPath: string, trust: TrustService): Promise<DevRoot | undefined> {
   if ((await trust.latestVersion()) !== undefined) return undefined
-  if (keys.online.kind !== 'file')
-    throw new SlipwayError('internal', 'TRUST_ROOT_MISSING', 'no root of trust is installed and the online key is in PKCS#11: create a root with `slipway keys create-root` and install it with `slipway keys install-root 1.root.json`')
   await mkdir(keys.dir, { recursive: true, mode: 0o700 })
   await chmod(keys.dir, 0o700)
   const dev: DevRoot = {
     dir: keys.dir,
     rootKeyPath: join(keys.dir, 'root.pem'),
     releaseKeyPath: join(keys.dir, 'release.pem'),
-    onlineKeyPath: keys.online.path,
+    onlineKeyPath,
   }
   const [root, release, online] = [await fileKey(dev.rootKeyPath), await fileKey(dev.releaseKeyPath), await fileKey(dev.onlineKeyPath)]
   const bytes = await createRoot(
