@@ -69,3 +69,37 @@ t.test('config file, overridden by env', async (t) => {
   t.throws(() => loadConfig({ SLIPWAY_CONFIG: file }), { name: 'ConfigError', variable: 'SLIPWAY_CONFIG' })
   t.throws(() => loadConfig({ SLIPWAY_CONFIG: join(dir, 'missing.json') }), { name: 'ConfigError', variable: 'SLIPWAY_CONFIG' })
 })
+
+t.test('keys: file online key by default, PKCS#11 when PKCS11_MODULE is set', async (t) => {
+  const dflt = loadConfig({ SLIPWAY_DATA_DIR: '/srv/slipway' })
+  t.same(dflt.keys, { dir: '/srv/slipway/keys', online: { kind: 'file', path: '/srv/slipway/keys/online.pem' } })
+  t.same(loadConfig({ SLIPWAY_DATA_DIR: '/srv/slipway', SLIPWAY_ONLINE_KEY_FILE: '/etc/slipway/online.pem' }).keys.online, { kind: 'file', path: '/etc/slipway/online.pem' })
+  const hsm = { PKCS11_MODULE: '/usr/lib/softhsm/libsofthsm2.so', PKCS11_TOKEN_LABEL: 'slipway', PKCS11_ONLINE_KEY_LABEL: 'online' }
+  t.same(loadConfig({ ...hsm, PKCS11_PIN: '1234' }).keys.online, { kind: 'pkcs11', modulePath: hsm.PKCS11_MODULE, tokenLabel: 'slipway', keyLabel: 'online', pin: { value: '1234' } })
+  t.same(loadConfig({ ...hsm, PKCS11_PIN_FILE: '/run/credentials/slipway/pin' }).keys.online, {
+    kind: 'pkcs11', modulePath: hsm.PKCS11_MODULE, tokenLabel: 'slipway', keyLabel: 'online', pin: { file: '/run/credentials/slipway/pin' },
+  })
+})
+
+t.test('keys: a wrong or incomplete PKCS#11 setting names its variable', async (t) => {
+  const hsm = { PKCS11_MODULE: '/usr/lib/softhsm/libsofthsm2.so', PKCS11_TOKEN_LABEL: 'slipway', PKCS11_ONLINE_KEY_LABEL: 'online', PKCS11_PIN: '1234' }
+  const without = (name: keyof typeof hsm) => Object.fromEntries(Object.entries(hsm).filter(([k]) => k !== name))
+  const cases: Array<[Record<string, string>, string]> = [
+    [without('PKCS11_TOKEN_LABEL'), 'PKCS11_TOKEN_LABEL'],
+    [without('PKCS11_ONLINE_KEY_LABEL'), 'PKCS11_ONLINE_KEY_LABEL'],
+    [without('PKCS11_PIN'), 'PKCS11_PIN'],
+    [{ ...hsm, PKCS11_PIN_FILE: '/run/pin' }, 'PKCS11_PIN_FILE'],
+    [without('PKCS11_MODULE'), 'PKCS11_MODULE'],
+    [{ ...hsm, SLIPWAY_ONLINE_KEY_FILE: '/k.pem' }, 'SLIPWAY_ONLINE_KEY_FILE'],
+  ]
+  for (const [env, variable] of cases) t.throws(() => loadConfig(env), { name: 'ConfigError', variable }, variable)
+  const err = (() => {
+    try {
+      loadConfig({ ...hsm, PKCS11_PIN_FILE: '/run/pin' })
+    } catch (e) {
+      return e as Error
+    }
+  })()
+  t.ok(err, 'refused')
+  t.notOk(err?.message.includes('1234'), 'messages never hold a PIN')
+})
