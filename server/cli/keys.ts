@@ -5,6 +5,7 @@
  * will check it before the file is written. `install-root` then makes the server
  * serve it and check pushes against it.
  */
+import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import {
   addReleaseKey, changeThresholds, createRoot, decodeEnvelope, revokeReleaseKey, rotateOnlineKey, rotateRoot, ROLE_NAMES,
@@ -71,7 +72,6 @@ async function createRootCommand(v: Record<string, string | boolean | string[] |
   if (threshold > n) throw new UsageError(`--threshold ${threshold} is more than --keys ${n}`)
   const dir = required(v.out as string, '--out', USAGE)
   const type = keyType(v.type as string | undefined)
-  const { mkdir } = await import('node:fs/promises')
   await mkdir(dir, { recursive: true, mode: 0o700 })
   const token = v['pkcs11-token'] as string | undefined
   const rootSpecs = Array.from({ length: n }, (_, i) => (token ? `pkcs11:token=${encodeURIComponent(token)};object=root-${i + 1}` : join(dir, `root-${i + 1}.pem`)))

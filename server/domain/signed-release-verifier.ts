@@ -42,6 +42,7 @@ export class SignedReleaseVerifier implements ReleaseMetadataVerifier {
       // what the signatures cover and what devices will be served.
       bytes = Buffer.from(canonicalWire(input.metadata), 'utf8')
     } catch (e) {
+      if (e instanceof TrustError) throw e // DOC_NOT_CANONICAL: a float, a lone surrogate, nesting too deep
       throw new TrustError('DOC_MALFORMED', `release metadata is not canonical-JSON encodable: ${(e as Error).message}`, undefined, { cause: e })
     }
     const trust = await this.trust.current()

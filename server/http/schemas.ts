@@ -38,7 +38,8 @@ export const ReleaseInput = Type.Object(
     length: Type.Integer({ minimum: 0 }),
     securityVersion: Type.Integer({ minimum: 0, maximum: 2147483647 }),
     provenance: Type.Optional(Provenance),
-    metadata: Type.Optional(Type.Unknown({ description: 'CI-signed release metadata envelope' })),
+    // optional in the schema so that a push without it gets its own code (RELEASE_METADATA_REQUIRED), not a generic 400
+    metadata: Type.Optional(Type.Unknown({ description: 'required: the CI-signed release metadata envelope (TUF targets document) for exactly these fields, as JSON (`slipway release sign`)' })),
   },
   { additionalProperties: false },
 )

@@ -65,6 +65,14 @@ t.test('tampered metadata (a signed field changed after signing) is refused', as
   await refused(t, res, 422, 'SIGNATURE_INVALID', 'tampered', data)
 })
 
+t.test('metadata that is not a signed envelope, or not canonical, is refused with its code', async (t) => {
+  const data = randomBytes(5000)
+  const notEnvelope = await push(data, 'garbage', (b) => ({ ...b, metadata: 'signed by me, trust me' }))
+  await refused(t, notEnvelope, 422, 'DOC_MALFORMED', 'garbage', data)
+  const float = await push(data, 'garbage', (b) => ({ ...b, metadata: { ...(b.metadata as object), extra: 1.5 } }))
+  await refused(t, float, 422, 'DOC_NOT_CANONICAL', 'garbage', data)
+})
+
 t.test('metadata for another artifact (sha256) or other fields is refused', async (t) => {
   const data = randomBytes(5000)
   const other = randomBytes(5000)
