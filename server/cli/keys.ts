@@ -5,11 +5,11 @@
  * will check it before the file is written. `install-root` then makes the server
  * serve it and check pushes against it.
  */
-import { mkdir } from 'node:fs/promises'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import {
-  addReleaseKey, changeThresholds, createRoot, decodeEnvelope, revokeReleaseKey, rotateOnlineKey, rotateRoot, ROLE_NAMES,
-  type RoleName, type RootChange, type RootSigned, type Signer,
+  addReleaseKey, changeThresholds, createRoot, decodeEnvelope, encodeEnvelope, proposeRootUpdate, publishRoot, revokeReleaseKey, rotateOnlineKey, rotateRoot,
+  ROLE_NAMES, signRoot, type Envelope, type RoleName, type RootChange, type RootSigned, type Signer,
 } from '../../signing/index.js'
 import { openRepositories } from '../adapters/db/index.js'
 import type { Config } from '../config.js'
@@ -27,6 +27,10 @@ const USAGE = `usage:
   slipway keys set-threshold      --chain DIR --role root|release|online --threshold N --sign KEY [--sign KEY…]
   slipway keys rotate-online      --chain DIR --key KEY|PUBLIC.json --sign KEY [--sign KEY…]
   slipway keys show               --chain DIR
+      any change above with --draft FILE instead of (all) --sign: write a proposal that
+      key holders sign on their own machines, then publish it:
+  slipway keys sign-draft FILE --sign KEY [--sign KEY…]
+  slipway keys publish FILE --chain DIR
   slipway keys install-root FILE [FILE…]                    on the server host: publish root versions, in order
 
 KEY is a PEM private key file, or pkcs11:token=<token label>;object=<key label> with
@@ -46,7 +50,10 @@ const OPTIONS = {
   'key-id': { type: 'string' },
   role: { type: 'string' },
   sign: { type: 'string', multiple: true },
+  draft: { type: 'string' },
 } as const
+
+type Values = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K] extends { multiple: true } ? string[] : string }
 
 function count(v: string | undefined, flag: string, min = 1): number {
   const n = Number(required(v, flag, USAGE))
@@ -66,20 +73,20 @@ function summary(bytes: Uint8Array) {
   }
 }
 
-async function createRootCommand(v: Record<string, string | boolean | string[] | undefined>): Promise<void> {
-  const n = count(v.keys as string, '--keys')
-  const threshold = count(v.threshold as string, '--threshold')
+async function createRootCommand(v: Values): Promise<void> {
+  const n = count(v.keys, '--keys')
+  const threshold = count(v.threshold, '--threshold')
   if (threshold > n) throw new UsageError(`--threshold ${threshold} is more than --keys ${n}`)
-  const dir = required(v.out as string, '--out', USAGE)
-  const type = keyType(v.type as string | undefined)
+  const dir = required(v.out, '--out', USAGE)
+  const type = keyType(v.type)
   await mkdir(dir, { recursive: true, mode: 0o700 })
-  const token = v['pkcs11-token'] as string | undefined
+  const token = v['pkcs11-token']
   const rootSpecs = Array.from({ length: n }, (_, i) => (token ? `pkcs11:token=${encodeURIComponent(token)};object=root-${i + 1}` : join(dir, `root-${i + 1}.pem`)))
   const roots: Signer[] = []
   try {
     for (const spec of rootSpecs) roots.push(await generateKey(spec, type))
-    const releaseSpec = (v['release-key'] as string | undefined) ?? join(dir, 'release-1.pem')
-    const onlineSpec = (v['online-key'] as string | undefined) ?? join(dir, 'online.pem')
+    const releaseSpec = v['release-key'] ?? join(dir, 'release-1.pem')
+    const onlineSpec = v['online-key'] ?? join(dir, 'online.pem')
     const release = v['release-key'] ? await publicKeyOf(releaseSpec) : (await generateKey(releaseSpec, type)).publicKey
     const online = v['online-key'] ? await publicKeyOf(onlineSpec) : (await generateKey(onlineSpec, type)).publicKey
     const bytes = await createRoot(
@@ -94,20 +101,53 @@ async function createRootCommand(v: Record<string, string | boolean | string[] |
   }
 }
 
-/** Apply `change` to the newest root of `--chain`, sign with `--sign`, write N+1. */
-async function publishChange(v: Record<string, string | boolean | string[] | undefined>, change: () => Promise<RootChange>): Promise<void> {
-  const dir = required(v.chain as string, '--chain', USAGE)
-  const specs = (v.sign as string[] | undefined) ?? []
-  if (specs.length === 0) throw new UsageError(`--sign is required: the root key holders that approve the change\n\n${USAGE}`)
+/**
+ * Apply `change` to the newest root of `--chain`, sign with `--sign`, write N+1.
+ * With `--draft FILE`, write the (partly) signed proposal instead, for key holders
+ * who sign on their own machines (`sign-draft`), then `publish`.
+ */
+async function publishChange(v: Values, change: () => Promise<RootChange>): Promise<void> {
+  const dir = required(v.chain, '--chain', USAGE)
+  const specs = v.sign ?? []
+  if (specs.length === 0 && !v.draft) throw new UsageError(`--sign is required: the root key holders that approve the change (or --draft FILE)\n\n${USAGE}`)
   const chain = await readChain(dir)
   const current = chain.at(-1) as Buffer
   const { signers, close } = await openSigners(specs)
   try {
-    const bytes = await rotateRoot(current, await change(), signers)
-    const s = summary(bytes)
-    const file = await writeRoot(dir, s.version, bytes)
-    process.stderr.write(`root v${s.version} written to ${file}; publish it with: slipway keys install-root ${file}\n`)
-    out({ file, ...s })
+    if (v.draft) {
+      const draft = await signRoot(proposeRootUpdate(current, await change()), signers)
+      await writeFile(v.draft, encodeEnvelope(draft), { flag: 'wx' })
+      process.stderr.write(`draft of root v${draft.signed.version} written to ${v.draft} with ${draft.signatures.length} signature(s); next: slipway keys sign-draft ${v.draft} --sign KEY, then slipway keys publish ${v.draft} --chain ${dir}\n`)
+      return out({ draft: v.draft, version: draft.signed.version, signatures: draft.signatures.map((x) => x.keyid) })
+    }
+    await writePublished(dir, await rotateRoot(current, await change(), signers))
+  } finally {
+    await close()
+  }
+}
+
+async function writePublished(dir: string, bytes: Buffer): Promise<void> {
+  const s = summary(bytes)
+  const file = await writeRoot(dir, s.version, bytes)
+  process.stderr.write(`root v${s.version} written to ${file}; publish it with: slipway keys install-root ${file}\n`)
+  out({ file, ...s })
+}
+
+const readDraft = async (file: string): Promise<Envelope<RootSigned>> => {
+  const text = await readFile(file, 'utf8').catch(() => {
+    throw new UsageError(`cannot read ${file}`)
+  })
+  return JSON.parse(text) as Envelope<RootSigned>
+}
+
+/** One key holder adds their signature to a draft, in place. */
+async function signDraft(file: string, specs: string[]): Promise<void> {
+  if (specs.length === 0) throw new UsageError(`--sign is required\n\n${USAGE}`)
+  const { signers, close } = await openSigners(specs)
+  try {
+    const draft = await signRoot(await readDraft(file), signers)
+    await writeFile(file, encodeEnvelope(draft))
+    out({ draft: file, version: draft.signed.version, signatures: draft.signatures.map((x) => x.keyid) })
   } finally {
     await close()
   }
@@ -154,7 +194,7 @@ export async function keysCommand(loadConfig: () => Config, argv: string[]): Pro
     case 'rotate-online':
       return publishChange(v, async () => {
         const key = await publicKeyOf(required(v.key, '--key', USAGE))
-        const chain = await readChain(v.chain as string)
+        const chain = await readChain(required(v.chain, '--chain', USAGE))
         const old = summary(chain.at(-1) as Buffer).roles.online?.keyids ?? []
         return rotateOnlineKey(key, old)
       })
@@ -162,6 +202,13 @@ export async function keysCommand(loadConfig: () => Config, argv: string[]): Pro
       const chain = await readChain(required(v.chain, '--chain', USAGE))
       for (const r of chain) out(summary(r))
       return
+    }
+    case 'sign-draft':
+      return signDraft(required(args[0], 'DRAFT', USAGE), v.sign ?? [])
+    case 'publish': {
+      const dir = required(v.chain, '--chain', USAGE)
+      const current = (await readChain(dir)).at(-1) as Buffer
+      return writePublished(dir, publishRoot(current, await readDraft(required(args[0], 'DRAFT', USAGE))))
     }
     case 'install-root':
       return installRoot(loadConfig(), args)

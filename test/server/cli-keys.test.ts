@@ -93,8 +93,22 @@ t.test('offline ceremony: create, add and revoke a CI key, thresholds, online ke
   t.equal(v5.roles.online.keyids.length, 1)
   t.not(v5.roles.online.keyids[0], v1.roles.online.keyids[0], 'old online key removed')
 
+  // holders on separate machines: a draft passed around, signed by each, then published
+  const draft = join(dir, 'v6.draft.json')
+  const proposed = await run(['keys', 'set-threshold', '--chain', chain, '--role', 'root', '--threshold', '2', '--draft', draft, '--sign', r(1)])
+  t.equal(proposed.code, 0, proposed.stderr)
+  t.equal(json(proposed.stdout).version, 6)
+  t.equal((await run(['keys', 'sign-draft', draft, '--sign', r(2)])).code, 0)
+  const early = await run(['keys', 'publish', draft, '--chain', chain])
+  t.equal(early.code, 1, 'two signatures do not meet the current threshold of 3')
+  t.match(early.stderr, /CEREMONY_INVALID/)
+  t.equal(json((await run(['keys', 'sign-draft', draft, '--sign', r(3)])).stdout).signatures.length, 3)
+  const published = await run(['keys', 'publish', draft, '--chain', chain])
+  t.equal(published.code, 0, published.stderr)
+  t.equal(json(published.stdout).roles.root.threshold, 2)
+
   const shown = await run(['keys', 'show', '--chain', chain])
-  t.same(shown.stdout.trim().split('\n').map((l) => JSON.parse(l).version), [1, 2, 3, 4, 5])
+  t.same(shown.stdout.trim().split('\n').map((l) => JSON.parse(l).version), [1, 2, 3, 4, 5, 6])
 })
 
 t.test('root keys in a PKCS#11 token sign the ceremony', async (t) => {
