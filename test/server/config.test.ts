@@ -74,6 +74,7 @@ t.test('keys: file online key by default, PKCS#11 when PKCS11_MODULE is set', as
   const dflt = loadConfig({ SLIPWAY_DATA_DIR: '/srv/slipway' })
   t.same(dflt.keys, { dir: '/srv/slipway/keys', online: { kind: 'file', path: '/srv/slipway/keys/online.pem' } })
   t.same(loadConfig({ SLIPWAY_DATA_DIR: '/srv/slipway', SLIPWAY_ONLINE_KEY_FILE: '/etc/slipway/online.pem' }).keys.online, { kind: 'file', path: '/etc/slipway/online.pem' })
+  t.same(loadConfig({ SLIPWAY_KEYS_DIR: '/var/lib/slipway/keys' }).keys, { dir: '/var/lib/slipway/keys', online: { kind: 'file', path: '/var/lib/slipway/keys/online.pem' } }, 'a shared keys folder for replicas')
   const hsm = { PKCS11_MODULE: '/usr/lib/softhsm/libsofthsm2.so', PKCS11_TOKEN_LABEL: 'slipway', PKCS11_ONLINE_KEY_LABEL: 'online' }
   t.same(loadConfig({ ...hsm, PKCS11_PIN: '1234' }).keys.online, { kind: 'pkcs11', modulePath: hsm.PKCS11_MODULE, tokenLabel: 'slipway', keyLabel: 'online', pin: { value: '1234' } })
   t.same(loadConfig({ ...hsm, PKCS11_PIN_FILE: '/run/credentials/slipway/pin' }).keys.online, {

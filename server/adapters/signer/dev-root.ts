@@ -25,7 +25,13 @@ const exists = (p: string) => stat(p).then(() => true, () => false)
 async function fileKey(path: string): Promise<FileKeySigner> {
   if (await exists(path)) return FileKeySigner.load(path)
   const key = FileKeySigner.generate('ed25519')
-  await key.save(path)
+  try {
+    await key.save(path)
+  } catch (e) {
+    // replicas sharing a keys folder start together: the first writer's key is the key
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return FileKeySigner.load(path)
+    throw e
+  }
   return key
 }
 
@@ -51,7 +57,15 @@ export async function ensureDevRoot(keys: Pick<KeysConfig, 'dir'>, onlineKeyPath
     },
     [root],
   )
-  await trust.install(bytes)
+  try {
+    // identical bytes from a replica that raced us (same keys, same second) are not ours to announce
+    if (!(await trust.install(bytes)).created) return undefined
+  } catch (e) {
+    // another replica installed its dev root first; the online-key check that follows
+    // tells whether we share its keys (a shared SLIPWAY_KEYS_DIR) or not
+    if ((e as { code?: string }).code === 'ROOT_VERSION_EXISTS') return undefined
+    throw e
+  }
   await writeFile(join(keys.dir, '1.root.json'), bytes, { mode: 0o644 }).catch(() => {}) // a copy for `slipway keys --chain`; the database is authoritative
   return dev
 }
