@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { FileKeySigner } from '../../signing/index.js'
 import { sha256 } from '../helpers/api.js'
-import { slipway } from '../helpers/cli.js'
+import { slipway, waitForOutput } from '../helpers/cli.js'
 import { softhsm, USER_PIN } from '../signing/softhsm.js'
 
 const hsm = await softhsm(['ceremony'])
@@ -138,6 +138,9 @@ t.test('on a server: install a root, push with the new CI key and with --metadat
   const env = { SLIPWAY_DATA_DIR: dataDir, PORT: String(port), SLIPWAY_ADMIN_TOKEN: 'slw_' + randomBytes(32).toString('base64url'), LOG_LEVEL: 'warn' }
   const server = slipway(['start'], env)
   t.teardown(() => server.child.kill('SIGKILL'))
+  const banner = await waitForOutput(server.child, (text) => text.includes('CI release key:') && text.includes('FILE key'))
+  t.match(banner, `CI release key:  ${join(dataDir, 'keys', 'release.pem')}`, 'the first start says where the dev release key is')
+  t.match(banner, /!{20,}\n\s+WARNING: the online key [0-9a-f]{64} is a FILE key/, 'and warns loudly that the online key is a file key')
   const url = `http://127.0.0.1:${port}`
   for (let i = 0; ; i++) {
     if (await fetch(`${url}/healthz`).then((r) => r.ok, () => false)) break
