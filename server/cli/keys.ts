@@ -8,7 +8,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import {
-  addReleaseKey, changeThresholds, createRoot, decodeEnvelope, encodeEnvelope, proposeRootUpdate, publishRoot, revokeReleaseKey, rotateOnlineKey, rotateRoot,
+  addReleaseKey, changeRootKeys, changeThresholds, createRoot, decodeEnvelope, encodeEnvelope, proposeRootUpdate, publishRoot, revokeReleaseKey, rotateOnlineKey, rotateRoot,
   ROLE_NAMES, signRoot, type Envelope, type RoleName, type RootChange, type RootSigned, type Signer,
 } from '../../signing/index.js'
 import { openRepositories } from '../adapters/db/index.js'
@@ -26,6 +26,7 @@ const USAGE = `usage:
   slipway keys revoke-release-key --chain DIR --key-id KEYID        --sign KEY [--sign KEY…]
   slipway keys set-threshold      --chain DIR --role root|release|online --threshold N --sign KEY [--sign KEY…]
   slipway keys rotate-online      --chain DIR --key KEY|PUBLIC.json --sign KEY [--sign KEY…]
+  slipway keys change-root-keys   --chain DIR [--add KEY|PUBLIC.json…] [--remove KEYID…] [--threshold N] --sign KEY…
   slipway keys show               --chain DIR
       any change above with --draft FILE instead of (all) --sign: write a proposal that
       key holders sign on their own machines, then publish it:
@@ -51,6 +52,8 @@ const OPTIONS = {
   role: { type: 'string' },
   sign: { type: 'string', multiple: true },
   draft: { type: 'string' },
+  add: { type: 'string', multiple: true },
+  remove: { type: 'string', multiple: true },
 } as const
 
 type Values = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K] extends { multiple: true } ? string[] : string }
@@ -197,6 +200,14 @@ export async function keysCommand(loadConfig: () => Config, argv: string[]): Pro
         const chain = await readChain(required(v.chain, '--chain', USAGE))
         const old = summary(chain.at(-1) as Buffer).roles.online?.keyids ?? []
         return rotateOnlineKey(key, old)
+      })
+    case 'change-root-keys':
+      // e.g. hand the dev root over to real key holders: add theirs, remove the dev key
+      return publishChange(v, async () => {
+        const add = await Promise.all((v.add ?? []).map((k) => publicKeyOf(k)))
+        if (add.length === 0 && (v.remove ?? []).length === 0) throw new UsageError(`--add or --remove is required\n\n${USAGE}`)
+        const threshold = v.threshold === undefined ? undefined : count(v.threshold, '--threshold')
+        return { ...changeRootKeys(add, v.remove ?? []), ...(threshold ? changeThresholds({ root: threshold }) : {}) }
       })
     case 'show': {
       const chain = await readChain(required(v.chain, '--chain', USAGE))

@@ -107,8 +107,19 @@ t.test('offline ceremony: create, add and revoke a CI key, thresholds, online ke
   t.equal(published.code, 0, published.stderr)
   t.equal(json(published.stdout).roles.root.threshold, 2)
 
+  // hand root key 1 over to a new holder whose key lives in the token
+  const r1Id = (await FileKeySigner.load(r(1))).keyId
+  const r4 = 'pkcs11:token=ceremony;object=root-4'
+  t.equal((await run(['keys', 'generate', r4, '--type', 'ecdsa'])).code, 0)
+  const handed = await run(['keys', 'change-root-keys', '--chain', chain, '--add', r4, '--remove', r1Id, '--threshold', '3', '--sign', r(1), '--sign', r(2), '--sign', r(3), '--sign', r4])
+  t.equal(handed.code, 0, handed.stderr)
+  const v7 = json(handed.stdout)
+  t.equal(v7.roles.root.threshold, 3)
+  t.notOk(v7.roles.root.keyids.includes(r1Id), 'the old root key is gone')
+  t.equal(v7.roles.root.keyids.length, 3)
+
   const shown = await run(['keys', 'show', '--chain', chain])
-  t.same(shown.stdout.trim().split('\n').map((l) => JSON.parse(l).version), [1, 2, 3, 4, 5, 6])
+  t.same(shown.stdout.trim().split('\n').map((l) => JSON.parse(l).version), [1, 2, 3, 4, 5, 6, 7])
 })
 
 t.test('root keys in a PKCS#11 token sign the ceremony', async (t) => {
