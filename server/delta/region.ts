@@ -98,35 +98,49 @@ async function changedSegments(gap: Buffer, t: number, cands: number[], ctx: Reg
     if (r.eq > best.eq) best = r
   }
   const src = t + best.delta
+  let aligned: { src: number; diff: Buffer; cost: number } | undefined
   if (best.eq >= ALIGNED_MIN_EQUAL && src >= 0 && src + gap.length <= ctx.sourceSize) {
     const old = await readAt(ctx.source, src, gap.length)
     const diff = Buffer.allocUnsafe(gap.length)
     for (let i = 0; i < gap.length; i++) diff[i] = gap[i]! - old[i]!
     // the sample may not speak for the whole stretch: insist on it over all of it
-    if (nonZero(diff) <= (1 - ALIGNED_MIN_EQUAL) * gap.length) {
-      ctx.stats.aligned += gap.length
-      return [{ src, diff }]
-    }
+    const cost = nonZero(diff)
+    if (cost <= (1 - ALIGNED_MIN_EQUAL) * gap.length) aligned = { src, diff, cost }
   }
-  if (gap.length >= ctx.bsdiffMinGap) {
-    const segs = await tryBsdiff(gap, t + deltas[0]!, ctx, tag)
-    if (segs) return segs
+  // a near-perfect aligned diff cannot be beaten by much; otherwise let bsdiff compete:
+  // binaries with shifted code often look 30–60% "equal" at one shift (zeros, tables)
+  // while bsdiff finds the real matches. Cost: bytes that are neither zero diff nor
+  // skipped, about one literal byte each.
+  if (gap.length >= ctx.bsdiffMinGap && (!aligned || aligned.cost > 0.05 * gap.length)) {
+    const b = await tryBsdiff(gap, t + (aligned ? aligned.src - t : deltas[0]!), ctx, tag, aligned?.cost ?? 0.8 * gap.length)
+    if (b) return b
+  }
+  if (aligned) {
+    ctx.stats.aligned += gap.length
+    return [{ src: aligned.src, diff: aligned.diff }]
   }
   ctx.stats.literal += gap.length
   return [{ extra: gap }]
 }
 
-async function tryBsdiff(gap: Buffer, center: number, ctx: RegionContext, tag: string): Promise<Segment[] | undefined> {
-  const margin = Math.max(0, Math.floor((ctx.bsdiffWindow - gap.length) / 2))
-  const winStart = Math.max(0, Math.min(center - margin, ctx.sourceSize - ctx.bsdiffWindow))
-  const winEnd = Math.min(ctx.sourceSize, winStart + Math.max(ctx.bsdiffWindow, gap.length))
+/** bsdiff-node on the stretch against a window around `center`; used only if it costs less than `beat`. */
+async function tryBsdiff(gap: Buffer, center: number, ctx: RegionContext, tag: string, beat: number): Promise<Segment[] | undefined> {
+  // The anchor is where the previous match says this stretch's old version starts (the
+  // next file in an ext4 image, the next tensor in a model), so look mostly to the right
+  // and only a little further than the stretch itself: bsdiff's suffix sort costs
+  // ~1.4 s per MB of window here, and a fixed 20 MB window per stretch made a 500 MB OS
+  // image take half an hour.
+  const left = 64 * 1024 + Math.floor(gap.length / 8)
+  const right = 64 * 1024 + Math.floor(gap.length / 4)
+  const winStart = Math.max(0, center - left)
+  const winEnd = Math.min(ctx.sourceSize, winStart + Math.min(ctx.bsdiffWindow, left + gap.length + right))
   if (winEnd - winStart < 64) return undefined
   const win = await readAt(ctx.source, winStart, winEnd - winStart)
   if (gramOverlap(gap, win) < BSDIFF_MIN_OVERLAP) return undefined
   ctx.stats.bsdiffRuns++
   const { control, diff, extra } = await ctx.bsdiffSlots.run(() => bsdiffWindow(ctx.tmpDir, tag, win, gap))
   // diff bytes that are not zero and extra bytes both cost about a literal byte
-  if (nonZero(diff) + extra.length > 0.8 * gap.length) return undefined
+  if (nonZero(diff) + extra.length >= beat) return undefined
   const segs: Segment[] = []
   let oldpos = 0
   let d = 0

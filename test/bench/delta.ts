@@ -1,0 +1,172 @@
+/**
+ * Delta benchmark: ours against xdelta3 -9, zstd -19 --long=31 --patch-from and bsdiff on
+ * realistic pairs (GGUF-like models from ../shared/bench/gen_model.py, ext4 root images
+ * from os-pair.sh). Run: node --import tsx test/bench/delta.ts
+ *   BENCH_DIR      data and scratch directory (default /tmp/slipway-bench)
+ *   BENCH_SHARED   where gen_model.py / os-pair.sh live (default /work/shared/bench)
+ *   BENCH_BSDIFF_MAX  largest old file bsdiff is run on, bytes (default 256 MiB: it needs ~17× that and ~1.4 s/MB here)
+ *   BENCH_PAIRS    comma-separated pair names to run (default all)
+ * Each build and apply runs as its own process under /usr/bin/time, so wall time and
+ * peak RSS are measured the same way for every tool.
+ */
+import { spawnSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { createReadStream, existsSync, mkdirSync, rmSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const self = fileURLToPath(import.meta.url)
+const MiB = 2 ** 20
+
+async function sub(mode: string, args: string[]) {
+  if (mode === 'idle') return // baseline: node + tsx + nothing
+  if (mode === 'make') {
+    const { makeDelta } = await import('../../server/delta/index.js')
+    const r = await makeDelta(args[0]!, args[1]!, args[2]!)
+    console.log(JSON.stringify({ size: r.size, ops: r.ops, stats: r.stats }))
+    return
+  }
+  if (mode === 'apply') {
+    const { applyDelta } = await import('../../client-sdk/src/delta/index.js')
+    await applyDelta(args[0]!, args[1]!, args[2]!)
+    return
+  }
+  throw new Error(`unknown mode ${mode}`)
+}
+
+interface Measure {
+  s: number
+  rssMb: number
+}
+
+function timed(cmd: string[], env?: NodeJS.ProcessEnv): Measure & { stdout: string } {
+  const r = spawnSync('/usr/bin/time', ['-f', 'BENCH %e %M', ...cmd], {
+    encoding: 'utf8',
+    maxBuffer: 64 * MiB,
+    env: { ...process.env, ...env },
+  })
+  const line = r.stderr.split('\n').find((l) => l.startsWith('BENCH '))
+  if (r.status !== 0 || !line) throw new Error(`${cmd.join(' ')} failed (${r.status}): ${r.stderr.slice(-2000)}`)
+  const [, s, kb] = line.split(' ')
+  return { s: Number(s), rssMb: Number(kb) / 1024, stdout: r.stdout }
+}
+
+async function sha256(path: string): Promise<string> {
+  const h = createHash('sha256')
+  for await (const c of createReadStream(path, { highWaterMark: 4 * MiB })) h.update(c as Buffer)
+  return h.digest('hex')
+}
+
+const node = (mode: string, ...args: string[]) => [process.execPath, '--import', 'tsx', self, mode, ...args]
+
+interface Tool {
+  name: string
+  make(old: string, nw: string, patch: string): string[]
+  apply(old: string, patch: string, out: string): string[]
+  fits?(oldSize: number): boolean
+}
+
+const bsdiffMax = Number(process.env.BENCH_BSDIFF_MAX ?? 256 * MiB)
+const TOOLS: Tool[] = [
+  { name: 'slipway', make: (o, n, p) => node('make', o, n, p), apply: (o, p, out) => node('apply', o, p, out) },
+  { name: 'xdelta3 -9', make: (o, n, p) => ['xdelta3', '-9', '-e', '-f', '-s', o, n, p], apply: (o, p, out) => ['xdelta3', '-d', '-f', '-s', o, p, out] },
+  {
+    name: 'zstd -19 --long=31',
+    make: (o, n, p) => ['zstd', '-q', '-f', '-19', '--long=31', `--patch-from=${o}`, n, '-o', p],
+    apply: (o, p, out) => ['zstd', '-q', '-f', '-d', '--long=31', `--patch-from=${o}`, p, '-o', out],
+  },
+  { name: 'bsdiff', make: (o, n, p) => ['bsdiff', o, n, p], apply: (o, p, out) => ['bspatch', o, out, p], fits: (s) => s <= bsdiffMax },
+]
+
+interface Row {
+  pair: string
+  tool: string
+  size: number
+  build: Measure
+  apply: Measure
+  note: string
+}
+
+async function main() {
+  const dir = process.env.BENCH_DIR ?? '/tmp/slipway-bench'
+  const shared = process.env.BENCH_SHARED ?? '/work/shared/bench'
+  const m = join(dir, 'model')
+  const os = join(dir, 'os')
+  if (!existsSync(join(m, 'model-v4-finetune.gguf'))) {
+    console.log('generating model files…')
+    spawnSync('python3', [join(shared, 'gen_model.py'), m], { stdio: 'inherit' })
+  }
+  if (!existsSync(join(os, 'os-new.ext4'))) {
+    console.log('building the OS pair (apt downloads)…')
+    spawnSync('bash', [join(shared, 'os-pair.sh'), os], { stdio: 'inherit' })
+  }
+  const pairs: Array<[string, string, string]> = [
+    ['model 2 layers', join(m, 'model-v1.gguf'), join(m, 'model-v2-2layers.gguf')],
+    ['model all layers', join(m, 'model-v1.gguf'), join(m, 'model-v3-all-layers.gguf')],
+    ['model fine-tune', join(m, 'model-v1.gguf'), join(m, 'model-v4-finetune.gguf')],
+    ['os ext4', join(os, 'os-old.ext4'), join(os, 'os-new.ext4')],
+  ]
+  const only = process.env.BENCH_PAIRS?.split(',')
+  const work = join(dir, 'work')
+  mkdirSync(work, { recursive: true })
+  const idle = timed(node('idle'))
+  console.log(`node+tsx idle baseline: ${idle.rssMb.toFixed(0)} MB RSS`)
+  const rows: Row[] = []
+  const cps: Record<string, number> = {}
+  for (const [pair, old, nw] of pairs) {
+    if (only && !only.includes(pair)) continue
+    if (!existsSync(old) || !existsSync(nw)) {
+      console.log(`skip ${pair}: data missing`)
+      continue
+    }
+    const want = await sha256(nw)
+    const out = join(work, 'out')
+    cps[pair] = timed(['cp', nw, out]).s
+    for (const tool of TOOLS) {
+      if (tool.fits && !tool.fits(statSync(old).size)) {
+        console.log(`${pair}: ${tool.name} skipped (old file larger than BENCH_BSDIFF_MAX)`)
+        continue
+      }
+      const patch = join(work, 'patch')
+      rmSync(patch, { force: true })
+      const build = timed(tool.make(old, nw, patch))
+      const size = statSync(patch).size
+      rmSync(out, { force: true })
+      const apply = timed(tool.apply(old, patch, out))
+      const ok = (await sha256(out)) === want
+      const note = tool.name === 'slipway' ? (JSON.parse(build.stdout.trim().split('\n').pop()!) as { ops: number }).ops + ' ops' : ''
+      rows.push({ pair, tool: tool.name, size, build, apply, note: ok ? note : 'WRONG OUTPUT' })
+      console.log(`${pair} | ${tool.name}: ${size} B, build ${build.s}s ${build.rssMb.toFixed(0)}MB, apply ${apply.s}s ${apply.rssMb.toFixed(0)}MB ${ok ? '' : 'WRONG OUTPUT'}`)
+      rmSync(out, { force: true })
+    }
+  }
+  print(rows, idle.rssMb, cps)
+}
+
+function print(rows: Row[], idleMb: number, cps: Record<string, number>) {
+  const best = (pair: string, f: (r: Row) => number) => Math.min(...rows.filter((r) => r.pair === pair && r.tool !== 'slipway').map(f))
+  const cols: Array<[string, (r: Row) => number, (v: number) => string]> = [
+    ['patch', (r) => r.size, (v) => (v / MiB).toFixed(2) + ' MiB'],
+    ['build', (r) => r.build.s, (v) => v.toFixed(1) + ' s'],
+    ['build RSS', (r) => r.build.rssMb, (v) => v.toFixed(0) + ' MB'],
+    ['apply', (r) => r.apply.s, (v) => v.toFixed(1) + ' s'],
+    ['apply RSS', (r) => r.apply.rssMb, (v) => v.toFixed(0) + ' MB'],
+  ]
+  const head = ['pair', 'tool', ...cols.flatMap(([n]) => [n, '×best'])]
+  const lines = [head]
+  for (const r of rows) {
+    lines.push([r.pair, r.tool, ...cols.flatMap(([, f, fmt]) => [fmt(f(r)), (f(r) / best(r.pair, f)).toFixed(2)])])
+  }
+  const w = head.map((_, i) => Math.max(...lines.map((l) => l[i]!.length)))
+  console.log()
+  for (const l of lines) console.log(l.map((c, i) => c.padEnd(w[i]!)).join('  '))
+  console.log(`\n×best: value / best of the peers (xdelta3, zstd, bsdiff) on the same pair; < 1 is better.`)
+  console.log(`slipway apply RSS over the node+tsx idle baseline (${idleMb.toFixed(0)} MB):`)
+  for (const r of rows.filter((r) => r.tool === 'slipway')) {
+    console.log(`  ${r.pair}: +${(r.apply.rssMb - idleMb).toFixed(0)} MB; apply ${r.apply.s}s vs cp ${cps[r.pair]?.toFixed(1)}s (${(r.apply.s / (cps[r.pair] || 1)).toFixed(1)}×)`)
+  }
+}
+
+const [mode, ...args] = process.argv.slice(2)
+if (mode) await sub(mode, args)
+else await main()
