@@ -9,7 +9,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import {
   addReleaseKey, changeRootKeys, changeThresholds, createRoot, decodeEnvelope, encodeEnvelope, proposeRootUpdate, publishRoot, revokeReleaseKey, rotateOnlineKey, rotateRoot,
-  ROLE_NAMES, signRoot, type Envelope, type RoleName, type RootChange, type RootSigned, type Signer,
+  keyIdOf, ROLE_NAMES, signRoot, type Envelope, type RoleName, type RootChange, type RootSigned, type Signer,
 } from '../../signing/index.js'
 import { openRepositories } from '../adapters/db/index.js'
 import type { Config } from '../config.js'
@@ -20,6 +20,7 @@ import { readChain, readRootFile, writeRoot } from './root-chain.js'
 
 const USAGE = `usage:
   slipway keys generate KEY [--type ed25519|ecdsa]          new file key (mode 0600) or token key; prints its public key
+  slipway keys public KEY                                   a key's public key (stdout, PUBLIC.json form) and keyid (stderr)
   slipway keys create-root --keys N --threshold M --out DIR [--type ed25519|ecdsa] [--pkcs11-token LABEL]
                            [--release-key KEY] [--online-key KEY]
   slipway keys add-release-key    --chain DIR --key KEY|PUBLIC.json --sign KEY [--sign KEY…]
@@ -181,6 +182,12 @@ export async function keysCommand(loadConfig: () => Config, argv: string[]): Pro
       await (key as { close?: () => Promise<void> }).close?.()
       process.stderr.write(`created ${args[0]} (keyid ${key.keyId})\n`)
       return out(key.publicKey)
+    }
+    case 'public': {
+      const spec = required(args[0], 'KEY', USAGE)
+      const key = await publicKeyOf(spec)
+      process.stderr.write(`keyid ${keyIdOf(key)}\n`)
+      return out(key)
     }
     case 'create-root':
       return createRootCommand(v)

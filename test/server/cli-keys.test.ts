@@ -109,6 +109,8 @@ t.test('offline ceremony: create, add and revoke a CI key, thresholds, online ke
 
   // hand root key 1 over to a new holder whose key lives in the token
   const r1Id = (await FileKeySigner.load(r(1))).keyId
+  const pub = await run(['keys', 'public', r(1)])
+  t.equal(pub.stderr.trim(), `keyid ${r1Id}`, 'keys public names the keyid to --remove')
   const r4 = 'pkcs11:token=ceremony;object=root-4'
   t.equal((await run(['keys', 'generate', r4, '--type', 'ecdsa'])).code, 0)
   const handed = await run(['keys', 'change-root-keys', '--chain', chain, '--add', r4, '--remove', r1Id, '--threshold', '3', '--sign', r(1), '--sign', r(2), '--sign', r(3), '--sign', r4])
