@@ -54,7 +54,11 @@ async function sha256File(path: string): Promise<Buffer> {
  */
 export async function makeDelta(oldPath: string, newPath: string, patchPath: string, opts: MakeDeltaOptions = {}): Promise<MakeDeltaResult> {
   const started = Date.now()
-  const [sourceSize, targetSize] = await Promise.all([stat(oldPath), stat(newPath)]).then((s) => s.map((x) => x.size) as [number, number])
+  const [sourceSize, targetSize] = await Promise.all([stat(oldPath), stat(newPath)])
+    .then((s) => s.map((x) => x.size) as [number, number])
+    .catch((e: unknown) => {
+      throw new DeltaBuildError('DELTA_BUILD_INPUT', `cannot read the images: ${String(e)}`, { cause: e })
+    })
   const concurrency = Math.max(1, opts.concurrency ?? availableParallelism())
   const inflight = concurrency * 2
   const budget = buildBudget(opts.memoryBudget ?? 2 ** 30, sourceSize, concurrency, inflight)

@@ -6,6 +6,7 @@
  *   BENCH_SHARED   where gen_model.py / os-pair.sh live (default /work/shared/bench)
  *   BENCH_BSDIFF_MAX  largest old file bsdiff is run on, bytes (default 256 MiB: it needs ~17× that and ~1.4 s/MB here)
  *   BENCH_PAIRS    comma-separated pair names to run (default all)
+ *   BENCH_TOOLS    comma-separated tool names to run (default all; ratios need a peer)
  * Each build and apply runs as its own process under /usr/bin/time, so wall time and
  * peak RSS are measured the same way for every tool.
  */
@@ -122,7 +123,9 @@ async function main() {
     const want = await sha256(nw)
     const out = join(work, 'out')
     cps[pair] = timed(['cp', nw, out]).s
+    const tools = process.env.BENCH_TOOLS?.split(',')
     for (const tool of TOOLS) {
+      if (tools && !tools.includes(tool.name)) continue
       if (tool.fits && !tool.fits(statSync(old).size)) {
         console.log(`${pair}: ${tool.name} skipped (old file larger than BENCH_BSDIFF_MAX)`)
         continue

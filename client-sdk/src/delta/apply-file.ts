@@ -11,6 +11,8 @@ export interface ApplyFileOptions extends ApplyOptions {
 
 export interface ApplyFileResult extends ApplyResult {
   ms: number
+  /** peak resident set of this process so far, bytes */
+  peakRss: number
 }
 
 /** A source slot or image file read at random through one handle. */
@@ -93,7 +95,7 @@ export async function applyDelta(
     )
     if (!existing?.isBlockDevice()) await (await target.handle()).truncate(result.targetSize)
     if (opts.progressPath) await rm(opts.progressPath, { force: true })
-    return { ...result, ms: Date.now() - started }
+    return { ...result, ms: Date.now() - started, peakRss: process.resourceUsage().maxRSS * 1024 }
   } finally {
     await target.close()
     await source.close()

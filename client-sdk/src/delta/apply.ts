@@ -2,18 +2,21 @@ import { createHash } from 'node:crypto'
 import { ByteReader } from './byte-reader.js'
 import { DeltaError } from './errors.js'
 import { decodeHeader, decodeOpHeader, HEADER_SIZE, OP_HEADER_SIZE, type DeltaHeader } from './format.js'
+import { collectGarbage } from './memory.js'
 import { runOp } from './ops.js'
 import { decodeProgress, type DeltaProgress } from './progress.js'
 import { IO_CHUNK, readExactly, TargetWriter, type SourceReader, type TargetSink } from './streams.js'
 
 export interface ApplyLimits {
-  /** largest op payload held in memory, bytes; the builder emits at most ~9 MiB */
+  /** largest op payload held in memory, bytes; the builder emits at most ~4 MiB */
   maxPayloadBytes: number
+  /** largest output of one REPLACE or BSDIFF op (decoded in memory), bytes; the builder emits ≤ 4 MiB */
+  maxOpTargetBytes: number
   /** largest source or target image accepted, bytes (16 TiB) */
   maxImageBytes: number
 }
 
-export const DEFAULT_LIMITS: ApplyLimits = { maxPayloadBytes: 32 << 20, maxImageBytes: 2 ** 44 }
+export const DEFAULT_LIMITS: ApplyLimits = { maxPayloadBytes: 16 << 20, maxOpTargetBytes: 16 << 20, maxImageBytes: 2 ** 44 }
 
 export interface ApplyOptions {
   /** sha256 (hex) the caller trusts from signed release metadata: a patch for anything else is refused up front */
@@ -28,6 +31,8 @@ export interface ApplyOptions {
   onProgress?: (p: DeltaProgress) => void | Promise<void>
   /** minimum bytes written between two progress records (default 64 MiB) */
   checkpointBytes?: number
+  /** run a full GC after this many target bytes to keep RSS flat (default 16 MiB; 0 = never) */
+  gcEveryBytes?: number
   limits?: Partial<ApplyLimits>
 }
 
@@ -87,6 +92,11 @@ export async function applyDeltaStream({ source, patch, sink }: ApplyInput, opts
   const out = new TargetWriter(sink, image, resume?.targetOffset ?? 0)
   let sinceCheckpoint = 0
   const checkpointBytes = opts.checkpointBytes ?? 64 << 20
+  // one payload buffer for the whole apply, grown to the largest op seen (≤ maxPayload):
+  // a fresh multi-MB buffer per op was garbage that V8 collects late, and RSS showed it
+  let payloadBuf = Buffer.alloc(0)
+  const gcEvery = opts.gcEveryBytes ?? 16 << 20
+  let sinceGc = 0
 
   for (; opIndex < header.opCount; opIndex++) {
     const op = await readOp(reader, header)
@@ -97,10 +107,11 @@ export async function applyDeltaStream({ source, patch, sink }: ApplyInput, opts
         expected: out.position,
       })
     }
-    const payload = await reader.read(op.payloadLength)
-    if (!payload) throw new DeltaError('DELTA_TRUNCATED', 'patch ends inside an op payload', { op: opIndex })
+    if (payloadBuf.length < op.payloadLength) payloadBuf = Buffer.allocUnsafe(op.payloadLength)
+    const payload = payloadBuf.subarray(0, op.payloadLength)
+    if (!(await reader.readInto(payload, op.payloadLength))) throw new DeltaError('DELTA_TRUNCATED', 'patch ends inside an op payload', { op: opIndex })
     out.op = createHash('sha256')
-    await runOp(op, payload, source, header.sourceSize, out)
+    await runOp(op, payload, source, header.sourceSize, out, limits.maxOpTargetBytes)
     if (out.position !== op.targetOffset + op.targetLength) {
       throw new DeltaError('DELTA_CORRUPT', 'op produced the wrong number of bytes', { op: opIndex })
     }
@@ -111,6 +122,11 @@ export async function applyDeltaStream({ source, patch, sink }: ApplyInput, opts
       })
     }
     sinceCheckpoint += op.targetLength
+    sinceGc += op.targetLength
+    if (gcEvery > 0 && sinceGc >= gcEvery) {
+      sinceGc = 0
+      collectGarbage()
+    }
     if (opts.onProgress && sinceCheckpoint >= checkpointBytes && opIndex + 1 < header.opCount) {
       sinceCheckpoint = 0
       await out.flush()

@@ -62,6 +62,24 @@ export class ByteReader {
     return this.take(n)
   }
 
+  /** Exactly n bytes copied into `into` (reused by the caller); false when the stream ends first. */
+  async readInto(into: Buffer, n: number): Promise<boolean> {
+    let at = 0
+    while (at < n) {
+      await this.fill(1)
+      if (this.buffered === 0) return false
+      const c = this.chunks[0]!
+      const k = Math.min(c.length, n - at)
+      c.copy(into, at, 0, k)
+      at += k
+      if (k === c.length) this.chunks.shift()
+      else this.chunks[0] = c.subarray(k)
+      this.buffered -= k
+      this.position += k
+    }
+    return true
+  }
+
   /** Between 1 and n bytes; an empty buffer only at the end of the stream. */
   async readSome(n: number): Promise<Buffer> {
     await this.fill(1)
