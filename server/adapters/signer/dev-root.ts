@@ -61,9 +61,11 @@ export async function ensureDevRoot(keys: Pick<KeysConfig, 'dir'>, onlineKeyPath
     // identical bytes from a replica that raced us (same keys, same second) are not ours to announce
     if (!(await trust.install(bytes)).created) return undefined
   } catch (e) {
-    // another replica installed its dev root first; the online-key check that follows
-    // tells whether we share its keys (a shared SLIPWAY_KEYS_DIR) or not
-    if ((e as { code?: string }).code === 'ROOT_VERSION_EXISTS') return undefined
+    // Another replica installed its dev root between our check and our insert
+    // (ROOT_VERSION_EXISTS, or ROOT_VERSION_NOT_CONSECUTIVE when its row was already
+    // visible to install). The online-key check that follows tells whether we share
+    // its keys (a shared SLIPWAY_KEYS_DIR) or not.
+    if ((await trust.latestVersion()) !== undefined) return undefined
     throw e
   }
   await writeFile(join(keys.dir, '1.root.json'), bytes, { mode: 0o644 }).catch(() => {}) // a copy for `slipway keys --chain`; the database is authoritative
