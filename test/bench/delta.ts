@@ -5,14 +5,17 @@
  *   BENCH_DIR      data and scratch directory (default /tmp/slipway-bench)
  *   BENCH_SHARED   where gen_model.py / os-pair.sh live (default /work/shared/bench)
  *   BENCH_BSDIFF_MAX  largest old file bsdiff is run on, bytes (default 256 MiB: it needs ~17× that and ~1.4 s/MB here)
+ *   BENCH_TIMEOUT  seconds one build or apply may take before it is killed and reported (default 600)
  *   BENCH_PAIRS    comma-separated pair names to run (default all)
- *   BENCH_TOOLS    comma-separated tool names to run (default all; ratios need a peer)
+ *   BENCH_TOOLS    comma-separated tool names to run (default all); rows of tools not run
+ *                  are taken from BENCH_DIR/results.json, so `BENCH_TOOLS=slipway` re-measures
+ *                  ours against peers measured earlier on the same files
  * Each build and apply runs as its own process under /usr/bin/time, so wall time and
  * peak RSS are measured the same way for every tool.
  */
 import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { createReadStream, existsSync, mkdirSync, rmSync, statSync } from 'node:fs'
+import { createReadStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -41,7 +44,9 @@ interface Measure {
 }
 
 function timed(cmd: string[], env?: NodeJS.ProcessEnv): Measure & { stdout: string } {
-  const r = spawnSync('/usr/bin/time', ['-f', 'BENCH %e %M', ...cmd], {
+  // `timeout` inside `time`: the tool itself is killed, not just the wrapper
+  const limit = String(process.env.BENCH_TIMEOUT ?? 600)
+  const r = spawnSync('/usr/bin/time', ['-f', 'BENCH %e %M', 'timeout', limit, ...cmd], {
     encoding: 'utf8',
     maxBuffer: 64 * MiB,
     env: { ...process.env, ...env },
@@ -112,7 +117,14 @@ async function main() {
   mkdirSync(work, { recursive: true })
   const idle = timed(node('idle'))
   console.log(`node+tsx idle baseline: ${idle.rssMb.toFixed(0)} MB RSS`)
-  const rows: Row[] = []
+  const cache = join(dir, 'results.json')
+  const rows: Row[] = existsSync(cache) ? (JSON.parse(readFileSync(cache, 'utf8')) as Row[]) : []
+  const record = (row: Row) => {
+    const i = rows.findIndex((r) => r.pair === row.pair && r.tool === row.tool)
+    if (i >= 0) rows[i] = row
+    else rows.push(row)
+    writeFileSync(cache, JSON.stringify(rows, null, 1))
+  }
   const cps: Record<string, number> = {}
   for (const [pair, old, nw] of pairs) {
     if (only && !only.includes(pair)) continue
@@ -123,6 +135,7 @@ async function main() {
     const want = await sha256(nw)
     const out = join(work, 'out')
     cps[pair] = timed(['cp', nw, out]).s
+    rmSync(out, { force: true })
     const tools = process.env.BENCH_TOOLS?.split(',')
     for (const tool of TOOLS) {
       if (tools && !tools.includes(tool.name)) continue
@@ -132,18 +145,25 @@ async function main() {
       }
       const patch = join(work, 'patch')
       rmSync(patch, { force: true })
-      const build = timed(tool.make(old, nw, patch))
+      let build: ReturnType<typeof timed>
+      try {
+        build = timed(tool.make(old, nw, patch))
+      } catch (e) {
+        console.log(`${pair} | ${tool.name}: build failed or timed out: ${String(e).split('\n')[0]}`)
+        continue
+      }
       const size = statSync(patch).size
       rmSync(out, { force: true })
       const apply = timed(tool.apply(old, patch, out))
       const ok = (await sha256(out)) === want
       const note = tool.name === 'slipway' ? (JSON.parse(build.stdout.trim().split('\n').pop()!) as { ops: number }).ops + ' ops' : ''
-      rows.push({ pair, tool: tool.name, size, build, apply, note: ok ? note : 'WRONG OUTPUT' })
+      record({ pair, tool: tool.name, size, build, apply, note: ok ? note : 'WRONG OUTPUT' })
       console.log(`${pair} | ${tool.name}: ${size} B, build ${build.s}s ${build.rssMb.toFixed(0)}MB, apply ${apply.s}s ${apply.rssMb.toFixed(0)}MB ${ok ? '' : 'WRONG OUTPUT'}`)
       rmSync(out, { force: true })
     }
   }
-  print(rows, idle.rssMb, cps)
+  const order = (r: Row) => pairs.findIndex(([p]) => p === r.pair) * 10 + TOOLS.findIndex((x) => x.name === r.tool)
+  print(rows.sort((a, b) => order(a) - order(b)), idle.rssMb, cps)
 }
 
 function print(rows: Row[], idleMb: number, cps: Record<string, number>) {
@@ -155,10 +175,10 @@ function print(rows: Row[], idleMb: number, cps: Record<string, number>) {
     ['apply', (r) => r.apply.s, (v) => v.toFixed(1) + ' s'],
     ['apply RSS', (r) => r.apply.rssMb, (v) => v.toFixed(0) + ' MB'],
   ]
-  const head = ['pair', 'tool', ...cols.flatMap(([n]) => [n, '×best'])]
+  const head = ['pair', 'tool', ...cols.flatMap(([n]) => [n, '×best']), 'note']
   const lines = [head]
   for (const r of rows) {
-    lines.push([r.pair, r.tool, ...cols.flatMap(([, f, fmt]) => [fmt(f(r)), (f(r) / best(r.pair, f)).toFixed(2)])])
+    lines.push([r.pair, r.tool, ...cols.flatMap(([, f, fmt]) => [fmt(f(r)), (f(r) / best(r.pair, f)).toFixed(2)]), r.note])
   }
   const w = head.map((_, i) => Math.max(...lines.map((l) => l[i]!.length)))
   console.log()

@@ -193,3 +193,18 @@ t.test('file apply records progress in a file and resumes from it', async (t) =>
   t.ok((await readFile(join(dir, 'out'))).equals(target))
   await t.rejects(stat(progressPath), { code: 'ENOENT' }, 'progress removed on success')
 })
+
+t.test('a REPLACE op that decodes to more than it declares, or an op over the output limit, is refused', async (t) => {
+  const source = randomBytes(1000, 12)
+  const big = Buffer.alloc(1 << 20) // compresses to a few bytes: a small bomb
+  const { replaceOp } = await import('../../server/delta/encode-op.js')
+  const bomb = await replaceOp(0, big, 5)
+  const declared = big.subarray(0, 1000)
+  bomb.op.targetLength = 1000
+  bomb.op.sha256 = sha256(declared)
+  const patch = await writePatch(source, declared, [bomb])
+  await t.rejects(applyMem(source, patch), { code: 'DELTA_CORRUPT' })
+  const honest = await writePatch(source, big, [await replaceOp(0, big, 5)])
+  await t.rejects(applyMem(source, honest, { limits: { maxOpTargetBytes: 1000 } }), { code: 'DELTA_SIZE_LIMIT' })
+  t.equal((await applyMem(source, honest)).result.targetSize, big.length)
+})

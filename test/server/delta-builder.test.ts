@@ -107,3 +107,10 @@ t.test('the budget bounds the index and bsdiff windows for multi-GB images', asy
   const small = buildBudget(256 * MiB, 200 * MiB, 2, 4)
   t.ok(small.bsdiffWindow < b.bsdiffWindow && small.window >= MiB)
 })
+
+t.test('missing input is DELTA_BUILD_INPUT and leaves no patch behind', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'slipway-build-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  await t.rejects(makeDelta(join(dir, 'nope'), join(dir, 'nope2'), join(dir, 'patch')), { code: 'DELTA_BUILD_INPUT' })
+  await t.rejects(readFile(join(dir, 'patch')), { code: 'ENOENT' })
+})
