@@ -5,7 +5,7 @@ import { decodeHeader, decodeOpHeader, HEADER_SIZE, OP_HEADER_SIZE, type DeltaHe
 import { collectGarbage } from './memory.js'
 import { runOp } from './ops.js'
 import { decodeProgress, type DeltaProgress } from './progress.js'
-import { IO_CHUNK, readExactly, TargetWriter, type SourceReader, type TargetSink } from './streams.js'
+import { CachedSource, IO_CHUNK, readExactly, TargetWriter, type SourceReader, type TargetSink } from './streams.js'
 
 export interface ApplyLimits {
   /** largest op payload held in memory, bytes; the builder emits at most ~4 MiB */
@@ -95,6 +95,7 @@ export async function applyDeltaStream({ source, patch, sink }: ApplyInput, opts
   // one payload buffer for the whole apply, grown to the largest op seen (≤ maxPayload):
   // a fresh multi-MB buffer per op was garbage that V8 collects late, and RSS showed it
   let payloadBuf = Buffer.alloc(0)
+  const cached = new CachedSource(source)
   const gcEvery = opts.gcEveryBytes ?? 16 << 20
   let sinceGc = 0
 
@@ -111,7 +112,7 @@ export async function applyDeltaStream({ source, patch, sink }: ApplyInput, opts
     const payload = payloadBuf.subarray(0, op.payloadLength)
     if (!(await reader.readInto(payload, op.payloadLength))) throw new DeltaError('DELTA_TRUNCATED', 'patch ends inside an op payload', { op: opIndex })
     out.op = createHash('sha256')
-    await runOp(op, payload, source, header.sourceSize, out, limits.maxOpTargetBytes)
+    await runOp(op, payload, cached, header.sourceSize, out, limits.maxOpTargetBytes)
     if (out.position !== op.targetOffset + op.targetLength) {
       throw new DeltaError('DELTA_CORRUPT', 'op produced the wrong number of bytes', { op: opIndex })
     }

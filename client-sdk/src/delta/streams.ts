@@ -74,3 +74,56 @@ export class TargetWriter {
     return this.offset + this.fill
   }
 }
+
+/**
+ * Serves small source reads from a few cached 256 KiB pages. A BSDIFF op stitched from
+ * an ext4 image has thousands of short control entries close to each other; one async
+ * read each made applying the OS pair 5× slower than reading it. 8 pages = 2 MiB.
+ */
+export class CachedSource implements SourceReader {
+  private static readonly PAGE = 256 * 1024
+  private readonly pages = new Map<number, Buffer>()
+
+  constructor(private readonly inner: SourceReader) {}
+
+  get size(): number {
+    return this.inner.size
+  }
+
+  async read(buf: Buffer, position: number): Promise<number> {
+    const P = CachedSource.PAGE
+    if (buf.length >= P) return this.inner.read(buf, position)
+    let done = 0
+    while (done < buf.length) {
+      const at = position + done
+      const page = await this.page(Math.floor(at / P))
+      const off = at % P
+      if (off >= page.length) break
+      const n = page.copy(buf, done, off, Math.min(page.length, off + buf.length - done))
+      done += n
+    }
+    return done
+  }
+
+  private async page(index: number): Promise<Buffer> {
+    const hit = this.pages.get(index)
+    if (hit) {
+      this.pages.delete(index) // re-insert: Map order is the LRU order
+      this.pages.set(index, hit)
+      return hit
+    }
+    const P = CachedSource.PAGE
+    const start = index * P
+    const buf = Buffer.allocUnsafe(Math.max(0, Math.min(P, this.inner.size - start)))
+    let got = 0
+    while (got < buf.length) {
+      const n = await this.inner.read(buf.subarray(got), start + got)
+      if (n === 0) break
+      got += n
+    }
+    const page = buf.subarray(0, got)
+    this.pages.set(index, page)
+    if (this.pages.size > 8) this.pages.delete(this.pages.keys().next().value!)
+    return page
+  }
+}
