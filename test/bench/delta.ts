@@ -187,7 +187,9 @@ function print(rows: Row[], idleMb: number, cps: Record<string, number>) {
   console.log(`\n×best: value / best of the peers (xdelta3, zstd, bsdiff) on the same pair; < 1 is better.`)
   console.log(`slipway apply RSS over the node+tsx idle baseline (${idleMb.toFixed(0)} MB):`)
   for (const r of rows.filter((r) => r.tool === 'slipway')) {
-    console.log(`  ${r.pair}: +${(r.apply.rssMb - idleMb).toFixed(0)} MB; apply ${r.apply.s}s vs dd+fsync of the target ${cps[r.pair]?.toFixed(1)}s (${(r.apply.s / (cps[r.pair] || 1)).toFixed(1)}×)`)
+    const dd = cps[r.pair]
+    const vs = dd === undefined ? '' : `; apply ${r.apply.s}s vs dd+fsync of the target ${dd.toFixed(1)}s (${(r.apply.s / (dd || 1)).toFixed(1)}×)`
+    console.log(`  ${r.pair}: +${(r.apply.rssMb - idleMb).toFixed(0)} MB${vs}`)
   }
 }
 
