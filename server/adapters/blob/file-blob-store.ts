@@ -25,6 +25,8 @@ export interface FileBlobStoreOptions {
 /** Staging files older than this are leftovers of a crashed writer (no upload takes a day). */
 const STALE_TMP_MS = 24 * 60 * 60 * 1000
 
+const READ_CHUNK = 1024 * 1024
+
 export class FileBlobStore implements BlobStore {
   private readonly root: string
   private readonly blobDir: string
@@ -122,10 +124,11 @@ export class FileBlobStore implements BlobStore {
       throw e
     }
     try {
-      if (!range) return fh.createReadStream()
+      // 1 MiB reads: far fewer syscalls and socket writes per GB than the 64 KiB default
+      if (!range) return fh.createReadStream({ highWaterMark: READ_CHUNK })
       const { start, end } = clampRange(sha256, range, (await fh.stat()).size)
       // The stream owns the handle from here (autoClose) and closes it at end or destroy.
-      return fh.createReadStream({ start, end })
+      return fh.createReadStream({ start, end, highWaterMark: READ_CHUNK })
     } catch (e) {
       await fh.close()
       throw e

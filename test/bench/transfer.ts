@@ -1,0 +1,128 @@
+/**
+ * bench:transfer — push a large generated file through the real CLI to a real
+ * server on the embedded defaults, then download it with 8 parallel ranged
+ * requests. Baselines measured in the same run on the same machine: `dd` to disk
+ * (with fdatasync, as the server syncs a blob before it is visible) for the upload,
+ * `cat` of the stored blob to /dev/null for the download. Prints ratios and the
+ * server's peak RSS.
+ *
+ *   npm run bench:transfer                 # 2 GiB
+ *   BENCH_SIZE_MIB=512 npm run bench:transfer
+ */
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { createWriteStream } from 'node:fs'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import net from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const BIN = fileURLToPath(new URL('../../server/bin/slipway.mjs', import.meta.url))
+const SIZE = Number(process.env.BENCH_SIZE_MIB ?? 2048) * 1024 * 1024
+const STREAMS = 8
+
+const seconds = (f: () => void) => {
+  const t0 = process.hrtime.bigint()
+  f()
+  return Number(process.hrtime.bigint() - t0) / 1e9
+}
+const mbps = (bytes: number, s: number) => bytes / 1e6 / s
+
+async function writeRandom(path: string, size: number) {
+  const out = createWriteStream(path)
+  const block = 8 * 1024 * 1024
+  for (let done = 0; done < size; done += block) {
+    const chunk = randomBytes(Math.min(block, size - done))
+    if (!out.write(chunk)) await new Promise<void>((r) => out.once("drain", () => r()))
+  }
+  await new Promise<void>((r, j) => out.end((e?: Error | null) => (e ? j(e) : r())))
+}
+
+async function freePort() {
+  const s = net.createServer()
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r))
+  const { port } = s.address() as net.AddressInfo
+  await new Promise((r) => s.close(r))
+  return port
+}
+
+async function peakRssMiB(pid: number) {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8')
+  return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024
+}
+
+async function main() {
+  const dir = await mkdtemp(join(tmpdir(), 'slipway-bench-'))
+  try {
+    const file = join(dir, 'image.ext4')
+    console.log(`generating ${SIZE / 2 ** 20} MiB of random data...`)
+    await writeRandom(file, SIZE)
+
+    const ddSeconds = seconds(() => execFileSync('dd', [`if=${file}`, `of=${join(dir, 'dd.out')}`, 'bs=4M', 'conv=fdatasync'], { stdio: 'ignore' }))
+    await rm(join(dir, 'dd.out'))
+
+    const port = await freePort()
+    const admin = 'slw_' + randomBytes(32).toString('base64url')
+    const env = { ...process.env, SLIPWAY_DATA_DIR: join(dir, 'data'), PORT: String(port), SLIPWAY_ADMIN_TOKEN: admin, LOG_LEVEL: 'warn' }
+    const server = spawn(process.execPath, [BIN, 'start'], { env, stdio: ['ignore', 'ignore', 'inherit'] })
+    try {
+      const url = `http://127.0.0.1:${port}`
+      for (let i = 0; ; i++) {
+        try {
+          if ((await fetch(`${url}/healthz`)).ok) break
+        } catch {
+          if (i > 300) throw new Error('server did not start')
+          await new Promise((r) => setTimeout(r, 100))
+        }
+      }
+      const ci = execFileSync(process.execPath, [BIN, 'token', 'create', '--role', 'ci'], { env, encoding: 'utf8' }).trim()
+      const pushEnv = { ...env, SLIPWAY_URL: url, SLIPWAY_TOKEN: ci, SLIPWAY_CLI_STATE: join(dir, 'cli'), SLIPWAY_RELEASE_KEY: join(dir, 'data', 'keys', 'release.pem') }
+      let out = ''
+      const pushSeconds = seconds(() => {
+        const r = spawnSync(
+          process.execPath,
+          [BIN, 'push', file, '--name', 'bench', '--version', '1.0.0', '--kind', 'os-image', '--hardware', 'rpi5'],
+          { env: pushEnv, encoding: 'utf8' },
+        )
+        if (r.status !== 0) throw new Error(`push failed: ${r.stderr}`)
+        out = r.stdout
+      })
+      const { sha256 } = JSON.parse(out) as { sha256: string }
+      const blob = join(dir, 'data', 'blobs', 'sha256', sha256.slice(0, 2), sha256)
+
+      const catSeconds = seconds(() => execFileSync('sh', ['-c', `cat '${blob}' > /dev/null`]))
+      const part = Math.ceil(SIZE / STREAMS)
+      const curlArgs = (i: number) => [
+        '-sS', '-f', '-o', '/dev/null', '-H', `authorization: Bearer ${ci}`,
+        '-r', `${i * part}-${Math.min(SIZE, (i + 1) * part) - 1}`, `${url}/v1/blobs/${sha256}`,
+      ]
+      const t0 = process.hrtime.bigint()
+      await Promise.all(
+        Array.from({ length: STREAMS }, (_, i) =>
+          new Promise<void>((resolve, reject) =>
+            spawn('curl', curlArgs(i), { stdio: 'inherit' }).on('close', (code) => (code === 0 ? resolve() : reject(new Error(`curl exit ${code}`)))),
+          ),
+        ),
+      )
+      const downloadSeconds = Number(process.hrtime.bigint() - t0) / 1e9
+      const rss = await peakRssMiB(server.pid!)
+
+      const up = mbps(SIZE, pushSeconds)
+      const dd = mbps(SIZE, ddSeconds)
+      const down = mbps(SIZE, downloadSeconds)
+      const cat = mbps(SIZE, catSeconds)
+      console.log(`\nbench:transfer  ${SIZE / 2 ** 20} MiB, embedded defaults, ${STREAMS} ranged download streams`)
+      console.log(`  upload   slipway push  ${up.toFixed(0).padStart(6)} MB/s   dd to disk ${dd.toFixed(0).padStart(6)} MB/s   ratio ${(up / dd).toFixed(2)}  (goal >= 0.50)`)
+      console.log(`  download 8 x Range     ${down.toFixed(0).padStart(6)} MB/s   cat blob   ${cat.toFixed(0).padStart(6)} MB/s   ratio ${(down / cat).toFixed(2)}  (goal >= 0.70)`)
+      console.log(`  server peak RSS        ${rss.toFixed(0).padStart(6)} MiB  (goal < 250 MiB)`)
+    } finally {
+      server.kill('SIGTERM')
+      await new Promise((r) => server.once('close', r))
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+await main()
