@@ -1,27 +1,12 @@
 /** CI push over real HTTP: tus upload, release binding, ranged download. */
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { readdir } from 'node:fs/promises'
 import t from 'tap'
-import * as tus from 'tus-js-client'
+import { sha256 as sha, tusUpload as upload } from '../helpers/api.js'
 import { startServer, type TestServer } from '../helpers/server.js'
 import { signReleaseFor } from '../helpers/trust.js'
 
-const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex')
-
-function upload(srv: TestServer, token: string, data: Buffer): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const u = new tus.Upload(data, {
-      endpoint: `${srv.url}/v1/uploads`,
-      headers: { authorization: `Bearer ${token}` },
-      chunkSize: 256 * 1024,
-      retryDelays: [],
-      onError: reject,
-      onSuccess: () => resolve(u.url!.split('/').pop()!),
-    })
-    u.start()
-  })
-}
-
+// raw fetch (not helpers/api.call) on purpose: this test reads bodies as a device would
 const api = (srv: TestServer, token: string | undefined, path: string, init: RequestInit = {}) =>
   fetch(`${srv.url}${path}`, {
     ...init,
