@@ -3,20 +3,13 @@
  * are safe as path segments and object keys, and versions that are SemVer 2.0.0.
  */
 import { invalid } from './errors.js'
-import type { Provenance, ReleaseKind } from './model.js'
+import type { Release } from './model.js'
 
-export interface ReleaseInput {
+/** What a CI pushes: the release's own fields, plus the upload that holds its bytes. */
+export type ReleaseInput = Pick<Release, 'name' | 'version' | 'kind' | 'hardware' | 'sha256' | 'length' | 'securityVersion' | 'provenance'> & {
   /** id of a finished upload */
   uploadId: string
-  name: string
-  version: string
-  kind: ReleaseKind
-  hardware: string[]
-  sha256: string
-  length: number
-  securityVersion: number
-  provenance: Provenance
-  /** CI-signed metadata envelope (verified by the trust layer once it is on) */
+  /** CI-signed metadata envelope, verified against the current root before anything is stored */
   metadata?: unknown
 }
 

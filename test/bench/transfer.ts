@@ -13,10 +13,10 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { createWriteStream } from 'node:fs'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { freePort } from '../helpers/net.js'
 
 const BIN = fileURLToPath(new URL('../../server/bin/slipway.mjs', import.meta.url))
 const SIZE = Number(process.env.BENCH_SIZE_MIB ?? 2048) * 1024 * 1024
@@ -39,13 +39,6 @@ async function writeRandom(path: string, size: number) {
   await new Promise<void>((r, j) => out.end((e?: Error | null) => (e ? j(e) : r())))
 }
 
-async function freePort() {
-  const s = net.createServer()
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r))
-  const { port } = s.address() as net.AddressInfo
-  await new Promise((r) => s.close(r))
-  return port
-}
 
 async function peakRssMiB(pid: number) {
   const status = await readFile(`/proc/${pid}/status`, 'utf8')

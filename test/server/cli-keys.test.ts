@@ -7,13 +7,13 @@
  */
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
-import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { FileKeySigner } from '../../signing/index.js'
 import { sha256 } from '../helpers/api.js'
 import { slipway, waitForOutput } from '../helpers/cli.js'
+import { freePort } from '../helpers/net.js'
 import { softhsm, USER_PIN } from '../signing/softhsm.js'
 
 const hsm = await softhsm(['ceremony'])
@@ -137,13 +137,6 @@ t.test('root keys in a PKCS#11 token sign the ceremony', async (t) => {
   t.equal(json(added.stdout).version, 2)
 })
 
-async function freePort(): Promise<number> {
-  const s = net.createServer()
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r))
-  const port = (s.address() as net.AddressInfo).port
-  await new Promise((r) => s.close(r))
-  return port
-}
 
 t.test('on a server: install a root, push with the new CI key and with --metadata, a revoked key refused', async (t) => {
   const port = await freePort()

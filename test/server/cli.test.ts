@@ -6,19 +6,12 @@ import { randomBytes } from 'node:crypto'
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import net from 'node:net'
 import t from 'tap'
 import { sha256 } from '../helpers/api.js'
-import { slipway, waitForOutput } from '../helpers/cli.js'
+import { slipway } from '../helpers/cli.js'
+import { freePort } from '../helpers/net.js'
 import { CuttingProxy } from '../helpers/cutting-proxy.js'
 
-async function freePort(): Promise<number> {
-  const s = net.createServer()
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r))
-  const port = (s.address() as net.AddressInfo).port
-  await new Promise((r) => s.close(r))
-  return port
-}
 
 t.test('a wrong config value stops the start, naming the variable', async (t) => {
   const { done } = slipway(['start'], { PORT: 'eighty' })
@@ -112,4 +105,3 @@ async function waitForFetch(url: string): Promise<void> {
     await new Promise((r) => setTimeout(r, 100))
   }
 }
-void waitForOutput
