@@ -16,6 +16,12 @@ import { ReleaseService } from './domain/release-service.js'
 import { SignedReleaseVerifier } from './domain/signed-release-verifier.js'
 import { TrustService } from './domain/trust-service.js'
 import type { Services } from './services.js'
+import { AssignmentService } from './domain/fleet/assignment-service.js'
+import { FleetCaches } from './domain/fleet/caches.js'
+import { EnrollmentService } from './domain/fleet/enrollment-service.js'
+import { ReportService } from './domain/fleet/report-service.js'
+import { RolloutService } from './domain/fleet/rollout-service.js'
+import { evaluateSoon } from './workers/jobs.js'
 
 export interface Container extends Services {
   /** set when this start created the development root (first start with file keys) */
@@ -48,7 +54,7 @@ export async function createContainer(
     const queue = jobQueue(config, opts.onQueueError ?? (() => {}))
     closers.unshift(() => queue.close())
     const uploads = new TusUploadArea(config.uploadDir, config.uploadExpirySeconds * 1000)
-    const auth = new AuthService(repos.tokens)
+    const auth = new AuthService(repos.tokens, repos.fleet.devices)
     const trust = new TrustService(repos.roots)
     // file keys (embedded default): the first start creates a dev root; a PKCS#11
     // key is opened first so that module / PIN / key mistakes are the error shown
@@ -57,8 +63,17 @@ export async function createContainer(
     closers.unshift(() => onlineSigner.close())
     await trust.checkOnlineKey(onlineSigner.keyId) // TRUST_ROOT_MISSING until a root is installed
     const releases = new ReleaseService(repos.releases, blobs, uploads, new SignedReleaseVerifier(trust))
+    const caches = new FleetCaches(repos.releases, repos.fleet.rollouts)
+    const rollouts = new RolloutService(repos.fleet, repos.releases, caches)
+    const assignments = new AssignmentService(repos.fleet, caches, onlineSigner, undefined, config.pollIntervalSeconds)
+    const reports = new ReportService(repos.fleet, caches, (n, v) => repos.releases.findByNameVersion(n, v), (id) => evaluateSoon(queue, id))
     return {
       config,
+      caches,
+      rollouts,
+      assignments,
+      reports,
+      enrollment: new EnrollmentService(repos.fleet),
       repos,
       blobs,
       uploads,

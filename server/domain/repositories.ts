@@ -1,4 +1,5 @@
 /** Persistence ports. One adapter (Kysely) serves SQLite and PostgreSQL. */
+import type { FleetRepositories } from './fleet/repositories.js'
 import type { ApiToken, Release, StoredRoot } from './model.js'
 
 export interface TokenRepository {
@@ -41,6 +42,8 @@ export interface Repositories {
   tokens: TokenRepository
   releases: ReleaseRepository
   roots: RootRepository
+  /** devices, enrollment, rollouts, audit */
+  fleet: FleetRepositories
   /** Throws DependencyUnavailable when the database cannot be reached. */
   ping(): Promise<void>
   close(): Promise<void>

@@ -7,6 +7,7 @@ import { migrateToLatest } from './migrate.js'
 import { KyselyReleaseRepository } from './release-repository.js'
 import { KyselyRootRepository } from './root-repository.js'
 import { KyselyTokenRepository } from './token-repository.js'
+import { fleetRepositories } from './fleet/index.js'
 
 export { connectDatabase } from './connect.js'
 export { migrateToLatest, MIGRATIONS_DIR } from './migrate.js'
@@ -31,6 +32,7 @@ export async function openRepositories(opts: OpenOptions): Promise<Repositories 
     tokens: new KyselyTokenRepository(db),
     releases: new KyselyReleaseRepository(db),
     roots: new KyselyRootRepository(db),
+    fleet: fleetRepositories(db),
     async ping() {
       try {
         await sql`select 1`.execute(db)
