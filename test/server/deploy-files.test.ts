@@ -45,3 +45,20 @@ t.test('systemd units pass systemd-analyze verify', async (t) => {
     t.pass(`${unit} verified`)
   }
 })
+
+t.test('agent unit: hardened, dedicated user, writable state only, root needs documented', async (t) => {
+  const text = readFileSync(deploy('systemd/slipway-agent.service'), 'utf8')
+  const directives = text.split('\n').filter((l) => !l.startsWith('#'))
+  const has = (d: string) => t.ok(directives.includes(d), d)
+  has('NoNewPrivileges=yes')
+  has('ProtectSystem=strict')
+  has('PrivateTmp=yes')
+  has('User=slipway-agent')
+  has('StateDirectory=slipway-agent')
+  has('ReadWritePaths=/var/lib/slipway-agent -/var/lib/slipway-models')
+  has('Restart=always')
+  // the comments tell an operator how to run the root-only OS-image adapters
+  for (const need of ['User=root', 'DeviceAllow=', '/run/lock', 'tryboot', 'grubenv', 'fw_setenv']) t.match(text, need)
+  execFileSync('systemd-analyze', ['verify', deploy('systemd/slipway-agent.service')], { stdio: 'pipe' })
+  t.pass('slipway-agent.service verified')
+})
