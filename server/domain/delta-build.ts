@@ -5,6 +5,7 @@
  * other. A permanent failure fails the job at once (PermanentJobError); a transient
  * one puts the rows back to queued and lets the queue retry with backoff.
  */
+import { isTrustError } from '../../signing/verify/index.js'
 import { DeltaBuildFailure, SlipwayError } from './errors.js'
 import type { DeltaRecord, DeltaState } from './model.js'
 import { PermanentJobError, type BlobStore, type BuiltPatch, type OnlineSigner, type PatchBuilder } from './ports.js'
@@ -111,7 +112,8 @@ export class DeltaBuild {
   }
 
   private async fail(content: Content, e: unknown, attempt: number, started: number): Promise<never> {
-    const code = e instanceof SlipwayError ? e.code : 'DELTA_BUILD_ERROR'
+    // our codes, and the signer's (PKCS11_*, SIGNER_* when the HSM is down); anything else is generic
+    const code = e instanceof SlipwayError || isTrustError(e) ? e.code : 'DELTA_BUILD_ERROR'
     const message = e instanceof Error ? e.message : String(e)
     const permanent = e instanceof DeltaBuildFailure && e.permanent
     const last = permanent || attempt >= this.attempts
