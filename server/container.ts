@@ -5,17 +5,20 @@
 import { join } from 'node:path'
 import { openRepositories } from './adapters/db/index.js'
 import { FileBlobStore, S3BlobStore } from './adapters/blob/index.js'
+import { BlobPatchBuilder } from './adapters/delta/blob-patch-builder.js'
 import { BullMqQueue, InProcessQueue } from './adapters/queue/index.js'
 import { ensureDevRoot, type DevRoot } from './adapters/signer/dev-root.js'
 import { openOnlineSigner } from './adapters/signer/online-signer.js'
 import { TusUploadArea } from './adapters/uploads/tus-upload-area.js'
 import type { Config } from './config.js'
 import { AuthService } from './domain/auth-service.js'
-import type { BlobStore, JobQueue } from './domain/ports.js'
+import { DeltaService } from './domain/delta-service.js'
+import type { BlobStore, FleetVersions, JobQueue } from './domain/ports.js'
 import { ReleaseService } from './domain/release-service.js'
 import { SignedReleaseVerifier } from './domain/signed-release-verifier.js'
 import { TrustService } from './domain/trust-service.js'
 import type { Services } from './services.js'
+import type { Repositories } from './domain/repositories.js'
 import { AssignmentService } from './domain/fleet/assignment-service.js'
 import { FleetCaches } from './domain/fleet/caches.js'
 import { EnrollmentService } from './domain/fleet/enrollment-service.js'
@@ -34,13 +37,35 @@ function blobStore(config: Config): BlobStore {
   return new FileBlobStore({ root: join(config.dataDir, 'blobs') })
 }
 
+
+/** The versions devices run, for planning deltas: what device_installed says, as release ids. */
+function fleetVersions(repos: Repositories): FleetVersions {
+  return {
+    async topInstalled(name, hardware, limit) {
+      const out: Array<{ releaseId: string; devices: number }> = []
+      // versions the server never published (devices enrolled with them) cannot be delta sources
+      for (const v of await repos.fleet.devices.topInstalled(name, hardware, limit * 2)) {
+        const rel = await repos.releases.findByNameVersion(name, v.version)
+        if (rel && rel.sha256 === v.sha256) out.push({ releaseId: rel.id, devices: v.devices })
+        if (out.length === limit) break
+      }
+      return out
+    },
+  }
+}
+
 function jobQueue(config: Config, onError: (e: Error) => void): JobQueue {
   return config.redisUrl ? new BullMqQueue({ url: config.redisUrl, prefix: config.queuePrefix, onError }) : new InProcessQueue()
 }
 
 export async function createContainer(
   config: Config,
-  opts: { migrate?: boolean; onQueueError?: (e: Error) => void } = {},
+  opts: {
+    migrate?: boolean
+    onQueueError?: (e: Error) => void
+    /** what the fleet runs (tests inject one; default: the stub until devices exist) */
+    fleet?: FleetVersions
+  } = {},
 ): Promise<Container> {
   const repos = await openRepositories({
     databaseUrl: config.databaseUrl,
@@ -63,9 +88,19 @@ export async function createContainer(
     closers.unshift(() => onlineSigner.close())
     await trust.checkOnlineKey(onlineSigner.keyId) // TRUST_ROOT_MISSING until a root is installed
     const releases = new ReleaseService(repos.releases, blobs, uploads, new SignedReleaseVerifier(trust))
+    const deltas = new DeltaService(
+      repos.deltas,
+      repos.releases,
+      queue,
+      blobs,
+      new BlobPatchBuilder(blobs, { memoryBudget: config.delta.memoryBudget, workDir: config.delta.workDir }),
+      onlineSigner,
+      opts.fleet ?? fleetVersions(repos),
+      { offerRatio: config.delta.offerRatio, topSources: config.delta.topSources },
+    )
     const caches = new FleetCaches(repos.releases, repos.fleet.rollouts)
     const rollouts = new RolloutService(repos.fleet, repos.releases, caches)
-    const assignments = new AssignmentService(repos.fleet, caches, onlineSigner, undefined, config.pollIntervalSeconds)
+    const assignments = new AssignmentService(repos.fleet, caches, onlineSigner, deltas, config.pollIntervalSeconds)
     const reports = new ReportService(repos.fleet, caches, (n, v) => repos.releases.findByNameVersion(n, v), (id) => evaluateSoon(queue, id))
     return {
       config,
@@ -80,6 +115,7 @@ export async function createContainer(
       queue,
       auth,
       releases,
+      deltas,
       trust,
       onlineSigner,
       ...(devRoot ? { devRoot } : {}),

@@ -11,7 +11,7 @@ export { JOBS } from './jobs.js'
 const RECLAIM_EVERY_MS = 15 * 60 * 1000
 
 export async function registerWorkers(services: Services): Promise<void> {
-  const { queue, uploads, rollouts, config } = services
+  const { queue, uploads, rollouts, config, deltas } = services
   queue.handle(JOBS.reclaimUploads, async () => {
     await uploads.reclaimExpired()
   })
@@ -28,4 +28,9 @@ export async function registerWorkers(services: Services): Promise<void> {
   })
   await queue.every(JOBS.reclaimUploads, RECLAIM_EVERY_MS)
   await queue.every(JOBS.rolloutsTick, config.rolloutTickSeconds * 1000)
+  // one build at a time per process: a build already uses every core and the whole memory budget
+  queue.handle<{ sourceSha256: string; targetSha256: string }>(JOBS.build, (job) => deltas.build(job.data, job.attempt))
+  queue.handle<{ releaseId: string }>(JOBS.plan, async (job) => {
+    await deltas.plan(job.data.releaseId)
+  })
 }

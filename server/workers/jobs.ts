@@ -1,10 +1,12 @@
 /** Job names and the small helpers that enqueue them. */
+import { DELTA_JOBS } from '../domain/delta-service.js'
 import type { JobQueue } from '../domain/ports.js'
 
 export const JOBS = {
   reclaimUploads: 'reclaim-uploads',
   evaluateRollout: 'evaluate-rollout',
   rolloutsTick: 'rollouts-tick',
+  ...DELTA_JOBS,
 } as const
 
 /** Coalescing window of evaluate-rollout: reports within it share one evaluation that starts after it. */

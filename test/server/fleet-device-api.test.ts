@@ -46,7 +46,7 @@ t.test('enroll, poll, report, explain', async (t) => {
 
   // a rollout reaching every device
   const created = await call(srv, op, 'POST', '/v1/rollouts', { release: `rootfs@${v2.version}`, phases: [{ percent: 100, minDevices: 1, soakSeconds: 0 }], gate: { minSample: 1 }, start: true, reason: 'test' })
-  t.equal(created.status, 201, JSON.stringify(created.json))
+  t.equal(created.status, 201, 'rollout created and started')
   const rolloutId = created.json.rollout.id
   const poll = await call(srv, cred, 'GET', '/v1/device/update')
   t.equal(poll.status, 200)
