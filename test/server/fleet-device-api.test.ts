@@ -110,4 +110,9 @@ t.test('enroll, poll, report, explain', async (t) => {
   t.equal(mixed.status, 404)
   const after = await call(srv, op, 'GET', `/v1/rollouts/${rolloutId}`)
   t.same(after.json.totals, totals, 'a rejected batch stores nothing')
+
+  const metrics = (await call(srv, undefined, 'GET', '/metrics')).raw.toString()
+  t.match(metrics, /slipway_device_polls_total\{result="assignment"\} [1-9]/)
+  t.match(metrics, /slipway_device_polls_total\{result="not-modified"\} 1/)
+  t.match(metrics, /slipway_rollouts\{state="(running|completed)"\} 1/)
 })
