@@ -129,6 +129,7 @@ t.test('a breach acts within 2 seconds; a metric worse than the previous release
   const id = c.json.rollout.id
   const a0 = await assigned(srv, devices[0]!)
   const a1 = await assigned(srv, devices[1]!)
+  await assigned(srv, devices[7]!) // assigned, but it never starts before the pause
   await report(srv, devices[0]!, a0.rolloutId, a0.version, 1, 'failed')
   await new Promise((res) => setTimeout(res, 500))
   t.equal((await call(srv, op, 'GET', `/v1/rollouts/${id}`)).json.rollout.state, 'running', 'one failure: still below the limit')
@@ -142,6 +143,8 @@ t.test('a breach acts within 2 seconds; a metric worse than the previous release
   const took = Date.now() - crossed
   t.equal(state, 'paused')
   t.ok(took < 2000, `paused ${took} ms after the report that crossed the line`)
+  t.equal((await call(srv, devices[7]!.credential, 'GET', '/v1/device/update')).status, 204, 'the pause withdraws the assignment from a device that had not started')
+  t.equal((await call(srv, devices[0]!.credential, 'GET', '/v1/device/update')).status, 200, 'a device that started still finishes')
   await call(srv, op, 'POST', `/v1/rollouts/${id}/abort`, { reason: 'bad build' })
 
   // 1.2.0: healthy, but 1.9× slower than what 1.0.0 devices report
