@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
-import t, { type Test } from 'tap'
+import type { Test } from 'tap'
 import { call } from '../helpers/api.js'
 import { slipway } from '../helpers/cli.js'
 import { enroll, enrollmentToken, installedOf, publish, type PublishedRelease } from '../helpers/fleet.js'
@@ -21,14 +21,14 @@ import { startServer, type TestServer } from '../helpers/server.js'
 const REDIS_URL = process.env.SLIPWAY_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
 const FLEET = Number(process.env.SLIPWAY_SIM_DEVICES ?? 2000)
 
-interface Mode {
+export interface Mode {
   name: string
   env: () => Promise<{ env: Record<string, string>; cleanup: () => Promise<void> }>
   workers: number
 }
 
-const embedded: Mode = { name: 'embedded', workers: 0, env: async () => ({ env: {}, cleanup: async () => {} }) }
-const scaled: Mode = {
+export const embedded: Mode = { name: 'embedded', workers: 0, env: async () => ({ env: {}, cleanup: async () => {} }) }
+export const scaled: Mode = {
   name: 'postgres+redis',
   workers: 2,
   env: async () => {
@@ -72,29 +72,44 @@ async function setup(t: Test, mode: Mode, size: number, behaviour: (i: number) =
   const op = await srv.token('operator')
   const v1 = await publish(srv, { version: '1.0.0' })
   const et = await enrollmentToken(srv)
+  const t0 = Date.now()
   const devices = await mapLimit(Array.from({ length: size }, (_, i) => i), 32, async (i) => {
     const d = await enroll(srv, et, { installed: [installedOf(v1)], tags: i % 2 ? ['odd'] : [] })
     return new SimDevice(d.deviceId, d.credential, behaviour(i), v1)
   })
+  if (process.env.SIM_DEBUG) console.error(`enrolled ${size} in ${Date.now() - t0} ms`)
   return { srv, op, v1, devices }
 }
 
-/** Every device polls (and installs when told to), round after round, until `done`. */
-async function drive(f: Fleet, done: () => Promise<boolean>, opts: { timeoutMs?: number; decide?: (d: SimDevice) => Behaviour; finished?: (d: SimDevice) => boolean } = {}): Promise<void> {
-  const deadline = Date.now() + (opts.timeoutMs ?? 300_000)
-  while (!(await done())) {
-    if (Date.now() > deadline) throw new Error('the rollout did not reach the expected state in time')
-    // devices already where the test wants them would only get 204s: skip them to keep the run short
-    const polling = opts.finished ? f.devices.filter((d) => !opts.finished!(d)) : f.devices
-    await mapLimit(polling, 48, (d) => d.step(f.srv, opts.decide))
-    await new Promise((r) => setTimeout(r, 200))
+/**
+ * Every device polls (and installs when told to), round after round, until `done`. A
+ * device told "nothing to do" waits until the rollout changes (its version moves)
+ * before polling again, as a real device waits out its poll interval.
+ */
+async function drive(f: Fleet, id: string, done: (r: any) => boolean, opts: { timeoutMs?: number; decide?: (d: SimDevice) => Behaviour } = {}): Promise<void> {
+  const deadline = Date.now() + (opts.timeoutMs ?? 240_000)
+  const idleAt = new Map<SimDevice, number>()
+  for (;;) {
+    const r = await rollout(f, id)
+    if (done(r)) return
+    if (Date.now() > deadline) throw new Error(`the rollout did not reach the expected state in time: ${JSON.stringify(r.rollout)}`)
+    const version = r.rollout.version
+    const polling = f.devices.filter((d) => idleAt.get(d) !== version)
+    const t0 = Date.now()
+    await mapLimit(polling, 48, async (d) => {
+      const result = await d.step(f.srv, opts.decide)
+      if (result === 'idle') idleAt.set(d, version)
+      else idleAt.delete(d)
+    })
+    if (process.env.SIM_DEBUG) console.error(`round v${version} ${r.rollout.state}/${r.rollout.phase}: ${polling.length} polled in ${Date.now() - t0} ms`)
+    await new Promise((res) => setTimeout(res, 200))
   }
 }
 
 const rollout = async (f: Fleet, id: string) => (await call(f.srv, f.op, 'GET', `/v1/rollouts/${id}`)).json
 const audit = async (f: Fleet, id: string) => (await call(f.srv, f.op, 'GET', `/v1/audit?subject=rollout:${id}&limit=5000`)).json.entries as Array<{ action: string; actor: string; reason: string }>
 
-for (const mode of [embedded, scaled]) {
+export function rolloutScenarios(t: Test, mode: Mode): void {
   t.test(`${mode.name}: a healthy release walks 1% → 10% → 50% → 100% and completes`, async (t) => {
     // one device in ten reports chaotically: twice, newest first
     const f = await setup(t, mode, FLEET, (i) => (i % 10 === 3 ? 'chaotic' : 'healthy'))
@@ -118,8 +133,7 @@ for (const mode of [embedded, scaled]) {
     t.equal(created.status, 201)
     const id = created.json.rollout.id
     // a completed rollout keeps reaching the devices that have not polled yet
-    const onTarget = (d: SimDevice) => d.runs.get('rootfs') === '1.1.0'
-    await drive(f, async () => (await rollout(f, id)).rollout.state === 'completed' && f.devices.every(onTarget), { finished: onTarget })
+    await drive(f, id, (r) => r.rollout.state === 'completed' && f.devices.every((d) => d.runs.get('rootfs') === '1.1.0'))
     const r = await rollout(f, id)
     t.equal(r.totals.assigned, FLEET, 'every device was assigned once')
     t.equal(r.totals.healthy, FLEET, 'chaotic reporters counted once each: healthy = devices')
@@ -148,17 +162,8 @@ for (const mode of [embedded, scaled]) {
       reason: 'bad build',
     })
     const id = created.json.rollout.id
-    const breachedAt = { t: 0 }
-    await drive(
-      f,
-      async () => {
-        const r = await rollout(f, id)
-        if (r.rollout.state === 'rolled_back' && !breachedAt.t) breachedAt.t = Date.now()
-        // done once every device that installed 1.1.0 is back on 1.0.0
-        return r.rollout.state === 'rolled_back' && f.devices.every((d) => d.runs.get('rootfs') === '1.0.0')
-      },
-      { decide },
-    )
+    // done once every device that installed 1.1.0 is back on 1.0.0
+    await drive(f, id, (r) => r.rollout.state === 'rolled_back' && f.devices.every((d) => d.runs.get('rootfs') === '1.0.0'), { decide })
     const r = await rollout(f, id)
     t.equal(r.rollout.state, 'rolled_back')
     t.equal(r.rollout.phase, 0, 'phase 2 never started')
@@ -190,7 +195,7 @@ for (const mode of [embedded, scaled]) {
       reason: 'silence test',
     })
     const id = created.json.rollout.id
-    await drive(f, async () => (await rollout(f, id)).rollout.state === 'paused', { decide })
+    await drive(f, id, (r) => r.rollout.state === 'paused', { decide })
     const r = await rollout(f, id)
     t.ok(r.totals.silent > 0, `silent devices counted (${r.totals.silent})`)
     t.equal(r.totals.failed, r.totals.silent, 'as failures, and nothing else failed')
@@ -198,6 +203,7 @@ for (const mode of [embedded, scaled]) {
   })
 }
 
+export function raceScenario(t: Test): void {
 t.test('postgres+redis: concurrent evaluations from several processes make exactly one transition', async (t) => {
   const f = await setup(t, scaled, 60, () => 'healthy')
   // a second server process on the same database and queue
@@ -222,3 +228,4 @@ t.test('postgres+redis: concurrent evaluations from several processes make exact
   t.equal(pauses.length, 1, 'one pause in the audit log')
   t.ok(results.filter((x) => x.transitioned).length <= 1, 'at most one of the concurrent evaluations won')
 })
+}
