@@ -1,7 +1,7 @@
 /**
  * The load generator of bench:poll, in its own process so that it does not share the
  * server's event loop (the machine has 2 cores: one for the server, one for this).
- * Receives { url, path, credentials, seconds, connections } over IPC, answers with the
+ * Receives { url, path, credentials, seconds | amount, connections } over IPC, answers with the
  * autocannon figures and the status mix. Each request carries the next credential of
  * the pool (round robin) and the ETag that device last got, as an agent would.
  */
@@ -12,7 +12,9 @@ export interface LoadJob {
   path: string
   /** bearer credentials to spread requests over; empty: no authorization header */
   credentials: string[]
+  /** run this long, or (when given) send exactly `amount` requests */
   seconds: number
+  amount?: number
   connections: number
 }
 
@@ -33,6 +35,7 @@ async function load(job: LoadJob): Promise<LoadResult> {
     url: job.url,
     connections: job.connections,
     duration: job.seconds,
+    ...(job.amount !== undefined && { amount: job.amount }),
     requests: [
       {
         method: 'GET',

@@ -6,13 +6,14 @@
  * same run. Prints polls/s, p50/p99 latency and the ratio to bare Fastify.
  * Goal: ≥ 0.35 of bare Fastify's throughput with p99 under 20 ms on embedded mode.
  *
- *   npm run bench:poll [-- --devices 100000 --pool 5000 --seconds 10 --connections 32 --no-pg]
+ *   npm run bench:poll [-- --devices 100000 --pool 5000 --seconds 5 --rounds 3 --connections 32 --no-pg]
  *
  * Devices are written through the repositories (as enrollment writes them: a random
  * `sld_` credential stored as its sha256), not with 100,000 HTTP calls; the load
  * generator runs in a child process and spreads requests over a pool of credentials.
  */
 import { fork } from 'node:child_process'
+import os from 'node:os'
 import { randomBytes, randomUUID } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -29,8 +30,9 @@ const { values: opt } = parseArgs({
   options: {
     devices: { type: 'string', default: '100000' },
     pool: { type: 'string', default: '5000' },
-    seconds: { type: 'string', default: '10' },
+    seconds: { type: 'string', default: '5' },
     connections: { type: 'string', default: '32' },
+    rounds: { type: 'string', default: '3' },
     'no-pg': { type: 'boolean', default: false },
   },
 })
@@ -77,10 +79,42 @@ async function seed(srv: TestServer, installed: InstalledRelease): Promise<strin
 interface Row {
   mode: string
   r: LoadResult
-  setup?: string
+  /** the bare Fastify rounds interleaved with this mode's rounds */
+  bare: LoadResult
+  setup: string
 }
 
-async function fleetMode(mode: string, env: Record<string, string>): Promise<Row> {
+/**
+ * The machine is shared, so its load drifts during a run: each mode is measured in
+ * ROUNDS rounds alternating with bare Fastify, and compared with those paired rounds.
+ */
+async function paired(url: string, pool: string[], bareUrl: string): Promise<{ r: LoadResult; bare: LoadResult }> {
+  const polls: LoadResult[] = []
+  const bares: LoadResult[] = []
+  for (let i = 0; i < ROUNDS; i++) {
+    bares.push(await runLoad({ url: bareUrl, path: PATH, credentials: [], seconds: SECONDS, connections: CONNECTIONS }))
+    polls.push(await runLoad({ url, path: PATH, credentials: pool, seconds: SECONDS, connections: CONNECTIONS }))
+  }
+  return { r: combine(polls), bare: combine(bares) }
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!
+
+/** Mean throughput, median p50 and p99 of the rounds, summed statuses. */
+function combine(rs: LoadResult[]): LoadResult {
+  const statuses: Record<string, number> = {}
+  for (const r of rs) for (const [k, v] of Object.entries(r.statuses)) statuses[k] = (statuses[k] ?? 0) + v
+  return {
+    rps: rs.reduce((a, r) => a + r.rps, 0) / rs.length,
+    p50: median(rs.map((r) => r.p50)),
+    p99: median(rs.map((r) => r.p99)),
+    total: rs.reduce((a, r) => a + r.total, 0),
+    errors: rs.reduce((a, r) => a + r.errors, 0),
+    statuses,
+  }
+}
+
+async function fleetMode(mode: string, env: Record<string, string>, bareUrl: string): Promise<Row> {
   const t0 = performance.now()
   const srv = await startServer(env)
   try {
@@ -98,56 +132,50 @@ async function fleetMode(mode: string, env: Record<string, string>): Promise<Row
     })
     if (ro.status !== 201) throw new Error(`rollout: ${ro.status} ${ro.raw}`)
     const setup = `${((performance.now() - t0) / 1000).toFixed(0)} s setup`
-    // warm-up: the cohort's first polls sign and store their assignments; then caches are hot
-    await runLoad({ url: srv.url, path: PATH, credentials: pool, seconds: 3, connections: CONNECTIONS })
-    const r = await runLoad({ url: srv.url, path: PATH, credentials: pool, seconds: SECONDS, connections: CONNECTIONS })
-    return { mode, r, setup }
+    // warm-up: every credential polls once, so the cohort's assignments are signed and stored
+    await runLoad({ url: srv.url, path: PATH, credentials: pool, seconds: 60, amount: pool.length, connections: CONNECTIONS })
+    return { mode, setup, ...(await paired(srv.url, pool, bareUrl)) }
   } finally {
     await srv.close()
   }
 }
 
-async function bare(): Promise<Row> {
-  const app = Fastify({ logger: false })
-  app.get(PATH, (_req, reply) => reply.header('slipway-poll-interval', '300').code(204).send())
-  const url = await app.listen({ host: '127.0.0.1', port: 0 })
-  try {
-    await runLoad({ url, path: PATH, credentials: [], seconds: 2, connections: CONNECTIONS })
-    return { mode: 'bare Fastify (constant 204)', r: await runLoad({ url, path: PATH, credentials: [], seconds: SECONDS, connections: CONNECTIONS }) }
-  } finally {
-    await app.close()
-  }
-}
-
-function print(rows: Row[], baseline: number): void {
+function print(rows: Row[]): void {
   const mix = (s: Record<string, number>) =>
     Object.entries(s)
       .sort()
       .map(([k, v]) => `${k}:${v}`)
       .join(' ')
-  process.stdout.write(`\nbench:poll — ${DEVICES.toLocaleString('en-US')} devices, ${POOL.toLocaleString('en-US')} polling credentials, rollout at 10%, ${CONNECTIONS} connections, ${SECONDS} s each\n\n`)
+  const line = (mode: string, r: LoadResult, ratio: string, note: string) =>
+    `${mode.padEnd(30)} ${Math.round(r.rps).toLocaleString('en-US').padStart(9)} ${String(r.p50).padStart(7)} ${String(r.p99).padStart(7)} ${ratio.padStart(6)}  ${mix(r.statuses)}${r.errors ? ` errors:${r.errors}` : ''}${note}\n`
+  process.stdout.write(`\nbench:poll — ${DEVICES.toLocaleString('en-US')} devices, ${POOL.toLocaleString('en-US')} polling credentials, rollout at 10%, ${CONNECTIONS} connections, ${ROUNDS} × ${SECONDS} s per mode alternating with bare Fastify\n`)
+  process.stdout.write(`load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} on ${os.cpus().length} cores\n\n`)
   process.stdout.write(`${'mode'.padEnd(30)} ${'polls/s'.padStart(9)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'ratio'.padStart(6)}  statuses\n`)
-  for (const { mode, r, setup } of rows)
-    process.stdout.write(
-      `${mode.padEnd(30)} ${Math.round(r.rps).toLocaleString('en-US').padStart(9)} ${String(r.p50).padStart(7)} ${String(r.p99).padStart(7)} ${(r.rps / baseline).toFixed(2).padStart(6)}  ${mix(r.statuses)}${r.errors ? ` errors:${r.errors}` : ''}${setup ? `  (${setup})` : ''}\n`,
-    )
-}
-
-const rows: Row[] = []
-rows.push(await bare())
-rows.push(await fleetMode('embedded (SQLite)', {}))
-if (!opt['no-pg']) {
-  const pg = await freshPostgres()
-  try {
-    rows.push(await fleetMode('PostgreSQL + Redis', { DATABASE_URL: pg.url, REDIS_URL: 'redis://127.0.0.1:6379', SLIPWAY_QUEUE_PREFIX: `bench-${randomBytes(4).toString('hex')}` }))
-  } finally {
-    await pg.drop()
+  for (const { mode, r, bare, setup } of rows) {
+    process.stdout.write(line(`bare Fastify (paired)`, bare, '1.00', ''))
+    process.stdout.write(line(mode, r, (r.rps / bare.rps).toFixed(2), `  (${setup})`))
   }
 }
-const again = await bare()
-rows.push({ ...again, mode: 'bare Fastify (again)' })
-const baseline = (rows[0]!.r.rps + again.r.rps) / 2
-print(rows, baseline)
-const embedded = rows[1]!.r
-const met = embedded.rps / baseline >= 0.35 && embedded.p99 < 20
-process.stdout.write(`\nratio = polls/s ÷ mean bare Fastify. goal on embedded (≥ 0.35 and p99 < 20 ms): ${met ? 'met' : 'MISSED'}\n`)
+
+const ROUNDS = Number(opt.rounds)
+const bareApp = Fastify({ logger: false })
+bareApp.get(PATH, (_req, reply) => reply.header('slipway-poll-interval', '300').code(204).send())
+const bareUrl = await bareApp.listen({ host: '127.0.0.1', port: 0 })
+const rows: Row[] = []
+try {
+  rows.push(await fleetMode('embedded (SQLite)', {}, bareUrl))
+  if (!opt['no-pg']) {
+    const pg = await freshPostgres()
+    try {
+      rows.push(await fleetMode('PostgreSQL + Redis', { DATABASE_URL: pg.url, REDIS_URL: 'redis://127.0.0.1:6379', SLIPWAY_QUEUE_PREFIX: `bench-${randomBytes(4).toString('hex')}` }, bareUrl))
+    } finally {
+      await pg.drop()
+    }
+  }
+} finally {
+  await bareApp.close()
+}
+print(rows)
+const embedded = rows[0]!
+const met = embedded.r.rps / embedded.bare.rps >= 0.35 && embedded.r.p99 < 20
+process.stdout.write(`\nratio = polls/s ÷ the paired bare Fastify rounds (a constant 204). goal on embedded (≥ 0.35 and p99 < 20 ms): ${met ? 'met' : 'MISSED'}\n`)
