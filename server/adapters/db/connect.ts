@@ -8,6 +8,7 @@ import SQLite from 'better-sqlite3'
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely'
 import pg from 'pg'
 import type { Database } from './schema.js'
+import { withStatementCache } from './statement-cache.js'
 
 // int8 (BIGINT, count(*)) arrives as a string by default; our values stay below 2^53.
 pg.types.setTypeParser(20, (v: string) => Number(v))
@@ -34,5 +35,5 @@ export function connectDatabase(opts: { databaseUrl?: string; sqlitePath: string
   sqlite.pragma('synchronous = NORMAL')
   sqlite.pragma('busy_timeout = 5000')
   sqlite.pragma('foreign_keys = ON')
-  return { db: new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }), dialect: 'sqlite' }
+  return { db: new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) }), dialect: 'sqlite' }
 }
