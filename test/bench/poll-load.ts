@@ -16,6 +16,8 @@ export interface LoadJob {
   seconds: number
   amount?: number
   connections: number
+  /** ETags devices already hold (credential → ETag), carried from one run to the next */
+  etags?: Array<[string, string]>
 }
 
 export interface LoadResult {
@@ -25,10 +27,11 @@ export interface LoadResult {
   total: number
   errors: number
   statuses: Record<string, number>
+  etags: Array<[string, string]>
 }
 
 async function load(job: LoadJob): Promise<LoadResult> {
-  const etags = new Map<string, string>()
+  const etags = new Map<string, string>(job.etags)
   const statuses: Record<string, number> = {}
   let next = 0
   const result = await autocannon({
@@ -54,7 +57,7 @@ async function load(job: LoadJob): Promise<LoadResult> {
       },
     ],
   })
-  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, total: result.requests.total, errors: result.errors + result.timeouts, statuses }
+  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, total: result.requests.total, errors: result.errors + result.timeouts, statuses, etags: [...etags] }
 }
 
 process.once('message', (job: LoadJob) => {

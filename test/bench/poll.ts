@@ -88,12 +88,14 @@ interface Row {
  * The machine is shared, so its load drifts during a run: each mode is measured in
  * ROUNDS rounds alternating with bare Fastify, and compared with those paired rounds.
  */
-async function paired(url: string, pool: string[], bareUrl: string): Promise<{ r: LoadResult; bare: LoadResult }> {
+async function paired(url: string, pool: string[], bareUrl: string, etags: Array<[string, string]>): Promise<{ r: LoadResult; bare: LoadResult }> {
   const polls: LoadResult[] = []
   const bares: LoadResult[] = []
   for (let i = 0; i < ROUNDS; i++) {
     bares.push(await runLoad({ url: bareUrl, path: PATH, credentials: [], seconds: SECONDS, connections: CONNECTIONS }))
-    polls.push(await runLoad({ url, path: PATH, credentials: pool, seconds: SECONDS, connections: CONNECTIONS }))
+    const r = await runLoad({ url, path: PATH, credentials: pool, seconds: SECONDS, connections: CONNECTIONS, etags })
+    etags = r.etags
+    polls.push(r)
   }
   return { r: combine(polls), bare: combine(bares) }
 }
@@ -111,6 +113,7 @@ function combine(rs: LoadResult[]): LoadResult {
     total: rs.reduce((a, r) => a + r.total, 0),
     errors: rs.reduce((a, r) => a + r.errors, 0),
     statuses,
+    etags: [],
   }
 }
 
@@ -133,8 +136,8 @@ async function fleetMode(mode: string, env: Record<string, string>, bareUrl: str
     if (ro.status !== 201) throw new Error(`rollout: ${ro.status} ${ro.raw}`)
     const setup = `${((performance.now() - t0) / 1000).toFixed(0)} s setup`
     // warm-up: every credential polls once, so the cohort's assignments are signed and stored
-    await runLoad({ url: srv.url, path: PATH, credentials: pool, seconds: 60, amount: pool.length, connections: CONNECTIONS })
-    return { mode, setup, ...(await paired(srv.url, pool, bareUrl)) }
+    const warm = await runLoad({ url: srv.url, path: PATH, credentials: pool, seconds: 60, amount: pool.length, connections: CONNECTIONS })
+    return { mode, setup, ...(await paired(srv.url, pool, bareUrl, warm.etags)) }
   } finally {
     await srv.close()
   }
