@@ -10,6 +10,15 @@ import { slipway } from '../helpers/cli.js'
 import { enroll, enrollmentToken, installedOf, publish } from '../helpers/fleet.js'
 import { startServer } from '../helpers/server.js'
 
+t.test('--help lists the fleet commands', async (t) => {
+  const r = await slipway(['--help'], {}).done
+  t.equal(r.code, 0)
+  for (const c of ['slipway rollout create', 'slipway rollout list', 'slipway device list', 'slipway enroll-token create', 'slipway audit verify'])
+    t.ok(r.stdout.includes(c), c)
+  const sub = await slipway(['rollout', 'create', '--help'], {}).done
+  t.match(sub.stdout, /--metric 'inference_p95_ms<800' \| 'inference_p95_ms<1\.2x'/)
+})
+
 t.test('rollout commands', async (t) => {
   const srv = await startServer()
   t.teardown(() => srv.close())
