@@ -17,3 +17,13 @@ export function required(value: string | undefined, flag: string, usage: string)
   if (value === undefined || value === '') throw new UsageError(`${flag} is required\n\n${usage}`)
   return value
 }
+
+/** A command that ran but found something wrong (exit 1), with a stable code. */
+export class CliFailure extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message)
+  }
+}

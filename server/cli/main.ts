@@ -2,7 +2,7 @@
 import { ConfigError, loadConfig } from '../config.js'
 import { isTrustError } from '../../signing/verify/index.js'
 import { SlipwayError } from '../domain/errors.js'
-import { UsageError } from './args.js'
+import { CliFailure, UsageError } from './args.js'
 import { ApiError, cliEnv } from './http-client.js'
 
 const HELP = `slipway — signed OTA updates and rollouts
@@ -19,6 +19,16 @@ const HELP = `slipway — signed OTA updates and rollouts
   slipway release sign|verify   CI signs release metadata; anyone verifies a release offline
   slipway delta make OLD NEW PATCH [--memory-budget BYTES]
                                 build a delta locally with the server's builder (size, time, peak RSS)
+
+Fleet and rollouts (SLIPWAY_URL, SLIPWAY_TOKEN: an operator or admin token; --json for the API's JSON):
+  slipway rollout create --release NAME@VERSION --phases 1,10,50,100 --reason TEXT [--min-devices N,…]
+        [--soak S,…] [--max-failure-rate R] [--min-sample N] [--max-failures N] [--silent-after S]
+        [--metric 'NAME<800' | 'NAME<1.2x'] [--selector hardware=H,group=G,tag=T] [--breach pause|rollback]
+        [--dry-run] [--start]
+  slipway rollout list | show ID | start|pause|resume|promote|abort|rollback ID --reason TEXT
+  slipway device list [--group G] [--tag T] [--state S] [--version NAME[@V]] | show ID | explain ID
+  slipway enroll-token create --group G --uses N --ttl SECONDS | list | revoke ID
+  slipway audit verify [--expect-head HASH]   recompute the audit hash chain; prints the head to anchor
 
 Configuration is read from the environment; see the README.`
 
@@ -51,6 +61,14 @@ async function run(argv: string[]): Promise<void> {
       return (await import('./release.js')).releaseCommand(rest)
     case 'delta':
       return (await import('./delta.js')).deltaCommand(rest)
+    case 'rollout':
+      return (await import('./rollout.js')).rolloutCommand(() => cliEnv(), rest)
+    case 'device':
+      return (await import('./device.js')).deviceCommand(() => cliEnv(), rest)
+    case 'enroll-token':
+      return (await import('./enroll-token.js')).enrollTokenCommand(() => cliEnv(), rest)
+    case 'audit':
+      return (await import('./audit.js')).auditCommand(() => cliEnv(), rest)
     case undefined:
     case 'help':
     case '--help':
@@ -66,6 +84,7 @@ run(process.argv.slice(2)).catch((e: unknown) => {
   if (e instanceof UsageError) process.stderr.write(`${e.message}\n`)
   else if (e instanceof ConfigError) process.stderr.write(`configuration error: ${e.message}\n`)
   else if (e instanceof ApiError) process.stderr.write(`error: ${e.message}\n`)
+  else if (e instanceof CliFailure) process.stderr.write(`error: ${e.code}: ${e.message}\n`)
   // trust and start-up failures carry a stable code an operator can look up (signing/README.md)
   else if (e instanceof SlipwayError || isTrustError(e)) process.stderr.write(`error: ${e.code}: ${e.message}\n`)
   // the delta builder's errors (DELTA_BUILD_INPUT, …), without loading the builder for every command

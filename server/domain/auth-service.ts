@@ -72,7 +72,7 @@ export class AuthService {
       const device = await this.devices.findByCredentialHash(hash)
       if (!device || !timingSafeEqual(Buffer.from(device.credentialHash, 'hex'), Buffer.from(hash, 'hex')))
         throw unauthenticated('DEVICE_CREDENTIAL_INVALID', 'the device credential is not valid (re-enroll the device)')
-      return { kind: 'device', deviceId: device.id, role: 'device' }
+      return { kind: 'device', deviceId: device.id, role: 'device', device }
     }
     const found = await this.tokens.findByHash(hash)
     if (!found || !timingSafeEqual(Buffer.from(found.tokenHash, 'hex'), Buffer.from(hash, 'hex')))

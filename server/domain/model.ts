@@ -1,4 +1,5 @@
 /** Domain records shared by services and repositories. */
+import type { Device } from './fleet/model.js'
 
 export const ROLES = ['admin', 'ci', 'operator'] as const
 export type Role = (typeof ROLES)[number]
@@ -14,8 +15,12 @@ export interface ApiToken {
   revokedAt: string | null
 }
 
-/** Who is calling: an API token with a role, or an enrolled device with its credential. */
-export type Principal = { kind: 'token'; tokenId: string; role: Role } | { kind: 'device'; deviceId: string; role: 'device' }
+/**
+ * Who is calling: an API token with a role, or an enrolled device with its credential.
+ * A device principal carries the device row authentication read, so that the poll does
+ * not read it a second time.
+ */
+export type Principal = { kind: 'token'; tokenId: string; role: Role } | { kind: 'device'; deviceId: string; role: 'device'; device: Device }
 
 export type PrincipalRole = Principal['role']
 

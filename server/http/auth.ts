@@ -32,9 +32,14 @@ export const DEVICE_ONLY: readonly PrincipalRole[] = ['device']
 
 /** The device that called (set by requireRole(…, DEVICE_ONLY)). */
 export function deviceOf(request: FastifyRequest): string {
+  return devicePrincipalOf(request).deviceId
+}
+
+/** The device principal, with the device row authentication read. */
+export function devicePrincipalOf(request: FastifyRequest): Extract<Principal, { kind: 'device' }> {
   const p = principalOf(request)
   if (p.kind !== 'device') throw new Error('route expects a device principal')
-  return p.deviceId
+  return p
 }
 
 /** The principal an authenticated route runs as (set by requireRole). */

@@ -4,7 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Counter } from 'prom-client'
 import { Type } from 'typebox'
 import type { Services } from '../services.js'
-import { DEVICE_ONLY, deviceOf, requireRole } from './auth.js'
+import { DEVICE_ONLY, deviceOf, devicePrincipalOf, requireRole } from './auth.js'
 import { EnrollBody, EnrollReply, EventsBody, HealthBody } from './fleet-schemas.js'
 import { errors } from './schemas.js'
 
@@ -46,7 +46,8 @@ export const deviceRoutes =
         },
       },
       async (request, reply) => {
-        const r = await assignments.poll(deviceOf(request), request.headers['if-none-match'])
+        const { deviceId, device } = devicePrincipalOf(request)
+        const r = await assignments.poll(deviceId, request.headers['if-none-match'], device)
         reply.header(POLL_INTERVAL_HEADER, String(r.pollIntervalSeconds))
         polls?.inc({ result: r.kind })
         if (r.kind === 'none') return reply.status(204).send()

@@ -8,6 +8,7 @@ import SQLite from 'better-sqlite3'
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely'
 import pg from 'pg'
 import type { Database } from './schema.js'
+import { withStatementCache } from './statement-cache.js'
 
 // int8 (BIGINT, count(*)) arrives as a string by default; our values stay below 2^53.
 pg.types.setTypeParser(20, (v: string) => Number(v))
@@ -35,32 +36,4 @@ export function connectDatabase(opts: { databaseUrl?: string; sqlitePath: string
   sqlite.pragma('busy_timeout = 5000')
   sqlite.pragma('foreign_keys = ON')
   return { db: new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) }), dialect: 'sqlite' }
-}
-
-/**
- * Kysely's SQLite driver prepares every query anew, and preparing costs more than
- * running a short indexed query. Queries are built from a few shapes, so prepared
- * statements are kept by SQL text (bounded). Safe: Kysely serialises the single
- * connection, and nothing here iterates a statement while another use of it runs.
- */
-function withStatementCache(sqlite: SQLite.Database, max = 1000): SQLite.Database {
-  const cache = new Map<string, SQLite.Statement>()
-  const prepare = sqlite.prepare.bind(sqlite)
-  return new Proxy(sqlite, {
-    get(target, prop, receiver) {
-      if (prop !== 'prepare') {
-        const v = Reflect.get(target, prop, receiver)
-        return typeof v === 'function' ? v.bind(target) : v
-      }
-      return (sql: string) => {
-        let stmt = cache.get(sql)
-        if (!stmt) {
-          stmt = prepare(sql)
-          if (cache.size >= max) cache.delete(cache.keys().next().value!)
-          cache.set(sql, stmt)
-        }
-        return stmt
-      }
-    },
-  })
 }

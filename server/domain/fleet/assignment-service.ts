@@ -8,7 +8,7 @@ import type { OnlineSigner } from '../ports.js'
 import type { Release } from '../model.js'
 import type { FleetCaches } from './caches.js'
 import { cohortPosition, phaseOf } from './cohort.js'
-import type { DeviceWithInstalled, InstalledRelease, Rollout, RolloutMember, StoredAssignment } from './model.js'
+import type { Device, DeviceWithInstalled, InstalledRelease, Rollout, RolloutMember, StoredAssignment } from './model.js'
 import type { FleetRepositories } from './repositories.js'
 import { notOlder, selectorMisses } from './selector.js'
 
@@ -43,8 +43,12 @@ export class AssignmentService {
     private readonly now: () => Date = () => new Date(),
   ) {}
 
-  async poll(deviceId: string, ifNoneMatch: string | undefined): Promise<PollResult> {
-    const [device, current] = await Promise.all([this.fleet.devices.findById(deviceId), this.fleet.assignments.find(deviceId)])
+  /** `known`: the device row as authentication just read it (then only what it runs is read here). */
+  async poll(deviceId: string, ifNoneMatch: string | undefined, known?: Device): Promise<PollResult> {
+    const [device, current] = await Promise.all([
+      known ? this.fleet.devices.installed(deviceId).then((installed) => ({ ...known, installed })) : this.fleet.devices.findById(deviceId),
+      this.fleet.assignments.find(deviceId),
+    ])
     if (!device) return { kind: 'none', pollIntervalSeconds: this.pollIntervalSeconds }
     const desired = await this.decide(device, current)
     if (!desired) return { kind: 'none', pollIntervalSeconds: this.pollIntervalSeconds }

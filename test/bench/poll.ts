@@ -1,0 +1,184 @@
+/**
+ * Poll benchmark (issue 5): autocannon against GET /v1/device/update with 100,000
+ * enrolled devices and a running rollout at its 10% phase (so most polls are 204, the
+ * cohort gets its assignment once and 304 after), on embedded SQLite and on
+ * PostgreSQL + Redis, next to a bare Fastify route returning a constant, same machine,
+ * same run. Prints polls/s, p50/p99 latency and the ratio to bare Fastify.
+ * Goal: ≥ 0.35 of bare Fastify's throughput with p99 under 20 ms on embedded mode.
+ *
+ *   npm run bench:poll [-- --devices 100000 --pool 5000 --seconds 5 --rounds 3 --connections 32 --no-pg]
+ *
+ * Devices are written through the repositories (as enrollment writes them: a random
+ * `sld_` credential stored as its sha256), not with 100,000 HTTP calls; the load
+ * generator runs in a child process and spreads requests over a pool of credentials.
+ */
+import { fork } from 'node:child_process'
+import os from 'node:os'
+import { randomBytes, randomUUID } from 'node:crypto'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import Fastify from 'fastify'
+import { DEVICE_CREDENTIAL_PREFIX, hashToken } from '../../server/domain/auth-service.js'
+import type { InstalledRelease } from '../../server/domain/fleet/model.js'
+import { call } from '../helpers/api.js'
+import { installedOf, publish } from '../helpers/fleet.js'
+import { freshPostgres } from '../helpers/postgres.js'
+import { startServer, type TestServer } from '../helpers/server.js'
+import type { LoadJob, LoadResult } from './poll-load.js'
+
+const { values: opt } = parseArgs({
+  options: {
+    devices: { type: 'string', default: '100000' },
+    pool: { type: 'string', default: '5000' },
+    seconds: { type: 'string', default: '5' },
+    connections: { type: 'string', default: '32' },
+    rounds: { type: 'string', default: '3' },
+    'no-pg': { type: 'boolean', default: false },
+  },
+})
+const DEVICES = Number(opt.devices)
+const POOL = Math.min(Number(opt.pool), DEVICES)
+const SECONDS = Number(opt.seconds)
+const CONNECTIONS = Number(opt.connections)
+const PATH = '/v1/device/update'
+const LOADER = fileURLToPath(new URL('./poll-load.ts', import.meta.url))
+
+function runLoad(job: LoadJob): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    const child = fork(LOADER, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    child.once('message', (r) => resolve(r as LoadResult))
+    child.once('exit', (code) => code !== 0 && reject(new Error(`load generator exited with ${code}`)))
+    child.send(job)
+  })
+}
+
+/** 100k devices through the repositories, in transactions of 2,000; returns a spread-out pool of their credentials. */
+async function seed(srv: TestServer, installed: InstalledRelease): Promise<string[]> {
+  const fleet = srv.container.repos.fleet
+  const pool: string[] = []
+  const every = Math.floor(DEVICES / POOL)
+  const now = new Date().toISOString()
+  const batch = async (from: number, to: number) =>
+    fleet.transaction(async (tx) => {
+      for (let i = from; i < to; i++) {
+        // the credential as enrollment makes it, stored as enrollment stores it
+        const credential = DEVICE_CREDENTIAL_PREFIX + randomBytes(32).toString('base64url')
+        if (i % every === 0 && pool.length < POOL) pool.push(credential)
+        const id = randomUUID()
+        await tx.devices.insert({ id, hardwareId: `bench-${i}`, hardware: 'rpi5', group: 'field', tags: [], credentialHash: hashToken(credential), lastSeq: -1, lastState: null, lastReportAt: null, createdAt: now, updatedAt: now })
+        await tx.devices.replaceInstalled(id, [installed], now)
+      }
+    })
+  const SIZE = 2000
+  const starts = Array.from({ length: Math.ceil(DEVICES / SIZE) }, (_, k) => k * SIZE)
+  // four transactions at a time: PostgreSQL overlaps them, SQLite runs them one after another
+  for (let k = 0; k < starts.length; k += 4) await Promise.all(starts.slice(k, k + 4).map((s) => batch(s, Math.min(DEVICES, s + SIZE))))
+  return pool
+}
+
+interface Row {
+  mode: string
+  r: LoadResult
+  /** the bare Fastify rounds interleaved with this mode's rounds */
+  bare: LoadResult
+  setup: string
+}
+
+/**
+ * The machine is shared, so its load drifts during a run: each mode is measured in
+ * ROUNDS rounds alternating with bare Fastify, and compared with those paired rounds.
+ */
+async function paired(url: string, pool: string[], bareUrl: string, etags: Array<[string, string]>): Promise<{ r: LoadResult; bare: LoadResult }> {
+  const polls: LoadResult[] = []
+  const bares: LoadResult[] = []
+  for (let i = 0; i < ROUNDS; i++) {
+    bares.push(await runLoad({ url: bareUrl, path: PATH, credentials: [], seconds: SECONDS, connections: CONNECTIONS }))
+    const r = await runLoad({ url, path: PATH, credentials: pool, seconds: SECONDS, connections: CONNECTIONS, etags })
+    etags = r.etags
+    polls.push(r)
+  }
+  return { r: combine(polls), bare: combine(bares) }
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!
+
+/** Mean throughput, median p50 and p99 of the rounds, summed statuses. */
+function combine(rs: LoadResult[]): LoadResult {
+  const statuses: Record<string, number> = {}
+  for (const r of rs) for (const [k, v] of Object.entries(r.statuses)) statuses[k] = (statuses[k] ?? 0) + v
+  return {
+    rps: rs.reduce((a, r) => a + r.rps, 0) / rs.length,
+    p50: median(rs.map((r) => r.p50)),
+    p99: median(rs.map((r) => r.p99)),
+    total: rs.reduce((a, r) => a + r.total, 0),
+    errors: rs.reduce((a, r) => a + r.errors, 0),
+    statuses,
+    etags: [],
+  }
+}
+
+async function fleetMode(mode: string, env: Record<string, string>, bareUrl: string): Promise<Row> {
+  const t0 = performance.now()
+  const srv = await startServer(env)
+  try {
+    const v1 = await publish(srv, { version: '1.0.0' })
+    await publish(srv, { version: '1.1.0' })
+    const pool = await seed(srv, installedOf(v1))
+    const op = await srv.token('operator')
+    const ro = await call(srv, op, 'POST', '/v1/rollouts', {
+      release: 'rootfs@1.1.0',
+      phases: [{ percent: 10 }, { percent: 50 }, { percent: 100 }],
+      // the bench must not promote or pause underneath itself
+      gate: { minSample: 1_000_000, silentAfterSeconds: 86400 },
+      start: true,
+      reason: 'bench:poll',
+    })
+    if (ro.status !== 201) throw new Error(`rollout: ${ro.status} ${ro.raw}`)
+    const setup = `${((performance.now() - t0) / 1000).toFixed(0)} s setup`
+    // warm-up: every credential polls once, so the cohort's assignments are signed and stored
+    const warm = await runLoad({ url: srv.url, path: PATH, credentials: pool, seconds: 60, amount: pool.length, connections: CONNECTIONS })
+    return { mode, setup, ...(await paired(srv.url, pool, bareUrl, warm.etags)) }
+  } finally {
+    await srv.close()
+  }
+}
+
+function print(rows: Row[]): void {
+  const mix = (s: Record<string, number>) =>
+    Object.entries(s)
+      .sort()
+      .map(([k, v]) => `${k}:${v}`)
+      .join(' ')
+  const line = (mode: string, r: LoadResult, ratio: string, note: string) =>
+    `${mode.padEnd(30)} ${Math.round(r.rps).toLocaleString('en-US').padStart(9)} ${String(r.p50).padStart(7)} ${String(r.p99).padStart(7)} ${ratio.padStart(6)}  ${mix(r.statuses)}${r.errors ? ` errors:${r.errors}` : ''}${note}\n`
+  process.stdout.write(`\nbench:poll — ${DEVICES.toLocaleString('en-US')} devices, ${POOL.toLocaleString('en-US')} polling credentials, rollout at 10%, ${CONNECTIONS} connections, ${ROUNDS} × ${SECONDS} s per mode alternating with bare Fastify\n`)
+  process.stdout.write(`load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} on ${os.cpus().length} cores\n\n`)
+  process.stdout.write(`${'mode'.padEnd(30)} ${'polls/s'.padStart(9)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'ratio'.padStart(6)}  statuses\n`)
+  for (const { mode, r, bare, setup } of rows) {
+    process.stdout.write(line(`bare Fastify (paired)`, bare, '1.00', ''))
+    process.stdout.write(line(mode, r, (r.rps / bare.rps).toFixed(2), `  (${setup})`))
+  }
+}
+
+const ROUNDS = Number(opt.rounds)
+const bareApp = Fastify({ logger: false })
+bareApp.get(PATH, (_req, reply) => reply.header('slipway-poll-interval', '300').code(204).send())
+const bareUrl = await bareApp.listen({ host: '127.0.0.1', port: 0 })
+const rows: Row[] = []
+try {
+  rows.push(await fleetMode('embedded (SQLite)', {}, bareUrl))
+  if (!opt['no-pg']) {
+    const pg = await freshPostgres()
+    try {
+      rows.push(await fleetMode('PostgreSQL + Redis', { DATABASE_URL: pg.url, REDIS_URL: 'redis://127.0.0.1:6379', SLIPWAY_QUEUE_PREFIX: `bench-${randomBytes(4).toString('hex')}` }, bareUrl))
+    } finally {
+      await pg.drop()
+    }
+  }
+} finally {
+  await bareApp.close()
+}
+print(rows)
+const embedded = rows[0]!
+const met = embedded.r.rps / embedded.bare.rps >= 0.35 && embedded.r.p99 < 20
+process.stdout.write(`\nratio = polls/s ÷ the paired bare Fastify rounds (a constant 204). goal on embedded (≥ 0.35 and p99 < 20 ms): ${met ? 'met' : 'MISSED'}\n`)
