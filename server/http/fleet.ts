@@ -27,10 +27,6 @@ export const fleetRoutes =
       },
       async (request, reply) => {
         const { token, record } = await enrollment.createToken({ ...request.body, createdBy: actorOf(principalOf(request)) })
-        await fleet.transaction((tx) => tx.audit.append(
-          { actor: actorOf(principalOf(request)), action: 'enrollment-token.create', subject: `enrollment-token:${record.id}`, reason: null, before: null, after: { group: record.group, maxUses: record.maxUses, expiresAt: record.expiresAt } },
-          record.createdAt,
-        ))
         const { tokenHash: _h, ...shown } = record
         return reply.status(201).send({ token, ...shown })
       },
@@ -44,8 +40,7 @@ export const fleetRoutes =
       '/v1/enrollment-tokens/:id',
       { onRequest: requireRole(auth, OPERATORS), schema: { tags: ['fleet'], params: Type.Object({ id: Type.String({ maxLength: 64 }) }), response: errors(401, 403, 404) } },
       async (request, reply) => {
-        await enrollment.revokeToken(request.params.id)
-        await fleet.transaction((tx) => tx.audit.append({ actor: actorOf(principalOf(request)), action: 'enrollment-token.revoke', subject: `enrollment-token:${request.params.id}`, reason: null, before: null, after: null }, new Date().toISOString()))
+        await enrollment.revokeToken(request.params.id, actorOf(principalOf(request)))
         return reply.status(204).send()
       },
     )

@@ -48,7 +48,14 @@ export class EnrollmentService {
       createdBy: p.createdBy,
       createdAt: now.toISOString(),
     }
-    await this.fleet.enrollmentTokens.insert(record)
+    // the token and its audit entry land together or not at all
+    await this.fleet.transaction(async (tx) => {
+      await tx.enrollmentTokens.insert(record)
+      await tx.audit.append(
+        { actor: p.createdBy, action: 'enrollment-token.create', subject: `enrollment-token:${record.id}`, reason: null, before: null, after: { group: record.group, maxUses: record.maxUses, expiresAt: record.expiresAt } },
+        record.createdAt,
+      )
+    })
     return { token, record }
   }
 
@@ -56,9 +63,12 @@ export class EnrollmentService {
     return this.fleet.enrollmentTokens.list()
   }
 
-  async revokeToken(id: string): Promise<void> {
-    if (!(await this.fleet.enrollmentTokens.revoke(id, this.now().toISOString())))
-      throw notFound('ENROLLMENT_TOKEN_NOT_FOUND', `no unrevoked enrollment token with id ${id}`)
+  async revokeToken(id: string, actor: string): Promise<void> {
+    const at = this.now().toISOString()
+    await this.fleet.transaction(async (tx) => {
+      if (!(await tx.enrollmentTokens.revoke(id, at))) throw notFound('ENROLLMENT_TOKEN_NOT_FOUND', `no unrevoked enrollment token with id ${id}`)
+      await tx.audit.append({ actor, action: 'enrollment-token.revoke', subject: `enrollment-token:${id}`, reason: null, before: null, after: { revokedAt: at } }, at)
+    })
   }
 
   async enroll(req: EnrollRequest): Promise<Enrolled> {

@@ -82,7 +82,7 @@ export interface MemberRepository {
   report(rolloutId: string, deviceId: string, r: { seq: number; state: RolloutMember['state']; reason: RolloutMember['reason']; at: string }): Promise<boolean>
   health(rolloutId: string, deviceId: string, h: { ok: boolean; metrics: Record<string, number>; at: string }): Promise<void>
   markReverted(rolloutId: string, deviceId: string, at: string): Promise<void>
-  /** Cumulative counts per phase index; `silentBefore`: pending members assigned before this count as failed. */
+  /** Counts per phase of first assignment (sum them for the cumulative figure); `silentBefore`: pending members assigned before this count as failed. */
   counts(rolloutId: string, silentBefore: string): Promise<Map<number, MemberCounts>>
   /** Last reported values of one metric by the rollout's members. */
   metricValues(rolloutId: string, metric: string): Promise<number[]>

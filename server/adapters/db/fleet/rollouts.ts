@@ -57,8 +57,13 @@ export class KyselyRollouts implements RolloutRepository {
   async list(q: RolloutListQuery): Promise<Rollout[]> {
     let query = this.db.selectFrom('rollouts').selectAll()
     if (q.state !== undefined) query = query.where('state', '=', q.state)
-    if (q.after !== undefined) query = query.where('id', '<', q.after)
-    return (await query.orderBy('id', 'desc').limit(q.limit).execute()).map(toRollout)
+    if (q.after !== undefined) {
+      const cursor = await this.db.selectFrom('rollouts').select(['created_at', 'id']).where('id', '=', q.after).executeTakeFirst()
+      if (cursor)
+        query = query.where((eb) => eb.or([eb('created_at', '<', cursor.created_at), eb.and([eb('created_at', '=', cursor.created_at), eb('id', '<', cursor.id)])]))
+    }
+    // newest first, keyset-paginated on (created_at, id)
+    return (await query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(q.limit).execute()).map(toRollout)
   }
 
   async live(): Promise<Rollout[]> {
