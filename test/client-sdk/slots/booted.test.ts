@@ -1,0 +1,25 @@
+import t from 'tap'
+import { parseBootedSlot, planCommit, planMarkTry, planRollback, SlotError } from '../../../client-sdk/src/slots/index.js'
+
+t.test('booted slot from the kernel command line', async (t) => {
+  t.equal(parseBootedSlot('console=ttyS0 slipway.slot=b root=/dev/mmcblk0p2'), 'b', 'slipway.slot wins over root=')
+  t.equal(parseBootedSlot('slipway.slot=a slipway.slot=b'), 'b', 'the last one, as the kernel does')
+  t.equal(parseBootedSlot('root=PARTUUID=1234-03 ro\n', { a: 'PARTUUID=1234-02', b: 'PARTUUID=1234-03' }), 'b')
+  t.equal(parseBootedSlot('root=/dev/sda1', { a: '/dev/sda2' }), undefined)
+  t.equal(parseBootedSlot('quiet'), undefined)
+  t.throws(() => parseBootedSlot('slipway.slot=c'), { code: 'SLOT_BOOTED_UNKNOWN' })
+})
+
+t.test('idempotency rules', async (t) => {
+  t.equal(planMarkTry({ booted: 'a', active: 'a' }, 'b'), 'apply')
+  t.equal(planMarkTry({ booted: 'a', active: 'a', trying: 'b' }, 'b'), 'noop')
+  t.equal(planMarkTry({ booted: 'b', active: 'a', trying: 'b' }, 'b'), 'noop', 'running trial: markTry again does not reset it')
+  t.throws(() => planMarkTry({ booted: 'a', active: 'a' }, 'a'), SlotError)
+  t.throws(() => planMarkTry({ booted: 'b', active: 'a' }, 'a'), { code: 'SLOT_NOT_COMMITTED' })
+  t.equal(planCommit({ booted: 'b', active: 'a', trying: 'b' }), 'apply')
+  t.equal(planCommit({ booted: 'b', active: 'b' }), 'noop')
+  t.throws(() => planCommit({ booted: 'a', active: 'a', trying: 'b' }), { code: 'SLOT_WRONG_STATE' })
+  t.throws(() => planCommit({ booted: 'b', active: 'a' }), { code: 'SLOT_WRONG_STATE' }, 'a cancelled trial cannot be committed')
+  t.equal(planRollback({ booted: 'a', active: 'a' }), 'noop')
+  t.equal(planRollback({ booted: 'a', active: 'a', trying: 'b' }), 'apply')
+})
