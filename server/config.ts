@@ -42,6 +42,18 @@ export interface KeysConfig {
   online: OnlineKeyConfig
 }
 
+/** Delta builds (DESIGN.md "Payloads and deltas"). */
+export interface DeltaConfig {
+  /** memory one build may use, bytes (default 1 GiB); windows and parallelism shrink to fit */
+  memoryBudget: number
+  /** offer a delta only when patch length < offerRatio × the compressed full image (default 0.7) */
+  offerRatio: number
+  /** on publish, build deltas from the N most installed versions of the same name and hardware (default 3; 0 = only on demand) */
+  topSources: number
+  /** scratch folder of builds: temp copies of S3 images, bsdiff windows, patches before they are stored */
+  workDir: string
+}
+
 export interface Config {
   port: number
   host: string
@@ -68,6 +80,7 @@ export interface Config {
   /** Grace for in-flight requests on SIGTERM, seconds. */
   shutdownGraceSeconds: number
   keys: KeysConfig
+  delta: DeltaConfig
 }
 
 export class ConfigError extends Error {
@@ -103,6 +116,15 @@ function integer(src: Source, name: string, dflt: number, min: number, max: numb
   if (!/^\d+$/.test(raw.trim())) throw new ConfigError(name, `must be a whole number, got "${raw}"`)
   const n = Number(raw)
   if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`)
+  return n
+}
+
+function fraction(src: Source, name: string, dflt: number): number {
+  const raw = src[name]
+  if (raw === undefined || raw === '') return dflt
+  const n = Number(raw)
+  if (!/^\s*(0|[1-9]\d*)?(\.\d+)?\s*$/.test(raw) || !Number.isFinite(n) || n <= 0 || n > 1)
+    throw new ConfigError(name, `must be a number above 0 and at most 1, got "${raw}"`)
   return n
 }
 
@@ -204,5 +226,11 @@ export function loadConfig(env: Source = process.env): Config {
     logLevel,
     shutdownGraceSeconds: integer(src, 'SLIPWAY_SHUTDOWN_GRACE_SECONDS', 25, 0, 3600),
     keys: keys(src, dataDir),
+    delta: {
+      memoryBudget: integer(src, 'SLIPWAY_DELTA_MEMORY_BUDGET', 2 ** 30, 128 * 2 ** 20, Number.MAX_SAFE_INTEGER),
+      offerRatio: fraction(src, 'SLIPWAY_DELTA_OFFER_RATIO', 0.7),
+      topSources: integer(src, 'SLIPWAY_DELTA_TOP_SOURCES', 3, 0, 100),
+      workDir: resolve(src.SLIPWAY_DELTA_WORK_DIR || `${dataDir}/delta-work`),
+    },
   }
 }

@@ -5,13 +5,15 @@
 import { join } from 'node:path'
 import { openRepositories } from './adapters/db/index.js'
 import { FileBlobStore, S3BlobStore } from './adapters/blob/index.js'
+import { BlobPatchBuilder } from './adapters/delta/blob-patch-builder.js'
 import { BullMqQueue, InProcessQueue } from './adapters/queue/index.js'
 import { ensureDevRoot, type DevRoot } from './adapters/signer/dev-root.js'
 import { openOnlineSigner } from './adapters/signer/online-signer.js'
 import { TusUploadArea } from './adapters/uploads/tus-upload-area.js'
 import type { Config } from './config.js'
 import { AuthService } from './domain/auth-service.js'
-import type { BlobStore, JobQueue } from './domain/ports.js'
+import { DeltaService } from './domain/delta-service.js'
+import type { BlobStore, FleetVersions, JobQueue } from './domain/ports.js'
 import { ReleaseService } from './domain/release-service.js'
 import { SignedReleaseVerifier } from './domain/signed-release-verifier.js'
 import { TrustService } from './domain/trust-service.js'
@@ -28,13 +30,21 @@ function blobStore(config: Config): BlobStore {
   return new FileBlobStore({ root: join(config.dataDir, 'blobs') })
 }
 
+/** TODO(issue 5): devices and what they run come with the rollout issue; until then no delta is planned on publish. */
+const NO_FLEET: FleetVersions = { topInstalled: async () => [] }
+
 function jobQueue(config: Config, onError: (e: Error) => void): JobQueue {
   return config.redisUrl ? new BullMqQueue({ url: config.redisUrl, prefix: config.queuePrefix, onError }) : new InProcessQueue()
 }
 
 export async function createContainer(
   config: Config,
-  opts: { migrate?: boolean; onQueueError?: (e: Error) => void } = {},
+  opts: {
+    migrate?: boolean
+    onQueueError?: (e: Error) => void
+    /** what the fleet runs (tests inject one; default: the stub until devices exist) */
+    fleet?: FleetVersions
+  } = {},
 ): Promise<Container> {
   const repos = await openRepositories({
     databaseUrl: config.databaseUrl,
@@ -57,6 +67,16 @@ export async function createContainer(
     closers.unshift(() => onlineSigner.close())
     await trust.checkOnlineKey(onlineSigner.keyId) // TRUST_ROOT_MISSING until a root is installed
     const releases = new ReleaseService(repos.releases, blobs, uploads, new SignedReleaseVerifier(trust))
+    const deltas = new DeltaService(
+      repos.deltas,
+      repos.releases,
+      queue,
+      blobs,
+      new BlobPatchBuilder(blobs, { memoryBudget: config.delta.memoryBudget, workDir: config.delta.workDir }),
+      onlineSigner,
+      opts.fleet ?? NO_FLEET,
+      { offerRatio: config.delta.offerRatio, topSources: config.delta.topSources },
+    )
     return {
       config,
       repos,
@@ -65,6 +85,7 @@ export async function createContainer(
       queue,
       auth,
       releases,
+      deltas,
       trust,
       onlineSigner,
       ...(devRoot ? { devRoot } : {}),

@@ -10,6 +10,12 @@ import { buildApp, type AppOptions } from './http/app.js'
 import type { Metrics } from './http/metrics.js'
 import { closeGracefully } from './http/shutdown.js'
 import { registerWorkers } from './workers/index.js'
+import type { FleetVersions } from './domain/ports.js'
+
+export interface LaunchOptions extends AppOptions {
+  /** what the fleet runs, for delta planning (tests inject one; default: the container's stub) */
+  fleet?: FleetVersions
+}
 
 export interface Launched {
   app: FastifyInstance & { metrics: Metrics }
@@ -33,8 +39,8 @@ function trustWarnings(c: Container): string[] {
   ]
 }
 
-export async function launch(config: Config, opts: AppOptions = {}): Promise<Launched> {
-  const container = await createContainer(config)
+export async function launch(config: Config, opts: LaunchOptions = {}): Promise<Launched> {
+  const container = await createContainer(config, opts.fleet ? { fleet: opts.fleet } : {})
   try {
     const app = await buildApp(container, opts)
     const bootstrapToken = await container.auth.bootstrapAdmin(config.adminToken)

@@ -17,6 +17,8 @@ const HELP = `slipway — signed OTA updates and rollouts
                                 the key ceremony, on a root chain folder (no server needed)
   slipway keys install-root FILE…   publish root versions to the server's database
   slipway release sign|verify   CI signs release metadata; anyone verifies a release offline
+  slipway delta make OLD NEW PATCH [--memory-budget BYTES]
+                                build a delta locally with the server's builder (size, time, peak RSS)
 
 Configuration is read from the environment; see the README.`
 
@@ -47,6 +49,8 @@ async function run(argv: string[]): Promise<void> {
       return (await import('./keys.js')).keysCommand(() => loadConfig(), rest)
     case 'release':
       return (await import('./release.js')).releaseCommand(rest)
+    case 'delta':
+      return (await import('./delta.js')).deltaCommand(rest)
     case undefined:
     case 'help':
     case '--help':
@@ -64,6 +68,8 @@ run(process.argv.slice(2)).catch((e: unknown) => {
   else if (e instanceof ApiError) process.stderr.write(`error: ${e.message}\n`)
   // trust and start-up failures carry a stable code an operator can look up (signing/README.md)
   else if (e instanceof SlipwayError || isTrustError(e)) process.stderr.write(`error: ${e.code}: ${e.message}\n`)
+  // the delta builder's errors (DELTA_BUILD_INPUT, …), without loading the builder for every command
+  else if (e instanceof Error && e.name === 'DeltaBuildError') process.stderr.write(`error: ${(e as Error & { code: string }).code}: ${e.message}\n`)
   else process.stderr.write(`error: ${process.env.DEBUG ? ((e as Error)?.stack ?? String(e)) : ((e as Error)?.message ?? String(e))}\n`)
   process.exitCode = e instanceof UsageError ? 64 : 1
 })

@@ -26,6 +26,8 @@ export interface MakeDeltaOptions {
   verify?: boolean
   /** directory for bsdiff-node's scratch files (default: the OS temp dir) */
   tmpDir?: string
+  /** called as ops are written: target bytes encoded so far, and the target size */
+  onProgress?: (doneBytes: number, totalBytes: number) => void
 }
 
 export interface MakeDeltaResult {
@@ -93,12 +95,14 @@ export async function makeDelta(oldPath: string, newPath: string, patchPath: str
       if (pending.length >= inflight) {
         const done = await pending.shift()!
         await writer.append(done.op, done.payload)
+        opts.onProgress?.(writer.targetOffset, targetSize)
       }
       await yieldToLoop() // the scan is synchronous: let finished pool work continue
     }
     for (const p of pending) {
       const done = await p
       await writer.append(done.op, done.payload)
+      opts.onProgress?.(writer.targetOffset, targetSize)
     }
     if (writer.targetOffset !== targetSize) throw new Error(`plan covered ${writer.targetOffset} of ${targetSize} bytes`)
     const size = await writer.finish({ sourceSize, targetSize, sourceSha256: sourceSha, targetSha256: targetSha })

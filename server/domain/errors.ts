@@ -59,3 +59,20 @@ export class DependencyUnavailable extends SlipwayError {
     super('unavailable', 'DEPENDENCY_UNAVAILABLE', `${what} is unavailable`, { dependency: what }, { cause })
   }
 }
+
+/**
+ * A delta build failed. `permanent` failures (missing or altered input, input the
+ * builder refuses) are not retried; others (disk, memory, a store or signer outage)
+ * retry with backoff until the job's attempts run out.
+ */
+export class DeltaBuildFailure extends SlipwayError {
+  constructor(
+    code: string,
+    message: string,
+    readonly permanent: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super('internal', code, message, undefined, options)
+    this.name = 'DeltaBuildFailure'
+  }
+}

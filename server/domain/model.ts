@@ -51,3 +51,39 @@ export interface StoredRoot {
   sha256: string
   createdAt: string
 }
+
+export const DELTA_STATES = ['queued', 'building', 'ready', 'too-large', 'failed'] as const
+/**
+ * queued → building → ready | too-large | failed. A transient failure goes back to
+ * queued (the job retries with backoff); a failed delta is queued again only when
+ * someone asks for it again.
+ */
+export type DeltaState = (typeof DELTA_STATES)[number]
+
+/** A patch from one release's image to another's (one row per release pair). */
+export interface DeltaRecord {
+  id: string
+  fromReleaseId: string
+  toReleaseId: string
+  sourceSha256: string
+  targetSha256: string
+  /** the target image, bytes */
+  targetLength: number
+  state: DeltaState
+  /** target bytes the running build has encoded so far */
+  builtBytes: number
+  patchSha256: string | null
+  patchLength: number | null
+  /** the full target image compressed (see DeltaService): the offer rule's yardstick */
+  compressedTargetLength: number | null
+  /** the signed delta metadata envelope, canonical wire text (set once built) */
+  metadata: string | null
+  errorCode: string | null
+  errorMessage: string | null
+  /** build tries so far */
+  attempts: number
+  buildMs: number | null
+  createdAt: string
+  updatedAt: string
+  finishedAt: string | null
+}

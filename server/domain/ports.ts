@@ -140,3 +140,39 @@ export interface OnlineSignOptions {
   /** absolute expiry, `YYYY-MM-DDTHH:MM:SSZ`; default: the document's standard lifetime */
   expires?: string
 }
+
+// ---------------------------------------------------------------- deltas
+
+/** A built, verified patch, already committed to the blob store under its sha256. */
+export interface BuiltPatch {
+  patchSha256: string
+  /** bytes */
+  patchLength: number
+  /** the full target image compressed (the adapter says how): what the offer rule compares with */
+  compressedTargetLength: number
+  /** build wall time, milliseconds */
+  ms: number
+  /** peak resident set of the building process, bytes */
+  peakRss: number
+}
+
+/**
+ * Builds the patch between two stored images: fetches both blobs, builds and
+ * verifies the patch in bounded memory, stores it, and cleans up its scratch files
+ * whatever happens. Failures are DeltaBuildFailure with a stable code, marked
+ * permanent when retrying cannot help (missing blob, hash mismatch, bad input).
+ */
+export interface PatchBuilder {
+  /** the `format` string of signed delta metadata (client-sdk/DELTA-FORMAT.md) */
+  readonly format: string
+  build(input: { sourceSha256: string; targetSha256: string }, onProgress?: (builtBytes: number) => void): Promise<BuiltPatch>
+}
+
+/**
+ * Which releases the fleet runs (the rollout issue owns devices): for devices of any
+ * of these hardware types running a release named `name`, the most installed
+ * releases, most devices first.
+ */
+export interface FleetVersions {
+  topInstalled(name: string, hardware: string[], limit: number): Promise<Array<{ releaseId: string; devices: number }>>
+}

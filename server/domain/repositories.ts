@@ -1,5 +1,5 @@
 /** Persistence ports. One adapter (Kysely) serves SQLite and PostgreSQL. */
-import type { ApiToken, Release, StoredRoot } from './model.js'
+import type { ApiToken, DeltaRecord, DeltaState, Release, StoredRoot } from './model.js'
 
 export interface TokenRepository {
   insert(token: ApiToken): Promise<void>
@@ -41,7 +41,39 @@ export interface Repositories {
   tokens: TokenRepository
   releases: ReleaseRepository
   roots: RootRepository
+  deltas: DeltaRepository
   /** Throws DependencyUnavailable when the database cannot be reached. */
   ping(): Promise<void>
   close(): Promise<void>
+}
+
+export interface DeltaListQuery {
+  state?: DeltaState
+  toReleaseId?: string
+  limit: number
+  /** id of the last delta of the previous page */
+  after?: string
+}
+
+/** Fields a state change writes; everything else stays as it is. */
+export type DeltaChanges = Partial<Omit<DeltaRecord, 'id' | 'fromReleaseId' | 'toReleaseId' | 'sourceSha256' | 'targetSha256' | 'targetLength' | 'createdAt'>>
+
+export interface DeltaRepository {
+  /** Inserts, or returns the row that already exists for the same (from, to) pair. */
+  insertOrGet(delta: DeltaRecord): Promise<{ delta: DeltaRecord; created: boolean }>
+  findById(id: string): Promise<DeltaRecord | undefined>
+  findByReleases(fromReleaseId: string, toReleaseId: string): Promise<DeltaRecord | undefined>
+  /** Every row for one (source image, target image) pair, oldest first. */
+  listByContent(sourceSha256: string, targetSha256: string): Promise<DeltaRecord[]>
+  /** Oldest first, keyset-paginated on (created_at, id). */
+  list(query: DeltaListQuery): Promise<DeltaRecord[]>
+  /**
+   * Applies `changes` to the rows of one content pair whose state is in `from`
+   * (a compare-and-set: replicas and workers race safely); returns the rows changed.
+   */
+  transition(content: { sourceSha256: string; targetSha256: string }, from: readonly DeltaState[], changes: DeltaChanges): Promise<number>
+  /** The same compare-and-set on one row. */
+  transitionOne(id: string, from: readonly DeltaState[], changes: DeltaChanges): Promise<boolean>
+  /** Rows per state, and Σ(target length − patch length) over ready deltas (for /metrics). */
+  summary(): Promise<{ byState: Record<DeltaState, number>; savedBytes: number }>
 }

@@ -7,7 +7,9 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { Services } from '../services.js'
 import { blobRoutes } from './blobs.js'
+import { deltaRoutes } from './deltas.js'
 import { registerErrorHandling } from './errors.js'
+import { observeDeltas } from './delta-metrics.js'
 import { createMetrics, observeRequests, type Metrics } from './metrics.js'
 import { opsRoutes } from './ops.js'
 import { releaseRoutes } from './releases.js'
@@ -38,6 +40,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
     return503OnClosing: true,
   })
   const metrics = createMetrics(services.queue)
+  observeDeltas(metrics.registry, services.deltas, services.repos.deltas)
   registerErrorHandling(app)
   observeRequests(app, metrics)
   app.addSchema(ErrorBody)
@@ -54,6 +57,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   await app.register(opsRoutes(services, metrics))
   await app.register(tokenRoutes(services))
   await app.register(releaseRoutes(services))
+  await app.register(deltaRoutes(services))
   await app.register(uploadRoutes(services, metrics))
   await app.register(blobRoutes(services, metrics))
   await app.register(trustRoutes(services))

@@ -77,3 +77,37 @@ export const TokenInfo = Type.Object({
   expiresAt: Type.Union([Type.String(), Type.Null()]),
   revokedAt: Type.Union([Type.String(), Type.Null()]),
 })
+
+const ReleaseRef = Type.String({ minLength: 1, maxLength: 300, description: 'a release id, or name@version' })
+
+export const DeltaInput = Type.Object({ from: ReleaseRef, to: ReleaseRef }, { additionalProperties: false })
+
+export const DeltaStateSchema = Type.Union(
+  [Type.Literal('queued'), Type.Literal('building'), Type.Literal('ready'), Type.Literal('too-large'), Type.Literal('failed')],
+  { description: 'queued → building → ready | too-large | failed; a transient failure goes back to queued until its retries run out' },
+)
+
+export const Delta = Type.Object({
+  id: Type.String(),
+  from: Type.String({ description: 'source release id' }),
+  to: Type.String({ description: 'target release id' }),
+  sourceSha256: Sha256,
+  targetSha256: Sha256,
+  targetLength: Type.Integer(),
+  state: DeltaStateSchema,
+  progress: Type.Number({ minimum: 0, maximum: 1, description: 'share of the target encoded by the running (or finished) build' }),
+  attempts: Type.Integer({ description: 'build tries so far' }),
+  patchSha256: Type.Union([Sha256, Type.Null()], { description: 'download through GET /v1/blobs/{patchSha256} (ready deltas)' }),
+  patchLength: Type.Union([Type.Integer(), Type.Null()]),
+  compressedTargetLength: Type.Union([Type.Integer(), Type.Null()], { description: 'the full target, brotli quality 1: the offer yardstick' }),
+  patchRatio: Type.Union([Type.Number(), Type.Null()], { description: 'patchLength / compressedTargetLength' }),
+  offered: Type.Boolean({ description: 'true when ready: devices on the source get this delta' }),
+  metadata: Type.Union([Type.Unknown(), Type.Null()], { description: 'the delta metadata envelope signed by the online key' }),
+  error: Type.Union([Type.Object({ code: Type.String(), message: Type.String() }), Type.Null()], {
+    description: 'the last failure (also while a retry is queued)',
+  }),
+  buildMs: Type.Union([Type.Integer(), Type.Null()]),
+  createdAt: Type.String(),
+  updatedAt: Type.String(),
+  finishedAt: Type.Union([Type.String(), Type.Null()]),
+})

@@ -1,11 +1,17 @@
-/** Runs the real `slipway` bin as a child process. */
+/** Runs the real `slipway` and `slipway-agent` bins as child processes. */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
 export const SLIPWAY_BIN = fileURLToPath(new URL('../../server/bin/slipway.mjs', import.meta.url))
+export const AGENT_BIN = fileURLToPath(new URL('../../client-sdk/bin/slipway-agent.mjs', import.meta.url))
 
-export function slipway(args: string[], env: Record<string, string>): { child: ChildProcess; done: Promise<{ code: number | null; stdout: string; stderr: string }> } {
-  const child = spawn(process.execPath, [SLIPWAY_BIN, ...args], {
+type Run = { child: ChildProcess; done: Promise<{ code: number | null; stdout: string; stderr: string }> }
+
+export const slipway = (args: string[], env: Record<string, string>): Run => runBin(SLIPWAY_BIN, args, env)
+export const slipwayAgent = (args: string[], env: Record<string, string> = {}): Run => runBin(AGENT_BIN, args, env)
+
+function runBin(bin: string, args: string[], env: Record<string, string>): Run {
+  const child = spawn(process.execPath, [bin, ...args], {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })

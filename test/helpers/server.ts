@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadConfig, type Config } from '../../server/config.js'
 import type { Container } from '../../server/container.js'
-import { launch, type Launched } from '../../server/main.js'
+import { launch, type Launched, type LaunchOptions } from '../../server/main.js'
 
 export interface TestServer {
   url: string
@@ -18,10 +18,14 @@ export interface TestServer {
 }
 
 /** `env` adds to or overrides the embedded defaults (e.g. DATABASE_URL, REDIS_URL, S3_*). */
-export async function startServer(env: Record<string, string> = {}, log?: NodeJS.WritableStream): Promise<TestServer> {
+export async function startServer(
+  env: Record<string, string> = {},
+  log?: NodeJS.WritableStream,
+  opts: Pick<LaunchOptions, 'fleet'> = {},
+): Promise<TestServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'slipway-srv-'))
   const config = loadConfig({ SLIPWAY_DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'silent', ...env })
-  const server = await launch(config, { logger: log ? { level: 'info', stream: log } : false })
+  const server = await launch(config, { logger: log ? { level: 'info', stream: log } : false, ...opts })
   return {
     url: server.url,
     adminToken: server.bootstrapToken ?? '',

@@ -104,3 +104,28 @@ t.test('keys: a wrong or incomplete PKCS#11 setting names its variable', async (
   t.ok(err, 'refused')
   t.notOk(err?.message.includes('1234'), 'messages never hold a PIN')
 })
+
+t.test('delta settings: defaults, values, and each wrong one named', async (t) => {
+  t.same(loadConfig({ SLIPWAY_DATA_DIR: '/srv/slipway' }).delta, {
+    memoryBudget: 1024 ** 3,
+    offerRatio: 0.7,
+    topSources: 3,
+    workDir: '/srv/slipway/delta-work',
+  })
+  t.same(
+    loadConfig({ SLIPWAY_DELTA_MEMORY_BUDGET: String(4 * 1024 ** 3), SLIPWAY_DELTA_OFFER_RATIO: '0.5', SLIPWAY_DELTA_TOP_SOURCES: '0', SLIPWAY_DELTA_WORK_DIR: '/scratch' }).delta,
+    { memoryBudget: 4 * 1024 ** 3, offerRatio: 0.5, topSources: 0, workDir: '/scratch' },
+  )
+  t.equal(loadConfig({ SLIPWAY_DELTA_OFFER_RATIO: '1' }).delta.offerRatio, 1)
+  for (const [env, name] of [
+    [{ SLIPWAY_DELTA_MEMORY_BUDGET: '1GiB' }, 'SLIPWAY_DELTA_MEMORY_BUDGET'],
+    [{ SLIPWAY_DELTA_MEMORY_BUDGET: '1000000' }, 'SLIPWAY_DELTA_MEMORY_BUDGET'],
+    [{ SLIPWAY_DELTA_OFFER_RATIO: '0' }, 'SLIPWAY_DELTA_OFFER_RATIO'],
+    [{ SLIPWAY_DELTA_OFFER_RATIO: '1.5' }, 'SLIPWAY_DELTA_OFFER_RATIO'],
+    [{ SLIPWAY_DELTA_OFFER_RATIO: '70%' }, 'SLIPWAY_DELTA_OFFER_RATIO'],
+    [{ SLIPWAY_DELTA_TOP_SOURCES: '-1' }, 'SLIPWAY_DELTA_TOP_SOURCES'],
+    [{ SLIPWAY_DELTA_TOP_SOURCES: '1000' }, 'SLIPWAY_DELTA_TOP_SOURCES'],
+  ] as Array<[Record<string, string>, string]>) {
+    t.throws(() => loadConfig(env), { name: 'ConfigError', variable: name }, `${JSON.stringify(env)} names ${name}`)
+  }
+})

@@ -1,6 +1,6 @@
 /** One contract for the repositories, run on SQLite and on PostgreSQL. */
 import type { Test } from 'tap'
-import type { ApiToken, Release, StoredRoot } from '../../server/domain/model.js'
+import type { ApiToken, DeltaRecord, Release, StoredRoot } from '../../server/domain/model.js'
 import type { Repositories } from '../../server/domain/repositories.js'
 
 const token = (id: string, over: Partial<ApiToken> = {}): ApiToken => ({
@@ -91,6 +91,73 @@ export function repositoriesContract(t: Test, open: () => Promise<Repositories>)
     t.same(await repos.roots.latest(), root(2))
     t.equal(await repos.roots.insert(root(3)), 'created')
     t.same((await repos.roots.list()).map((r) => r.version), [1, 2, 3], 'oldest first')
+  })
+
+  t.test('deltas: one row per release pair, content lookups, compare-and-set transitions, pages, summary', async (t) => {
+    for (const [id, v] of [['d1', '3.0.1'], ['d2', '3.0.2'], ['d3', '3.0.3']] as const)
+      await repos.releases.insert(release(id, v, { name: 'dbase', sha256: id.repeat(32) }))
+    const delta = (id: string, from: string, to: string, over: Partial<DeltaRecord> = {}): DeltaRecord => ({
+      id,
+      fromReleaseId: from,
+      toReleaseId: to,
+      sourceSha256: from.repeat(32),
+      targetSha256: to.repeat(32),
+      targetLength: 6 * 1024 ** 3, // BIGINT round trip
+      state: 'queued',
+      builtBytes: 0,
+      patchSha256: null,
+      patchLength: null,
+      compressedTargetLength: null,
+      metadata: null,
+      errorCode: null,
+      errorMessage: null,
+      attempts: 0,
+      buildMs: null,
+      createdAt: `2026-02-01T00:00:0${id.at(-1)}.000Z`,
+      updatedAt: `2026-02-01T00:00:0${id.at(-1)}.000Z`,
+      finishedAt: null,
+      ...over,
+    })
+    const a = await repos.deltas.insertOrGet(delta('x1', 'd1', 'd3'))
+    t.equal(a.created, true)
+    const again = await repos.deltas.insertOrGet(delta('x9', 'd1', 'd3', { state: 'failed' }))
+    t.same(again, { delta: delta('x1', 'd1', 'd3'), created: false }, 'the same pair returns the existing row')
+    t.equal(await repos.deltas.findById('x9'), undefined)
+    t.equal((await repos.deltas.insertOrGet(delta('x2', 'd2', 'd3'))).created, true)
+    await t.rejects(repos.deltas.insertOrGet(delta('x3', 'nope', 'd3')), 'from must be a release')
+    t.same(await repos.deltas.findByReleases('d2', 'd3'), delta('x2', 'd2', 'd3'))
+    t.same((await repos.deltas.listByContent('d1'.repeat(32), 'd3'.repeat(32))).map((d) => d.id), ['x1'])
+
+    const content = { sourceSha256: 'd1'.repeat(32), targetSha256: 'd3'.repeat(32) }
+    t.equal(await repos.deltas.transition(content, ['queued'], { state: 'building', attempts: 1, builtBytes: 5 * 1024 ** 3 }), 1)
+    t.equal(await repos.deltas.transition(content, ['queued'], { state: 'failed' }), 0, 'a state not in `from` is left alone')
+    const metadata = '{"signed":{"_type":"delta","note":"caf\u00e9"},"signatures":[]}'
+    t.equal(
+      await repos.deltas.transition(content, ['building'], {
+        state: 'ready',
+        patchSha256: 'f'.repeat(64),
+        patchLength: 1000,
+        compressedTargetLength: 4 * 1024 ** 3,
+        metadata,
+        buildMs: 1234,
+        finishedAt: '2026-02-01T00:01:00.000Z',
+      }),
+      1,
+    )
+    const ready = await repos.deltas.findById('x1')
+    t.match(ready, { state: 'ready', attempts: 1, builtBytes: 5 * 1024 ** 3, patchLength: 1000, compressedTargetLength: 4 * 1024 ** 3, metadata, buildMs: 1234 })
+    t.equal(await repos.deltas.transitionOne('x2', ['building'], { state: 'ready' }), false)
+    t.equal(await repos.deltas.transitionOne('x2', ['queued'], { state: 'failed', errorCode: 'E', errorMessage: 'm' }), true)
+    t.match(await repos.deltas.findById('x2'), { state: 'failed', errorCode: 'E', errorMessage: 'm' })
+
+    t.same((await repos.deltas.list({ limit: 1 })).map((d) => d.id), ['x1'])
+    t.same((await repos.deltas.list({ limit: 5, after: 'x1' })).map((d) => d.id), ['x2'])
+    t.same((await repos.deltas.list({ limit: 5, state: 'failed' })).map((d) => d.id), ['x2'])
+    t.same((await repos.deltas.list({ limit: 5, toReleaseId: 'd2' })).map((d) => d.id), [])
+    t.same(await repos.deltas.summary(), {
+      byState: { queued: 0, building: 0, ready: 1, 'too-large': 0, failed: 1 },
+      savedBytes: 6 * 1024 ** 3 - 1000,
+    })
   })
 
   t.test('ping', async (t) => {

@@ -8,6 +8,8 @@ import { DeltaError } from './errors.js'
  */
 export const MAGIC = Buffer.from('SLPDELTA', 'latin1')
 export const FORMAT_VERSION = 1
+/** The `format` string of signed delta metadata (signing/metadata/delta.ts) for patches in this format. */
+export const FORMAT_NAME = 'slipway-delta-v1'
 export const HEADER_SIZE = 128
 export const OP_HEADER_SIZE = 80
 /** a control entry is at most three 10-byte varints */

@@ -10,6 +10,7 @@ export {
   encodeControl,
   encodeHeader,
   encodeOpHeader,
+  FORMAT_NAME,
   FORMAT_VERSION,
   HEADER_SIZE,
   MAGIC,

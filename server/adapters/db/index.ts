@@ -4,6 +4,7 @@ import { DependencyUnavailable } from '../../domain/errors.js'
 import type { Repositories } from '../../domain/repositories.js'
 import { connectDatabase, type Dialect } from './connect.js'
 import { migrateToLatest } from './migrate.js'
+import { KyselyDeltaRepository } from './delta-repository.js'
 import { KyselyReleaseRepository } from './release-repository.js'
 import { KyselyRootRepository } from './root-repository.js'
 import { KyselyTokenRepository } from './token-repository.js'
@@ -31,6 +32,7 @@ export async function openRepositories(opts: OpenOptions): Promise<Repositories 
     tokens: new KyselyTokenRepository(db),
     releases: new KyselyReleaseRepository(db),
     roots: new KyselyRootRepository(db),
+    deltas: new KyselyDeltaRepository(db),
     async ping() {
       try {
         await sql`select 1`.execute(db)

@@ -31,8 +31,31 @@ export interface TrustRootsTable {
   created_at: string
 }
 
+export interface DeltasTable {
+  id: string
+  from_release_id: string
+  to_release_id: string
+  source_sha256: string
+  target_sha256: string
+  target_length: number
+  state: string
+  built_bytes: number
+  patch_sha256: string | null
+  patch_length: number | null
+  compressed_target_length: number | null
+  metadata: string | null
+  error_code: string | null
+  error_message: string | null
+  attempts: number
+  build_ms: number | null
+  created_at: string
+  updated_at: string
+  finished_at: string | null
+}
+
 export interface Database {
   api_tokens: ApiTokensTable
   releases: ReleasesTable
   trust_roots: TrustRootsTable
+  deltas: DeltasTable
 }

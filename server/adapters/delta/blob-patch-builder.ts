@@ -1,0 +1,72 @@
+/**
+ * The PatchBuilder port on the delta engine (server/delta) and a BlobStore: both
+ * images to local files, makeDelta in the configured memory budget (it verifies its
+ * own output by applying it), the patch into the blob store, the compressed target
+ * size beside it. Scratch files live in one folder per build, removed whatever happens.
+ */
+import { createHash } from 'node:crypto'
+import { createReadStream } from 'node:fs'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { FORMAT_NAME } from '../../../client-sdk/src/delta/index.js'
+import { DeltaBuildError, makeDelta } from '../../delta/index.js'
+import { DeltaBuildFailure, SlipwayError } from '../../domain/errors.js'
+import type { BlobStore, BuiltPatch, PatchBuilder } from '../../domain/ports.js'
+import { compressedSize } from './compressed-size.js'
+import { localImage, mismatch } from './local-image.js'
+
+export interface BlobPatchBuilderOptions {
+  /** memory one build may use, bytes */
+  memoryBudget: number
+  /** scratch folder (temp copies of S3 images, bsdiff windows, the patch before it is stored) */
+  workDir: string
+}
+
+export class BlobPatchBuilder implements PatchBuilder {
+  readonly format = FORMAT_NAME
+
+  constructor(
+    private readonly blobs: BlobStore,
+    private readonly opts: BlobPatchBuilderOptions,
+  ) {}
+
+  async build(input: { sourceSha256: string; targetSha256: string }, onProgress?: (builtBytes: number) => void): Promise<BuiltPatch> {
+    await mkdir(this.opts.workDir, { recursive: true })
+    const dir = await mkdtemp(join(this.opts.workDir, 'build-'))
+    try {
+      const source = await localImage(this.blobs, input.sourceSha256, 'source', dir)
+      const target = await localImage(this.blobs, input.targetSha256, 'target', dir)
+      const patchPath = join(dir, 'patch')
+      const [made, compressed] = await Promise.all([
+        makeDelta(source, target, patchPath, {
+          memoryBudget: this.opts.memoryBudget,
+          tmpDir: dir,
+          ...(onProgress ? { onProgress: (done: number) => onProgress(done) } : {}),
+        }).catch((e: unknown) => {
+          throw translate(e)
+        }),
+        compressedSize(target),
+      ])
+      if (made.sourceSha256 !== input.sourceSha256) throw mismatch('source', input.sourceSha256, made.sourceSha256)
+      if (made.targetSha256 !== input.targetSha256) throw mismatch('target', input.targetSha256, made.targetSha256)
+      const patchSha256 = await sha256File(patchPath)
+      await this.blobs.putFile(patchPath, { sha256: patchSha256, length: made.size }, { consume: true })
+      return { patchSha256, patchLength: made.size, compressedTargetLength: compressed, ms: made.ms, peakRss: made.peakRss }
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  }
+}
+
+/** Builder errors keep their code; bad input and a patch that does not verify are not worth retrying. */
+function translate(e: unknown): unknown {
+  if (!(e instanceof DeltaBuildError)) return e instanceof SlipwayError ? e : new DeltaBuildFailure('DELTA_BUILD_ERROR', String((e as Error)?.message ?? e), false, { cause: e })
+  const permanent = e.code === 'DELTA_BUILD_INPUT' || e.code === 'DELTA_BUILD_VERIFY'
+  return new DeltaBuildFailure(e.code, e.message, permanent, { cause: e })
+}
+
+async function sha256File(path: string): Promise<string> {
+  const h = createHash('sha256')
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) h.update(chunk as Buffer)
+  return h.digest('hex')
+}

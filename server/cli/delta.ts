@@ -1,0 +1,47 @@
+/**
+ * `slipway delta make OLD NEW PATCH [--memory-budget BYTES]`: the server's builder
+ * (the same makeDelta the build-delta job runs) on local files, so anyone can try it
+ * on their own images. It verifies the patch by applying it before it returns.
+ */
+import { makeDelta } from '../delta/index.js'
+import { parse, UsageError } from './args.js'
+
+const USAGE = `usage: slipway delta make OLD NEW PATCH [--memory-budget BYTES]
+
+  OLD, NEW   the image devices have, and the one they should get
+  PATCH      where the patch is written
+  --memory-budget BYTES   memory the build may use (default 1 GiB; suffixes KiB, MiB, GiB)`
+
+const UNITS: Record<string, number> = { '': 1, k: 2 ** 10, kib: 2 ** 10, m: 2 ** 20, mib: 2 ** 20, g: 2 ** 30, gib: 2 ** 30 }
+
+export function parseBytes(text: string): number {
+  const m = /^(\d+)\s*([a-z]*)$/i.exec(text.trim())
+  const unit = m ? UNITS[(m[2] ?? '').toLowerCase()] : undefined
+  if (!m || unit === undefined) throw new UsageError(`--memory-budget must be a number of bytes (e.g. 1073741824 or 1GiB), got "${text}"\n\n${USAGE}`)
+  const n = Number(m[1]) * unit
+  if (!Number.isSafeInteger(n) || n < 64 * 2 ** 20) throw new UsageError(`--memory-budget must be at least 64 MiB\n\n${USAGE}`)
+  return n
+}
+
+const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`
+
+export async function deltaCommand(argv: string[]): Promise<void> {
+  const [sub, ...rest] = argv
+  if (sub !== 'make') throw new UsageError(`unknown delta command "${sub ?? ''}"\n\n${USAGE}`)
+  const { values, positionals } = parse(rest, { 'memory-budget': { type: 'string' } }, USAGE)
+  const [oldPath, newPath, patchPath, ...extra] = positionals
+  if (!oldPath || !newPath || !patchPath || extra.length > 0) throw new UsageError(USAGE)
+  const memoryBudget = values['memory-budget'] === undefined ? undefined : parseBytes(values['memory-budget'])
+  const r = await makeDelta(oldPath, newPath, patchPath, memoryBudget === undefined ? {} : { memoryBudget })
+  process.stdout.write(
+    [
+      `patch:     ${patchPath}`,
+      `size:      ${r.size} bytes (${mib(r.size)}), ${r.ops} ops, verified by applying it`,
+      `source:    ${r.sourceSha256}`,
+      `target:    ${r.targetSha256}`,
+      `time:      ${(r.ms / 1000).toFixed(2)} s`,
+      `peak RSS:  ${mib(r.peakRss)}`,
+      '',
+    ].join('\n'),
+  )
+}

@@ -1,0 +1,124 @@
+/**
+ * Retry rules of the build-delta job on real adapters (SQLite, file blobs, the
+ * in-process queue, a file online key, the real builder): a transient failure
+ * retries with backoff and then succeeds; one that keeps failing ends `failed` with
+ * its code once the attempts run out; altered input fails at once, not retried.
+ */
+import { createHash } from 'node:crypto'
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Readable } from 'node:stream'
+import t, { type Test } from 'tap'
+import { FileKeySigner } from '../../signing/index.js'
+import { FileBlobStore } from '../../server/adapters/blob/index.js'
+import { openRepositories } from '../../server/adapters/db/index.js'
+import { BlobPatchBuilder } from '../../server/adapters/delta/blob-patch-builder.js'
+import { InProcessQueue } from '../../server/adapters/queue/index.js'
+import { SignerOnlineSigner } from '../../server/adapters/signer/online-signer.js'
+import type { BuildOutcome } from '../../server/domain/delta-build.js'
+import { DELTA_JOBS, DeltaService } from '../../server/domain/delta-service.js'
+import type { Release } from '../../server/domain/model.js'
+import type { PatchBuilder } from '../../server/domain/ports.js'
+import { imagePair } from '../helpers/deltas.js'
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex')
+
+async function setup(t: Test, wrap: (real: PatchBuilder) => PatchBuilder, attempts = 3) {
+  const dir = await mkdtemp(join(tmpdir(), 'slipway-delta-retry-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const repos = await openRepositories({ sqlitePath: join(dir, 'db.sqlite') })
+  t.teardown(() => repos.close())
+  const blobs = new FileBlobStore({ root: join(dir, 'blobs') })
+  await blobs.init()
+  const queue = new InProcessQueue()
+  t.teardown(() => queue.close())
+  const workDir = join(dir, 'work')
+  const builder = wrap(new BlobPatchBuilder(blobs, { memoryBudget: 256 << 20, workDir }))
+  const signer = new SignerOnlineSigner(FileKeySigner.generate('ed25519'), 'file')
+  const fleet = { topInstalled: async () => [] }
+  const deltas = new DeltaService(repos.deltas, repos.releases, queue, blobs, builder, signer, fleet, { offerRatio: 0.7, topSources: 3, attempts, backoffMs: 50 })
+  const outcomes: BuildOutcome[] = []
+  deltas.onBuildFinished((o) => outcomes.push(o))
+  queue.handle<{ sourceSha256: string; targetSha256: string }>(DELTA_JOBS.build, (job) => deltas.build(job.data, job.attempt))
+  await queue.start()
+  const { source, target } = imagePair(300_000)
+  const release = async (version: string, data: Buffer): Promise<Release> => {
+    await blobs.put(Readable.from([data]))
+    const r: Release = {
+      id: `r-${version}`,
+      name: 'rootfs',
+      version,
+      kind: 'os-image',
+      hardware: ['rpi5'],
+      sha256: sha(data),
+      length: data.length,
+      securityVersion: 1,
+      provenance: {},
+      metadata: null,
+      createdBy: 'test',
+      createdAt: new Date().toISOString(),
+    }
+    await repos.releases.insert(r)
+    return r
+  }
+  const v1 = await release('1.0.0', source)
+  const v2 = await release('1.1.0', target)
+  const settled = async (id: string) => {
+    const deadline = Date.now() + 30_000
+    for (;;) {
+      const d = await deltas.get(id)
+      if (['ready', 'too-large', 'failed'].includes(d.state)) return d
+      if (Date.now() > deadline) throw new Error(`delta stuck in ${d.state}`)
+      await new Promise((r) => setTimeout(r, 20))
+    }
+  }
+  return { deltas, queue, blobs, outcomes, v1, v2, settled, workDir }
+}
+
+t.test('a transient failure is retried with backoff and the build then succeeds', async (t) => {
+  let calls = 0
+  const s = await setup(t, (real) => ({
+    format: real.format,
+    build: async (input, progress) => {
+      if (++calls === 1) throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' })
+      return real.build(input, progress)
+    },
+  }))
+  const d = await s.deltas.request(s.v1.id, s.v2.id)
+  const done = await s.settled(d.id)
+  t.match(done, { state: 'ready', attempts: 2, errorCode: null, errorMessage: null })
+  t.same(s.outcomes.map((o) => o.result), ['retry', 'ready'])
+  t.equal(s.outcomes[0]?.errorCode, 'DELTA_BUILD_ERROR')
+  t.ok(await s.deltas.offerFor(s.v1.sha256, s.v2), 'offered once built')
+})
+
+t.test('a failure that persists ends failed with its code when the attempts run out', async (t) => {
+  const s = await setup(
+    t,
+    (real) => ({
+      format: real.format,
+      build: async () => {
+        throw new Error('the disk went away')
+      },
+    }),
+    2,
+  )
+  const d = await s.deltas.request(s.v1.id, s.v2.id)
+  const done = await s.settled(d.id)
+  t.match(done, { state: 'failed', attempts: 2, errorCode: 'DELTA_BUILD_ERROR', errorMessage: 'the disk went away' })
+  const job = await s.queue.status(`delta-${s.v1.sha256}-${s.v2.sha256}`, DELTA_JOBS.build)
+  t.match(job, { state: 'failed', attemptsMade: 2, permanent: false })
+  t.same(s.outcomes.map((o) => o.result), ['retry', 'failed'])
+})
+
+t.test('an image that no longer matches its sha256 fails at once, permanently, and leaves no scratch files', async (t) => {
+  const s = await setup(t, (real) => real)
+  await writeFile(s.blobs.path(s.v1.sha256), Buffer.alloc(300_000, 7)) // bit rot in the store
+  const d = await s.deltas.request(s.v1.id, s.v2.id)
+  const done = await s.settled(d.id)
+  t.match(done, { state: 'failed', attempts: 1, errorCode: 'DELTA_INPUT_MISMATCH' })
+  t.match(await s.queue.status(`delta-${s.v1.sha256}-${s.v2.sha256}`, DELTA_JOBS.build), { state: 'failed', permanent: true, attemptsMade: 1 })
+  t.same(await readdir(s.workDir), [])
+  t.equal(await s.deltas.offerFor(s.v1.sha256, s.v2), undefined)
+})
