@@ -1,13 +1,13 @@
 import { chmod, mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { DeviceApi, HttpClient, loadCredential } from '../../../client-sdk/src/index.js'
 import { enroll } from '../../../client-sdk/src/identity/enroll.js'
 import { loadTls } from '../../../client-sdk/src/identity/tls.js'
 import { serve } from './http-fixtures.js'
 
-async function tmp(t: Tap.Test) {
+async function tmp(t: Test) {
   const dir = await mkdtemp(join(tmpdir(), 'agent-id-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   return dir

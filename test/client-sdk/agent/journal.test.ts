@@ -1,11 +1,11 @@
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { Journal } from '../../../client-sdk/src/index.js'
 import { release } from '../../signing/fixtures.js'
 
-async function tmp(t: Tap.Test) {
+async function tmp(t: Test) {
   const dir = await mkdtemp(join(tmpdir(), 'agent-journal-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   return dir

@@ -1,12 +1,12 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { DeviceApi, HttpClient, Outbox, Reporter, silentLog, type DeviceEvent } from '../../../client-sdk/src/index.js'
 import type { Unsequenced } from '../../../client-sdk/src/report/outbox.js'
 import { serve } from './http-fixtures.js'
 
-async function tmp(t: Tap.Test) {
+async function tmp(t: Test) {
   const dir = await mkdtemp(join(tmpdir(), 'agent-report-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   return dir
@@ -18,7 +18,7 @@ const ev = (id: string, state: DeviceEvent['state'] = 'downloading'): Unsequence
 })
 
 /** A device API that answers events per `mode` and records what it accepted. */
-async function eventServer(t: Tap.Test) {
+async function eventServer(t: Test) {
   const state = { mode: 'ok' as 'ok' | 'down' | 'reject-bad', accepted: [] as any[], health: [] as any[], batches: 0 }
   const srv = await serve((req, res, body) => {
     if (state.mode === 'down') return void res.writeHead(503).end('<html>maintenance</html>')
