@@ -19,7 +19,7 @@ export interface Served {
   close(): Promise<void>
 }
 
-export type Handler = (req: http.IncomingMessage, res: http.ServerResponse, body: Buffer) => void | Promise<void>
+export type Handler = (req: http.IncomingMessage, res: http.ServerResponse, body: Buffer) => unknown
 
 export async function serve(handler: Handler): Promise<Served> {
   const log: Served['log'] = []
