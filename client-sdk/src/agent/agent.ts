@@ -22,6 +22,7 @@ import { Reporter } from '../report/reporter.js'
 import { createSlotAdapter, type SlotAdapter, type SlotStatus } from '../slots/index.js'
 import { bootPhasePending, runBootPhase } from './boot-step.js'
 import type { StepOutcome, UpdateContext } from './context.js'
+import { reportTerminal } from './events.js'
 import { runInstall } from './install-step.js'
 import { pollOnce, type PollOutcome } from './poll-step.js'
 import { nextDelaySeconds } from './schedule.js'
@@ -86,6 +87,7 @@ export async function createAgent(config: AgentConfig, deps: AgentDeps = {}): Pr
   }
 
   async function tick(): Promise<TickResult> {
+    await reportTerminal(ctx) // an earlier run may have died between a terminal step and its report
     if (await bootPhasePending(ctx)) {
       const outcome = await runBootPhase(ctx)
       if (outcome === 'reboot-issued' || outcome === 'retry-later') return { outcome }

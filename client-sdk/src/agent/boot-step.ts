@@ -18,7 +18,7 @@ import { AgentError, reasonOf, type Reason } from '../errors.js'
 import { runHealthChecks } from '../health/checks.js'
 import { runCommand } from '../health/run-command.js'
 import type { UpdateContext, StepOutcome } from './context.js'
-import { emit, emitHealth } from './events.js'
+import { emit, emitHealth, reportTerminal } from './events.js'
 import { failpoint } from './failpoint.js'
 
 const BOOT_STEPS = new Set(['marked-try', 'rebooting', 'health-checking'])
@@ -94,16 +94,15 @@ async function finishCommit(ctx: UpdateContext): Promise<StepOutcome> {
     delete s.update?.reason
   })
   failpoint('committed')
-  await emit(ctx, u, 'succeeded')
+  await reportTerminal(ctx)
   await rm(ctx.stagingDir, { recursive: true, force: true }).catch(() => undefined)
   return 'committed'
 }
 
 async function finishRollback(ctx: UpdateContext, reason: Reason): Promise<void> {
-  const u = ctx.journal.update!
   await ctx.journal.step('rolled-back', { reason })
   failpoint('rolled-back')
-  await emit(ctx, u, 'rolled-back', reason)
+  await reportTerminal(ctx)
   await rm(ctx.stagingDir, { recursive: true, force: true }).catch(() => undefined)
 }
 

@@ -5,7 +5,7 @@
  * even be queued (data folder full) is logged.
  */
 import type { Reason } from '../errors.js'
-import type { UpdateRecord } from '../journal/journal.js'
+import type { UpdateRecord, UpdateStep } from '../journal/journal.js'
 import type { DeviceEvent } from '../net/device-api.js'
 import { stableId } from '../report/ids.js'
 import type { CheckResult } from '../health/checks.js'
@@ -50,4 +50,22 @@ export async function emitHealth(ctx: UpdateContext, u: UpdateRecord, bootOk: bo
   } catch (e) {
     ctx.log('error', 'could not queue a health report', { message: (e as Error).message })
   }
+}
+
+const TERMINAL_EVENT: Partial<Record<UpdateStep, DeviceEvent['state']>> = { committed: 'succeeded', 'rolled-back': 'rolled-back', failed: 'failed' }
+
+/**
+ * Queue the event of a terminal step exactly once per update, however the
+ * agent died around it: the step is journaled first, then the event queued,
+ * then `reported` journaled. A crash between the last two queues the same id
+ * again, which the outbox (or the server) counts once.
+ */
+export async function reportTerminal(ctx: UpdateContext): Promise<void> {
+  const u = ctx.journal.update
+  const state = u && TERMINAL_EVENT[u.step]
+  if (!u || !state || u.reported) return
+  await emit(ctx, u, state, state === 'succeeded' ? undefined : u.reason)
+  await ctx.journal.change((s) => {
+    if (s.update) s.update.reported = true
+  })
 }

@@ -14,7 +14,7 @@ import { verifySlot } from '../install/verify-slot.js'
 import type { Checkpoint } from '../net/downloader.js'
 import { otherSlot, type SlotName } from '../slots/index.js'
 import type { UpdateContext, StepOutcome } from './context.js'
-import { emit } from './events.js'
+import { emit, reportTerminal } from './events.js'
 import { failpoint } from './failpoint.js'
 
 const TRANSIENT = new Set(['NETWORK_ERROR', 'SERVER_ERROR', 'DOWNLOAD_TRUNCATED', 'CREDENTIAL_REJECTED', 'NOT_ENROLLED'])
@@ -40,7 +40,8 @@ export async function runInstall(ctx: UpdateContext): Promise<StepOutcome> {
       return 'retry-later'
     }
     await journal.step('failed', { reason })
-    await emit(ctx, u, 'failed', reason)
+    failpoint('failed')
+    await reportTerminal(ctx)
     await rm(ctx.stagingDir, { recursive: true, force: true }).catch(() => undefined)
     return 'failed'
   }
@@ -91,6 +92,7 @@ async function install(ctx: UpdateContext): Promise<void> {
           await emit(ctx, u, 'installing')
         },
         applyCheckpointBytes: ctx.config.download?.checkpointBytes ?? 64 << 20,
+        onApplyProgress: () => failpoint('apply-checkpoint'),
       })
     } else {
       await installFull({ ...common, url: ctx.api.url(u.artifact.url), image, slotPath: slots.slotPath(target) })

@@ -26,6 +26,8 @@ export interface DeltaInstall extends Omit<DownloadOptions, 'sink' | 'expected'>
   onPatchReady?: () => Promise<void>
   /** applier checkpoint interval, bytes (default 64 MiB) */
   applyCheckpointBytes?: number
+  /** called after each applier progress record is durable */
+  onApplyProgress?: () => void
 }
 
 export const patchPath = (dir: string, d: Delta) => join(dir, `patch-${d.patchSha256}.bin`)
@@ -47,6 +49,7 @@ export async function installDelta(o: DeltaInstall): Promise<void> {
       expectedTargetSha256: o.image.sha256,
       progressPath: progressPath(o.stagingDir, o.delta),
       ...(o.applyCheckpointBytes ? { checkpointBytes: o.applyCheckpointBytes } : {}),
+      ...(o.onApplyProgress ? { onProgress: o.onApplyProgress } : {}),
     })
   } catch (e) {
     const errno = (e as NodeJS.ErrnoException).code

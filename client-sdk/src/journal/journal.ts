@@ -57,6 +57,8 @@ export interface UpdateRecord {
   /** bytes durably written and the validator they came with (RFC 7233 If-Range) */
   download?: { offset: number; etag?: string }
   reason?: Reason
+  /** the terminal state's event is queued in the outbox (set after queueing, so a crash re-queues the same id) */
+  reported?: boolean
   /** ticks that ended in a transient error (network, 5xx) */
   attempts?: number
   /** ISO time of the last step change */
