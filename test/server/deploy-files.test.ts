@@ -3,7 +3,7 @@
  * they are checked statically: the compose topology, and that the environment it
  * gives the server is a configuration the server accepts.
  */
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
@@ -44,4 +44,23 @@ t.test('systemd units pass systemd-analyze verify', async (t) => {
     execFileSync('systemd-analyze', ['verify', deploy(`systemd/${unit}`)], { stdio: 'pipe' })
     t.pass(`${unit} verified`)
   }
+})
+
+t.test('agent unit: hardened, dedicated user, writable state only, root needs documented', async (t) => {
+  const text = readFileSync(deploy('systemd/slipway-agent.service'), 'utf8')
+  const directives = text.split('\n').filter((l) => !l.startsWith('#'))
+  const has = (d: string) => t.ok(directives.includes(d), d)
+  has('NoNewPrivileges=yes')
+  has('ProtectSystem=strict')
+  has('PrivateTmp=yes')
+  has('User=slipway-agent')
+  has('StateDirectory=slipway-agent')
+  has('ReadWritePaths=/var/lib/slipway-agent -/var/lib/slipway-models')
+  has('Restart=always')
+  // the comments tell an operator how to run the root-only OS-image adapters
+  for (const need of ['User=root', 'DeviceAllow=', '/run/lock', 'tryboot', 'grubenv', 'fw_setenv']) t.match(text, need)
+  // verify exits 0 on a directive it ignores (bad value, unknown key) but says so on stderr
+  const r = spawnSync('systemd-analyze', ['verify', deploy('systemd/slipway-agent.service')], { encoding: 'utf8' })
+  t.equal(r.status, 0, 'systemd-analyze verify')
+  t.equal(r.stderr.trim(), '', 'no ignored or unknown directives')
 })

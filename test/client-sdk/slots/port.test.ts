@@ -1,5 +1,5 @@
 import t from 'tap'
-import { parseBootedSlot, planCommit, planMarkTry, planRollback, SlotError } from '../../../client-sdk/src/slots/index.js'
+import { createSlotAdapter, parseBootedSlot, planCommit, planMarkTry, planRollback, SlotError } from '../../../client-sdk/src/slots/index.js'
 
 t.test('booted slot from the kernel command line', async (t) => {
   t.equal(parseBootedSlot('console=ttyS0 slipway.slot=b root=/dev/mmcblk0p2'), 'b', 'slipway.slot wins over root=')
@@ -22,4 +22,17 @@ t.test('idempotency rules', async (t) => {
   t.throws(() => planCommit({ booted: 'b', active: 'a' }), { code: 'SLOT_WRONG_STATE' }, 'a cancelled trial cannot be committed')
   t.equal(planRollback({ booted: 'a', active: 'a' }), 'noop')
   t.equal(planRollback({ booted: 'a', active: 'a', trying: 'b' }), 'apply')
+})
+
+t.test('createSlotAdapter builds the adapter a config names', async (t) => {
+  const slotPaths = { a: '/dev/mmcblk0p2', b: '/dev/mmcblk0p3' }
+  const kinds = [
+    createSlotAdapter({ kind: 'uboot', slotPaths }),
+    createSlotAdapter({ kind: 'grub', slotPaths }),
+    createSlotAdapter({ kind: 'tryboot', slotPaths, autobootPath: '/boot/selector/autoboot.txt' }),
+    createSlotAdapter({ kind: 'file', dir: '/var/lib/sim', rebootCommand: ['sim-reboot'] }),
+  ]
+  t.same(kinds.map((a) => a.kind), ['uboot', 'grub', 'tryboot', 'file'])
+  t.same(kinds.map((a) => a.slotPath('b')), ['/dev/mmcblk0p3', '/dev/mmcblk0p3', '/dev/mmcblk0p3', '/var/lib/sim/slot-b.img'])
+  t.same(await kinds[0]!.rebootCommand(), ['systemctl', 'reboot'])
 })

@@ -1,0 +1,26 @@
+/** Errors of the model store; `code` is stable and reported to the server. */
+export type ModelErrorCode =
+  /** the installed bytes do not hash to (or are not as long as) the signed release says */
+  | 'MODEL_HASH_MISMATCH'
+  /** activate/rollback to a slot holding no complete, verified model */
+  | 'MODEL_NOT_INSTALLED'
+  /** install into the slot `current` points at: the running app reads it */
+  | 'MODEL_SLOT_IN_USE'
+  /** rollback with no previous model kept */
+  | 'MODEL_NO_PREVIOUS'
+  /** the models folder holds something the store did not write (a `current` that is no slot link) */
+  | 'MODEL_STORE_INVALID'
+
+export class ModelError extends Error {
+  constructor(
+    readonly code: ModelErrorCode,
+    message: string,
+    readonly details?: Record<string, unknown>,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options)
+    this.name = 'ModelError'
+  }
+}
+
+export const isModelError = (e: unknown): e is ModelError => e instanceof ModelError
