@@ -79,6 +79,10 @@ export interface Config {
   logLevel: string
   /** Grace for in-flight requests on SIGTERM, seconds. */
   shutdownGraceSeconds: number
+  /** how often devices are told to poll when there is nothing to do */
+  pollIntervalSeconds: number
+  /** period of the rollout tick (soak times, silent devices) */
+  rolloutTickSeconds: number
   keys: KeysConfig
   delta: DeltaConfig
 }
@@ -225,6 +229,8 @@ export function loadConfig(env: Source = process.env): Config {
     uploadExpirySeconds: integer(src, 'SLIPWAY_UPLOAD_EXPIRY_SECONDS', 24 * 3600, 60, 365 * 24 * 3600),
     logLevel,
     shutdownGraceSeconds: integer(src, 'SLIPWAY_SHUTDOWN_GRACE_SECONDS', 25, 0, 3600),
+    pollIntervalSeconds: integer(src, 'SLIPWAY_POLL_INTERVAL_SECONDS', 300, 1, 7 * 24 * 3600),
+    rolloutTickSeconds: integer(src, 'SLIPWAY_ROLLOUT_TICK_SECONDS', 5, 1, 3600),
     keys: keys(src, dataDir),
     delta: {
       memoryBudget: integer(src, 'SLIPWAY_DELTA_MEMORY_BUDGET', 2 ** 30, 128 * 2 ** 20, Number.MAX_SAFE_INTEGER),

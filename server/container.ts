@@ -4,6 +4,7 @@
  */
 import { join } from 'node:path'
 import { openRepositories } from './adapters/db/index.js'
+import type { Repositories } from './domain/repositories.js'
 import { FileBlobStore, S3BlobStore } from './adapters/blob/index.js'
 import { BlobPatchBuilder } from './adapters/delta/blob-patch-builder.js'
 import { BullMqQueue, InProcessQueue } from './adapters/queue/index.js'
@@ -18,6 +19,12 @@ import { ReleaseService } from './domain/release-service.js'
 import { SignedReleaseVerifier } from './domain/signed-release-verifier.js'
 import { TrustService } from './domain/trust-service.js'
 import type { Services } from './services.js'
+import { AssignmentService } from './domain/fleet/assignment-service.js'
+import { FleetCaches } from './domain/fleet/caches.js'
+import { EnrollmentService } from './domain/fleet/enrollment-service.js'
+import { ReportService } from './domain/fleet/report-service.js'
+import { RolloutService } from './domain/fleet/rollout-service.js'
+import { evaluateSoon } from './workers/jobs.js'
 
 export interface Container extends Services {
   /** set when this start created the development root (first start with file keys) */
@@ -31,7 +38,19 @@ function blobStore(config: Config): BlobStore {
 }
 
 /** TODO(issue 5): devices and what they run come with the rollout issue; until then no delta is planned on publish. */
-const NO_FLEET: FleetVersions = { topInstalled: async () => [] }
+/** What the fleet runs, for delta planning: the devices' installed versions, as release ids. */
+function fleetVersions(repos: Repositories): FleetVersions {
+  return {
+    async topInstalled(name, hardware, limit) {
+      const out: Array<{ releaseId: string; devices: number }> = []
+      for (const v of await repos.fleet.devices.topInstalled(name, hardware, limit)) {
+        const r = await repos.releases.findByNameVersion(name, v.version)
+        if (r && r.sha256 === v.sha256) out.push({ releaseId: r.id, devices: v.devices })
+      }
+      return out
+    },
+  }
+}
 
 function jobQueue(config: Config, onError: (e: Error) => void): JobQueue {
   return config.redisUrl ? new BullMqQueue({ url: config.redisUrl, prefix: config.queuePrefix, onError }) : new InProcessQueue()
@@ -58,7 +77,7 @@ export async function createContainer(
     const queue = jobQueue(config, opts.onQueueError ?? (() => {}))
     closers.unshift(() => queue.close())
     const uploads = new TusUploadArea(config.uploadDir, config.uploadExpirySeconds * 1000)
-    const auth = new AuthService(repos.tokens)
+    const auth = new AuthService(repos.tokens, repos.fleet.devices)
     const trust = new TrustService(repos.roots)
     // file keys (embedded default): the first start creates a dev root; a PKCS#11
     // key is opened first so that module / PIN / key mistakes are the error shown
@@ -67,6 +86,9 @@ export async function createContainer(
     closers.unshift(() => onlineSigner.close())
     await trust.checkOnlineKey(onlineSigner.keyId) // TRUST_ROOT_MISSING until a root is installed
     const releases = new ReleaseService(repos.releases, blobs, uploads, new SignedReleaseVerifier(trust))
+    const caches = new FleetCaches(repos.releases, repos.fleet.rollouts)
+    const rollouts = new RolloutService(repos.fleet, repos.releases, caches)
+    const reports = new ReportService(repos.fleet, caches, (n, v) => repos.releases.findByNameVersion(n, v), (id) => evaluateSoon(queue, id))
     const deltas = new DeltaService(
       repos.deltas,
       repos.releases,
@@ -74,11 +96,18 @@ export async function createContainer(
       blobs,
       new BlobPatchBuilder(blobs, { memoryBudget: config.delta.memoryBudget, workDir: config.delta.workDir }),
       onlineSigner,
-      opts.fleet ?? NO_FLEET,
+      opts.fleet ?? fleetVersions(repos),
       { offerRatio: config.delta.offerRatio, topSources: config.delta.topSources },
     )
+    // a poll offers a ready delta from what the device runs to what it is assigned
+    const assignments = new AssignmentService(repos.fleet, caches, onlineSigner, deltas, config.pollIntervalSeconds)
     return {
       config,
+      caches,
+      rollouts,
+      assignments,
+      reports,
+      enrollment: new EnrollmentService(repos.fleet),
       repos,
       blobs,
       uploads,

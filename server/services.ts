@@ -7,6 +7,11 @@ import type { BlobStore, JobQueue, OnlineSigner } from './domain/ports.js'
 import type { ReleaseService } from './domain/release-service.js'
 import type { Repositories } from './domain/repositories.js'
 import type { TrustService } from './domain/trust-service.js'
+import type { AssignmentService } from './domain/fleet/assignment-service.js'
+import type { FleetCaches } from './domain/fleet/caches.js'
+import type { EnrollmentService } from './domain/fleet/enrollment-service.js'
+import type { ReportService } from './domain/fleet/report-service.js'
+import type { RolloutService } from './domain/fleet/rollout-service.js'
 
 export interface Services {
   config: Config
@@ -22,4 +27,13 @@ export interface Services {
   trust: TrustService
   /** signs assignments and deltas with the `online` key */
   onlineSigner: OnlineSigner
+  /** device enrollment and enrollment tokens */
+  enrollment: EnrollmentService
+  /** the poll: a device's signed assignment */
+  assignments: AssignmentService
+  /** device events and health */
+  reports: ReportService
+  /** rollout definitions, operator actions, the gate */
+  rollouts: RolloutService
+  caches: FleetCaches
 }

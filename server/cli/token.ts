@@ -24,7 +24,7 @@ export async function tokenCommand(config: Config, argv: string[]): Promise<void
   const [action, id] = positionals
   const repos = await openRepositories({ databaseUrl: config.databaseUrl, sqlitePath: join(config.dataDir, 'slipway.db') })
   try {
-    const auth = new AuthService(repos.tokens)
+    const auth = new AuthService(repos.tokens, repos.fleet.devices)
     if (action === 'create') {
       const role = required(values.role, '--role', USAGE)
       if (!ROLES.includes(role as Role)) throw new UsageError(`--role must be one of ${ROLES.join(', ')}`)

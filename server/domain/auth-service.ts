@@ -5,10 +5,13 @@
  */
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto'
 import { SlipwayError } from './errors.js'
-import type { ApiToken, Principal, Role } from './model.js'
+import type { ApiToken, Principal, PrincipalRole, Role } from './model.js'
+import type { DeviceRepository } from './fleet/repositories.js'
 import type { TokenRepository } from './repositories.js'
 
 export const TOKEN_PREFIX = 'slw_'
+/** device credentials (issued at enrollment) */
+export const DEVICE_CREDENTIAL_PREFIX = 'sld_'
 
 export const hashToken = (token: string): string => createHash('sha256').update(token, 'utf8').digest('hex')
 
@@ -23,6 +26,7 @@ export interface CreatedToken {
 export class AuthService {
   constructor(
     private readonly tokens: TokenRepository,
+    private readonly devices: Pick<DeviceRepository, 'findByCredentialHash'>,
     private readonly now: () => Date = () => new Date(),
   ) {}
 
@@ -64,6 +68,12 @@ export class AuthService {
   async authenticate(token: string | undefined): Promise<Principal> {
     if (!token) throw unauthenticated('AUTH_MISSING', 'an API token is required (Authorization: Bearer <token>)')
     const hash = hashToken(token)
+    if (token.startsWith(DEVICE_CREDENTIAL_PREFIX)) {
+      const device = await this.devices.findByCredentialHash(hash)
+      if (!device || !timingSafeEqual(Buffer.from(device.credentialHash, 'hex'), Buffer.from(hash, 'hex')))
+        throw unauthenticated('DEVICE_CREDENTIAL_INVALID', 'the device credential is not valid (re-enroll the device)')
+      return { kind: 'device', deviceId: device.id, role: 'device' }
+    }
     const found = await this.tokens.findByHash(hash)
     if (!found || !timingSafeEqual(Buffer.from(found.tokenHash, 'hex'), Buffer.from(hash, 'hex')))
       throw unauthenticated('AUTH_INVALID', 'the API token is not valid')
@@ -74,7 +84,7 @@ export class AuthService {
   }
 
   /** 403 when the caller is known but its role may not do this. */
-  authorize(principal: Principal, allowed: readonly Role[]): void {
+  authorize(principal: Principal, allowed: readonly PrincipalRole[]): void {
     if (!allowed.includes(principal.role))
       throw new SlipwayError('forbidden', 'AUTH_FORBIDDEN', `this needs one of the roles: ${allowed.join(', ')}`, {
         role: principal.role,

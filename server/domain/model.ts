@@ -14,8 +14,13 @@ export interface ApiToken {
   revokedAt: string | null
 }
 
-/** Who is calling. Devices get their own kind with the rollout issue. */
-export type Principal = { kind: 'token'; tokenId: string; role: Role }
+/** Who is calling: an API token with a role, or an enrolled device with its credential. */
+export type Principal = { kind: 'token'; tokenId: string; role: Role } | { kind: 'device'; deviceId: string; role: 'device' }
+
+export type PrincipalRole = Principal['role']
+
+/** How a principal is named in records (createdBy, the audit log). */
+export const actorOf = (p: Principal): string => (p.kind === 'token' ? `token:${p.tokenId}` : `device:${p.deviceId}`)
 
 export const RELEASE_KINDS = ['os-image', 'model'] as const
 export type ReleaseKind = (typeof RELEASE_KINDS)[number]

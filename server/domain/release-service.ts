@@ -95,7 +95,7 @@ export class ReleaseService {
       securityVersion: input.securityVersion,
       provenance: verified.provenance,
       metadata: verified.metadata,
-      createdBy: by.tokenId,
+      createdBy: by.kind === 'token' ? by.tokenId : by.deviceId,
       createdAt: this.now().toISOString(),
     }
     if ((await this.releases.insert(release)) === 'duplicate') {

@@ -1,4 +1,5 @@
 /** Persistence ports. One adapter (Kysely) serves SQLite and PostgreSQL. */
+import type { FleetRepositories } from './fleet/repositories.js'
 import type { ApiToken, DeltaRecord, DeltaState, Release, StoredRoot } from './model.js'
 
 export interface TokenRepository {
@@ -42,6 +43,8 @@ export interface Repositories {
   releases: ReleaseRepository
   roots: RootRepository
   deltas: DeltaRepository
+  /** devices, enrollment, rollouts, audit */
+  fleet: FleetRepositories
   /** Throws DependencyUnavailable when the database cannot be reached. */
   ping(): Promise<void>
   close(): Promise<void>

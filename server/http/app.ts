@@ -17,6 +17,9 @@ import { ErrorBody } from './schemas.js'
 import { tokenRoutes } from './tokens.js'
 import { trustRoutes } from './trust.js'
 import { uploadRoutes } from './uploads.js'
+import { deviceRoutes } from './device.js'
+import { fleetRoutes } from './fleet.js'
+import { rolloutRoutes } from './rollouts.js'
 
 export interface AppOptions {
   /** false for no logs; else pino options (level defaults to config, stream to stdout) */
@@ -61,5 +64,8 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   await app.register(uploadRoutes(services, metrics))
   await app.register(blobRoutes(services, metrics))
   await app.register(trustRoutes(services))
+  await app.register(deviceRoutes(services))
+  await app.register(rolloutRoutes(services))
+  await app.register(fleetRoutes(services))
   return Object.assign(app as unknown as FastifyInstance, { metrics })
 }

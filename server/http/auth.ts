@@ -1,7 +1,7 @@
 /** Bearer-token authentication as a Fastify hook; the decision lives in AuthService. */
 import type { FastifyRequest } from 'fastify'
 import type { AuthService } from '../domain/auth-service.js'
-import type { Principal, Role } from '../domain/model.js'
+import type { Principal, PrincipalRole, Role } from '../domain/model.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -17,7 +17,7 @@ export function bearer(request: FastifyRequest): string | undefined {
 }
 
 /** onRequest hook: 401 without a valid token, 403 when its role is not in `roles`. */
-export function requireRole(auth: AuthService, roles: readonly Role[]) {
+export function requireRole(auth: AuthService, roles: readonly PrincipalRole[]) {
   return async (request: FastifyRequest): Promise<void> => {
     const principal = await auth.authenticate(bearer(request))
     auth.authorize(principal, roles)
@@ -26,6 +26,16 @@ export function requireRole(auth: AuthService, roles: readonly Role[]) {
 }
 
 export const ALL_ROLES: readonly Role[] = ['admin', 'ci', 'operator']
+
+/** The device credential (`sld_…`) as the only accepted principal. */
+export const DEVICE_ONLY: readonly PrincipalRole[] = ['device']
+
+/** The device that called (set by requireRole(…, DEVICE_ONLY)). */
+export function deviceOf(request: FastifyRequest): string {
+  const p = principalOf(request)
+  if (p.kind !== 'device') throw new Error('route expects a device principal')
+  return p.deviceId
+}
 
 /** The principal an authenticated route runs as (set by requireRole). */
 export function principalOf(request: FastifyRequest): Principal {

@@ -43,7 +43,7 @@ export const blobRoutes =
 
     const Params = Type.Object({ sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }) })
     const schema = { tags: ['device', 'management'], params: Params, response: errors(400, 401, 403, 404, 416) }
-    const onRequest = requireRole(services.auth, ALL_ROLES)
+    const onRequest = requireRole(services.auth, [...ALL_ROLES, 'device'])
 
     app.get('/v1/blobs/:sha256', { onRequest, schema, exposeHeadRoute: false }, async (request, reply) => {
       const { sha256 } = request.params

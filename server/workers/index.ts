@@ -2,23 +2,32 @@
  * Job processors: thin functions that call one service each. Registered by the
  * server in embedded mode (in-process queue) and by `slipway worker` with Redis.
  */
-import { DELTA_JOBS } from '../domain/delta-service.js'
 import type { Services } from '../services.js'
+import { JOBS } from './jobs.js'
 
-export const JOBS = {
-  reclaimUploads: 'reclaim-uploads',
-  ...DELTA_JOBS,
-} as const
+export { JOBS } from './jobs.js'
 
 /** How often staged uploads past their expiry are reclaimed. */
 const RECLAIM_EVERY_MS = 15 * 60 * 1000
 
 export async function registerWorkers(services: Services): Promise<void> {
-  const { queue, uploads, deltas } = services
+  const { queue, uploads, deltas, rollouts, config } = services
   queue.handle(JOBS.reclaimUploads, async () => {
     await uploads.reclaimExpired()
   })
+  queue.handle<{ rolloutId: string }>(
+    JOBS.evaluateRollout,
+    async (job) => {
+      await rollouts.evaluate(job.data.rolloutId)
+    },
+    { concurrency: 4 },
+  )
+  // soak times and silent deadlines pass without any report: look at every running rollout
+  queue.handle(JOBS.rolloutsTick, async () => {
+    for (const r of await rollouts.running()) await rollouts.evaluate(r.id)
+  })
   await queue.every(JOBS.reclaimUploads, RECLAIM_EVERY_MS)
+  await queue.every(JOBS.rolloutsTick, config.rolloutTickSeconds * 1000)
   // one build at a time per process: a build already uses every core and the whole memory budget
   queue.handle<{ sourceSha256: string; targetSha256: string }>(JOBS.build, (job) => deltas.build(job.data, job.attempt))
   queue.handle<{ releaseId: string }>(JOBS.plan, async (job) => {

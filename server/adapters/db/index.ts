@@ -8,6 +8,7 @@ import { KyselyDeltaRepository } from './delta-repository.js'
 import { KyselyReleaseRepository } from './release-repository.js'
 import { KyselyRootRepository } from './root-repository.js'
 import { KyselyTokenRepository } from './token-repository.js'
+import { fleetRepositories } from './fleet/index.js'
 
 export { connectDatabase } from './connect.js'
 export { migrateToLatest, MIGRATIONS_DIR } from './migrate.js'
@@ -33,6 +34,7 @@ export async function openRepositories(opts: OpenOptions): Promise<Repositories 
     releases: new KyselyReleaseRepository(db),
     roots: new KyselyRootRepository(db),
     deltas: new KyselyDeltaRepository(db),
+    fleet: fleetRepositories(db),
     async ping() {
       try {
         await sql`select 1`.execute(db)

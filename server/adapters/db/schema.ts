@@ -53,9 +53,130 @@ export interface DeltasTable {
   finished_at: string | null
 }
 
+export interface EnrollmentTokensTable {
+  id: string
+  token_hash: string
+  group_name: string
+  max_uses: number
+  uses: number
+  expires_at: string
+  revoked_at: string | null
+  created_by: string
+  created_at: string
+}
+
+export interface DevicesTable {
+  id: string
+  hardware_id: string
+  hardware: string
+  group_name: string
+  tags: string
+  credential_hash: string
+  last_seq: number
+  last_state: string | null
+  last_report_at: string | null
+  created_at: string
+  updated_at: string
+}
+
+export interface DeviceInstalledTable {
+  device_id: string
+  name: string
+  version: string
+  sha256: string
+  security_version: number
+  updated_at: string
+}
+
+export interface RolloutsTable {
+  id: string
+  release_id: string
+  selector: string
+  phases: string
+  gate: string
+  breach_action: string
+  state: string
+  phase: number
+  phase_started_at: string | null
+  state_reason: string | null
+  version: number
+  created_by: string
+  created_at: string
+  updated_at: string
+}
+
+export interface RolloutDevicesTable {
+  rollout_id: string
+  device_id: string
+  phase: number
+  previous_version: string | null
+  previous_sha256: string | null
+  previous_security_version: number | null
+  state: string
+  state_seq: number
+  reason: string | null
+  health_ok: number | null
+  metrics: string | null
+  reverted: number
+  assigned_at: string
+  reported_at: string | null
+}
+
+export interface DeviceAssignmentsTable {
+  device_id: string
+  counter: number
+  rollout_id: string
+  release_id: string
+  action: string
+  body: string
+  etag: string
+  expires_at: string
+  created_at: string
+}
+
+export interface DeviceReportsTable {
+  device_id: string
+  report_id: string
+  seq: number
+  kind: string
+  rollout_id: string | null
+  body: string
+  received_at: string
+}
+
+export interface DeviceHealthTable {
+  device_id: string
+  name: string
+  version: string
+  metrics: string
+  at: string
+}
+
+export interface AuditLogTable {
+  seq: number
+  at: string
+  actor: string
+  action: string
+  subject: string
+  reason: string | null
+  before_state: string | null
+  after_state: string | null
+  prev_hash: string
+  hash: string
+}
+
 export interface Database {
   api_tokens: ApiTokensTable
   releases: ReleasesTable
   trust_roots: TrustRootsTable
   deltas: DeltasTable
+  enrollment_tokens: EnrollmentTokensTable
+  devices: DevicesTable
+  device_installed: DeviceInstalledTable
+  rollouts: RolloutsTable
+  rollout_devices: RolloutDevicesTable
+  device_assignments: DeviceAssignmentsTable
+  device_reports: DeviceReportsTable
+  device_health: DeviceHealthTable
+  audit_log: AuditLogTable
 }

@@ -1,0 +1,181 @@
+import { sql, type Kysely, type Selectable } from 'kysely'
+import type { Device, DeviceWithInstalled, InstalledRelease } from '../../../domain/fleet/model.js'
+import type { DeviceListQuery, DeviceRepository } from '../../../domain/fleet/repositories.js'
+import type { Database, DeviceInstalledTable, DevicesTable } from '../schema.js'
+
+const toDevice = (r: Selectable<DevicesTable>): Device => ({
+  id: r.id,
+  hardwareId: r.hardware_id,
+  hardware: r.hardware,
+  group: r.group_name,
+  tags: JSON.parse(r.tags) as string[],
+  credentialHash: r.credential_hash,
+  lastSeq: Number(r.last_seq),
+  lastState: r.last_state,
+  lastReportAt: r.last_report_at,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+})
+
+const toInstalled = (r: Pick<Selectable<DeviceInstalledTable>, 'name' | 'version' | 'sha256' | 'security_version'>): InstalledRelease => ({
+  name: r.name,
+  version: r.version,
+  sha256: r.sha256,
+  securityVersion: Number(r.security_version),
+})
+
+const deviceRow = (d: Device) => ({
+  id: d.id,
+  hardware_id: d.hardwareId,
+  hardware: d.hardware,
+  group_name: d.group,
+  tags: JSON.stringify(d.tags),
+  credential_hash: d.credentialHash,
+  last_seq: d.lastSeq,
+  last_state: d.lastState,
+  last_report_at: d.lastReportAt,
+  created_at: d.createdAt,
+  updated_at: d.updatedAt,
+})
+
+export class KyselyDevices implements DeviceRepository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async findByHardwareId(hardwareId: string): Promise<Device | undefined> {
+    const r = await this.db.selectFrom('devices').selectAll().where('hardware_id', '=', hardwareId).executeTakeFirst()
+    return r && toDevice(r)
+  }
+
+  async insert(d: Device): Promise<void> {
+    await this.db.insertInto('devices').values(deviceRow(d)).execute()
+  }
+
+  async update(d: Device): Promise<void> {
+    const { id: _id, created_at: _c, ...rest } = deviceRow(d)
+    await this.db.updateTable('devices').set(rest).where('id', '=', d.id).execute()
+  }
+
+  async findByCredentialHash(hash: string): Promise<Device | undefined> {
+    const r = await this.db.selectFrom('devices').selectAll().where('credential_hash', '=', hash).executeTakeFirst()
+    return r && toDevice(r)
+  }
+
+  async findById(id: string): Promise<DeviceWithInstalled | undefined> {
+    const r = await this.db.selectFrom('devices').selectAll().where('id', '=', id).executeTakeFirst()
+    return r && { ...toDevice(r), installed: await this.installed(id) }
+  }
+
+  async installed(deviceId: string): Promise<InstalledRelease[]> {
+    const rows = await this.db.selectFrom('device_installed').select(['name', 'version', 'sha256', 'security_version']).where('device_id', '=', deviceId).orderBy('name').execute()
+    return rows.map(toInstalled)
+  }
+
+  async replaceInstalled(deviceId: string, installed: InstalledRelease[], at: string): Promise<void> {
+    await this.db.deleteFrom('device_installed').where('device_id', '=', deviceId).execute()
+    for (const r of installed) await this.setInstalled(deviceId, r, at)
+  }
+
+  async setInstalled(deviceId: string, r: InstalledRelease, at: string): Promise<void> {
+    await this.db
+      .insertInto('device_installed')
+      .values({ device_id: deviceId, name: r.name, version: r.version, sha256: r.sha256, security_version: r.securityVersion, updated_at: at })
+      .onConflict((oc) => oc.columns(['device_id', 'name']).doUpdateSet({ version: r.version, sha256: r.sha256, security_version: r.securityVersion, updated_at: at }))
+      .execute()
+  }
+
+  async advance(deviceId: string, seq: number, state: string | null, at: string): Promise<boolean> {
+    const res = await this.db
+      .updateTable('devices')
+      .set({ last_seq: seq, ...(state !== null && { last_state: state }), last_report_at: at })
+      .where('id', '=', deviceId)
+      .where('last_seq', '<', seq)
+      .executeTakeFirst()
+    if (Number(res.numUpdatedRows) === 1) return true
+    await this.db.updateTable('devices').set({ last_report_at: at }).where('id', '=', deviceId).execute()
+    return false
+  }
+
+  private async withInstalled(rows: Selectable<DevicesTable>[]): Promise<DeviceWithInstalled[]> {
+    if (!rows.length) return []
+    const inst = await this.db
+      .selectFrom('device_installed')
+      .select(['device_id', 'name', 'version', 'sha256', 'security_version'])
+      .where('device_id', 'in', rows.map((r) => r.id))
+      .execute()
+    const by = new Map<string, InstalledRelease[]>()
+    for (const i of inst) {
+      const list = by.get(i.device_id) ?? []
+      list.push(toInstalled(i))
+      by.set(i.device_id, list)
+    }
+    return rows.map((r) => ({ ...toDevice(r), installed: by.get(r.id) ?? [] }))
+  }
+
+  async list(q: DeviceListQuery): Promise<DeviceWithInstalled[]> {
+    let query = this.db.selectFrom('devices').selectAll('devices')
+    if (q.group !== undefined) query = query.where('group_name', '=', q.group)
+    if (q.state !== undefined) query = query.where('last_state', '=', q.state)
+    // tags are a JSON array of strings; match the quoted element
+    if (q.tag !== undefined) query = query.where('tags', 'like', `%${JSON.stringify(q.tag).replace(/[%_]/g, '')}%`)
+    if (q.name !== undefined) {
+      const name = q.name
+      const version = q.version
+      query = query.where((eb) =>
+        eb.exists(
+          eb
+            .selectFrom('device_installed')
+            .select('device_installed.device_id')
+            .whereRef('device_installed.device_id', '=', 'devices.id')
+            .where('device_installed.name', '=', name)
+            .$if(version !== undefined, (qb) => qb.where('device_installed.version', '=', version!)),
+        ),
+      )
+    }
+    if (q.after !== undefined) query = query.where('devices.id', '>', q.after)
+    return this.withInstalled(await query.orderBy('devices.id').limit(q.limit).execute())
+  }
+
+  async page(filter: { hardware?: string[]; group?: string }, after: string | undefined, limit: number): Promise<DeviceWithInstalled[]> {
+    let query = this.db.selectFrom('devices').selectAll()
+    if (filter.hardware) query = query.where('hardware', 'in', filter.hardware.length ? filter.hardware : [''])
+    if (filter.group !== undefined) query = query.where('group_name', '=', filter.group)
+    if (after !== undefined) query = query.where('id', '>', after)
+    return this.withInstalled(await query.orderBy('id').limit(limit).execute())
+  }
+
+  async topInstalled(name: string, hardware: string[], limit: number): Promise<Array<{ version: string; sha256: string; devices: number }>> {
+    if (!hardware.length) return []
+    const rows = await this.db
+      .selectFrom('device_installed')
+      .innerJoin('devices', 'devices.id', 'device_installed.device_id')
+      .select(['device_installed.version', 'device_installed.sha256', sql<number>`count(*)`.as('n')])
+      .where('device_installed.name', '=', name)
+      .where('devices.hardware', 'in', hardware)
+      .groupBy(['device_installed.version', 'device_installed.sha256'])
+      .orderBy('n', 'desc')
+      .limit(limit)
+      .execute()
+    return rows.map((r) => ({ version: r.version, sha256: r.sha256, devices: Number(r.n) }))
+  }
+
+  async saveHealth(deviceId: string, name: string, version: string, metrics: Record<string, number>, at: string): Promise<void> {
+    const m = JSON.stringify(metrics)
+    await this.db
+      .insertInto('device_health')
+      .values({ device_id: deviceId, name, version, metrics: m, at })
+      .onConflict((oc) => oc.columns(['device_id', 'name']).doUpdateSet({ version, metrics: m, at }))
+      .execute()
+  }
+
+  async metricValues(name: string, exceptVersion: string, metric: string, limit: number): Promise<number[]> {
+    const rows = await this.db
+      .selectFrom('device_health')
+      .select('metrics')
+      .where('name', '=', name)
+      .where('version', '!=', exceptVersion)
+      .orderBy('at', 'desc')
+      .limit(limit)
+      .execute()
+    return rows.map((r) => (JSON.parse(r.metrics) as Record<string, unknown>)[metric]).filter((v): v is number => typeof v === 'number' && Number.isFinite(v))
+  }
+}

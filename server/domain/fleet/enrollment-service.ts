@@ -1,0 +1,94 @@
+/**
+ * Enrollment: operators issue group-scoped, N-use, expiring enrollment tokens; a device
+ * trades one for a device credential. Re-enrolling the same hardware id rotates the
+ * credential of the existing device, never creates a second one.
+ */
+import { createHash, randomBytes, randomUUID } from 'node:crypto'
+import { DEVICE_CREDENTIAL_PREFIX } from '../auth-service.js'
+import { notFound, SlipwayError } from '../errors.js'
+import type { Device, EnrollmentToken, InstalledRelease } from './model.js'
+import type { FleetRepositories } from './repositories.js'
+
+export const ENROLLMENT_TOKEN_PREFIX = 'sle_'
+
+const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex')
+const invalidToken = (code: string, message: string) => new SlipwayError('unauthenticated', code, message)
+
+export interface EnrollRequest {
+  enrollmentToken: string
+  hardwareId: string
+  hardware: string
+  tags: string[]
+  installed: InstalledRelease[]
+}
+
+export interface Enrolled {
+  device: Device
+  credential: string
+  created: boolean
+}
+
+export class EnrollmentService {
+  constructor(
+    private readonly fleet: FleetRepositories,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  async createToken(p: { group: string; maxUses: number; ttlSeconds: number; createdBy: string }): Promise<{ token: string; record: EnrollmentToken }> {
+    const token = ENROLLMENT_TOKEN_PREFIX + randomBytes(32).toString('base64url')
+    const now = this.now()
+    const record: EnrollmentToken = {
+      id: randomUUID(),
+      tokenHash: sha256(token),
+      group: p.group,
+      maxUses: p.maxUses,
+      uses: 0,
+      expiresAt: new Date(now.getTime() + p.ttlSeconds * 1000).toISOString(),
+      revokedAt: null,
+      createdBy: p.createdBy,
+      createdAt: now.toISOString(),
+    }
+    await this.fleet.enrollmentTokens.insert(record)
+    return { token, record }
+  }
+
+  listTokens(): Promise<EnrollmentToken[]> {
+    return this.fleet.enrollmentTokens.list()
+  }
+
+  async revokeToken(id: string): Promise<void> {
+    if (!(await this.fleet.enrollmentTokens.revoke(id, this.now().toISOString())))
+      throw notFound('ENROLLMENT_TOKEN_NOT_FOUND', `no unrevoked enrollment token with id ${id}`)
+  }
+
+  async enroll(req: EnrollRequest): Promise<Enrolled> {
+    const now = this.now().toISOString()
+    const credential = DEVICE_CREDENTIAL_PREFIX + randomBytes(32).toString('base64url')
+    // one transaction: the use is taken only if the device row is written
+    return this.fleet.transaction(async (tx) => {
+      const token = req.enrollmentToken.startsWith(ENROLLMENT_TOKEN_PREFIX) ? await tx.enrollmentTokens.findByHash(sha256(req.enrollmentToken)) : undefined
+      if (!token || token.revokedAt !== null) throw invalidToken('ENROLLMENT_TOKEN_INVALID', 'the enrollment token is not valid')
+      if (token.expiresAt <= now) throw invalidToken('ENROLLMENT_TOKEN_INVALID', 'the enrollment token has expired')
+      if (!(await tx.enrollmentTokens.takeUse(token.id)))
+        throw invalidToken('ENROLLMENT_TOKEN_USED_UP', `the enrollment token was already used ${token.maxUses} times`)
+      const existing = await tx.devices.findByHardwareId(req.hardwareId)
+      const device: Device = {
+        id: existing?.id ?? randomUUID(),
+        hardwareId: req.hardwareId,
+        hardware: req.hardware,
+        group: token.group,
+        tags: [...new Set(req.tags)].sort(),
+        credentialHash: sha256(credential),
+        lastSeq: existing?.lastSeq ?? -1,
+        lastState: existing?.lastState ?? null,
+        lastReportAt: existing?.lastReportAt ?? null,
+        createdAt: existing?.createdAt ?? now,
+        updatedAt: now,
+      }
+      if (existing) await tx.devices.update(device)
+      else await tx.devices.insert(device)
+      await tx.devices.replaceInstalled(device.id, req.installed, now)
+      return { device, credential, created: !existing }
+    })
+  }
+}

@@ -1,0 +1,160 @@
+/** Fleet records: devices, enrollment tokens, rollouts, their members, the audit log. */
+
+export interface EnrollmentToken {
+  id: string
+  tokenHash: string
+  group: string
+  maxUses: number
+  uses: number
+  expiresAt: string
+  revokedAt: string | null
+  createdBy: string
+  createdAt: string
+}
+
+export interface InstalledRelease {
+  name: string
+  version: string
+  sha256: string
+  securityVersion: number
+}
+
+export interface Device {
+  id: string
+  hardwareId: string
+  hardware: string
+  group: string
+  tags: string[]
+  credentialHash: string
+  lastSeq: number
+  lastState: string | null
+  lastReportAt: string | null
+  createdAt: string
+  updatedAt: string
+}
+
+export interface DeviceWithInstalled extends Device {
+  installed: InstalledRelease[]
+}
+
+export interface Selector {
+  hardware?: string
+  group?: string
+  /** the device must carry every tag listed */
+  tags?: string[]
+}
+
+export interface Phase {
+  /** cumulative share of the matching fleet, 0 < percent ≤ 100, strictly increasing */
+  percent: number
+  /** healthy devices (cumulative) needed before this phase may be left */
+  minDevices: number
+  /** time the phase must run before it may be left */
+  soakSeconds: number
+}
+
+export interface MetricBound {
+  /** a metric name the agent reports, e.g. `inference_p95_ms` */
+  name: string
+  /** a device reporting more than this counts as failed */
+  max?: number
+  /** breach when the rollout's median exceeds the previous release's median × this */
+  maxRatioToPrevious?: number
+}
+
+export interface Gate {
+  /** the failure rate the rollout must stay under, 0..1 */
+  maxFailureRate: number
+  /** decided devices (healthy + failed) needed before the rate is judged */
+  minSample: number
+  /** two-sided confidence of the Wilson bounds, e.g. 0.95 */
+  confidence: number
+  /** breach at this many failed devices, whatever the rate */
+  maxFailures?: number
+  /** an assigned device silent this long after assignment counts as failed */
+  silentAfterSeconds: number
+  metrics?: MetricBound[]
+}
+
+export const ROLLOUT_STATES = ['draft', 'running', 'paused', 'completed', 'aborted', 'rolled_back'] as const
+export type RolloutState = (typeof ROLLOUT_STATES)[number]
+export type BreachAction = 'pause' | 'rollback'
+
+export interface Rollout {
+  id: string
+  releaseId: string
+  selector: Selector
+  phases: Phase[]
+  gate: Gate
+  breachAction: BreachAction
+  state: RolloutState
+  /** index into phases */
+  phase: number
+  phaseStartedAt: string | null
+  stateReason: string | null
+  /** optimistic-lock version, +1 on every transition */
+  version: number
+  createdBy: string
+  createdAt: string
+  updatedAt: string
+}
+
+export const DEVICE_STATES = ['downloading', 'installing', 'rebooting', 'health-checking', 'succeeded', 'failed', 'rolled-back'] as const
+export type DeviceReportState = (typeof DEVICE_STATES)[number]
+
+export interface RolloutMember {
+  rolloutId: string
+  deviceId: string
+  phase: number
+  previous: InstalledRelease | null
+  /** 'assigned' until the first report, then the newest reported state */
+  state: 'assigned' | DeviceReportState
+  stateSeq: number
+  reason: { code: string; message: string } | null
+  healthOk: boolean | null
+  metrics: Record<string, number> | null
+  reverted: boolean
+  assignedAt: string
+  reportedAt: string | null
+}
+
+export interface StoredAssignment {
+  deviceId: string
+  counter: number
+  rolloutId: string
+  releaseId: string
+  action: 'install' | 'rollback'
+  /** the JSON body the poll serves */
+  body: string
+  etag: string
+  expiresAt: string
+  createdAt: string
+}
+
+export interface AuditEntry {
+  seq: number
+  at: string
+  /** `token:<id>`, `device:<id>` or `system:<what>` */
+  actor: string
+  action: string
+  /** e.g. `rollout:<id>` */
+  subject: string
+  reason: string | null
+  before: unknown
+  after: unknown
+  prevHash: string
+  hash: string
+}
+
+export type NewAuditEntry = Pick<AuditEntry, 'actor' | 'action' | 'subject' | 'reason' | 'before' | 'after'>
+
+/** Per-phase and overall figures of a rollout's members at one instant. */
+export interface MemberCounts {
+  assigned: number
+  healthy: number
+  failed: number
+  /** pending past the silent deadline (included in failed) */
+  silent: number
+  pending: number
+  reverted: number
+}

@@ -1,0 +1,85 @@
+/** The device API (client-sdk/DEVICE-API.md): enroll, poll, events, health. */
+import type { FastifyPluginAsync } from 'fastify'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import type { Services } from '../services.js'
+import { DEVICE_ONLY, deviceOf, requireRole } from './auth.js'
+import { EnrollBody, EnrollReply, EventsBody, HealthBody } from './fleet-schemas.js'
+import { errors } from './schemas.js'
+
+export const POLL_INTERVAL_HEADER = 'slipway-poll-interval'
+
+export const deviceRoutes =
+  (services: Services): FastifyPluginAsync =>
+  async (base) => {
+    const app = base.withTypeProvider<TypeBoxTypeProvider>()
+    const { auth, enrollment, assignments, reports, config } = services
+    const deviceOnly = requireRole(auth, DEVICE_ONLY)
+
+    app.post(
+      '/v1/device/enroll',
+      {
+        schema: {
+          tags: ['device'],
+          summary: 'Trade an enrollment token for a device credential (re-enrolling rotates it)',
+          security: [],
+          body: EnrollBody,
+          response: { 200: EnrollReply, 201: EnrollReply, ...errors(400, 401) },
+        },
+      },
+      async (request, reply) => {
+        const r = await enrollment.enroll(request.body)
+        return reply.status(r.created ? 201 : 200).send({ deviceId: r.device.id, credential: r.credential, group: r.device.group, pollIntervalSeconds: config.pollIntervalSeconds })
+      },
+    )
+
+    app.get(
+      '/v1/device/update',
+      {
+        onRequest: deviceOnly,
+        schema: {
+          tags: ['device'],
+          summary: 'The poll: 204 nothing to do, 200 a signed assignment, 304 unchanged',
+          headers: Type.Object({ 'if-none-match': Type.Optional(Type.String({ maxLength: 128 })) }),
+          response: { ...errors(401, 403) },
+        },
+      },
+      async (request, reply) => {
+        const r = await assignments.poll(deviceOf(request), request.headers['if-none-match'])
+        reply.header(POLL_INTERVAL_HEADER, String(r.pollIntervalSeconds))
+        if (r.kind === 'none') return reply.status(204).send()
+        reply.header('etag', r.etag)
+        if (r.kind === 'not-modified') return reply.status(304).send()
+        // the stored body is already JSON: no re-serialisation on the hot path
+        return reply.status(200).type('application/json').send(r.body)
+      },
+    )
+
+    app.post(
+      '/v1/device/events',
+      {
+        onRequest: deviceOnly,
+        schema: {
+          tags: ['device'],
+          summary: 'State reports, idempotent by id, ordered by seq, all-or-nothing per batch',
+          body: EventsBody,
+          response: { 200: Type.Object({ accepted: Type.Integer(), duplicates: Type.Integer(), stale: Type.Integer() }), ...errors(400, 401, 403, 404, 409) },
+        },
+      },
+      async (request) => reports.events(deviceOf(request), request.body.events),
+    )
+
+    app.post(
+      '/v1/device/health',
+      {
+        onRequest: deviceOnly,
+        schema: {
+          tags: ['device'],
+          summary: 'Heartbeat with boot status, named checks and metrics after a reboot',
+          body: HealthBody,
+          response: { 200: Type.Object({ accepted: Type.Boolean(), ok: Type.Boolean(), failed: Type.Array(Type.String()) }), ...errors(400, 401, 403, 404, 409) },
+        },
+      },
+      async (request) => reports.health(deviceOf(request), request.body),
+    )
+  }

@@ -1,0 +1,121 @@
+/** Wire schemas (TypeBox) of the device API and the fleet / rollout operator API. */
+import { Type } from 'typebox'
+
+const Sha256 = Type.String({ pattern: '^[0-9a-f]{64}$' })
+const Name = Type.String({ minLength: 1, maxLength: 128 })
+const Tag = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._:/-]+$' })
+const Uuidish = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._-]+$' })
+
+export const Installed = Type.Object(
+  { name: Name, version: Name, sha256: Sha256, securityVersion: Type.Integer({ minimum: 0, maximum: 2147483647, default: 0 }) },
+  { additionalProperties: false },
+)
+
+export const EnrollBody = Type.Object(
+  {
+    enrollmentToken: Type.String({ minLength: 1, maxLength: 256 }),
+    hardwareId: Type.String({ minLength: 1, maxLength: 128 }),
+    hardware: Name,
+    tags: Type.Array(Tag, { maxItems: 64, default: [] }),
+    installed: Type.Array(Installed, { maxItems: 16, default: [] }),
+  },
+  { additionalProperties: false },
+)
+
+export const EnrollReply = Type.Object({
+  deviceId: Type.String(),
+  credential: Type.String(),
+  group: Type.String(),
+  pollIntervalSeconds: Type.Integer(),
+})
+
+const ReleaseRef = Type.Object({ name: Name, version: Name }, { additionalProperties: false })
+const At = Type.String({ maxLength: 40 })
+
+export const DeviceEvent = Type.Object(
+  {
+    id: Uuidish,
+    seq: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
+    rolloutId: Type.Optional(Uuidish),
+    release: ReleaseRef,
+    state: Type.Union(['downloading', 'installing', 'rebooting', 'health-checking', 'succeeded', 'failed', 'rolled-back'].map((s) => Type.Literal(s))),
+    reason: Type.Optional(Type.Object({ code: Type.String({ maxLength: 64 }), message: Type.String({ maxLength: 4096 }) }, { additionalProperties: false })),
+    at: Type.Optional(At),
+  },
+  { additionalProperties: false },
+)
+
+export const EventsBody = Type.Object({ events: Type.Array(DeviceEvent, { minItems: 1, maxItems: 100 }) }, { additionalProperties: false })
+
+export const HealthBody = Type.Object(
+  {
+    id: Uuidish,
+    seq: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
+    rolloutId: Type.Optional(Uuidish),
+    release: ReleaseRef,
+    bootOk: Type.Boolean(),
+    checks: Type.Array(
+      Type.Object({ name: Type.String({ minLength: 1, maxLength: 128 }), ok: Type.Boolean(), output: Type.Optional(Type.String({ maxLength: 8192 })) }, { additionalProperties: false }),
+      { maxItems: 64, default: [] },
+    ),
+    metrics: Type.Record(Type.String({ maxLength: 64 }), Type.Number(), { default: {} }),
+    at: Type.Optional(At),
+  },
+  { additionalProperties: false },
+)
+
+export const Phase = Type.Object(
+  {
+    percent: Type.Number({ description: '(0, 100], cumulative, strictly increasing' }),
+    minDevices: Type.Integer({ minimum: 0, default: 0 }),
+    soakSeconds: Type.Number({ minimum: 0, default: 0 }),
+  },
+  { additionalProperties: false },
+)
+
+export const Gate = Type.Object(
+  {
+    maxFailureRate: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+    minSample: Type.Optional(Type.Integer({ minimum: 1 })),
+    confidence: Type.Optional(Type.Number()),
+    maxFailures: Type.Optional(Type.Integer({ minimum: 1 })),
+    silentAfterSeconds: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+    metrics: Type.Optional(
+      Type.Array(
+        Type.Object(
+          { name: Type.String({ minLength: 1, maxLength: 64 }), max: Type.Optional(Type.Number()), maxRatioToPrevious: Type.Optional(Type.Number()) },
+          { additionalProperties: false },
+        ),
+        { maxItems: 16 },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+)
+
+export const RolloutBody = Type.Object(
+  {
+    release: Type.String({ minLength: 1, maxLength: 260, description: 'release id or name@version' }),
+    selector: Type.Optional(
+      Type.Object({ hardware: Type.Optional(Name), group: Type.Optional(Name), tags: Type.Optional(Type.Array(Tag, { maxItems: 32 })) }, { additionalProperties: false }),
+    ),
+    phases: Type.Array(Phase, { minItems: 1, maxItems: 20 }),
+    gate: Type.Optional(Gate),
+    breachAction: Type.Optional(Type.Union([Type.Literal('pause'), Type.Literal('rollback')])),
+    reason: Type.Optional(Type.String({ maxLength: 1000 })),
+    dryRun: Type.Optional(Type.Boolean()),
+    start: Type.Optional(Type.Boolean({ description: 'start at once (else it stays a draft)' })),
+  },
+  { additionalProperties: false },
+)
+
+export const ActionBody = Type.Object({ reason: Type.String({ minLength: 1, maxLength: 1000 }) }, { additionalProperties: false })
+
+export const EnrollmentTokenBody = Type.Object(
+  {
+    group: Name,
+    maxUses: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
+    ttlSeconds: Type.Integer({ minimum: 60, maximum: 366 * 24 * 3600 }),
+  },
+  { additionalProperties: false },
+)

@@ -1,0 +1,118 @@
+/** Devices and enrollment tokens for operators; the audit log. */
+import type { FastifyPluginAsync } from 'fastify'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import { explainDevice } from '../domain/fleet/explain.js'
+import { notFound } from '../domain/errors.js'
+import { actorOf } from '../domain/model.js'
+import type { Services } from '../services.js'
+import { ALL_ROLES, principalOf, requireRole } from './auth.js'
+import { EnrollmentTokenBody } from './fleet-schemas.js'
+import { errors } from './schemas.js'
+
+const OPERATORS = ['operator', 'admin'] as const
+
+export const fleetRoutes =
+  (services: Services): FastifyPluginAsync =>
+  async (base) => {
+    const app = base.withTypeProvider<TypeBoxTypeProvider>()
+    const { auth, enrollment, repos, caches, assignments } = services
+    const fleet = repos.fleet
+
+    app.post(
+      '/v1/enrollment-tokens',
+      {
+        onRequest: requireRole(auth, OPERATORS),
+        schema: { tags: ['fleet'], summary: 'Issue an enrollment token (shown once) for a group', body: EnrollmentTokenBody, response: errors(400, 401, 403) },
+      },
+      async (request, reply) => {
+        const { token, record } = await enrollment.createToken({ ...request.body, createdBy: actorOf(principalOf(request)) })
+        await fleet.transaction((tx) => tx.audit.append(
+          { actor: actorOf(principalOf(request)), action: 'enrollment-token.create', subject: `enrollment-token:${record.id}`, reason: null, before: null, after: { group: record.group, maxUses: record.maxUses, expiresAt: record.expiresAt } },
+          record.createdAt,
+        ))
+        const { tokenHash: _h, ...shown } = record
+        return reply.status(201).send({ token, ...shown })
+      },
+    )
+
+    app.get('/v1/enrollment-tokens', { onRequest: requireRole(auth, OPERATORS), schema: { tags: ['fleet'], response: errors(401, 403) } }, async () => ({
+      tokens: (await enrollment.listTokens()).map(({ tokenHash: _h, ...t }) => t),
+    }))
+
+    app.delete(
+      '/v1/enrollment-tokens/:id',
+      { onRequest: requireRole(auth, OPERATORS), schema: { tags: ['fleet'], params: Type.Object({ id: Type.String({ maxLength: 64 }) }), response: errors(401, 403, 404) } },
+      async (request, reply) => {
+        await enrollment.revokeToken(request.params.id)
+        await fleet.transaction((tx) => tx.audit.append({ actor: actorOf(principalOf(request)), action: 'enrollment-token.revoke', subject: `enrollment-token:${request.params.id}`, reason: null, before: null, after: null }, new Date().toISOString()))
+        return reply.status(204).send()
+      },
+    )
+
+    app.get(
+      '/v1/devices',
+      {
+        onRequest: requireRole(auth, ALL_ROLES),
+        schema: {
+          tags: ['fleet'],
+          querystring: Type.Object(
+            {
+              group: Type.Optional(Type.String({ maxLength: 128 })),
+              tag: Type.Optional(Type.String({ maxLength: 64 })),
+              state: Type.Optional(Type.String({ maxLength: 32 })),
+              version: Type.Optional(Type.String({ maxLength: 260, description: 'name or name@version of an installed release' })),
+              limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+              after: Type.Optional(Type.String({ maxLength: 64 })),
+            },
+            { additionalProperties: false },
+          ),
+          response: errors(400, 401, 403),
+        },
+      },
+      async (request) => {
+        const { version, ...q } = request.query
+        const at = version?.lastIndexOf('@') ?? -1
+        const release = version === undefined ? {} : at > 0 ? { name: version.slice(0, at), version: version.slice(at + 1) } : { name: version }
+        const devices = await fleet.devices.list({ ...q, ...release })
+        return { devices: devices.map(({ credentialHash: _c, ...d }) => d) }
+      },
+    )
+
+    app.get(
+      '/v1/devices/:id',
+      { onRequest: requireRole(auth, ALL_ROLES), schema: { tags: ['fleet'], params: Type.Object({ id: Type.String({ maxLength: 64 }) }), response: errors(401, 403, 404) } },
+      async (request) => {
+        const d = await fleet.devices.findById(request.params.id)
+        if (!d) throw notFound('DEVICE_NOT_FOUND', `no device ${request.params.id}`)
+        const { credentialHash: _c, ...shown } = d
+        return { ...shown, rollouts: await fleet.members.forDevice(d.id) }
+      },
+    )
+
+    app.get(
+      '/v1/devices/:id/explain',
+      {
+        onRequest: requireRole(auth, ALL_ROLES),
+        schema: { tags: ['fleet'], summary: 'Why this device is or is not offered an update right now', params: Type.Object({ id: Type.String({ maxLength: 64 }) }), response: errors(401, 403, 404) },
+      },
+      async (request) => explainDevice(request.params.id, fleet, caches, assignments),
+    )
+
+    app.get(
+      '/v1/audit',
+      {
+        onRequest: requireRole(auth, ['operator', 'admin']),
+        schema: {
+          tags: ['audit'],
+          summary: 'The hash-chained audit log, oldest first',
+          querystring: Type.Object(
+            { after: Type.Integer({ minimum: 0, default: 0 }), limit: Type.Integer({ minimum: 1, maximum: 5000, default: 1000 }), subject: Type.Optional(Type.String({ maxLength: 200 })) },
+            { additionalProperties: false },
+          ),
+          response: errors(400, 401, 403),
+        },
+      },
+      async (request) => ({ entries: await fleet.audit.list(request.query) }),
+    )
+  }
