@@ -10,7 +10,7 @@ import type { FleetCaches } from './caches.js'
 import { cohortPosition, phaseOf } from './cohort.js'
 import type { DeviceWithInstalled, InstalledRelease, Rollout, RolloutMember, StoredAssignment } from './model.js'
 import type { FleetRepositories } from './repositories.js'
-import { selectorMisses } from './selector.js'
+import { notOlder, selectorMisses } from './selector.js'
 
 /** Where deltas come from (the delta service); undefined when none is ready. */
 export interface DeltaOffers {
@@ -67,7 +67,7 @@ export class AssignmentService {
       }
     }
     for (const r of await this.caches.live()) {
-      if (r.state !== 'running') continue
+      if (r.state !== 'running' && r.state !== 'completed') continue
       const rel = await this.caches.release(r.releaseId)
       if (!rel || !this.wants(r, rel, device, installed.get(rel.name))) continue
       const phase = phaseOf(cohortPosition(r.id, device.id), r.phases)
@@ -87,8 +87,7 @@ export class AssignmentService {
   /** Whether a live rollout's release is still something this device should install. */
   private wants(r: Rollout, rel: Release, d: DeviceWithInstalled, inst: InstalledRelease | undefined): boolean {
     if (selectorMisses(r.selector, rel, d) !== undefined) return false
-    if (inst?.sha256 === rel.sha256) return false
-    return !(inst && inst.securityVersion > rel.securityVersion)
+    return notOlder(rel, inst) === undefined
   }
 
   /** After a fleet rollback: the previous release, for a member that installed the new one. */

@@ -8,6 +8,9 @@ import type { ReleaseRepository } from '../repositories.js'
 import type { Rollout } from './model.js'
 import type { RolloutRepository } from './repositories.js'
 
+/** Completed rollouts still offered to matching devices that lack their release. */
+const COMPLETED_OFFERED = 20
+
 export class FleetCaches {
   private releases = new Map<string, Release>()
   private liveAt = 0
@@ -34,12 +37,16 @@ export class FleetCaches {
     return r
   }
 
-  /** Running and paused rollouts, newest first. */
+  /**
+   * Rollouts the poll considers, newest first: running and paused ones, and recently
+   * completed ones (a completed rollout keeps reaching devices that match it, such as
+   * devices enrolled later).
+   */
   live(): Promise<Rollout[]> {
     const now = Date.now()
     if (!this.liveList || now - this.liveAt > this.ttlMs) {
       this.liveAt = now
-      this.liveList = this.rolloutRepo.live()
+      this.liveList = this.rolloutRepo.offering(COMPLETED_OFFERED)
       this.liveList.catch(() => (this.liveList = undefined))
     }
     return this.liveList

@@ -4,7 +4,7 @@ import type { AssignmentService } from './assignment-service.js'
 import type { FleetCaches } from './caches.js'
 import { cohortPosition, phaseOf } from './cohort.js'
 import type { FleetRepositories } from './repositories.js'
-import { selectorMisses } from './selector.js'
+import { notOlder, selectorMisses } from './selector.js'
 
 export interface Explanation {
   deviceId: string
@@ -25,7 +25,7 @@ export async function explainDevice(deviceId: string, fleet: FleetRepositories, 
   if (current) reasons.push(`its last assignment is #${current.counter}: ${current.action} in rollout ${current.rolloutId}`)
   const installed = new Map(device.installed.map((i) => [i.name, i]))
   const live = await caches.live()
-  if (!live.length) reasons.push('no rollout is running or paused')
+  if (!live.length) reasons.push('no rollout is running, paused or recently completed')
   for (const r of live) {
     const rel = await caches.release(r.releaseId)
     if (!rel) continue
@@ -35,13 +35,9 @@ export async function explainDevice(deviceId: string, fleet: FleetRepositories, 
       reasons.push(`${label}: not for this device: ${miss}`)
       continue
     }
-    const inst = installed.get(rel.name)
-    if (inst?.sha256 === rel.sha256) {
-      reasons.push(`${label}: the device already runs this release`)
-      continue
-    }
-    if (inst && inst.securityVersion > rel.securityVersion) {
-      reasons.push(`${label}: refused, securityVersion ${rel.securityVersion} is below the installed ${inst.securityVersion}`)
+    const older = notOlder(rel, installed.get(rel.name))
+    if (older) {
+      reasons.push(`${label}: not offered, ${older}`)
       continue
     }
     const pos = cohortPosition(r.id, device.id)

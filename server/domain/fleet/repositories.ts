@@ -68,6 +68,8 @@ export interface RolloutRepository {
   list(q: RolloutListQuery): Promise<Rollout[]>
   /** Running and paused rollouts, newest first. */
   live(): Promise<Rollout[]>
+  /** What the poll considers, newest first: running, paused, and the `completedLimit` most recently completed. */
+  offering(completedLimit: number): Promise<Rollout[]>
   /** Optimistic lock: writes `next` only if the stored version is still `next.version - 1`. */
   compareAndSet(next: Rollout): Promise<boolean>
 }

@@ -66,6 +66,12 @@ export class KyselyRollouts implements RolloutRepository {
     return rows.map(toRollout)
   }
 
+  async offering(completedLimit: number): Promise<Rollout[]> {
+    const live = await this.live()
+    const done = await this.db.selectFrom('rollouts').selectAll().where('state', '=', 'completed').orderBy('updated_at', 'desc').orderBy('id', 'desc').limit(completedLimit).execute()
+    return [...live, ...done.map(toRollout)].sort((a, b) => (a.createdAt === b.createdAt ? b.id.localeCompare(a.id) : b.createdAt.localeCompare(a.createdAt)))
+  }
+
   async compareAndSet(next: Rollout): Promise<boolean> {
     const res = await this.db
       .updateTable('rollouts')
