@@ -88,15 +88,17 @@ export async function createAgent(config: AgentConfig, deps: AgentDeps = {}): Pr
 
   async function tick(): Promise<TickResult> {
     await reportTerminal(ctx) // an earlier run may have died between a terminal step and its report
+    let boot: StepOutcome = 'idle'
     if (await bootPhasePending(ctx)) {
-      const outcome = await runBootPhase(ctx)
-      if (outcome === 'reboot-issued' || outcome === 'retry-later') return { outcome }
+      boot = await runBootPhase(ctx)
+      if (boot === 'reboot-issued' || boot === 'retry-later') return { outcome: boot }
     }
     await reporter.flush()
     if (!credential) throw new AgentError('NOT_ENROLLED', 'no device credential: run `slipway-agent enroll` first')
     const poll = await pollOnce(ctx, credential.deviceId)
     const interval = poll.pollIntervalSeconds ? { pollIntervalSeconds: poll.pollIntervalSeconds } : {}
-    if (!pending()) return { outcome: 'idle', poll: poll.kind, ...interval }
+    // what the boot phase finished (committed, rolled-back) is this round's news unless a new install follows
+    if (!pending()) return { outcome: boot, poll: poll.kind, ...interval }
     await mkdir(ctx.stagingDir, { recursive: true })
     const outcome = await runInstall(ctx)
     if (outcome !== 'installed') return { outcome, poll: poll.kind, ...interval }

@@ -32,6 +32,10 @@ export async function pollOnce(ctx: UpdateContext, deviceId: string): Promise<Po
     return { kind: res.kind, ...(res.pollIntervalSeconds ? { pollIntervalSeconds: res.pollIntervalSeconds } : {}) }
   }
   const offer = res.offer
+  if (ctx.config.download?.deltas === false) {
+    delete offer.delta
+    delete offer.patch
+  }
   const interval = offer.pollIntervalSeconds ? { pollIntervalSeconds: offer.pollIntervalSeconds } : {}
   try {
     const trust = await loadTrustedRoot(

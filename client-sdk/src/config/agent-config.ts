@@ -57,6 +57,8 @@ export interface AgentConfig {
     retryDelayMs?: number
     /** agent ticks an update may end in a transient error before it is reported failed (default 10) */
     maxAttempts?: number
+    /** use an offered delta (default true); false always downloads the full image */
+    deltas?: boolean
   }
   /** seconds past `expires` metadata is still accepted (default 0) */
   expiryGraceSeconds?: number

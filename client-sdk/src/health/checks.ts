@@ -73,7 +73,7 @@ async function retrying(c: HealthConfig, run: () => Promise<CheckResult>): Promi
 }
 
 async function probe(p: HttpProbe): Promise<CheckResult> {
-  const name = p.name ?? `http:${p.url}`
+  const name = (p.name ?? `http:${p.url}`).slice(0, 128)
   try {
     const res = await fetch(p.url, { signal: AbortSignal.timeout(p.timeoutMs ?? 5000), redirect: 'manual' })
     const text = (await res.text()).slice(-TAIL_BYTES)

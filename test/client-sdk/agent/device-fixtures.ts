@@ -138,7 +138,14 @@ export interface SimDevice {
   slot(s: 'a' | 'b'): Promise<Buffer>
 }
 
-export async function simDevice(t: Test, api: FakeApi, o: { imageA: Buffer; installed: Release; config?: Partial<AgentConfig>; slotPaths?: { a: string; b: string } }): Promise<SimDevice> {
+/** Where a device gets its server URL and pinned root: a FakeApi, or a real server. */
+export type DeviceServer = Pick<FakeApi, 'url'> & { trust: Pick<TrustKit, 'root'> }
+
+export async function simDevice(
+  t: Test,
+  api: DeviceServer,
+  o: { imageA: Buffer; installed: Release; config?: Partial<AgentConfig>; slotPaths?: { a: string; b: string }; enrolled?: boolean },
+): Promise<SimDevice> {
   const dir = await mkdtemp(join(tmpdir(), 'agent-dev-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   const slotsDir = join(dir, 'slots')
@@ -148,7 +155,7 @@ export async function simDevice(t: Test, api: FakeApi, o: { imageA: Buffer; inst
   await writeFile(join(dir, 'root.json'), api.trust.root)
   const data = join(dir, 'data')
   await mkdir(data, { mode: 0o700 })
-  await writeFile(join(data, 'credential.json'), JSON.stringify({ deviceId: 'dev-1', credential: 'sld_test', server: api.url, hardwareId: 'hw-1', enrolledAt: '' }), { mode: 0o600 })
+  if (o.enrolled !== false) await writeFile(join(data, 'credential.json'), JSON.stringify({ deviceId: 'dev-1', credential: 'sld_test', server: api.url, hardwareId: 'hw-1', enrolledAt: '' }), { mode: 0o600 })
   const config: AgentConfig = {
     server: api.url,
     dataDir: data,
