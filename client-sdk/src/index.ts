@@ -10,5 +10,5 @@ export { HttpClient, type HttpClientOptions, type TlsOptions } from './net/http-
 export { Outbox } from './report/outbox.js'
 export { Reporter, type FlushResult } from './report/reporter.js'
 export { loadCredential, saveCredential, type DeviceCredential } from './identity/credential.js'
-export { runHealthChecks, runSmokeTest, type HealthConfig, type SmokeTest, type CheckResult } from './health/checks.js'
+export { runHealthChecks, type HealthConfig, type CheckResult } from './health/checks.js'
 export { jsonLog, silentLog, type Log, type LogLevel } from './log.js'

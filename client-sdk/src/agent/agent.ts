@@ -24,6 +24,7 @@ import { bootPhasePending, runBootPhase } from './boot-step.js'
 import type { StepOutcome, UpdateContext } from './context.js'
 import { reportTerminal } from './events.js'
 import { runInstall } from './install-step.js'
+import { runModelUpdate } from './model-step.js'
 import { pollOnce, type PollOutcome } from './poll-step.js'
 import { nextDelaySeconds } from './schedule.js'
 
@@ -83,7 +84,9 @@ export async function createAgent(config: AgentConfig, deps: AgentDeps = {}): Pr
 
   const pending = () => {
     const u = journal.update
-    return u !== undefined && !TERMINAL_STEPS.has(u.step) && ['accepted', 'downloading', 'written', 'verified'].includes(u.step)
+    if (!u || TERMINAL_STEPS.has(u.step)) return false
+    // a model has no reboot: every step before the end is this agent's to finish
+    return u.release.kind === 'model' || ['accepted', 'downloading', 'written', 'verified'].includes(u.step)
   }
 
   async function tick(): Promise<TickResult> {
@@ -100,6 +103,7 @@ export async function createAgent(config: AgentConfig, deps: AgentDeps = {}): Pr
     // what the boot phase finished (committed, rolled-back) is this round's news unless a new install follows
     if (!pending()) return { outcome: boot, poll: poll.kind, ...interval }
     await mkdir(ctx.stagingDir, { recursive: true })
+    if (journal.update?.release.kind === 'model') return { outcome: await runModelUpdate(ctx), poll: poll.kind, ...interval }
     const outcome = await runInstall(ctx)
     if (outcome !== 'installed') return { outcome, poll: poll.kind, ...interval }
     return { outcome: await runBootPhase(ctx), poll: poll.kind, ...interval }

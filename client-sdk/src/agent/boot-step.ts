@@ -26,7 +26,7 @@ const BOOT_STEPS = new Set(['marked-try', 'rebooting', 'health-checking'])
 /** True when the journal or the bootloader says the boot phase has work to do. */
 export async function bootPhasePending(ctx: UpdateContext): Promise<boolean> {
   const u = ctx.journal.update
-  if (u && BOOT_STEPS.has(u.step)) return true
+  if (u && u.release.kind === 'os-image' && BOOT_STEPS.has(u.step)) return true
   const st = await ctx.slots.status()
   return st.trying === undefined && st.booted !== st.active
 }
@@ -35,7 +35,7 @@ export async function runBootPhase(ctx: UpdateContext): Promise<StepOutcome> {
   const { journal, slots } = ctx
   const u = journal.update
   const st = await slots.status()
-  if (!u || !BOOT_STEPS.has(u.step)) {
+  if (!u || u.release.kind !== 'os-image' || !BOOT_STEPS.has(u.step)) {
     if (st.trying === undefined && st.booted !== st.active) return reboot(ctx)
     return 'idle'
   }

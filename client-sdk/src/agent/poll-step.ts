@@ -58,7 +58,7 @@ export async function pollOnce(ctx: UpdateContext, deviceId: string): Promise<Po
       return { kind: 'known', ...interval }
     }
     const cur = journal.update
-    if (cur && !TERMINAL_STEPS.has(cur.step) && cur.step !== 'accepted' && cur.step !== 'downloading' && cur.step !== 'written' && cur.step !== 'verified')
+    if (cur && !TERMINAL_STEPS.has(cur.step) && !['accepted', 'downloading', 'written', 'verified'].includes(cur.step))
       return { kind: 'known', ...interval } // a trial is pending or running: finish it before anything new
     const { assignment: a, release, delta } = checked
     const update: UpdateRecord = {

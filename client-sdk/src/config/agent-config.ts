@@ -5,17 +5,25 @@
  */
 import { readFile } from 'node:fs/promises'
 import { dirname, isAbsolute, join, resolve } from 'node:path'
-import type { HealthConfig, SmokeTest } from '../health/checks.js'
+import type { HealthConfig } from '../health/checks.js'
 import type { TlsConfig } from '../identity/tls.js'
 import type { Installed } from '../journal/journal.js'
 import type { SlotAdapterConfig } from '../slots/index.js'
 import { AgentError } from '../errors.js'
 
 export interface ModelsConfig {
-  /** folder holding models/<slot>/ and the live symlink (see the models module) */
+  /** folder of model stores: <dir>/<release name>/{a,b,current,previous} (see models/store.ts) */
   dir: string
-  /** smoke inference run after a model swap; `{model}` in argv is replaced by the live model path */
-  smoke?: SmokeTest
+  /** file name of the model inside a slot (default model.gguf); the app opens <dir>/<name>/current/<fileName> */
+  fileName?: string
+  /** smoke inference after a swap, run with SLIPWAY_MODEL_PATH set to the new live model */
+  smoke?: {
+    argv: string[]
+    /** slowest acceptable run, ms */
+    latencyBudgetMs?: number
+    /** seconds (default 300) */
+    timeoutSeconds?: number
+  }
 }
 
 export interface AgentConfig {

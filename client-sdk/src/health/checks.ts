@@ -1,6 +1,6 @@
 /**
  * Post-boot health checks (issue 6): systemd units active, HTTP probes, custom
- * commands; for models a smoke inference command within a latency budget.
+ * commands (a model's smoke inference is in models/smoke-test.ts).
  * Each check yields { name, ok, output } as DEVICE-API.md's health report wants;
  * a check is retried `attempts` times so a unit that is still starting is not
  * a failure.
@@ -38,15 +38,6 @@ export interface HealthConfig {
   retryDelaySeconds?: number
   /** systemctl binary (default `systemctl`) */
   systemctl?: string
-}
-
-/** Smoke inference for a model install: run it, and it must finish within the budget. */
-export interface SmokeTest {
-  argv: string[]
-  /** slowest acceptable run, ms */
-  latencyBudgetMs: number
-  /** seconds (default 300) */
-  timeoutSeconds?: number
 }
 
 export interface CheckResult {
@@ -105,13 +96,4 @@ export async function runHealthChecks(c: HealthConfig): Promise<HealthResult> {
     )
   }
   return { ok: checks.every((x) => x.ok), checks, metrics: {} }
-}
-
-/** Run the model smoke test once; its wall time is reported as the `smoke_latency_ms` metric. */
-export async function runSmokeTest(s: SmokeTest, env?: NodeJS.ProcessEnv): Promise<HealthResult> {
-  const r = await runCommand(s.argv, (s.timeoutSeconds ?? 300) * 1000, env)
-  const inBudget = r.ms <= s.latencyBudgetMs
-  const ok = r.ok && inBudget
-  const output = !r.ok ? r.output.trim() || `exit ${r.exitCode}` : inBudget ? undefined : `took ${r.ms} ms, budget ${s.latencyBudgetMs} ms`
-  return { ok, checks: [{ name: 'smoke', ok, ...(output ? { output } : {}) }], metrics: { smoke_latency_ms: r.ms } }
 }
