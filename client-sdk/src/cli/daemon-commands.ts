@@ -1,6 +1,6 @@
 /**
  * `slipway-agent run | enroll | status`: the daemon and its two helpers. Each
- * takes `--config FILE` (default /etc/slipway/agent.json) and prints errors as
+ * takes `--config FILE` (default /etc/slipway-agent/config.json, as the systemd unit) and prints errors as
  * `CODE: message` on stderr.
  *   run [--once]          poll/install/report until SIGTERM (systemd), or one round
  *   enroll --token TOKEN  trade an enrollment token (or $SLIPWAY_ENROLLMENT_TOKEN) for a credential
@@ -12,7 +12,7 @@ import { loadConfigFile } from '../config/agent-config.js'
 import { reasonOf } from '../errors.js'
 import { EXIT, type CliIo } from './delta-apply.js'
 
-export const DEFAULT_CONFIG = '/etc/slipway/agent.json'
+export const DEFAULT_CONFIG = '/etc/slipway-agent/config.json'
 
 const stdio: CliIo = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) }
 

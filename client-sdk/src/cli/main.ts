@@ -15,7 +15,7 @@ const HELP = `slipway-agent — the Slipway device agent
                           rebuild TARGET from SOURCE and a delta, verifying as it goes
   slipway-agent --help    this text
 
-  FILE defaults to /etc/slipway/agent.json. Errors print as CODE: message; exit 0 ok, 1 failed, 64 usage.`
+  FILE defaults to /etc/slipway-agent/config.json. Errors print as CODE: message; exit 0 ok, 1 failed, 64 usage.`
 
 type Command = (args: string[]) => Promise<number>
 
