@@ -85,8 +85,8 @@ async function advance(ctx: UpdateContext): Promise<StepOutcome> {
     await emit(ctx, u, 'installing')
     // the store re-hashes while it writes the slot and refuses anything but the signed sha256
     await store.install(u.targetSlot as SlotName, staged(), { sha256: u.release.sha256, length: u.release.length, name: u.release.name, version: u.release.version })
-    await rm(staged(), { force: true })
     await journal.step('written')
+    await rm(staged(), { force: true })
     failpoint('written')
   }
   if (journal.update?.step === 'written') await journal.step('verified')

@@ -6,7 +6,7 @@
  * any target but the CI-signed release sha256 and checks every op and the whole
  * image, so nothing the server signs alone can produce an installable slot.
  */
-import { open, rm } from 'node:fs/promises'
+import { open } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Delta } from '../../../signing/verify/index.js'
 import { applyDelta } from '../delta/index.js'
@@ -59,7 +59,8 @@ export async function installDelta(o: DeltaInstall): Promise<void> {
       throw new AgentError('SLOT_WRITE_FAILED', `applying the delta failed: ${(e as Error).message}`, { errno }, { cause: e })
     throw e
   }
-  await rm(patch, { force: true })
+  // the patch stays until the update ends (the staging folder is removed then): a restart
+  // before the journal records `written` finds it and re-checks it instead of refetching
 }
 
 /** The delta source is the running system's slot: refuse early and clearly when it cannot be read. */

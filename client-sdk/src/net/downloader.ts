@@ -69,8 +69,9 @@ export async function download(o: DownloadOptions): Promise<DownloadResult> {
   const st: Progress = { offset: 0, verifier: new PayloadVerifier(o.expected) }
   let etag = o.resume?.etag
   if (o.resume && o.resume.offset > 0 && o.resume.offset <= total) {
-    await rehashPrefix(o.sink, o.resume.offset, st.verifier)
-    st.offset = o.resume.offset
+    // a sink that lost what the checkpoint says it holds (e.g. a staging folder wiped) starts over
+    if (await rehashPrefix(o.sink, o.resume.offset, st.verifier)) st.offset = o.resume.offset
+    else st.verifier = new PayloadVerifier(o.expected)
   }
   const resumedFrom = st.offset
   const throttle = new Throttle(o.bandwidthBytesPerSecond)
@@ -100,14 +101,16 @@ export async function download(o: DownloadOptions): Promise<DownloadResult> {
   return { sha256: o.expected.sha256, length: total, resumedFrom, requests }
 }
 
-async function rehashPrefix(sink: ByteSink, upTo: number, verifier: PayloadVerifier): Promise<void> {
+/** Feed the first `upTo` bytes of the sink to the verifier; false when the sink holds fewer. */
+async function rehashPrefix(sink: ByteSink, upTo: number, verifier: PayloadVerifier): Promise<boolean> {
   const buf = Buffer.allocUnsafe(WRITE_CHUNK)
   for (let at = 0; at < upTo; ) {
     const n = await sink.read(buf.subarray(0, Math.min(buf.length, upTo - at)), at)
-    if (n <= 0) throw new AgentError('SLOT_WRITE_FAILED', `resumed download: the sink holds ${at} bytes, the journal says ${upTo}`)
+    if (n <= 0) return false
     verifier.update(buf.subarray(0, n))
     at += n
   }
+  return true
 }
 
 /** Send the request (following allowed redirects) and check status and headers against what was asked. */

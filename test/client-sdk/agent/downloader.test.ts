@@ -179,3 +179,14 @@ t.test('wrong bytes of the right length: PAYLOAD_HASH_MISMATCH; server errors ke
   t.equal(gone.details.serverCode, 'BLOB_NOT_FOUND')
   t.equal(code(await fetchInto(join(dir, 'c'), { url: new URL('/down', srv.url), retries: 1 }).catch((e) => e)), 'SERVER_ERROR')
 })
+
+t.test('a sink that lost what the checkpoint says it holds starts over from byte 0', async (t) => {
+  const srv = await serve((req, res) => sendBlob(req, res, data))
+  t.teardown(srv.close)
+  const out = join(await tmp(t), 'slot')
+  await writeFile(out, data.subarray(0, 1000)) // the journal says 2 MiB, the file has 1000 bytes
+  const r = await fetchInto(out, { url: new URL('/blob', srv.url), resume: { offset: 2 * 1024 * 1024, etag: `"${expected.sha256}"` } })
+  t.equal(r.resumedFrom, 0)
+  t.equal(srv.log[0]!.headers.range, undefined, 'no Range: a full request')
+  t.ok((await readFile(out)).equals(data))
+})

@@ -6,7 +6,7 @@
 import t from 'tap'
 import { sampleDelta } from '../delta-fixtures.js'
 import { fakeApi, offer, releaseOf, simDevice, trustKit } from './device-fixtures.js'
-import { sha256 } from './http-fixtures.js'
+import { sendBlob, sha256 } from './http-fixtures.js'
 
 const states = (events: any[]) => events.map((e) => e.state)
 
@@ -97,4 +97,40 @@ t.test('a trial boot that never comes up: the firmware falls back, the agent rep
   t.equal(api.events.at(-1).state, 'rolled-back')
   t.equal(api.events.at(-1).reason.code, 'BOOT_FAILED')
   t.match(api.health.at(-1), { bootOk: false })
+})
+
+t.test('the network drops mid-download: the update waits at its checkpoint and resumes with Range on a later tick', async (t) => {
+  const trust = await trustKit()
+  const api = await fakeApi(t, trust)
+  const imageA = Buffer.alloc(100_000, 1)
+  const imageB = Buffer.alloc(3 * 1024 * 1024, 2)
+  for (let i = 0; i < imageB.length; i += 1000) imageB[i] = i & 0xff
+  const dev = await simDevice(t, api, {
+    imageA,
+    installed: releaseOf(imageA, { version: '1.0.0' }),
+    config: { download: { retries: 0, retryDelayMs: 10, maxAttempts: 5, checkpointBytes: 1 << 20 } },
+  })
+  await offer(api, { image: imageB, release: releaseOf(imageB) })
+  // the link dies after 2.5 MiB, then the server is unreachable for a while
+  let mode: 'cut' | 'down' | 'ok' = 'cut'
+  api.blobRoute = (req, res) => {
+    if (mode === 'down') return void res.writeHead(503).end()
+    if (mode === 'cut') {
+      mode = 'down'
+      return sendBlob(req, res, imageB, { cutAfter: 2.5 * 1024 * 1024 })
+    }
+    sendBlob(req, res, imageB)
+  }
+  t.equal((await dev.agent.tick()).outcome, 'retry-later')
+  const j1 = (await dev.agent.status()).journal
+  t.equal(j1.update?.step, 'downloading')
+  t.ok((j1.update?.download?.offset ?? 0) >= 2 * 1024 * 1024, `checkpoint kept: ${j1.update?.download?.offset}`)
+  t.equal((await dev.agent.tick()).outcome, 'retry-later', 'still down: 503')
+  mode = 'ok'
+  await dev.powerCycle() // and a reboot in between, for good measure: the journal carries the offset
+  t.equal((await dev.agent.tick()).outcome, 'reboot-issued')
+  const last = api.log.filter((r) => r.path.startsWith('/v1/blobs/')).at(-1)!
+  t.equal(last.headers.range, `bytes=${j1.update?.download?.offset}-`, 'resumed where the checkpoint was')
+  t.ok((await dev.slot('b')).equals(imageB))
+  t.notOk(api.events.some((e) => e.state === 'failed'), 'a transient outage is not a failure')
 })
