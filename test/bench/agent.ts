@@ -10,6 +10,7 @@
  *                 os-old.ext4 ‖ model-v1.gguf → os-new.ext4 ‖ model-v2-2layers.gguf
  *                 (a root image with a bundled model) from the delta benchmark's generators
  *   BENCH_SHARED  where gen_model.py / os-pair.sh live (default /work/shared/bench)
+ *   BENCH_MODES   comma-separated: full, delta (default both)
  * Run: npm run bench:agent. Files are in the page cache (23 GB RAM here): this
  * measures the agent's own overhead, not the disk.
  */
@@ -163,7 +164,8 @@ async function main() {
   const idle = await timed([process.execPath, '-e', '0'])
   const rows: string[] = []
   console.log(`image ${(size / MiB).toFixed(0)} MiB, patch ${(patchLength / MiB).toFixed(1)} MiB; bare node idle ${idle.rssMb.toFixed(0)} MB RSS`)
-  for (const mode of ['full', 'delta'] as const) {
+  const modes = (process.env.BENCH_MODES?.split(',') ?? ['full', 'delta']) as Array<'full' | 'delta'>
+  for (const mode of modes) {
     const dev = await device(api, mode, old)
     const cpDest = join(work, 'cp-dest.img')
     rmSync(cpDest, { force: true })

@@ -71,7 +71,7 @@ async function install(ctx: UpdateContext): Promise<void> {
         })
         failpoint('checkpoint')
       },
-      checkpointBytes: ctx.config.download?.checkpointBytes ?? 16 << 20,
+      checkpointBytes: ctx.config.download?.checkpointBytes ?? 64 << 20,
       bandwidthBytesPerSecond: ctx.config.download?.bandwidthBytesPerSecond,
       allowedRedirectHosts: ctx.config.download?.allowedRedirectHosts ?? [],
       ...(ctx.config.download?.retries !== undefined ? { retries: ctx.config.download.retries } : {}),

@@ -74,7 +74,7 @@ async function advance(ctx: UpdateContext): Promise<StepOutcome> {
           })
           failpoint('checkpoint')
         },
-        checkpointBytes: ctx.config.download?.checkpointBytes ?? 16 << 20,
+        checkpointBytes: ctx.config.download?.checkpointBytes ?? 64 << 20,
         bandwidthBytesPerSecond: ctx.config.download?.bandwidthBytesPerSecond,
         allowedRedirectHosts: ctx.config.download?.allowedRedirectHosts ?? [],
       })

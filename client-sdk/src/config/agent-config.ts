@@ -57,7 +57,7 @@ export interface AgentConfig {
     bandwidthBytesPerSecond?: number
     /** hosts a download may be redirected to besides the server, without the credential (S3/MinIO presigned URLs) */
     allowedRedirectHosts?: string[]
-    /** bytes between durable checkpoints (default 16 MiB) */
+    /** bytes between durable checkpoints: slot fsync + journal write (default 64 MiB) */
     checkpointBytes?: number
     /** retries after a network error within one download (default 4) */
     retries?: number

@@ -61,6 +61,8 @@ export interface FakeApi extends Served {
   blobs: Map<string, Buffer>
   /** the 200 poll body to serve (undefined → 204) */
   offer?: unknown
+  /** newer roots served as /v1/trust/root/2.json, 3.json, … */
+  newerRoots: Buffer[]
   /** replace the blob route (misbehaving servers) */
   blobRoute?: (req: http.IncomingMessage, res: http.ServerResponse) => void
   trust: TrustKit
@@ -68,11 +70,14 @@ export interface FakeApi extends Served {
 
 /** The device API of DEVICE-API.md, minimal: poll, blobs, events, health, root chain. */
 export async function fakeApi(t: Test, trust: TrustKit): Promise<FakeApi> {
-  const api = { events: [] as any[], health: [] as any[], blobs: new Map<string, Buffer>(), trust } as FakeApi
+  const api = { events: [] as any[], health: [] as any[], blobs: new Map<string, Buffer>(), trust, newerRoots: [] as Buffer[] } as FakeApi
   const srv = await serve((req, res, body) => {
     const url = req.url ?? ''
     const json = (status: number, v: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(v))
     if (url === '/v1/trust/root/1.json') return void res.writeHead(200, { 'content-type': 'application/json' }).end(trust.root)
+    const n = /^\/v1\/trust\/root\/(\d+)\.json$/.exec(url)
+    const newer = n ? api.newerRoots[Number(n[1]) - 2] : undefined
+    if (newer) return void res.writeHead(200, { 'content-type': 'application/json' }).end(newer)
     if (url.startsWith('/v1/trust/root/')) return json(404, { error: { code: 'ROOT_NOT_FOUND', message: 'no' } })
     if (req.headers.authorization !== 'Bearer sld_test') return json(401, { error: { code: 'UNAUTHORIZED', message: 'who' } })
     if (url === '/v1/device/update') {
