@@ -169,8 +169,10 @@ async function main() {
     const dev = await device(api, mode, old)
     const cpDest = join(work, 'cp-dest.img')
     rmSync(cpDest, { force: true })
+    spawnSync('sync') // the slot-a copy just made: written back before anything is timed
     const cp = await timed(['sh', '-c', `cp --reflink=never "${nw}" "${cpDest}" && sync "${cpDest}"`])
     rmSync(cpDest, { force: true })
+    spawnSync('sync')
     const agent = await timed([process.execPath, bundle, 'run', '--once', '--config', dev.config])
     const result = JSON.parse(agent.out) as { outcome: string }
     const j = JSON.parse(await readFile(dev.journal, 'utf8'))
