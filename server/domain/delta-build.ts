@@ -5,6 +5,8 @@
  * other. A permanent failure fails the job at once (PermanentJobError); a transient
  * one puts the rows back to queued and lets the queue retry with backoff.
  */
+import { expiresIn } from '../../signing/metadata/common.js'
+import { DELTA_LIFETIME_SECONDS } from '../../signing/online-documents.js'
 import { isTrustError } from '../../signing/verify/index.js'
 import { DeltaBuildFailure, SlipwayError } from './errors.js'
 import type { DeltaRecord, DeltaState } from './model.js'
@@ -73,15 +75,18 @@ export class DeltaBuild {
     }
   }
 
-  /** Signed delta metadata for a built row (wire bytes). */
+  /** Signed delta metadata for a built row (wire bytes), valid for the standard lifetime from this service's clock. */
   sign(d: Pick<DeltaRecord, 'sourceSha256' | 'targetSha256' | 'patchSha256' | 'patchLength'>): Promise<Buffer> {
-    return this.signer.signDelta({
-      sourceSha256: d.sourceSha256,
-      targetSha256: d.targetSha256,
-      patchSha256: d.patchSha256 as string,
-      patchLength: d.patchLength as number,
-      format: this.builder.format,
-    })
+    return this.signer.signDelta(
+      {
+        sourceSha256: d.sourceSha256,
+        targetSha256: d.targetSha256,
+        patchSha256: d.patchSha256 as string,
+        patchLength: d.patchLength as number,
+        format: this.builder.format,
+      },
+      { expires: expiresIn(DELTA_LIFETIME_SECONDS, this.now()) },
+    )
   }
 
   private async finish(content: Content, built: BuiltPatch, row: DeltaRecord, started: number): Promise<void> {

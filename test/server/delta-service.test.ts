@@ -1,8 +1,9 @@
 /**
- * Retry rules of the build-delta job on real adapters (SQLite, file blobs, the
- * in-process queue, a file online key, the real builder): a transient failure
- * retries with backoff and then succeeds; one that keeps failing ends `failed` with
- * its code once the attempts run out; altered input fails at once, not retried.
+ * DeltaService on real adapters (SQLite, file blobs, the in-process queue, a file
+ * online key, the real builder). Retry rules of the build-delta job: a transient
+ * failure retries with backoff and then succeeds; one that keeps failing ends
+ * `failed` with its code once the attempts run out; altered input fails at once, not
+ * retried. Offers: metadata close to its expiry is re-signed before it is offered.
  */
 import { createHash } from 'node:crypto'
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
@@ -24,7 +25,7 @@ import { imagePair } from '../helpers/deltas.js'
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex')
 
-async function setup(t: Test, wrap: (real: PatchBuilder) => PatchBuilder, attempts = 3) {
+async function setup(t: Test, wrap: (real: PatchBuilder) => PatchBuilder, attempts = 3, clock?: { now: Date }) {
   const dir = await mkdtemp(join(tmpdir(), 'slipway-delta-retry-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   const repos = await openRepositories({ sqlitePath: join(dir, 'db.sqlite') })
@@ -37,7 +38,8 @@ async function setup(t: Test, wrap: (real: PatchBuilder) => PatchBuilder, attemp
   const builder = wrap(new BlobPatchBuilder(blobs, { memoryBudget: 256 << 20, workDir }))
   const signer = new SignerOnlineSigner(FileKeySigner.generate('ed25519'), 'file')
   const fleet = { topInstalled: async () => [] }
-  const deltas = new DeltaService(repos.deltas, repos.releases, queue, blobs, builder, signer, fleet, { offerRatio: 0.7, topSources: 3, attempts, backoffMs: 50 })
+  const opts = { offerRatio: 0.7, topSources: 3, attempts, backoffMs: 50 }
+  const deltas = new DeltaService(repos.deltas, repos.releases, queue, blobs, builder, signer, fleet, opts, clock ? () => clock.now : undefined)
   const outcomes: BuildOutcome[] = []
   deltas.onBuildFinished((o) => outcomes.push(o))
   queue.handle<{ sourceSha256: string; targetSha256: string }>(DELTA_JOBS.build, (job) => deltas.build(job.data, job.attempt))
@@ -73,7 +75,7 @@ async function setup(t: Test, wrap: (real: PatchBuilder) => PatchBuilder, attemp
       await new Promise((r) => setTimeout(r, 20))
     }
   }
-  return { deltas, queue, blobs, outcomes, v1, v2, settled, workDir }
+  return { deltas, queue, blobs, outcomes, v1, v2, settled, workDir, signer, repos }
 }
 
 t.test('a transient failure is retried with backoff and the build then succeeds', async (t) => {
@@ -121,4 +123,21 @@ t.test('an image that no longer matches its sha256 fails at once, permanently, a
   t.match(await s.queue.status(`delta-${s.v1.sha256}-${s.v2.sha256}`, DELTA_JOBS.build), { state: 'failed', permanent: true, attemptsMade: 1 })
   t.same(await readdir(s.workDir), [])
   t.equal(await s.deltas.offerFor(s.v1.sha256, s.v2), undefined)
+})
+
+t.test('offerFor re-signs delta metadata that expires within 7 days, and keeps it', async (t) => {
+  const clock = { now: new Date() }
+  const s = await setup(t, (real) => real, 3, clock)
+  const d = await s.settled((await s.deltas.request(s.v1.id, s.v2.id)).id)
+  t.equal(d.state, 'ready')
+  const first = (await s.deltas.offerFor(s.v1.sha256, s.v2)) as { metadata: { signed: { expires: string } } }
+  t.equal(JSON.stringify(first.metadata), d.metadata, 'fresh metadata is offered as stored')
+  const expires = Date.parse(first.metadata.signed.expires)
+  t.ok(expires > Date.now() + 29 * 86400_000, 'delta metadata lives 30 days')
+
+  clock.now = new Date(expires - 6 * 86400_000) // 6 days before it expires
+  const later = (await s.deltas.offerFor(s.v1.sha256, s.v2)) as { metadata: { signed: Record<string, unknown>; signatures: unknown[] } }
+  t.ok(Date.parse(later.metadata.signed.expires as string) > expires, 're-signed with a later expiry')
+  t.match(later.metadata.signed, { sourceSha256: s.v1.sha256, targetSha256: s.v2.sha256, patchSha256: d.patchSha256, patchLength: d.patchLength })
+  t.equal((await s.deltas.get(d.id)).metadata, JSON.stringify(later.metadata), 'the new signature is stored')
 })
