@@ -4,7 +4,6 @@
  */
 import { join } from 'node:path'
 import { openRepositories } from './adapters/db/index.js'
-import type { Repositories } from './domain/repositories.js'
 import { FileBlobStore, S3BlobStore } from './adapters/blob/index.js'
 import { BlobPatchBuilder } from './adapters/delta/blob-patch-builder.js'
 import { BullMqQueue, InProcessQueue } from './adapters/queue/index.js'
@@ -19,6 +18,7 @@ import { ReleaseService } from './domain/release-service.js'
 import { SignedReleaseVerifier } from './domain/signed-release-verifier.js'
 import { TrustService } from './domain/trust-service.js'
 import type { Services } from './services.js'
+import type { Repositories } from './domain/repositories.js'
 import { AssignmentService } from './domain/fleet/assignment-service.js'
 import { FleetCaches } from './domain/fleet/caches.js'
 import { EnrollmentService } from './domain/fleet/enrollment-service.js'
@@ -37,15 +37,17 @@ function blobStore(config: Config): BlobStore {
   return new FileBlobStore({ root: join(config.dataDir, 'blobs') })
 }
 
-/** TODO(issue 5): devices and what they run come with the rollout issue; until then no delta is planned on publish. */
-/** What the fleet runs, for delta planning: the devices' installed versions, as release ids. */
+
+/** The versions devices run, for planning deltas: what device_installed says, as release ids. */
 function fleetVersions(repos: Repositories): FleetVersions {
   return {
     async topInstalled(name, hardware, limit) {
       const out: Array<{ releaseId: string; devices: number }> = []
-      for (const v of await repos.fleet.devices.topInstalled(name, hardware, limit)) {
-        const r = await repos.releases.findByNameVersion(name, v.version)
-        if (r && r.sha256 === v.sha256) out.push({ releaseId: r.id, devices: v.devices })
+      // versions the server never published (devices enrolled with them) cannot be delta sources
+      for (const v of await repos.fleet.devices.topInstalled(name, hardware, limit * 2)) {
+        const rel = await repos.releases.findByNameVersion(name, v.version)
+        if (rel && rel.sha256 === v.sha256) out.push({ releaseId: rel.id, devices: v.devices })
+        if (out.length === limit) break
       }
       return out
     },
@@ -86,9 +88,6 @@ export async function createContainer(
     closers.unshift(() => onlineSigner.close())
     await trust.checkOnlineKey(onlineSigner.keyId) // TRUST_ROOT_MISSING until a root is installed
     const releases = new ReleaseService(repos.releases, blobs, uploads, new SignedReleaseVerifier(trust))
-    const caches = new FleetCaches(repos.releases, repos.fleet.rollouts)
-    const rollouts = new RolloutService(repos.fleet, repos.releases, caches)
-    const reports = new ReportService(repos.fleet, caches, (n, v) => repos.releases.findByNameVersion(n, v), (id) => evaluateSoon(queue, id))
     const deltas = new DeltaService(
       repos.deltas,
       repos.releases,
@@ -99,8 +98,10 @@ export async function createContainer(
       opts.fleet ?? fleetVersions(repos),
       { offerRatio: config.delta.offerRatio, topSources: config.delta.topSources },
     )
-    // a poll offers a ready delta from what the device runs to what it is assigned
+    const caches = new FleetCaches(repos.releases, repos.fleet.rollouts)
+    const rollouts = new RolloutService(repos.fleet, repos.releases, caches)
     const assignments = new AssignmentService(repos.fleet, caches, onlineSigner, deltas, config.pollIntervalSeconds)
+    const reports = new ReportService(repos.fleet, caches, (n, v) => repos.releases.findByNameVersion(n, v), (id) => evaluateSoon(queue, id))
     return {
       config,
       caches,

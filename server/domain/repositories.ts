@@ -42,9 +42,9 @@ export interface Repositories {
   tokens: TokenRepository
   releases: ReleaseRepository
   roots: RootRepository
-  deltas: DeltaRepository
   /** devices, enrollment, rollouts, audit */
   fleet: FleetRepositories
+  deltas: DeltaRepository
   /** Throws DependencyUnavailable when the database cannot be reached. */
   ping(): Promise<void>
   close(): Promise<void>

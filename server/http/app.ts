@@ -10,6 +10,7 @@ import { blobRoutes } from './blobs.js'
 import { deltaRoutes } from './deltas.js'
 import { registerErrorHandling } from './errors.js'
 import { observeDeltas } from './delta-metrics.js'
+import { observeFleet } from './fleet-metrics.js'
 import { createMetrics, observeRequests, type Metrics } from './metrics.js'
 import { opsRoutes } from './ops.js'
 import { releaseRoutes } from './releases.js'
@@ -44,6 +45,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   })
   const metrics = createMetrics(services.queue)
   observeDeltas(metrics.registry, services.deltas, services.repos.deltas)
+  const polls = observeFleet(metrics.registry, services)
   registerErrorHandling(app)
   observeRequests(app, metrics)
   app.addSchema(ErrorBody)
@@ -64,7 +66,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   await app.register(uploadRoutes(services, metrics))
   await app.register(blobRoutes(services, metrics))
   await app.register(trustRoutes(services))
-  await app.register(deviceRoutes(services))
+  await app.register(deviceRoutes(services, polls))
   await app.register(rolloutRoutes(services))
   await app.register(fleetRoutes(services))
   return Object.assign(app as unknown as FastifyInstance, { metrics })

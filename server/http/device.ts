@@ -1,6 +1,7 @@
 /** The device API (client-sdk/DEVICE-API.md): enroll, poll, events, health. */
 import type { FastifyPluginAsync } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import type { Counter } from 'prom-client'
 import { Type } from 'typebox'
 import type { Services } from '../services.js'
 import { DEVICE_ONLY, deviceOf, requireRole } from './auth.js'
@@ -10,7 +11,7 @@ import { errors } from './schemas.js'
 export const POLL_INTERVAL_HEADER = 'slipway-poll-interval'
 
 export const deviceRoutes =
-  (services: Services): FastifyPluginAsync =>
+  (services: Services, polls?: Counter<'result'>): FastifyPluginAsync =>
   async (base) => {
     const app = base.withTypeProvider<TypeBoxTypeProvider>()
     const { auth, enrollment, assignments, reports, config } = services
@@ -47,6 +48,7 @@ export const deviceRoutes =
       async (request, reply) => {
         const r = await assignments.poll(deviceOf(request), request.headers['if-none-match'])
         reply.header(POLL_INTERVAL_HEADER, String(r.pollIntervalSeconds))
+        polls?.inc({ result: r.kind })
         if (r.kind === 'none') return reply.status(204).send()
         reply.header('etag', r.etag)
         if (r.kind === 'not-modified') return reply.status(304).send()

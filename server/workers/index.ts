@@ -11,7 +11,7 @@ export { JOBS } from './jobs.js'
 const RECLAIM_EVERY_MS = 15 * 60 * 1000
 
 export async function registerWorkers(services: Services): Promise<void> {
-  const { queue, uploads, deltas, rollouts, config } = services
+  const { queue, uploads, rollouts, config, deltas } = services
   queue.handle(JOBS.reclaimUploads, async () => {
     await uploads.reclaimExpired()
   })

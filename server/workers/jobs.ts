@@ -7,6 +7,7 @@ export const JOBS = {
   ...DELTA_JOBS,
   evaluateRollout: 'evaluate-rollout',
   rolloutsTick: 'rollouts-tick',
+  ...DELTA_JOBS,
 } as const
 
 /** Coalescing window of evaluate-rollout: reports within it share one evaluation that starts after it. */

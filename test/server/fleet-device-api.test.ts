@@ -46,7 +46,7 @@ t.test('enroll, poll, report, explain', async (t) => {
 
   // a rollout reaching every device
   const created = await call(srv, op, 'POST', '/v1/rollouts', { release: `rootfs@${v2.version}`, phases: [{ percent: 100, minDevices: 1, soakSeconds: 0 }], gate: { minSample: 1 }, start: true, reason: 'test' })
-  t.equal(created.status, 201, JSON.stringify(created.json))
+  t.equal(created.status, 201, 'rollout created and started')
   const rolloutId = created.json.rollout.id
   const poll = await call(srv, cred, 'GET', '/v1/device/update')
   t.equal(poll.status, 200)
@@ -110,4 +110,9 @@ t.test('enroll, poll, report, explain', async (t) => {
   t.equal(mixed.status, 404)
   const after = await call(srv, op, 'GET', `/v1/rollouts/${rolloutId}`)
   t.same(after.json.totals, totals, 'a rejected batch stores nothing')
+
+  const metrics = (await call(srv, undefined, 'GET', '/metrics')).raw.toString()
+  t.match(metrics, /slipway_device_polls_total\{result="assignment"\} [1-9]/)
+  t.match(metrics, /slipway_device_polls_total\{result="not-modified"\} 1/)
+  t.match(metrics, /slipway_rollouts\{state="(running|completed)"\} 1/)
 })

@@ -33,8 +33,8 @@ export async function openRepositories(opts: OpenOptions): Promise<Repositories 
     tokens: new KyselyTokenRepository(db),
     releases: new KyselyReleaseRepository(db),
     roots: new KyselyRootRepository(db),
-    deltas: new KyselyDeltaRepository(db),
     fleet: fleetRepositories(db),
+    deltas: new KyselyDeltaRepository(db),
     async ping() {
       try {
         await sql`select 1`.execute(db)

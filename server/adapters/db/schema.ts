@@ -31,28 +31,6 @@ export interface TrustRootsTable {
   created_at: string
 }
 
-export interface DeltasTable {
-  id: string
-  from_release_id: string
-  to_release_id: string
-  source_sha256: string
-  target_sha256: string
-  target_length: number
-  state: string
-  built_bytes: number
-  patch_sha256: string | null
-  patch_length: number | null
-  compressed_target_length: number | null
-  metadata: string | null
-  error_code: string | null
-  error_message: string | null
-  attempts: number
-  build_ms: number | null
-  created_at: string
-  updated_at: string
-  finished_at: string | null
-}
-
 export interface EnrollmentTokensTable {
   id: string
   token_hash: string
@@ -165,11 +143,32 @@ export interface AuditLogTable {
   hash: string
 }
 
+export interface DeltasTable {
+  id: string
+  from_release_id: string
+  to_release_id: string
+  source_sha256: string
+  target_sha256: string
+  target_length: number
+  state: string
+  built_bytes: number
+  patch_sha256: string | null
+  patch_length: number | null
+  compressed_target_length: number | null
+  metadata: string | null
+  error_code: string | null
+  error_message: string | null
+  attempts: number
+  build_ms: number | null
+  created_at: string
+  updated_at: string
+  finished_at: string | null
+}
+
 export interface Database {
   api_tokens: ApiTokensTable
   releases: ReleasesTable
   trust_roots: TrustRootsTable
-  deltas: DeltasTable
   enrollment_tokens: EnrollmentTokensTable
   devices: DevicesTable
   device_installed: DeviceInstalledTable
@@ -179,4 +178,5 @@ export interface Database {
   device_reports: DeviceReportsTable
   device_health: DeviceHealthTable
   audit_log: AuditLogTable
+  deltas: DeltasTable
 }

@@ -74,12 +74,15 @@ export class AssignmentService {
       if (phase < 0 || phase > r.phase) continue
       return { rollout: r, release: rel, action: 'install', phase }
     }
-    // a paused or completed rollout still finishes the devices it already assigned
+    // a running, paused or completed rollout finishes the installs it started; a pause
+    // withdraws the assignment from members that have not started (no report yet)
     if (current && current.action === 'install') {
       const r = await this.caches.rollout(current.rolloutId)
       const rel = r && (await this.caches.release(r.releaseId))
-      if (r && rel && (r.state === 'paused' || r.state === 'completed' || r.state === 'running') && installed.get(rel.name)?.sha256 !== rel.sha256)
-        return { rollout: r, release: rel, action: 'install' }
+      if (r && rel && (r.state === 'paused' || r.state === 'completed' || r.state === 'running') && installed.get(rel.name)?.sha256 !== rel.sha256) {
+        const started = r.state !== 'paused' || (await this.fleet.members.find(r.id, device.id))?.state !== 'assigned'
+        if (started) return { rollout: r, release: rel, action: 'install' }
+      }
     }
     return undefined
   }

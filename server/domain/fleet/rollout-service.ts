@@ -170,7 +170,9 @@ export class RolloutService {
     const out: MetricVerdict[] = []
     for (const m of r.gate.metrics ?? []) {
       if (m.maxRatioToPrevious === undefined) continue
-      const mine = median(await this.fleet.members.metricValues(r.id, m.name))
+      const values = await this.fleet.members.metricValues(r.id, m.name)
+      // the same minimum sample as the failure rate: one slow device is not a trend
+      const mine = values.length >= r.gate.minSample ? median(values) : undefined
       if (mine === undefined) continue
       const base = median(await this.fleet.devices.metricValues(rel.name, rel.version, m.name, 10_000))
       const ratio = base ? mine / base : null
