@@ -1,5 +1,6 @@
 /**
- * Three real agents (library, file-backed slots, simulated firmware reboots)
+ * Three real agents (library, file-backed slots, simulated firmware reboots; one
+ * enrolled through the bundled `slipway-agent enroll` CLI)
  * against the real embedded server: enrolled with an enrollment token, one
  * rollout created and started through the management API. One device takes the
  * full image, one the delta the server built, one fails its health check and
@@ -12,6 +13,13 @@ import { enrollmentToken } from '../helpers/fleet.js'
 import { startServer } from '../helpers/server.js'
 import { simDevice, type SimDevice } from '../client-sdk/agent/device-fixtures.js'
 import type { Release } from '../../signing/metadata/release.js'
+import { buildBundle } from '../client-sdk/agent/bundle.js'
+import { execFile } from 'node:child_process'
+import { stat, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+
+const run = promisify(execFile)
 
 t.test('full update, delta update, and a health-check rollback, end to end', async (t) => {
   const srv = await startServer()
@@ -35,7 +43,15 @@ t.test('full update, delta update, and a health-check rollback, end to end', asy
     await d.agent.enroll(token)
     return d
   }
-  const full = await make('full', { download: { deltas: false } })
+  // the first device enrolls the way an installer does: the bundled CLI with the token
+  const bundle = await buildBundle(t)
+  const full = await simDevice(t, server, { imageA: source, installed, enrolled: false, config: { hardwareId: 'pi-full', download: { deltas: false } } })
+  const cfg = join(full.dir, 'config.json')
+  await writeFile(cfg, JSON.stringify(full.config))
+  const enrolled = await run(process.execPath, [bundle.path, 'enroll', '--config', cfg, '--token', token])
+  t.match(enrolled.stdout, /^enrolled as [0-9a-f-]+ in group e2e/)
+  t.equal((await stat(full.config.credentialFile ?? join(full.config.dataDir, 'credential.json'))).mode & 0o777, 0o600, 'credential stored 0600')
+  await full.powerCycle() // a fresh agent reads the new credential
   const delta = await make('delta', {})
   const bad = await make('bad', { health: { attempts: 1, commands: [{ name: 'llm-app', argv: ['sh', '-c', 'echo inference server exited >&2; exit 1'] }] } })
   const devices = [full, delta, bad]
