@@ -23,6 +23,7 @@ import { createSlotAdapter, type SlotAdapter, type SlotStatus } from '../slots/i
 import { bootPhasePending, runBootPhase } from './boot-step.js'
 import type { StepOutcome, UpdateContext } from './context.js'
 import { reportTerminal } from './events.js'
+import { Heartbeat } from './heartbeat.js'
 import { runInstall } from './install-step.js'
 import { runModelUpdate } from './model-step.js'
 import { pollOnce, type PollOutcome } from './poll-step.js'
@@ -82,6 +83,7 @@ export async function createAgent(config: AgentConfig, deps: AgentDeps = {}): Pr
   const slots = deps.slots ?? createSlotAdapter(config.slots)
   const ctx: UpdateContext = { config, journal, slots, http, api, reporter, log, stagingDir: join(config.dataDir, 'staging') }
 
+  const heartbeat = new Heartbeat(config.heartbeatSeconds)
   const pending = () => {
     const u = journal.update
     if (!u || TERMINAL_STEPS.has(u.step)) return false
@@ -96,6 +98,7 @@ export async function createAgent(config: AgentConfig, deps: AgentDeps = {}): Pr
       boot = await runBootPhase(ctx)
       if (boot === 'reboot-issued' || boot === 'retry-later') return { outcome: boot }
     }
+    if (credential && heartbeat.due() && !pending()) await heartbeat.beat(ctx)
     await reporter.flush()
     if (!credential) throw new AgentError('NOT_ENROLLED', 'no device credential: run `slipway-agent enroll` first')
     const poll = await pollOnce(ctx, credential.deviceId)

@@ -73,6 +73,8 @@ export interface AgentConfig {
   /** reboot argv (default: what the slot adapter says, e.g. `systemctl reboot`) */
   rebootCommand?: string[]
   health?: HealthConfig
+  /** seconds between heartbeat health reports of the committed release (default 0: none) */
+  heartbeatSeconds?: number
   tls?: TlsConfig
   logLevel?: 'debug' | 'info' | 'warn' | 'error'
 }
@@ -99,7 +101,7 @@ export function validateConfig(raw: unknown, baseDir = process.cwd()): AgentConf
   } catch {
     throw bad('server', 'an absolute URL')
   }
-  for (const k of ['pollIntervalSeconds', 'backoffInitialSeconds', 'backoffMaxSeconds', 'expiryGraceSeconds']) num(o, k)
+  for (const k of ['pollIntervalSeconds', 'backoffInitialSeconds', 'backoffMaxSeconds', 'expiryGraceSeconds', 'heartbeatSeconds']) num(o, k)
   num(o, 'pollJitter')
   if (typeof o.slots !== 'object' || o.slots === null || typeof (o.slots as { kind?: unknown }).kind !== 'string') throw bad('slots', 'an object with a kind (uboot, grub, tryboot, file)')
   if (o.rebootCommand !== undefined && (!Array.isArray(o.rebootCommand) || !o.rebootCommand.every((x) => typeof x === 'string') || !o.rebootCommand.length))

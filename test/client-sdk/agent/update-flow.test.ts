@@ -134,3 +134,22 @@ t.test('the network drops mid-download: the update waits at its checkpoint and r
   t.ok((await dev.slot('b')).equals(imageB))
   t.notOk(api.events.some((e) => e.state === 'failed'), 'a transient outage is not a failure')
 })
+
+t.test('heartbeats: health checks of the committed release go out every heartbeatSeconds', async (t) => {
+  const trust = await trustKit()
+  const api = await fakeApi(t, trust)
+  const imageA = Buffer.alloc(1000, 1)
+  const dev = await simDevice(t, api, {
+    imageA,
+    installed: releaseOf(imageA, { version: '1.0.0' }),
+    config: { heartbeatSeconds: 0.2, health: { attempts: 1, commands: [{ name: 'app', argv: ['true'] }] } },
+  })
+  await dev.agent.tick()
+  await dev.agent.tick() // too soon: no second beat
+  t.equal(api.health.length, 1)
+  await new Promise((r) => setTimeout(r, 250))
+  await dev.agent.tick()
+  t.equal(api.health.length, 2)
+  t.match(api.health[1], { release: { name: 'edge-os', version: '1.0.0' }, bootOk: true, checks: [{ name: 'command:app', ok: true }] })
+  t.ok(api.health[1].seq > api.health[0].seq)
+})
