@@ -4,6 +4,7 @@ import type { JobQueue } from '../domain/ports.js'
 
 export const JOBS = {
   reclaimUploads: 'reclaim-uploads',
+  ...DELTA_JOBS,
   evaluateRollout: 'evaluate-rollout',
   rolloutsTick: 'rollouts-tick',
   ...DELTA_JOBS,

@@ -1,15 +1,28 @@
-/** `slipway-agent` entry: a small dispatcher; each command returns its exit code. */
+/** `slipway-agent` dispatcher: each command returns its exit code. The process entry is `entry.ts`. */
 import { DELTA_APPLY_USAGE, deltaApply, EXIT } from './delta-apply.js'
+import { enrollCommand, runCommand, statusCommand } from './daemon-commands.js'
 
 const HELP = `slipway-agent — the Slipway device agent
 
+  slipway-agent run [--config FILE] [--once]
+                          poll, verify, install, reboot, health-check, report (the systemd service);
+                          --once: one round, then exit
+  slipway-agent enroll [--config FILE] --token TOKEN
+                          trade an enrollment token (or $SLIPWAY_ENROLLMENT_TOKEN) for a device credential (mode 0600)
+  slipway-agent status [--config FILE]
+                          device id, slots and journal as JSON
   slipway-agent delta apply SOURCE PATCH TARGET [--expect-target SHA256] [--progress-file FILE]
                           rebuild TARGET from SOURCE and a delta, verifying as it goes
-  slipway-agent --help    this text`
+  slipway-agent --help    this text
+
+  FILE defaults to /etc/slipway-agent/config.json. Errors print as CODE: message; exit 0 ok, 1 failed, 64 usage.`
 
 type Command = (args: string[]) => Promise<number>
 
 const COMMANDS: Record<string, Command> = {
+  run: runCommand,
+  enroll: enrollCommand,
+  status: statusCommand,
   delta: async ([sub, ...rest]) => {
     if (sub === 'apply') return deltaApply(rest)
     process.stderr.write(`unknown delta command "${sub ?? ''}"\n\n${DELTA_APPLY_USAGE}\n`)
@@ -30,5 +43,3 @@ export async function main(argv: string[]): Promise<number> {
   }
   return run(rest)
 }
-
-process.exitCode = await main(process.argv.slice(2))

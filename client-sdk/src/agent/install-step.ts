@@ -1,0 +1,120 @@
+/**
+ * From an accepted assignment to a verified slot marked to try (steps
+ * accepted → downloading → written → verified → marked-try). Only the inactive
+ * slot is ever written and the active slot is only read, so a failure here
+ * leaves the device exactly as it was: `failed` is reported with the reason and
+ * the bootloader still boots the active slot. Transient errors (network, 5xx)
+ * keep the step for a later tick, up to `download.maxAttempts` ticks.
+ */
+import { rm } from 'node:fs/promises'
+import { AgentError, reasonOf } from '../errors.js'
+import { installDelta } from '../install/delta-image.js'
+import { installFull } from '../install/full-image.js'
+import { verifySlot } from '../install/verify-slot.js'
+import type { Checkpoint } from '../net/downloader.js'
+import { otherSlot, type SlotName } from '../slots/index.js'
+import type { UpdateContext, StepOutcome } from './context.js'
+import { emit, reportTerminal } from './events.js'
+import { failpoint } from './failpoint.js'
+
+const TRANSIENT = new Set(['NETWORK_ERROR', 'SERVER_ERROR', 'DOWNLOAD_TRUNCATED', 'CREDENTIAL_REJECTED', 'NOT_ENROLLED'])
+
+/** Ticks an update may fail transiently before it is given up as failed (default 10). */
+export const DEFAULT_MAX_ATTEMPTS = 10
+
+export async function runInstall(ctx: UpdateContext): Promise<StepOutcome> {
+  const { journal } = ctx
+  try {
+    await install(ctx)
+    return 'installed'
+  } catch (e) {
+    const u = journal.update
+    if (!u) throw e
+    const reason = reasonOf(e)
+    const attempts = (u.attempts ?? 0) + 1
+    if (TRANSIENT.has(reason.code) && attempts < (ctx.config.download?.maxAttempts ?? DEFAULT_MAX_ATTEMPTS)) {
+      await journal.change((s) => {
+        if (s.update) s.update.attempts = attempts
+      })
+      ctx.log('warn', 'update paused by a transient error', { ...reason, attempts })
+      return 'retry-later'
+    }
+    await journal.step('failed', { reason })
+    failpoint('failed')
+    await reportTerminal(ctx)
+    await rm(ctx.stagingDir, { recursive: true, force: true }).catch(() => undefined)
+    return 'failed'
+  }
+}
+
+async function install(ctx: UpdateContext): Promise<void> {
+  const { journal, slots } = ctx
+  let justVerified = false
+  if (journal.update?.step === 'accepted') {
+    // a trial still pending from an abandoned update must never point at the slot we overwrite
+    if ((await slots.status()).trying !== undefined) await slots.rollback()
+    const target = await slots.inactive()
+    await journal.step('downloading', { targetSlot: target, fromSlot: otherSlot(target), download: { offset: 0 } })
+    failpoint('downloading')
+  }
+  if (journal.update?.step === 'downloading') {
+    const u = journal.update
+    await emit(ctx, u, 'downloading')
+    const target = u.targetSlot as SlotName
+    const common = {
+      http: ctx.http,
+      headers: ctx.api.authHeader(),
+      ...(u.download && u.download.offset > 0 ? { resume: u.download } : {}),
+      onCheckpoint: async (c: Checkpoint) => {
+        await journal.change((s) => {
+          if (s.update) s.update.download = c
+        })
+        failpoint('checkpoint')
+      },
+      checkpointBytes: ctx.config.download?.checkpointBytes ?? 64 << 20,
+      bandwidthBytesPerSecond: ctx.config.download?.bandwidthBytesPerSecond,
+      allowedRedirectHosts: ctx.config.download?.allowedRedirectHosts ?? [],
+      ...(ctx.config.download?.retries !== undefined ? { retries: ctx.config.download.retries } : {}),
+      ...(ctx.config.download?.retryDelayMs !== undefined ? { retryDelayMs: ctx.config.download.retryDelayMs } : {}),
+    }
+    const image = { sha256: u.release.sha256, length: u.release.length }
+    if (u.mode === 'delta' && u.delta && u.patch) {
+      await installDelta({
+        ...common,
+        url: ctx.api.url(u.patch.url),
+        delta: u.delta,
+        image,
+        activePath: slots.slotPath(u.fromSlot as SlotName),
+        targetPath: slots.slotPath(target),
+        stagingDir: ctx.stagingDir,
+        onPatchReady: async () => {
+          failpoint('patch-ready')
+          await emit(ctx, u, 'installing')
+        },
+        applyCheckpointBytes: ctx.config.download?.checkpointBytes ?? 64 << 20,
+        onApplyProgress: () => failpoint('apply-checkpoint'),
+      })
+    } else {
+      await installFull({ ...common, url: ctx.api.url(u.artifact.url), image, slotPath: slots.slotPath(target) })
+    }
+    await journal.step('written')
+    failpoint('written')
+    justVerified = true // the streaming hash (full) or the applier (delta) checked the image against the CI-signed sha256
+  }
+  if (journal.update?.step === 'written') {
+    const u = journal.update
+    await emit(ctx, u, 'installing')
+    // after a restart the streaming hash is gone: read the slot back and check it
+    if (!justVerified) await verifySlot(slots.slotPath(u.targetSlot as SlotName), { sha256: u.release.sha256, length: u.release.length })
+    await journal.step('verified')
+    failpoint('verified')
+  }
+  if (journal.update?.step === 'verified') {
+    const u = journal.update
+    await slots.markTry(u.targetSlot as SlotName)
+    failpoint('marked-try-unjournaled')
+    await journal.step('marked-try')
+    failpoint('marked-try')
+  }
+  if (journal.update?.step !== 'marked-try') throw new AgentError('JOURNAL_CORRUPT', `install ended at step ${journal.update?.step}`)
+}

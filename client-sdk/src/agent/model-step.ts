@@ -1,0 +1,142 @@
+/**
+ * Model payloads (`kind: model`): no reboot. Download (resumable) into the data
+ * folder, then the models store writes, hashes and places it in the slot that
+ * is not live, and swaps the `current` symlink atomically; the smoke inference
+ * must pass within its latency budget or the previous model is live again.
+ *
+ * Steps: accepted → downloading → written (in the store slot, verified) →
+ * verified → marked-try (about to swap) → health-checking (swapped, smoke
+ * running) → committed | rolled-back | failed. `activate` is idempotent, and
+ * the rollback is only done while `current` still points at the new slot, so
+ * a restart anywhere repeats nothing harmful.
+ */
+import { join } from 'node:path'
+import { rm } from 'node:fs/promises'
+import { AgentError, reasonOf, type Reason } from '../errors.js'
+import { download, type Checkpoint } from '../net/downloader.js'
+import { slotSink } from '../install/slot-sink.js'
+import { ModelStore, runSmokeTest } from '../models/index.js'
+import type { SlotName } from '../slots/index.js'
+import type { StepOutcome, UpdateContext } from './context.js'
+import { emit, emitHealth, reportTerminal } from './events.js'
+import { failpoint } from './failpoint.js'
+
+const TRANSIENT = new Set(['NETWORK_ERROR', 'SERVER_ERROR', 'DOWNLOAD_TRUNCATED', 'CREDENTIAL_REJECTED', 'NOT_ENROLLED'])
+
+export function modelStore(ctx: UpdateContext, name: string): ModelStore {
+  const m = ctx.config.models
+  if (!m) throw new AgentError('UNSUPPORTED_PAYLOAD', 'a model release arrived but the config has no `models` folder')
+  return new ModelStore({ dir: join(m.dir, name), ...(m.fileName ? { fileName: m.fileName } : {}) })
+}
+
+export async function runModelUpdate(ctx: UpdateContext): Promise<StepOutcome> {
+  const { journal } = ctx
+  try {
+    return await advance(ctx)
+  } catch (e) {
+    const u = journal.update!
+    const reason = reasonOf(e)
+    const attempts = (u.attempts ?? 0) + 1
+    if (TRANSIENT.has(reason.code) && attempts < (ctx.config.download?.maxAttempts ?? 10)) {
+      await journal.change((s) => {
+        if (s.update) s.update.attempts = attempts
+      })
+      return 'retry-later'
+    }
+    await journal.step('failed', { reason })
+    await reportTerminal(ctx)
+    return 'failed'
+  }
+}
+
+async function advance(ctx: UpdateContext): Promise<StepOutcome> {
+  const { journal } = ctx
+  const store = modelStore(ctx, journal.update!.release.name)
+  const staged = () => join(ctx.stagingDir, `model-${journal.update!.release.sha256}.bin`)
+  if (journal.update?.step === 'accepted') {
+    await journal.step('downloading', { targetSlot: await store.inactive(), download: { offset: 0 } })
+  }
+  if (journal.update?.step === 'downloading') {
+    const u = journal.update
+    await emit(ctx, u, 'downloading')
+    const sink = slotSink(staged(), { fresh: !u.download?.offset })
+    try {
+      await download({
+        http: ctx.http,
+        url: ctx.api.url(u.artifact.url),
+        headers: ctx.api.authHeader(),
+        expected: { sha256: u.release.sha256, length: u.release.length },
+        sink,
+        ...(u.download && u.download.offset > 0 ? { resume: u.download } : {}),
+        onCheckpoint: async (c: Checkpoint) => {
+          await journal.change((s) => {
+            if (s.update) s.update.download = c
+          })
+          failpoint('checkpoint')
+        },
+        checkpointBytes: ctx.config.download?.checkpointBytes ?? 64 << 20,
+        bandwidthBytesPerSecond: ctx.config.download?.bandwidthBytesPerSecond,
+        allowedRedirectHosts: ctx.config.download?.allowedRedirectHosts ?? [],
+      })
+      await sink.finish(u.release.length)
+    } finally {
+      await sink.close()
+    }
+    await emit(ctx, u, 'installing')
+    // the store re-hashes while it writes the slot and refuses anything but the signed sha256
+    await store.install(u.targetSlot as SlotName, staged(), { sha256: u.release.sha256, length: u.release.length, name: u.release.name, version: u.release.version })
+    await journal.step('written')
+    await rm(staged(), { force: true })
+    failpoint('written')
+  }
+  if (journal.update?.step === 'written') await journal.step('verified')
+  if (journal.update?.step === 'verified') await journal.step('marked-try')
+  if (journal.update?.step === 'marked-try') {
+    await store.activate(journal.update.targetSlot as SlotName)
+    failpoint('activated')
+    await journal.step('health-checking')
+  }
+  if (journal.update?.step === 'health-checking') {
+    const u = journal.update
+    await emit(ctx, u, 'health-checking')
+    const smoke = ctx.config.models?.smoke
+    if (smoke) {
+      const r = await runSmokeTest({
+        command: smoke.argv,
+        timeoutMs: (smoke.timeoutSeconds ?? 300) * 1000,
+        ...(smoke.latencyBudgetMs !== undefined ? { latencyBudgetMs: smoke.latencyBudgetMs } : {}),
+        env: { SLIPWAY_MODEL_PATH: store.currentPath() },
+      })
+      await emitHealth(ctx, u, true, [{ name: 'smoke', ok: r.ok, ...(r.ok ? {} : { output: r.outputTail.slice(-2000) }) }], { smoke_latency_ms: Math.round(r.durationMs) })
+      if (!r.ok) return rollBack(ctx, { code: 'HEALTH_CHECK_FAILED', message: `smoke failed (${r.failure}) after ${Math.round(r.durationMs)} ms: ${r.outputTail.slice(-500)}` })
+    }
+    await journal.change((s) => {
+      const r = u.release
+      s.models[r.name] = { name: r.name, version: r.version, sha256: r.sha256, securityVersion: r.securityVersion }
+      if (s.update) Object.assign(s.update, { step: 'committed', at: new Date().toISOString() })
+    })
+    await reportTerminal(ctx)
+    return 'committed'
+  }
+  return 'idle'
+}
+
+async function rollBack(ctx: UpdateContext, reason: Reason): Promise<StepOutcome> {
+  const u = ctx.journal.update!
+  await ctx.journal.step('health-checking', { reason })
+  const store = modelStore(ctx, u.release.name)
+  const st = await store.status()
+  // only while the new slot is live: a repeat after a crash must not swap back again
+  if (st.current === u.targetSlot) {
+    if (!st.previous) {
+      // the first model of this name: nothing to go back to; it stays, reported as failed
+      await ctx.journal.step('failed', { reason: { code: reason.code, message: `${reason.message} (no previous model to return to)` } })
+      await reportTerminal(ctx)
+      return 'failed'
+    }
+    await store.rollback()
+  }
+  await ctx.journal.step('rolled-back', { reason })
+  await reportTerminal(ctx)
+  return 'rolled-back'
+}

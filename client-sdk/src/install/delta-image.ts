@@ -1,0 +1,81 @@
+/**
+ * Delta install: download the (small) patch into the data folder with
+ * Range/If-Range resume and check it against the signed patch sha256, then let
+ * the streaming applier rebuild the image from the active slot into the inactive
+ * slot, resuming from its own progress record. The applier refuses a patch for
+ * any target but the CI-signed release sha256 and checks every op and the whole
+ * image, so nothing the server signs alone can produce an installable slot.
+ */
+import { open } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Delta } from '../../../signing/verify/index.js'
+import { applyDelta } from '../delta/index.js'
+import { collectGarbage } from '../delta/memory.js'
+import { AgentError } from '../errors.js'
+import { download, type DownloadOptions } from '../net/downloader.js'
+import { slotSink } from './slot-sink.js'
+
+export interface DeltaInstall extends Omit<DownloadOptions, 'sink' | 'expected'> {
+  delta: Delta
+  /** the CI-signed target image */
+  image: { sha256: string; length: number }
+  activePath: string
+  targetPath: string
+  /** folder for the patch and the applier's progress record */
+  stagingDir: string
+  /** called once the patch is on disk and verified, before the slot is opened */
+  onPatchReady?: () => Promise<void>
+  /** applier checkpoint interval, bytes (default 64 MiB) */
+  applyCheckpointBytes?: number
+  /** called after each applier progress record is durable */
+  onApplyProgress?: () => void
+}
+
+export const patchPath = (dir: string, d: Delta) => join(dir, `patch-${d.patchSha256}.bin`)
+export const progressPath = (dir: string, d: Delta) => join(dir, `apply-${d.patchSha256}.json`)
+
+export async function installDelta(o: DeltaInstall): Promise<void> {
+  const patch = patchPath(o.stagingDir, o.delta)
+  const sink = slotSink(patch, { fresh: !o.resume || o.resume.offset === 0 })
+  try {
+    await download({ ...o, expected: { sha256: o.delta.patchSha256, length: o.delta.patchLength }, sink })
+    await sink.finish(o.delta.patchLength)
+  } finally {
+    await sink.close()
+  }
+  await o.onPatchReady?.()
+  await checkReadable(o.activePath)
+  collectGarbage() // start the apply without the download's garbage: the device's memory budget is for the applier
+  try {
+    await applyDelta(o.activePath, patch, o.targetPath, {
+      expectedTargetSha256: o.image.sha256,
+      progressPath: progressPath(o.stagingDir, o.delta),
+      ...(o.applyCheckpointBytes ? { checkpointBytes: o.applyCheckpointBytes } : {}),
+      gcEveryBytes: 8 << 20,
+      ...(o.onApplyProgress ? { onProgress: o.onApplyProgress } : {}),
+    })
+  } catch (e) {
+    const errno = (e as NodeJS.ErrnoException).code
+    if (errno === 'ENOSPC' || errno === 'EFBIG' || errno === 'EDQUOT')
+      throw new AgentError('SLOT_NO_SPACE', `no space left writing ${o.targetPath} (${errno})`, { errno }, { cause: e })
+    if (typeof errno === 'string' && errno.startsWith('E'))
+      throw new AgentError('SLOT_WRITE_FAILED', `applying the delta failed: ${(e as Error).message}`, { errno }, { cause: e })
+    throw e
+  }
+  // the patch stays until the update ends (the staging folder is removed then): a restart
+  // before the journal records `written` finds it and re-checks it instead of refetching
+}
+
+/** The delta source is the running system's slot: refuse early and clearly when it cannot be read. */
+async function checkReadable(path: string): Promise<void> {
+  try {
+    const fh = await open(path, 'r')
+    try {
+      await fh.read(Buffer.alloc(1), 0, 1, 0)
+    } finally {
+      await fh.close()
+    }
+  } catch (e) {
+    throw new AgentError('ACTIVE_SLOT_UNREADABLE', `active slot ${path} cannot be read: ${(e as Error).message}`, { errno: (e as NodeJS.ErrnoException).code }, { cause: e })
+  }
+}

@@ -1,0 +1,181 @@
+/**
+ * The device API of client-sdk/DEVICE-API.md, and nothing else: each call maps
+ * the HTTP answer to a typed result or an AgentError (5xx → SERVER_ERROR,
+ * 401/403 → CREDENTIAL_REJECTED, other 4xx → SERVER_REJECTED with the server's
+ * code, a 2xx body of the wrong shape → SERVER_RESPONSE_INVALID).
+ */
+import { canonicalWire } from '../../../signing/canonical-json.js'
+import { AgentError } from '../errors.js'
+import type { HttpClient } from './http-client.js'
+
+export interface EnrollRequest {
+  enrollmentToken: string
+  hardwareId: string
+  hardware: string
+  tags?: string[]
+  installed?: { name: string; version: string; sha256: string; securityVersion: number }[]
+}
+
+export interface EnrollResult {
+  deviceId: string
+  credential: string
+  group?: string
+  pollIntervalSeconds?: number
+}
+
+/** A 200 poll answer. Signed documents are kept as canonical bytes, ready for `signing/verify`. */
+export interface Offer {
+  etag?: string
+  assignment: Buffer
+  release: Buffer
+  delta?: Buffer
+  artifact: { url: string; length: number }
+  patch?: { url: string; length: number }
+  action: 'install' | 'rollback'
+  pollIntervalSeconds?: number
+}
+
+export type PollResult =
+  | { kind: 'none'; pollIntervalSeconds?: number }
+  | { kind: 'not-modified'; pollIntervalSeconds?: number }
+  | { kind: 'offer'; offer: Offer }
+
+export interface DeviceEvent {
+  id: string
+  seq: number
+  rolloutId: string
+  release: { name: string; version: string }
+  state: 'downloading' | 'installing' | 'rebooting' | 'health-checking' | 'succeeded' | 'failed' | 'rolled-back'
+  reason?: { code: string; message: string }
+  at: string
+}
+
+export interface HealthReport {
+  id: string
+  seq: number
+  rolloutId?: string
+  release: { name: string; version: string }
+  bootOk: boolean
+  checks: { name: string; ok: boolean; output?: string }[]
+  metrics?: Record<string, number>
+  at: string
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+const invalid = (what: string) => new AgentError('SERVER_RESPONSE_INVALID', `server answer: ${what}`)
+
+function intervalOf(h: string | string[] | undefined): number | undefined {
+  const n = Number(Array.isArray(h) ? h[0] : h)
+  return Number.isFinite(n) && n > 0 ? n : undefined
+}
+
+function link(v: unknown, what: string): { url: string; length: number } {
+  if (!isObj(v) || typeof v.url !== 'string' || !Number.isSafeInteger(v.length) || (v.length as number) < 0) throw invalid(`${what} is not { url, length }`)
+  return { url: v.url, length: v.length as number }
+}
+
+export function parseOffer(body: unknown, etag: string | undefined): Offer {
+  if (!isObj(body)) throw invalid('poll body is not an object')
+  const env = (v: unknown, what: string) => {
+    if (!isObj(v)) throw invalid(`${what} is not a signed envelope`)
+    return Buffer.from(canonicalWire(v), 'utf8')
+  }
+  const action = body.action ?? 'install'
+  if (action !== 'install' && action !== 'rollback') throw invalid(`unknown action ${String(action)}`)
+  return {
+    ...(etag ? { etag } : {}),
+    assignment: env(body.assignment, 'assignment'),
+    release: env(body.release, 'release'),
+    ...(body.delta !== undefined && body.delta !== null ? { delta: env(body.delta, 'delta') } : {}),
+    artifact: link(body.artifact, 'artifact'),
+    ...(body.patch !== undefined && body.patch !== null ? { patch: link(body.patch, 'patch') } : {}),
+    action,
+    ...(typeof body.pollIntervalSeconds === 'number' && body.pollIntervalSeconds > 0 ? { pollIntervalSeconds: body.pollIntervalSeconds } : {}),
+  }
+}
+
+export class DeviceApi {
+  constructor(
+    readonly server: URL,
+    private readonly http: HttpClient,
+    private readonly credential: () => string | undefined,
+  ) {}
+
+  url(path: string): URL {
+    return new URL(path, this.server)
+  }
+
+  authHeader(): Record<string, string> {
+    const c = this.credential()
+    if (!c) throw new AgentError('NOT_ENROLLED', 'no device credential: run `slipway-agent enroll` first')
+    return { authorization: `Bearer ${c}` }
+  }
+
+  async #json(method: string, path: string, body: unknown, auth: boolean, ok: number[]): Promise<{ status: number; json: unknown; headers: Record<string, string | string[] | undefined> }> {
+    const headers: Record<string, string> = { accept: 'application/json', ...(auth ? this.authHeader() : {}) }
+    if (body !== undefined) headers['content-type'] = 'application/json'
+    const res = await this.http.fetchBytes(this.url(path), { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
+    let json: unknown
+    if (res.body.length > 0) {
+      try {
+        json = JSON.parse(res.body.toString('utf8'))
+      } catch {
+        if (ok.includes(res.status)) throw invalid(`${method} ${path} answered ${res.status} with a body that is not JSON`)
+      }
+    }
+    if (!ok.includes(res.status)) throw statusError(res.status, json, `${method} ${path}`)
+    return { status: res.status, json, headers: res.headers }
+  }
+
+  async enroll(req: EnrollRequest): Promise<EnrollResult> {
+    const { json } = await this.#json('POST', '/v1/device/enroll', req, false, [200, 201])
+    if (!isObj(json) || typeof json.deviceId !== 'string' || typeof json.credential !== 'string' || !json.credential)
+      throw invalid('enroll answer lacks deviceId or credential')
+    return json as unknown as EnrollResult
+  }
+
+  async poll(etag?: string): Promise<PollResult> {
+    const headers: Record<string, string> = { accept: 'application/json', ...this.authHeader(), ...(etag ? { 'if-none-match': etag } : {}) }
+    const res = await this.http.fetchBytes(this.url('/v1/device/update'), { headers })
+    const interval = intervalOf(res.headers['slipway-poll-interval'])
+    const withInterval = interval ? { pollIntervalSeconds: interval } : {}
+    if (res.status === 204) return { kind: 'none', ...withInterval }
+    if (res.status === 304) return { kind: 'not-modified', ...withInterval }
+    let json: unknown
+    try {
+      json = res.body.length ? JSON.parse(res.body.toString('utf8')) : undefined
+    } catch {
+      if (res.status === 200) throw invalid('poll answered 200 with a body that is not JSON')
+    }
+    if (res.status !== 200) throw statusError(res.status, json, 'GET /v1/device/update')
+    const tag = typeof res.headers.etag === 'string' ? res.headers.etag : undefined
+    return { kind: 'offer', offer: parseOffer(json, tag) }
+  }
+
+  async events(events: DeviceEvent[]): Promise<void> {
+    await this.#json('POST', '/v1/device/events', { events }, true, [200])
+  }
+
+  async health(report: HealthReport): Promise<void> {
+    await this.#json('POST', '/v1/device/health', report, true, [200])
+  }
+
+  /** Root metadata version `n` (canonical bytes), or undefined when the server has no such version (end of the chain). */
+  async root(n: number): Promise<Buffer | undefined> {
+    const res = await this.http.fetchBytes(this.url(`/v1/trust/root/${n}.json`), { headers: { accept: 'application/json' } })
+    if (res.status === 404) return undefined
+    if (res.status !== 200) throw statusError(res.status, undefined, `GET /v1/trust/root/${n}.json`)
+    return res.body
+  }
+}
+
+export function statusError(status: number, json: unknown, what: string): AgentError {
+  const e = isObj(json) && isObj(json.error) ? json.error : {}
+  const code = typeof e.code === 'string' ? e.code : undefined
+  const message = typeof e.message === 'string' ? e.message : ''
+  const details = { status, ...(code ? { serverCode: code } : {}) }
+  if (status >= 500) return new AgentError('SERVER_ERROR', `${what}: ${status} ${message}`.trim(), details)
+  if (status === 401 || status === 403) return new AgentError('CREDENTIAL_REJECTED', `${what}: ${status} ${code ?? ''} ${message}`.trim(), details)
+  if (status >= 400) return new AgentError('SERVER_REJECTED', `${what}: ${status} ${code ?? ''} ${message}`.trim(), details)
+  return new AgentError('SERVER_RESPONSE_INVALID', `${what}: unexpected status ${status}`, details)
+}

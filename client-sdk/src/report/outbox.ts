@@ -1,0 +1,80 @@
+/**
+ * The on-disk queue of reports: one durable file per event or health report,
+ * named by its `seq`, so the queue survives reboots and power loss and is
+ * flushed in `seq` order. `seq` itself is persisted before it is used, so it
+ * only ever grows over the device's lifetime (a crash can skip a number, never
+ * repeat one).
+ */
+import { readdir, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { mkdir } from 'node:fs/promises'
+import type { DeviceEvent, HealthReport } from '../net/device-api.js'
+import { readJson, syncDir, writeJsonDurable } from '../journal/atomic-file.js'
+
+export type Report = { kind: 'event'; body: DeviceEvent } | { kind: 'health'; body: HealthReport }
+
+export interface QueuedReport {
+  file: string
+  report: Report
+}
+
+/** Distributes Omit over the union members. */
+export type Unsequenced = { kind: 'event'; body: Omit<DeviceEvent, 'seq'> } | { kind: 'health'; body: Omit<HealthReport, 'seq'> }
+
+const NAME = /^(\d{12})\.json$/
+
+export class Outbox {
+  #next = 1
+  readonly #ids = new Set<string>()
+
+  private constructor(readonly dir: string) {}
+
+  static async open(dir: string): Promise<Outbox> {
+    await mkdir(dir, { recursive: true })
+    const box = new Outbox(dir)
+    const saved = await readJson<{ next: number }>(join(dir, 'seq.json')).catch(() => undefined)
+    let next = saved && Number.isSafeInteger(saved.next) ? saved.next : 1
+    for (const q of await box.list()) {
+      box.#ids.add(q.report.body.id)
+      next = Math.max(next, q.report.body.seq + 1)
+    }
+    box.#next = next
+    return box
+  }
+
+  /** Queue a report unless one with the same id is already queued; returns its seq (or the queued one's). */
+  async add(r: Unsequenced): Promise<number | undefined> {
+    if (this.#ids.has(r.body.id)) return undefined
+    const seq = this.#next
+    await writeJsonDurable(join(this.dir, 'seq.json'), { next: seq + 1 })
+    this.#next = seq + 1
+    const report = { kind: r.kind, body: { ...r.body, seq } } as Report
+    await writeJsonDurable(join(this.dir, `${String(seq).padStart(12, '0')}.json`), report)
+    this.#ids.add(r.body.id)
+    return seq
+  }
+
+  /** Queued reports, oldest first. A file that does not parse (torn by a crash before rename cannot happen, but a bad disk can) is dropped. */
+  async list(): Promise<QueuedReport[]> {
+    const names = (await readdir(this.dir)).filter((n) => NAME.test(n)).sort()
+    const out: QueuedReport[] = []
+    for (const file of names) {
+      const report = await readJson<Report>(join(this.dir, file)).catch(() => undefined)
+      if (report && (report.kind === 'event' || report.kind === 'health') && typeof report.body?.id === 'string') out.push({ file, report })
+      else await rm(join(this.dir, file), { force: true })
+    }
+    return out
+  }
+
+  async remove(items: QueuedReport[]): Promise<void> {
+    for (const q of items) {
+      await rm(join(this.dir, q.file), { force: true })
+      this.#ids.delete(q.report.body.id)
+    }
+    if (items.length) await syncDir(this.dir)
+  }
+
+  get size(): number {
+    return this.#ids.size
+  }
+}

@@ -1,0 +1,199 @@
+/**
+ * Agent benchmark (issue 6): a full install and a delta install of a ≥ 700 MB
+ * image into a file slot by the real agent (the single-file bundle, one
+ * `run --once` process: poll, verify, download/apply, hash, write, fsync
+ * checkpoints, mark to try), against a loopback device API serving really
+ * signed documents and the bytes from disk. Printed side by side: wall time
+ * as a ratio to `cp` of the same image (plus an fsync of the copy, as the agent
+ * syncs), and the agent's peak RSS above a bare `node` process's.
+ *   BENCH_DIR     data and scratch (default /tmp/slipway-bench); the image pair is
+ *                 os-old.ext4 ‖ model-v1.gguf → os-new.ext4 ‖ model-v2-2layers.gguf
+ *                 (a root image with a bundled model) from the delta benchmark's generators
+ *   BENCH_SHARED  where gen_model.py / os-pair.sh live (default /work/shared/bench)
+ *   BENCH_MODES   comma-separated: full, delta (default both)
+ * Run: npm run bench:agent. Files are in the page cache (23 GB RAM here): this
+ * measures the agent's own overhead, not the disk.
+ */
+import { spawn, spawnSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { createReadStream, createWriteStream, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { copyFile, readFile } from 'node:fs/promises'
+import type http from 'node:http'
+import { join } from 'node:path'
+import { pipeline } from 'node:stream/promises'
+import { fileURLToPath } from 'node:url'
+import type { Test } from 'tap'
+import { initFileSlots } from '../../client-sdk/src/slots/index.js'
+import { fakeApi, releaseOf, trustKit, type FakeApi } from '../client-sdk/agent/device-fixtures.js'
+
+const MiB = 2 ** 20
+const dir = process.env.BENCH_DIR ?? '/tmp/slipway-bench'
+const shared = process.env.BENCH_SHARED ?? '/work/shared/bench'
+const work = join(dir, 'agent')
+
+async function sha256(path: string): Promise<string> {
+  const h = createHash('sha256')
+  for await (const c of createReadStream(path, { highWaterMark: 4 * MiB })) h.update(c as Buffer)
+  return h.digest('hex')
+}
+
+async function concat(out: string, parts: string[]): Promise<void> {
+  const w = createWriteStream(out)
+  for (const p of parts) await pipeline(createReadStream(p, { highWaterMark: 4 * MiB }), w, { end: false })
+  await new Promise<void>((r, j) => w.end((e?: Error | null) => (e ? j(e) : r())))
+}
+
+interface Measure {
+  s: number
+  rssMb: number
+}
+
+/** Run under /usr/bin/time without blocking this process (the device API answers from here). */
+function timed(cmd: string[]): Promise<Measure & { out: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('/usr/bin/time', ['-f', 'BENCH %e %M', ...cmd], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    let err = ''
+    child.stdout.on('data', (d) => (out += d))
+    child.stderr.on('data', (d) => (err += d))
+    child.on('close', (code) => {
+      const line = err.split('\n').find((l) => l.startsWith('BENCH '))
+      if (code !== 0 || !line) return reject(new Error(`${cmd.join(' ')} failed (${code}): ${err.slice(-2000)}`))
+      const [, s, kb] = line.split(' ')
+      resolve({ s: Number(s), rssMb: Number(kb) / 1024, out })
+    })
+  })
+}
+
+async function prepare(): Promise<{ old: string; nw: string; patch: string; bundle: string }> {
+  mkdirSync(work, { recursive: true })
+  const m = join(dir, 'model')
+  const os = join(dir, 'os')
+  if (!existsSync(join(m, 'model-v2-2layers.gguf'))) spawnSync('python3', [join(shared, 'gen_model.py'), m], { stdio: 'inherit' })
+  if (!existsSync(join(os, 'os-new.ext4'))) spawnSync('bash', [join(shared, 'os-pair.sh'), os], { stdio: 'inherit' })
+  const old = join(work, 'image-old.img')
+  const nw = join(work, 'image-new.img')
+  if (!existsSync(old)) await concat(old, [join(os, 'os-old.ext4'), join(m, 'model-v1.gguf')])
+  if (!existsSync(nw)) await concat(nw, [join(os, 'os-new.ext4'), join(m, 'model-v2-2layers.gguf')])
+  const patch = join(work, 'image.patch')
+  if (!existsSync(patch)) {
+    console.log('building the delta (server builder)…')
+    const { makeDelta } = await import('../../server/delta/index.js')
+    const r = await makeDelta(old, nw, `${patch}.tmp`)
+    rmSync(patch, { force: true })
+    spawnSync('mv', [`${patch}.tmp`, patch])
+    console.log(`delta: ${(r.size / MiB).toFixed(1)} MiB`)
+  }
+  const bundle = join(work, 'slipway-agent.js')
+  const b = spawnSync(process.execPath, [fileURLToPath(new URL('../../client-sdk/scripts/build-agent.mjs', import.meta.url))], {
+    env: { ...process.env, SLIPWAY_AGENT_OUTFILE: bundle },
+    encoding: 'utf8',
+  })
+  if (b.status !== 0) throw new Error(b.stderr)
+  console.log(b.stdout.trim())
+  return { old, nw, patch, bundle }
+}
+
+/** Range-capable blob route streaming from disk (RFC 7233 `bytes=N-`, If-Range on the sha256 ETag). */
+function fileBlobs(files: Map<string, string>): (req: http.IncomingMessage, res: http.ServerResponse) => void {
+  return (req, res) => {
+    const sha = (req.url ?? '').split('/').pop() ?? ''
+    const path = files.get(sha)
+    if (!path) return void res.writeHead(404).end()
+    const size = statSync(path).size
+    const etag = `"${sha}"`
+    const m = /^bytes=(\d+)-$/.exec(String(req.headers.range ?? ''))
+    const start = m && (req.headers['if-range'] === undefined || req.headers['if-range'] === etag) ? Number(m[1]) : 0
+    res.writeHead(start ? 206 : 200, {
+      etag,
+      'content-length': size - start,
+      ...(start ? { 'content-range': `bytes ${start}-${size - 1}/${size}` } : {}),
+    })
+    createReadStream(path, { start, highWaterMark: MiB }).pipe(res)
+  }
+}
+
+async function device(api: FakeApi, name: string, old: string): Promise<{ config: string; slotB: string; journal: string }> {
+  const d = join(work, `device-${name}`)
+  rmSync(d, { recursive: true, force: true })
+  const slots = join(d, 'slots')
+  const data = join(d, 'data')
+  mkdirSync(slots, { recursive: true })
+  mkdirSync(data, { recursive: true, mode: 0o700 })
+  await copyFile(old, join(slots, 'slot-a.img'))
+  await initFileSlots(slots, 'a')
+  writeFileSync(join(d, 'root.json'), api.trust.root)
+  writeFileSync(join(data, 'credential.json'), JSON.stringify({ deviceId: 'bench-1', credential: 'sld_test', server: api.url, hardwareId: 'hw', enrolledAt: '' }), { mode: 0o600 })
+  const config = join(d, 'agent.json')
+  const oldSha = await sha256(old)
+  writeFileSync(
+    config,
+    JSON.stringify({
+      server: api.url,
+      dataDir: data,
+      trustedRootFile: join(d, 'root.json'),
+      hardware: 'rpi4',
+      hardwareId: 'hw',
+      installed: { name: 'rootfs', version: '1.0.0', sha256: oldSha, securityVersion: 1 },
+      slots: { kind: 'file', dir: slots, rebootCommand: ['true'] },
+      logLevel: 'error',
+      ...(name === 'full' ? { download: { deltas: false } } : {}),
+    }),
+  )
+  return { config, slotB: join(slots, 'slot-b.img'), journal: join(data, 'journal.json') }
+}
+
+async function main() {
+  const { old, nw, patch, bundle } = await prepare()
+  const size = statSync(nw).size
+  const [oldSha, newSha, patchSha] = await Promise.all([sha256(old), sha256(nw), sha256(patch)])
+  const patchLength = statSync(patch).size
+  const teardowns: Array<() => unknown> = []
+  const api = await fakeApi({ teardown: (f: () => unknown) => teardowns.push(f) } as unknown as Test, await trustKit())
+  api.blobRoute = fileBlobs(new Map([[newSha, nw], [patchSha, patch]]))
+  const rel = { ...releaseOf(Buffer.alloc(0), { name: 'rootfs', version: '1.1.0', securityVersion: 1 }), sha256: newSha, length: size }
+  const delta = { sourceSha256: oldSha, targetSha256: newSha, patchSha256: patchSha, patchLength, format: 'slipway-delta-1' }
+  api.offer = {
+    assignment: await api.trust.assignment({ deviceId: 'bench-1', release: { name: 'rootfs', version: '1.1.0', sha256: newSha }, rolloutId: 'bench', counter: 1, delta }),
+    release: await api.trust.release(rel),
+    delta: await api.trust.delta(delta),
+    patch: { url: `/v1/blobs/${patchSha}`, length: patchLength },
+    artifact: { url: `/v1/blobs/${newSha}`, length: size },
+    action: 'install',
+  }
+  const idle = await timed([process.execPath, '-e', '0'])
+  const rows: string[] = []
+  console.log(`image ${(size / MiB).toFixed(0)} MiB, patch ${(patchLength / MiB).toFixed(1)} MiB; bare node idle ${idle.rssMb.toFixed(0)} MB RSS`)
+  const modes = (process.env.BENCH_MODES?.split(',') ?? ['full', 'delta']) as Array<'full' | 'delta'>
+  for (const mode of modes) {
+    const dev = await device(api, mode, old)
+    const cpDest = join(work, 'cp-dest.img')
+    rmSync(cpDest, { force: true })
+    spawnSync('sync') // the slot-a copy just made: written back before anything is timed
+    const cp = await timed(['sh', '-c', `cp --reflink=never "${nw}" "${cpDest}" && sync "${cpDest}"`])
+    rmSync(cpDest, { force: true })
+    spawnSync('sync')
+    const agent = await timed([process.execPath, bundle, 'run', '--once', '--config', dev.config])
+    const result = JSON.parse(agent.out) as { outcome: string }
+    const j = JSON.parse(await readFile(dev.journal, 'utf8'))
+    const ok = result.outcome === 'reboot-issued' && j.update.mode === mode && (await sha256(dev.slotB)) === newSha
+    rows.push(
+      [
+        mode.padEnd(6),
+        `${agent.s.toFixed(1)} s`.padStart(8),
+        `${cp.s.toFixed(1)} s`.padStart(8),
+        `${(agent.s / cp.s).toFixed(1)}×`.padStart(6),
+        `${agent.rssMb.toFixed(0)} MB`.padStart(8),
+        `${(agent.rssMb - idle.rssMb).toFixed(0)} MB`.padStart(10),
+        ok ? 'slot b verified' : `WRONG RESULT (${result.outcome}, ${j.update.mode})`,
+      ].join('  '),
+    )
+    rmSync(join(work, `device-${mode}`), { recursive: true, force: true })
+  }
+  console.log(`\n${['mode'.padEnd(6), 'agent'.padStart(8), 'cp+sync'.padStart(8), 'ratio'.padStart(6), 'peak RSS'.padStart(8), 'above idle'.padStart(10), 'check'].join('  ')}`)
+  for (const r of rows) console.log(r)
+  console.log(`(goal: peak RSS < 64 MB above idle; wall time includes process start, metadata verification, download over loopback HTTP, hashing and fsyncs)`)
+  for (const f of teardowns) await f()
+}
+
+await main()
