@@ -23,6 +23,9 @@ CREATE TABLE devices (
   tags TEXT NOT NULL,
   -- sha256 of the device credential (rotated on re-enrollment)
   credential_hash TEXT NOT NULL UNIQUE,
+  -- JSON array: a copy of this device's device_installed rows, kept in the same
+  -- transaction, so that the poll reads device, installed set and assignment in one query
+  installed TEXT NOT NULL,
   -- newest applied report sequence number; older reports never overwrite newer state
   last_seq INTEGER NOT NULL,
   last_state TEXT,

@@ -1,5 +1,5 @@
 /** Domain records shared by services and repositories. */
-import type { Device } from './fleet/model.js'
+import type { DevicePollContext } from './fleet/model.js'
 
 export const ROLES = ['admin', 'ci', 'operator'] as const
 export type Role = (typeof ROLES)[number]
@@ -17,10 +17,10 @@ export interface ApiToken {
 
 /**
  * Who is calling: an API token with a role, or an enrolled device with its credential.
- * A device principal carries the device row authentication read, so that the poll does
- * not read it a second time.
+ * A device principal carries what authentication read in its one query (the device, what
+ * it runs, its current assignment), so that the poll reads nothing more.
  */
-export type Principal = { kind: 'token'; tokenId: string; role: Role } | { kind: 'device'; deviceId: string; role: 'device'; device: Device }
+export type Principal = { kind: 'token'; tokenId: string; role: Role } | { kind: 'device'; deviceId: string; role: 'device'; device: DevicePollContext }
 
 export type PrincipalRole = Principal['role']
 

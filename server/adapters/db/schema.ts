@@ -50,6 +50,7 @@ export interface DevicesTable {
   group_name: string
   tags: string
   credential_hash: string
+  installed: string
   last_seq: number
   last_state: string | null
   last_report_at: string | null

@@ -8,7 +8,7 @@ import type { OnlineSigner } from '../ports.js'
 import type { Release } from '../model.js'
 import type { FleetCaches } from './caches.js'
 import { cohortPosition, phaseOf } from './cohort.js'
-import type { Device, DeviceWithInstalled, InstalledRelease, Rollout, RolloutMember, StoredAssignment } from './model.js'
+import type { DevicePollContext, DeviceWithInstalled, InstalledRelease, Rollout, RolloutMember, StoredAssignment } from './model.js'
 import type { FleetRepositories } from './repositories.js'
 import { notOlder, selectorMisses } from './selector.js'
 
@@ -43,12 +43,11 @@ export class AssignmentService {
     private readonly now: () => Date = () => new Date(),
   ) {}
 
-  /** `known`: the device row as authentication just read it (then only what it runs is read here). */
-  async poll(deviceId: string, ifNoneMatch: string | undefined, known?: Device): Promise<PollResult> {
-    const [device, current] = await Promise.all([
-      known ? this.fleet.devices.installed(deviceId).then((installed) => ({ ...known, installed })) : this.fleet.devices.findById(deviceId),
-      this.fleet.assignments.find(deviceId),
-    ])
+  /** `known`: what authentication just read (device, installed set, assignment); else it is read here. */
+  async poll(deviceId: string, ifNoneMatch: string | undefined, known?: DevicePollContext): Promise<PollResult> {
+    const [device, current] = known
+      ? [known, known.assignment]
+      : await Promise.all([this.fleet.devices.findById(deviceId), this.fleet.assignments.find(deviceId)])
     if (!device) return { kind: 'none', pollIntervalSeconds: this.pollIntervalSeconds }
     const desired = await this.decide(device, current)
     if (!desired) return { kind: 'none', pollIntervalSeconds: this.pollIntervalSeconds }

@@ -37,6 +37,11 @@ export interface DeviceWithInstalled extends Device {
   installed: InstalledRelease[]
 }
 
+/** What the poll needs, read in one query: the device, what it runs, its current assignment. */
+export interface DevicePollContext extends DeviceWithInstalled {
+  assignment: StoredAssignment | undefined
+}
+
 export interface Selector {
   hardware?: string
   group?: string

@@ -2,6 +2,7 @@
 import type {
   AuditEntry,
   Device,
+  DevicePollContext,
   DeviceWithInstalled,
   EnrollmentToken,
   InstalledRelease,
@@ -38,7 +39,8 @@ export interface DeviceRepository {
   insert(d: Device): Promise<void>
   /** Re-enrollment: new credential, hardware, group and tags. */
   update(d: Device): Promise<void>
-  findByCredentialHash(hash: string): Promise<Device | undefined>
+  /** The device holding this credential, with what it runs and its current assignment (one indexed join). */
+  findByCredentialHash(hash: string): Promise<DevicePollContext | undefined>
   findById(id: string): Promise<DeviceWithInstalled | undefined>
   installed(deviceId: string): Promise<InstalledRelease[]>
   /** Replaces the whole installed set (enrollment). */

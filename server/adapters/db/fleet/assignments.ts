@@ -4,7 +4,7 @@ import type { AssignmentRepository } from '../../../domain/fleet/repositories.js
 import { isUniqueViolation } from '../db-errors.js'
 import type { Database, DeviceAssignmentsTable } from '../schema.js'
 
-const toAssignment = (r: Selectable<DeviceAssignmentsTable>): StoredAssignment => ({
+export const toAssignment = (r: Selectable<DeviceAssignmentsTable>): StoredAssignment => ({
   deviceId: r.device_id,
   counter: Number(r.counter),
   rolloutId: r.rollout_id,

@@ -1,5 +1,6 @@
-import { sql, type Kysely, type Selectable } from 'kysely'
-import type { Device, DeviceWithInstalled, InstalledRelease } from '../../../domain/fleet/model.js'
+import { CompiledQuery, sql, type Kysely, type Selectable } from 'kysely'
+import type { Device, DevicePollContext, DeviceWithInstalled, InstalledRelease } from '../../../domain/fleet/model.js'
+import { toAssignment } from './assignments.js'
 import type { DeviceListQuery, DeviceRepository } from '../../../domain/fleet/repositories.js'
 import type { Database, DeviceInstalledTable, DevicesTable } from '../schema.js'
 
@@ -39,7 +40,24 @@ const deviceRow = (d: Device) => ({
 })
 
 export class KyselyDevices implements DeviceRepository {
-  constructor(private readonly db: Kysely<Database>) {}
+  /**
+   * The poll's one query, compiled once: building and compiling this join through
+   * Kysely's query builder cost more than SQLite running it (71 µs against ~15 µs).
+   */
+  private readonly pollContextSql: string
+
+  constructor(private readonly db: Kysely<Database>) {
+    this.pollContextSql = this.pollContextQuery('').compile().sql
+  }
+
+  private pollContextQuery(hash: string) {
+    return this.db
+      .selectFrom('devices')
+      .leftJoin('device_assignments as a', 'a.device_id', 'devices.id')
+      .selectAll('devices')
+      .select(['a.counter', 'a.rollout_id', 'a.release_id', 'a.action', 'a.body', 'a.etag', 'a.expires_at', 'a.created_at as a_created_at'])
+      .where('devices.credential_hash', '=', hash)
+  }
 
   async findByHardwareId(hardwareId: string): Promise<Device | undefined> {
     const r = await this.db.selectFrom('devices').selectAll().where('hardware_id', '=', hardwareId).executeTakeFirst()
@@ -47,7 +65,7 @@ export class KyselyDevices implements DeviceRepository {
   }
 
   async insert(d: Device): Promise<void> {
-    await this.db.insertInto('devices').values(deviceRow(d)).execute()
+    await this.db.insertInto('devices').values({ ...deviceRow(d), installed: '[]' }).execute()
   }
 
   async update(d: Device): Promise<void> {
@@ -55,9 +73,15 @@ export class KyselyDevices implements DeviceRepository {
     await this.db.updateTable('devices').set(rest).where('id', '=', d.id).execute()
   }
 
-  async findByCredentialHash(hash: string): Promise<Device | undefined> {
-    const r = await this.db.selectFrom('devices').selectAll().where('credential_hash', '=', hash).executeTakeFirst()
-    return r && toDevice(r)
+  async findByCredentialHash(hash: string): Promise<DevicePollContext | undefined> {
+    type Row = Awaited<ReturnType<ReturnType<KyselyDevices['pollContextQuery']>['executeTakeFirst']>>
+    const r = (await this.db.executeQuery<NonNullable<Row>>(CompiledQuery.raw(this.pollContextSql, [hash]))).rows[0]
+    if (!r) return undefined
+    const assignment =
+      r.counter === null
+        ? undefined
+        : toAssignment({ device_id: r.id, counter: r.counter, rollout_id: r.rollout_id!, release_id: r.release_id!, action: r.action!, body: r.body!, etag: r.etag!, expires_at: r.expires_at!, created_at: r.a_created_at! })
+    return { ...toDevice(r), installed: JSON.parse(r.installed) as InstalledRelease[], assignment }
   }
 
   async findById(id: string): Promise<DeviceWithInstalled | undefined> {
@@ -72,15 +96,26 @@ export class KyselyDevices implements DeviceRepository {
 
   async replaceInstalled(deviceId: string, installed: InstalledRelease[], at: string): Promise<void> {
     await this.db.deleteFrom('device_installed').where('device_id', '=', deviceId).execute()
-    for (const r of installed) await this.setInstalled(deviceId, r, at)
+    for (const r of installed) await this.upsertInstalled(deviceId, r, at)
+    await this.copyInstalled(deviceId)
   }
 
   async setInstalled(deviceId: string, r: InstalledRelease, at: string): Promise<void> {
+    await this.upsertInstalled(deviceId, r, at)
+    await this.copyInstalled(deviceId)
+  }
+
+  private async upsertInstalled(deviceId: string, r: InstalledRelease, at: string): Promise<void> {
     await this.db
       .insertInto('device_installed')
       .values({ device_id: deviceId, name: r.name, version: r.version, sha256: r.sha256, security_version: r.securityVersion, updated_at: at })
       .onConflict((oc) => oc.columns(['device_id', 'name']).doUpdateSet({ version: r.version, sha256: r.sha256, security_version: r.securityVersion, updated_at: at }))
       .execute()
+  }
+
+  /** devices.installed mirrors device_installed (callers run both in one transaction). */
+  private async copyInstalled(deviceId: string): Promise<void> {
+    await this.db.updateTable('devices').set({ installed: JSON.stringify(await this.installed(deviceId)) }).where('id', '=', deviceId).execute()
   }
 
   async advance(deviceId: string, seq: number, state: string | null, at: string): Promise<boolean> {
