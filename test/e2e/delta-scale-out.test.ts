@@ -3,44 +3,23 @@
  * (random key prefix), S3 (s3rver), the API server enqueues and a separate
  * `slipway worker` process builds (streaming both images from S3 to temp files).
  */
-import { randomBytes } from 'node:crypto'
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Redis } from 'ioredis'
 import t from 'tap'
 import { applyDelta } from '../../client-sdk/src/delta/index.js'
 import { call, sha256 } from '../helpers/api.js'
 import { slipway } from '../helpers/cli.js'
 import { imagePair, pushRelease, waitForDelta } from '../helpers/deltas.js'
-import { freshPostgres } from '../helpers/postgres.js'
-import { startS3rver } from '../helpers/s3rver.js'
+import { scaleOutEnv } from '../helpers/scale-out.js'
 import { startServer } from '../helpers/server.js'
 
-const REDIS_URL = process.env.SLIPWAY_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
-
 t.test('a worker process builds a requested delta on Postgres + Redis + S3', async (t) => {
-  const pg = await freshPostgres()
-  t.teardown(() => pg.drop())
-  const s3 = await startS3rver()
-  t.teardown(() => s3.close())
-  const prefix = `slipway-test-${randomBytes(4).toString('hex')}`
-  t.teardown(async () => {
-    const redis = new Redis(REDIS_URL)
-    const keys = await redis.keys(`${prefix}:*`)
-    if (keys.length) await redis.del(...keys)
-    await redis.quit()
-  })
+  const services = await scaleOutEnv(t, { s3: true })
   const dir = await mkdtemp(join(tmpdir(), 'slipway-delta-e2e-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   const env = {
-    DATABASE_URL: pg.url,
-    REDIS_URL,
-    SLIPWAY_QUEUE_PREFIX: prefix,
-    S3_ENDPOINT: s3.endPoint,
-    S3_BUCKET: s3.bucket,
-    S3_ACCESS_KEY: s3.accessKey,
-    S3_SECRET_KEY: s3.secretKey,
+    ...services,
     SLIPWAY_UPLOAD_DIR: join(dir, 'uploads'),
   }
   const srv = await startServer(env)

@@ -7,45 +7,26 @@
  * chaotic reporters (every report twice, in reverse order) do not skew the counts; and
  * concurrent evaluations by several processes make exactly one transition.
  */
-import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
-import { Redis } from 'ioredis'
 import type { Test } from 'tap'
 import { call } from '../helpers/api.js'
 import { slipway } from '../helpers/cli.js'
 import { enroll, enrollmentToken, installedOf, publish, type PublishedRelease } from '../helpers/fleet.js'
 import { mapLimit, SimDevice, type Behaviour } from '../helpers/fleet-sim.js'
-import { freshPostgres } from '../helpers/postgres.js'
+import { REDIS_URL, scaleOutEnv } from '../helpers/scale-out.js'
 import { startServer, type TestServer } from '../helpers/server.js'
 
-const REDIS_URL = process.env.SLIPWAY_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
 const FLEET = Number(process.env.SLIPWAY_SIM_DEVICES ?? 2000)
 
 export interface Mode {
   name: string
-  env: () => Promise<{ env: Record<string, string>; cleanup: () => Promise<void> }>
+  /** the server environment of this mode; its services are removed at `t`'s teardown */
+  env: (t: Test) => Promise<Record<string, string>>
   workers: number
 }
 
-export const embedded: Mode = { name: 'embedded', workers: 0, env: async () => ({ env: {}, cleanup: async () => {} }) }
-export const scaled: Mode = {
-  name: 'postgres+redis',
-  workers: 2,
-  env: async () => {
-    const pg = await freshPostgres()
-    const prefix = `slipway-test-${randomBytes(4).toString('hex')}`
-    return {
-      env: { DATABASE_URL: pg.url, REDIS_URL, SLIPWAY_QUEUE_PREFIX: prefix },
-      async cleanup() {
-        const redis = new Redis(REDIS_URL)
-        const keys = await redis.keys(`${prefix}:*`)
-        if (keys.length) await redis.del(...keys)
-        await redis.quit()
-        await pg.drop()
-      },
-    }
-  },
-}
+export const embedded: Mode = { name: 'embedded', workers: 0, env: async () => ({}) }
+export const scaled: Mode = { name: 'postgres+redis', workers: 2, env: (t) => scaleOutEnv(t) }
 
 interface Fleet {
   srv: TestServer
@@ -55,8 +36,7 @@ interface Fleet {
 }
 
 async function setup(t: Test, mode: Mode, size: number, behaviour: (i: number) => Behaviour): Promise<Fleet> {
-  const { env, cleanup } = await mode.env()
-  t.teardown(cleanup)
+  const env = await mode.env(t)
   const srv = await startServer({ ...env, SLIPWAY_ROLLOUT_TICK_SECONDS: '1' })
   t.teardown(() => srv.close())
   for (let i = 0; i < mode.workers; i++) {

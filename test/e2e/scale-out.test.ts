@@ -7,38 +7,18 @@ import { randomBytes } from 'node:crypto'
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Redis } from 'ioredis'
 import t from 'tap'
 import { call, releaseBody, sha256 } from '../helpers/api.js'
 import { slipway } from '../helpers/cli.js'
-import { freshPostgres } from '../helpers/postgres.js'
-import { startS3rver } from '../helpers/s3rver.js'
+import { scaleOutEnv } from '../helpers/scale-out.js'
 import { startServer, type TestServer } from '../helpers/server.js'
 
-const REDIS_URL = process.env.SLIPWAY_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
-
 t.test('two replicas and a worker on Postgres + Redis + S3', async (t) => {
-  const pg = await freshPostgres()
-  t.teardown(() => pg.drop())
-  const s3 = await startS3rver()
-  t.teardown(() => s3.close())
-  const prefix = `slipway-test-${randomBytes(4).toString('hex')}`
-  t.teardown(async () => {
-    const redis = new Redis(REDIS_URL)
-    const keys = await redis.keys(`${prefix}:*`)
-    if (keys.length) await redis.del(...keys)
-    await redis.quit()
-  })
+  const services = await scaleOutEnv(t, { s3: true })
   const shared = await mkdtemp(join(tmpdir(), 'slipway-shared-uploads-'))
   t.teardown(() => rm(shared, { recursive: true, force: true }))
   const env = {
-    DATABASE_URL: pg.url,
-    REDIS_URL,
-    SLIPWAY_QUEUE_PREFIX: prefix,
-    S3_ENDPOINT: s3.endPoint,
-    S3_BUCKET: s3.bucket,
-    S3_ACCESS_KEY: s3.accessKey,
-    S3_SECRET_KEY: s3.secretKey,
+    ...services,
     SLIPWAY_UPLOAD_DIR: shared,
   }
   const a: TestServer = await startServer(env)
@@ -76,7 +56,7 @@ t.test('two replicas and a worker on Postgres + Redis + S3', async (t) => {
   const redirect = await fetch(`${a.url}/v1/blobs/${sha256(data)}`, { headers: { authorization: `Bearer ${ci}` }, redirect: 'manual' })
   t.equal(redirect.status, 302)
   const location = redirect.headers.get('location')!
-  t.ok(location.startsWith(s3.endPoint), 'redirects to the object store')
+  t.ok(location.startsWith(services.S3_ENDPOINT!), 'redirects to the object store')
   t.match(location, /X-Amz-Signature=/)
   t.ok(Buffer.from(await (await fetch(location)).arrayBuffer()).equals(data), 'the presigned URL serves the blob')
   const ranged = await call(b, ci, 'GET', `/v1/blobs/${sha256(data)}`, undefined, { range: 'bytes=3145000-3145799' })
