@@ -11,9 +11,9 @@ import { AgentError, reasonOf } from '../errors.js'
 import { installDelta } from '../install/delta-image.js'
 import { installFull } from '../install/full-image.js'
 import { verifySlot } from '../install/verify-slot.js'
-import type { Checkpoint } from '../net/downloader.js'
 import { otherSlot, type SlotName } from '../slots/index.js'
 import type { UpdateContext, StepOutcome } from './context.js'
+import { downloadOptions } from './download-options.js'
 import { emit, reportTerminal } from './events.js'
 import { failpoint } from './failpoint.js'
 
@@ -61,22 +61,7 @@ async function install(ctx: UpdateContext): Promise<void> {
     const u = journal.update
     await emit(ctx, u, 'downloading')
     const target = u.targetSlot as SlotName
-    const common = {
-      http: ctx.http,
-      headers: ctx.api.authHeader(),
-      ...(u.download && u.download.offset > 0 ? { resume: u.download } : {}),
-      onCheckpoint: async (c: Checkpoint) => {
-        await journal.change((s) => {
-          if (s.update) s.update.download = c
-        })
-        failpoint('checkpoint')
-      },
-      checkpointBytes: ctx.config.download?.checkpointBytes ?? 64 << 20,
-      bandwidthBytesPerSecond: ctx.config.download?.bandwidthBytesPerSecond,
-      allowedRedirectHosts: ctx.config.download?.allowedRedirectHosts ?? [],
-      ...(ctx.config.download?.retries !== undefined ? { retries: ctx.config.download.retries } : {}),
-      ...(ctx.config.download?.retryDelayMs !== undefined ? { retryDelayMs: ctx.config.download.retryDelayMs } : {}),
-    }
+    const common = downloadOptions(ctx)
     const image = { sha256: u.release.sha256, length: u.release.length }
     if (u.mode === 'delta' && u.delta && u.patch) {
       await installDelta({

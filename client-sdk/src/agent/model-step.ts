@@ -13,7 +13,8 @@
 import { join } from 'node:path'
 import { rm } from 'node:fs/promises'
 import { AgentError, reasonOf, type Reason } from '../errors.js'
-import { download, type Checkpoint } from '../net/downloader.js'
+import { download } from '../net/downloader.js'
+import { downloadOptions } from './download-options.js'
 import { slotSink } from '../install/slot-sink.js'
 import { ModelStore, runSmokeTest } from '../models/index.js'
 import type { SlotName } from '../slots/index.js'
@@ -61,22 +62,12 @@ async function advance(ctx: UpdateContext): Promise<StepOutcome> {
     await emit(ctx, u, 'downloading')
     const sink = slotSink(staged(), { fresh: !u.download?.offset })
     try {
+      // the same settings as OS images, retries included (they were missing here)
       await download({
-        http: ctx.http,
+        ...downloadOptions(ctx),
         url: ctx.api.url(u.artifact.url),
-        headers: ctx.api.authHeader(),
         expected: { sha256: u.release.sha256, length: u.release.length },
         sink,
-        ...(u.download && u.download.offset > 0 ? { resume: u.download } : {}),
-        onCheckpoint: async (c: Checkpoint) => {
-          await journal.change((s) => {
-            if (s.update) s.update.download = c
-          })
-          failpoint('checkpoint')
-        },
-        checkpointBytes: ctx.config.download?.checkpointBytes ?? 64 << 20,
-        bandwidthBytesPerSecond: ctx.config.download?.bandwidthBytesPerSecond,
-        allowedRedirectHosts: ctx.config.download?.allowedRedirectHosts ?? [],
       })
       await sink.finish(u.release.length)
     } finally {

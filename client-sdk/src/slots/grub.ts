@@ -19,7 +19,7 @@ import { fsyncDir, tempSibling } from './atomic-write.js'
 import { requireBootedSlot, type BootedProbeOptions } from './booted.js'
 import { SlotError } from './errors.js'
 import { isSlotName, type SlotAdapter, type SlotName, type SlotStatus } from './port.js'
-import { runTool, toolFailed } from './run-tool.js'
+import { parseEnvLines, runTool, toolFailed } from './run-tool.js'
 import { inactiveOf, planCommit, planMarkTry, planRollback } from './transitions.js'
 
 export interface GrubAdapterOptions extends BootedProbeOptions {
@@ -55,12 +55,7 @@ export class GrubAdapter implements SlotAdapter {
       if (/invalid environment block/i.test(r.stderr)) throw new SlotError('SLOT_ENV_CORRUPT', `GRUB environment ${this.envFile} is not a valid environment block`)
       throw toolFailed(argv, r)
     }
-    const env: Record<string, string> = {}
-    for (const line of r.stdout.split('\n')) {
-      const eq = line.indexOf('=')
-      if (eq > 0) env[line.slice(0, eq)] = line.slice(eq + 1)
-    }
-    return env
+    return parseEnvLines(r.stdout)
   }
 
   async status(): Promise<SlotStatus> {

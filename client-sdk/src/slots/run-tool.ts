@@ -45,3 +45,13 @@ export function toolFailed(argv: readonly string[], r: ToolResult): SlotError {
     stderr: r.stderr.slice(-2000),
   })
 }
+
+/** `name=value` lines, as `fw_printenv` and `grub-editenv list` print them. */
+export function parseEnvLines(stdout: string): Record<string, string> {
+  const env: Record<string, string> = {}
+  for (const line of stdout.split('\n')) {
+    const eq = line.indexOf('=')
+    if (eq > 0) env[line.slice(0, eq)] = line.slice(eq + 1)
+  }
+  return env
+}

@@ -20,7 +20,7 @@ import { join } from 'node:path'
 import { requireBootedSlot, type BootedProbeOptions } from './booted.js'
 import { SlotError } from './errors.js'
 import { otherSlot, type SlotAdapter, type SlotName, type SlotStatus } from './port.js'
-import { runTool, toolFailed } from './run-tool.js'
+import { parseEnvLines, runTool, toolFailed } from './run-tool.js'
 import { inactiveOf, planCommit, planMarkTry, planRollback } from './transitions.js'
 
 export interface UBootAdapterOptions extends BootedProbeOptions {
@@ -71,12 +71,7 @@ export class UBootAdapter implements SlotAdapter {
       }
       throw toolFailed(argv, r)
     }
-    const env: UBootEnv = {}
-    for (const line of r.stdout.split('\n')) {
-      const eq = line.indexOf('=')
-      if (eq > 0) env[line.slice(0, eq)] = line.slice(eq + 1)
-    }
-    return env
+    return parseEnvLines(r.stdout)
   }
 
   async status(): Promise<SlotStatus> {
