@@ -100,7 +100,7 @@ export class ConfigError extends Error {
 
 type Source = Record<string, string | undefined>
 
-function fileSource(env: Source): Source {
+export function fileSource(env: Source): Source {
   const path = env.SLIPWAY_CONFIG
   if (!path) return {}
   let parsed: unknown
@@ -206,8 +206,15 @@ function keys(src: Source, dataDir: string): KeysConfig {
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 
-export function loadConfig(env: Source = process.env): Config {
-  const src: Source = { ...fileSource(env), ...Object.fromEntries(Object.entries(env).filter(([, v]) => v !== '')) }
+/**
+ * `read`, when given, collects every variable name the configuration looked at, so that
+ * start-up can name the SLIPWAY_* variables nothing reads (config-unknown.ts).
+ */
+export function loadConfig(env: Source = process.env, read?: Set<string>): Config {
+  const merged: Source = { ...fileSource(env), ...Object.fromEntries(Object.entries(env).filter(([, v]) => v !== '')) }
+  const src: Source = read
+    ? new Proxy(merged, { get: (target, name) => (typeof name === 'string' && read.add(name), Reflect.get(target, name)) })
+    : merged
   const host = src.HOST || '127.0.0.1'
   const adminToken = src.SLIPWAY_ADMIN_TOKEN
   if (adminToken !== undefined && adminToken.length < 32)

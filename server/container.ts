@@ -18,6 +18,7 @@ import { ReleaseService } from './domain/release-service.js'
 import { SignedReleaseVerifier } from './domain/signed-release-verifier.js'
 import { TrustService } from './domain/trust-service.js'
 import type { Services } from './services.js'
+import { RedisUnreachable } from './domain/errors.js'
 import type { Repositories } from './domain/repositories.js'
 import { AssignmentService } from './domain/fleet/assignment-service.js'
 import { FleetCaches } from './domain/fleet/caches.js'
@@ -78,6 +79,8 @@ export async function createContainer(
     await blobs.init()
     const queue = jobQueue(config, opts.onQueueError ?? (() => {}))
     closers.unshift(() => queue.close())
+    // BullMQ would reconnect forever and the process would look healthy: say it at start instead
+    if (config.redisUrl) await queue.ping().catch((e: unknown) => { throw new RedisUnreachable(config.redisUrl as string, e) })
     const uploads = new TusUploadArea(config.uploadDir, config.uploadExpirySeconds * 1000)
     const auth = new AuthService(repos.tokens, repos.fleet.devices)
     const trust = new TrustService(repos.roots)

@@ -5,8 +5,11 @@
  */
 import { makeDelta } from '../delta/index.js'
 import { parse, UsageError } from './args.js'
+import type { CliEnv } from './http-client.js'
+import { DELTA_REMOTE_USAGE, deltaRemoteCommand } from './delta-remote.js'
 
 const USAGE = `usage: slipway delta make OLD NEW PATCH [--memory-budget BYTES]
+${DELTA_REMOTE_USAGE}
 
   OLD, NEW   the image devices have, and the one they should get
   PATCH      where the patch is written
@@ -25,8 +28,10 @@ export function parseBytes(text: string): number {
 
 const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`
 
-export async function deltaCommand(argv: string[]): Promise<void> {
+export async function deltaCommand(argv: string[], env: () => CliEnv): Promise<void> {
   const [sub, ...rest] = argv
+  if (sub === 'request' || sub === 'list' || sub === 'show') return deltaRemoteCommand(env, sub, rest)
+  if (sub === undefined || sub === 'help' || sub === '--help') return void process.stdout.write(`${USAGE}\n`)
   if (sub !== 'make') throw new UsageError(`unknown delta command "${sub ?? ''}"\n\n${USAGE}`)
   const { values, positionals } = parse(rest, { 'memory-budget': { type: 'string' } }, USAGE)
   const [oldPath, newPath, patchPath, ...extra] = positionals

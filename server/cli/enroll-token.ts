@@ -6,6 +6,7 @@
 import type { EnrollmentToken } from '../domain/fleet/model.js'
 import { parse, required, UsageError } from './args.js'
 import { apiRequest, type CliEnv } from './http-client.js'
+import { actorNames } from './resolve.js'
 import { table } from './table.js'
 
 export const ENROLL_TOKEN_USAGE = `usage:
@@ -43,9 +44,10 @@ export async function enrollTokenCommand(env: () => CliEnv, argv: string[]): Pro
     const tokens = (body as { tokens: ShownToken[] }).tokens
     const now = new Date().toISOString()
     const status = (t: ShownToken) => (t.revokedAt ? 'revoked' : t.expiresAt <= now ? 'expired' : t.uses >= t.maxUses ? 'used up' : 'active')
+    const who = tokens.length ? await actorNames(env()) : (a: string) => a
     process.stdout.write(
       tokens.length
-        ? table(['id', 'group', 'uses', 'status', 'expires', 'created by'], tokens.map((t) => [t.id, t.group, `${t.uses}/${t.maxUses}`, status(t), t.expiresAt, t.createdBy]))
+        ? table(['id', 'group', 'uses', 'status', 'expires', 'created by'], tokens.map((t) => [t.id, t.group, `${t.uses}/${t.maxUses}`, status(t), t.expiresAt, who(t.createdBy)]))
         : 'no enrollment tokens\n',
     )
   } else if (sub === 'revoke') {

@@ -11,7 +11,7 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
   ) {
-    super(`${code} (${status}): ${message}`)
+    super(status ? `${code} (${status}): ${message}` : `${code}: ${message}`)
   }
 }
 
@@ -22,11 +22,20 @@ export function cliEnv(env: Record<string, string | undefined> = process.env): C
   return { url, token }
 }
 
+/** fetch() says only "fetch failed"; its cause says what (ECONNREFUSED, ENOTFOUND, a TLS error). */
+export function unreachable(url: string, e: unknown): ApiError {
+  const cause = (e as { cause?: { code?: string; message?: string } })?.cause
+  const why = cause?.code ?? cause?.message ?? (e as Error)?.message ?? String(e)
+  return new ApiError(0, 'SERVER_UNREACHABLE', `cannot reach ${url} (${why}); check SLIPWAY_URL`)
+}
+
 export async function apiRequest(env: CliEnv, method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
   const res = await fetch(`${env.url}${path}`, {
     method,
     headers: { authorization: `Bearer ${env.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
     body: body === undefined ? undefined : JSON.stringify(body),
+  }).catch((e: unknown) => {
+    throw unreachable(env.url, e)
   })
   const text = await res.text()
   let parsed: unknown = text

@@ -17,8 +17,12 @@ const HELP = `slipway — signed OTA updates and rollouts
                                 the key ceremony, on a root chain folder (no server needed)
   slipway keys install-root FILE…   publish root versions to the server's database
   slipway release sign|verify   CI signs release metadata; anyone verifies a release offline
+  slipway release list [--name N] | show NAME@VERSION [--metadata FILE]
+                                releases on the server: sizes, provenance, signers, deltas
   slipway delta make OLD NEW PATCH [--memory-budget BYTES]
                                 build a delta locally with the server's builder (size, time, peak RSS)
+  slipway delta request NAME@FROM NAME@TO | list [--state S] [--to NAME@V] | show ID
+                                deltas the server builds
 
 Fleet and rollouts (SLIPWAY_URL, SLIPWAY_TOKEN: an operator or admin token; --json for the API's JSON):
   slipway rollout create --release NAME@VERSION --phases 1,10,50,100 --reason TEXT [--min-devices N,…]
@@ -58,9 +62,9 @@ async function run(argv: string[]): Promise<void> {
     case 'keys':
       return (await import('./keys.js')).keysCommand(() => loadConfig(), rest)
     case 'release':
-      return (await import('./release.js')).releaseCommand(rest)
+      return (await import('./release.js')).releaseCommand(rest, () => cliEnv())
     case 'delta':
-      return (await import('./delta.js')).deltaCommand(rest)
+      return (await import('./delta.js')).deltaCommand(rest, () => cliEnv())
     case 'rollout':
       return (await import('./rollout.js')).rolloutCommand(() => cliEnv(), rest)
     case 'device':

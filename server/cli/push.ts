@@ -1,18 +1,25 @@
 /**
- * `slipway push FILE …`: what a CI job runs. Hashes the file, signs its release
- * metadata (with --key / SLIPWAY_RELEASE_KEY, or takes a pre-signed --metadata
- * file), uploads it with tus (resumable: a re-run of the same push continues where
- * the last one stopped), then publishes the release. Reads SLIPWAY_URL and
- * SLIPWAY_TOKEN.
+ * `slipway push FILE …`: what a CI job runs.
+ *
+ * 1. Asks the server whether the push would be accepted (version, signing keys, an
+ *    existing release) before hashing a byte: a refusal costs a second, not an upload.
+ * 2. Hashes the file and signs its release metadata (--key / SLIPWAY_RELEASE_KEY), or
+ *    takes metadata signed already (--metadata), and asks again with the signature:
+ *    an identical release is reported at once, with no upload.
+ * 3. Uploads with tus (resumable: a re-run continues where the last one stopped, also
+ *    after a failed run), publishes, and writes the signed metadata beside the artifact
+ *    as FILE.release.json (what `slipway release verify` checks offline).
+ * Reads SLIPWAY_URL and SLIPWAY_TOKEN.
  */
 import { createReadStream } from 'node:fs'
-import { mkdir, readFile } from 'node:fs/promises'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import * as tus from 'tus-js-client'
+import { canonicalWire } from '../../signing/canonical-json.js'
 import { signRelease } from '../../signing/index.js'
 import { parse, required, UsageError } from './args.js'
-import { apiRequest, type CliEnv } from './http-client.js'
+import { ApiError, apiRequest, unreachable, type CliEnv } from './http-client.js'
 import { openSigners } from './key-spec.js'
 import { progressBar } from './progress.js'
 import { artifactFile, RELEASE_OPTIONS, RELEASE_USAGE, releaseFlags, releaseOf, sha256File } from './release-fields.js'
@@ -24,7 +31,25 @@ const USAGE = `usage: slipway push FILE ${RELEASE_USAGE}
                     (--key KEY [--key KEY…] | --metadata FILE.json)
   --key KEY        sign the release metadata with this CI release key (default: $SLIPWAY_RELEASE_KEY):
                    a PEM key file, or pkcs11:token=<label>;object=<key label> (PKCS11_MODULE, PKCS11_PIN)
-  --metadata FILE  release metadata already signed with slipway release sign`
+  --metadata FILE  release metadata already signed with slipway release sign
+Writes the signed metadata to FILE.release.json (for slipway release verify).`
+
+/** Delays between attempts of one upload request, ms: about 40 s in all before the run fails. */
+const RETRY_DELAYS = [0, 1000, 3000, 5000, 10000, 20000]
+
+/** A tus failure as the CLI's error: the server's code when it answered, SERVER_UNREACHABLE when it did not. */
+function uploadError(env: CliEnv, e: unknown): Error {
+  const res = (e as { originalResponse?: { getStatus(): number; getBody(): string } | null }).originalResponse
+  if (!res) return unreachable(`${env.url}/v1/uploads`, (e as { causingError?: unknown }).causingError ?? e)
+  let err: { code?: string; message?: string } | undefined
+  try {
+    err = (JSON.parse(res.getBody()) as { error?: { code?: string; message?: string } }).error
+  } catch {
+    /* not our error body (a proxy's page, say) */
+  }
+  const status = res.getStatus()
+  return new ApiError(status, err?.code ?? (status === 401 ? 'AUTH_INVALID' : 'UPLOAD_FAILED'), err?.message ?? `the upload was refused with HTTP ${status} by ${env.url}`)
+}
 
 function tusUpload(env: CliEnv, path: string, size: number, fingerprint: string, onProgress: (sent: number) => void): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -35,13 +60,21 @@ function tusUpload(env: CliEnv, path: string, size: number, fingerprint: string,
       uploadSize: size,
       // each PATCH streams a 64 MiB slice of the file: bounded requests, nothing buffered
       chunkSize: 64 * 1024 * 1024,
-      retryDelays: [0, 1000, 3000, 5000, 10000, 20000],
+      retryDelays: RETRY_DELAYS,
       metadata: { filename: path.split('/').pop() ?? 'artifact' },
       urlStorage: new FileUrlStorage(join(stateDir, 'uploads.json')),
       fingerprint: async () => fingerprint,
       removeFingerprintOnSuccess: true,
+      onShouldRetry: (err, attempt) => {
+        const status = err.originalResponse?.getStatus() ?? 0
+        // the server said no (auth, size, …): retrying will not change its mind
+        const retry = status === 0 || status === 409 || status === 423 || status >= 500
+        if (retry && attempt < RETRY_DELAYS.length)
+          process.stderr.write(`upload interrupted (${status ? `HTTP ${status}` : 'no answer'} from ${env.url}); retry ${attempt + 1} of ${RETRY_DELAYS.length} in ${(RETRY_DELAYS[attempt] ?? 0) / 1000} s\n`)
+        return retry
+      },
       onProgress: (sent) => onProgress(sent),
-      onError: (e) => reject(e),
+      onError: (e) => reject(uploadError(env, e)),
       onSuccess: () => resolve(upload.url!.split('/').pop()!),
     })
     void mkdir(stateDir, { recursive: true }).then(async () => {
@@ -62,39 +95,45 @@ export async function pushCommand(env: CliEnv, argv: string[], keyFromEnv = proc
   const keys = values.key ?? (values.metadata || !keyFromEnv ? [] : [keyFromEnv])
   if (!values.metadata && keys.length === 0)
     throw new UsageError(`the server accepts only signed releases: give --key KEY (or set SLIPWAY_RELEASE_KEY), or --metadata FILE.json\n\n${USAGE}`)
-  let metadata: unknown
-  if (values.metadata) metadata = JSON.parse(await readFile(values.metadata, 'utf8'))
+  let metadata: { signatures?: Array<{ keyid?: unknown }> } | undefined
+  if (values.metadata) metadata = JSON.parse(await readFile(values.metadata, 'utf8')) as typeof metadata
   // open the keys before the upload: a wrong PIN or path must not cost a multi-GB transfer
   const { signers, close } = await openSigners(keys)
   const { name, version, kind, hardware, securityVersion, provenance } = flags
-
-  const bar = progressBar(info.size)
-  bar.phase('hashing')
+  const fields = { name, version, kind, hardware, length: info.size, securityVersion, provenance }
+  let signedBytes: Buffer | undefined
   let sha256: string
   try {
-    sha256 = await sha256File(file)
-    if (signers.length > 0) metadata = JSON.parse((await signRelease(releaseOf(flags, { sha256, length: info.size }), signers)).toString('utf8'))
+    // 1. refusals that need no bytes: version, keys, a different release of this version
+    const keyIds = signers.length > 0 ? signers.map((s) => s.keyId) : (metadata?.signatures ?? []).map((s) => String(s.keyid))
+    await apiRequest(env, 'POST', '/v1/releases/preflight', { ...fields, keyIds })
+
+    const bar = progressBar(info.size)
+    bar.phase('hashing')
+    sha256 = await sha256File(file, (n) => bar.update(n))
+    bar.done()
+    signedBytes = signers.length > 0 ? await signRelease(releaseOf(flags, { sha256, length: info.size }), signers) : Buffer.from(canonicalWire(metadata), 'utf8')
   } finally {
     await close()
   }
-  bar.phase('uploading')
-  const fingerprint = `slipway-${sha256}-${info.size}-${env.url}`
-  const uploadId = await tusUpload(env, file, info.size, fingerprint, (sent) => bar.update(sent))
-  bar.done()
+  const signed = JSON.parse(signedBytes.toString('utf8')) as unknown
 
-  const { status, body } = await apiRequest(env, 'POST', '/v1/releases', {
-    uploadId,
-    name,
-    version,
-    kind,
-    hardware,
-    sha256,
-    length: info.size,
-    securityVersion,
-    provenance,
-    ...(metadata === undefined ? {} : { metadata }),
-  })
-  const release = body as { id: string; sha256: string; name: string; version: string }
+  // 2. the signed metadata itself; an identical release needs no upload
+  const pre = (await apiRequest(env, 'POST', '/v1/releases/preflight', { ...fields, sha256, metadata: signed })).body as { existing: { id: string } | null }
+  let status = 200
+  let release = pre.existing as { id: string; sha256: string; name: string; version: string } | null
+  if (!release) {
+    const bar = progressBar(info.size)
+    bar.phase('uploading')
+    const fingerprint = `slipway-${sha256}-${info.size}-${env.url}`
+    const uploadId = await tusUpload(env, file, info.size, fingerprint, (sent) => bar.update(sent))
+    bar.done()
+    const published = await apiRequest(env, 'POST', '/v1/releases', { uploadId, ...fields, sha256, metadata: signed })
+    status = published.status
+    release = published.body as typeof release & object
+  }
+  const metadataFile = `${file}.release.json`
+  await writeFile(metadataFile, signedBytes).catch((e: Error) => process.stderr.write(`warning: could not write ${metadataFile}: ${e.message}\n`))
   process.stderr.write(status === 201 ? 'published\n' : 'already published (identical)\n')
-  process.stdout.write(`${JSON.stringify({ id: release.id, name: release.name, version: release.version, sha256: release.sha256 })}\n`)
+  process.stdout.write(`${JSON.stringify({ id: release.id, name: release.name, version: release.version, sha256: release.sha256, metadata: metadataFile })}\n`)
 }

@@ -70,8 +70,13 @@ export async function artifactFile(path: string): Promise<{ size: number }> {
   return { size: info.size }
 }
 
-export async function sha256File(path: string): Promise<string> {
+export async function sha256File(path: string, onProgress?: (hashed: number) => void): Promise<string> {
   const h = createHash('sha256')
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) h.update(chunk as Buffer)
+  let hashed = 0
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
+    h.update(chunk as Buffer)
+    hashed += (chunk as Buffer).length
+    onProgress?.(hashed)
+  }
   return h.digest('hex')
 }

@@ -9,6 +9,7 @@ import type { Config } from '../config.js'
 import { AuthService } from '../domain/auth-service.js'
 import { ROLES, type Role } from '../domain/model.js'
 import { parse, required, UsageError } from './args.js'
+import { table } from './table.js'
 
 const USAGE = `usage:
   slipway token create --role admin|ci|operator [--label TEXT] [--ttl SECONDS]
@@ -34,8 +35,14 @@ export async function tokenCommand(config: Config, argv: string[]): Promise<void
       process.stderr.write(`created ${record.role} token ${record.id}${record.expiresAt ? ` (expires ${record.expiresAt})` : ''}; shown once:\n`)
       process.stdout.write(`${token}\n`)
     } else if (action === 'list') {
-      for (const t of await auth.list())
-        process.stdout.write(`${t.id}  ${t.role.padEnd(8)}  ${t.revokedAt ? 'revoked' : t.expiresAt ? `expires ${t.expiresAt}` : 'active'}  ${t.label}\n`)
+      const tokens = await auth.list()
+      const now = new Date().toISOString()
+      const state = (t: (typeof tokens)[number]) => (t.revokedAt ? 'revoked' : t.expiresAt && t.expiresAt <= now ? 'expired' : 'active')
+      process.stdout.write(
+        tokens.length
+          ? table(['id', 'role', 'state', 'label', 'created', 'expires'], tokens.map((t) => [t.id, t.role, state(t), t.label, t.createdAt, t.expiresAt ?? 'never']))
+          : 'no tokens\n',
+      )
     } else if (action === 'revoke') {
       await auth.revoke(required(id, 'ID', USAGE))
       process.stderr.write(`revoked ${id}\n`)

@@ -60,6 +60,15 @@ export class DependencyUnavailable extends SlipwayError {
   }
 }
 
+/** REDIS_URL is set but nothing answers there: a start refuses rather than queueing jobs nobody runs. */
+export class RedisUnreachable extends SlipwayError {
+  constructor(url: string, cause?: unknown) {
+    const where = url.replace(/\/\/[^@/]*@/, '//***@')
+    const why = cause instanceof Error && cause.cause instanceof Error ? `: ${cause.cause.message}` : ''
+    super('unavailable', 'REDIS_UNREACHABLE', `Redis at ${where} (REDIS_URL) is unreachable${why}`, { url: where }, { cause })
+  }
+}
+
 /**
  * A delta build failed. `permanent` failures (missing or altered input, input the
  * builder refuses) are not retried; others (disk, memory, a store or signer outage)

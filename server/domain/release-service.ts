@@ -6,12 +6,26 @@
  */
 import { createHash, randomUUID } from 'node:crypto'
 import type { Readable } from 'node:stream'
+import { TrustError } from '../../signing/verify/index.js'
 import { conflict, notFound, SlipwayError, unprocessable } from './errors.js'
 import type { Principal, Release } from './model.js'
 import type { BlobStore } from './ports.js'
 import { checkReleaseInput, type ReleaseInput } from './release-input.js'
 import type { ReleaseListQuery, ReleaseRepository } from './repositories.js'
-import type { ReleaseMetadataVerifier, UploadArea } from './upload-area.js'
+import type { ReleaseMetadataVerifier, UploadArea, VerifiedReleaseMetadata } from './upload-area.js'
+
+/** What a CI knows before hashing or sending a byte (slipway push asks this first). */
+export type ReleasePreflight = Omit<ReleaseInput, 'uploadId' | 'sha256'> & {
+  /** known once the artifact is hashed; without it an existing release of the same shape is only reported */
+  sha256?: string
+  /** keyids that will sign the metadata (when the metadata itself is not signed yet) */
+  keyIds?: string[]
+}
+
+export interface PreflightResult {
+  /** the release already published under this name and version, when it may be identical */
+  existing: Release | null
+}
 
 export interface PublishResult {
   release: Release
@@ -40,6 +54,12 @@ function sameRelease(a: Release, b: ReleaseInput): boolean {
   )
 }
 
+/** A refusal of the push itself, as opposed to an outage or a bug after which CI may retry the same upload. */
+const isRefusal = (e: unknown) => e instanceof TrustError || (e instanceof SlipwayError && e.kind !== 'unavailable' && e.kind !== 'internal')
+
+const exists = (existing: Release, input: ReleaseInput) =>
+  conflict('RELEASE_EXISTS', `${input.name} ${input.version} already exists with other content`, { id: existing.id, sha256: existing.sha256 })
+
 export class ReleaseService {
   constructor(
     private readonly releases: ReleaseRepository,
@@ -49,12 +69,37 @@ export class ReleaseService {
     private readonly now: () => Date = () => new Date(),
   ) {}
 
-  async publish(input: ReleaseInput, by: Principal): Promise<PublishResult> {
+  /**
+   * Everything a push can be refused for that needs no bytes, so that CI hears it
+   * before a multi-GB upload: names and version, the signing keys (or the whole
+   * signed metadata, once there is one), and an existing release of that version.
+   */
+  async preflight(p: ReleasePreflight): Promise<PreflightResult> {
+    const input: ReleaseInput = { ...p, uploadId: '', sha256: p.sha256 ?? '' }
     checkReleaseInput(input)
-    // Signatures first, even for a re-push: nothing unsigned is ever acknowledged.
-    const verified = await this.verifier.verify(input)
-    const existing = await this.releases.findByNameVersion(input.name, input.version)
-    if (existing) return this.repeat(existing, input)
+    if (p.metadata !== undefined && p.sha256 !== undefined) await this.verifier.verify(input)
+    else if (p.keyIds !== undefined) await this.verifier.checkSigners(p.keyIds)
+    else await this.verifier.verify(input) // RELEASE_METADATA_REQUIRED
+    const existing = await this.releases.findByNameVersion(p.name, p.version)
+    if (!existing) return { existing: null }
+    // without a hash, only the fields CI declared can tell a different release apart
+    if (!sameRelease(existing, { ...input, sha256: p.sha256 ?? existing.sha256 })) throw exists(existing, input)
+    return { existing }
+  }
+
+  async publish(input: ReleaseInput, by: Principal): Promise<PublishResult> {
+    let verified: VerifiedReleaseMetadata
+    try {
+      checkReleaseInput(input)
+      // Signatures first, even for a re-push: nothing unsigned is ever acknowledged.
+      verified = await this.verifier.verify(input)
+      const existing = await this.releases.findByNameVersion(input.name, input.version)
+      if (existing) return await this.repeat(existing, input)
+    } catch (e) {
+      // a refused push keeps none of its bytes (an outage is not a refusal: the push may be retried)
+      if (isRefusal(e)) await this.uploads.remove(input.uploadId).catch(() => undefined)
+      throw e
+    }
 
     const upload = await this.uploads.get(input.uploadId)
     if (!upload) throw notFound('UPLOAD_NOT_FOUND', `no upload with id ${input.uploadId} (it may have expired)`)
@@ -108,11 +153,7 @@ export class ReleaseService {
   }
 
   private async repeat(existing: Release, input: ReleaseInput): Promise<PublishResult> {
-    if (!sameRelease(existing, input))
-      throw conflict('RELEASE_EXISTS', `${input.name} ${input.version} already exists with other content`, {
-        id: existing.id,
-        sha256: existing.sha256,
-      })
+    if (!sameRelease(existing, input)) throw exists(existing, input)
     // identical re-push: the staged copy is redundant
     await this.uploads.remove(input.uploadId)
     return { release: existing, created: false }

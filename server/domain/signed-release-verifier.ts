@@ -55,4 +55,19 @@ export class SignedReleaseVerifier implements ReleaseMetadataVerifier {
       })
     return { metadata: JSON.parse(bytes.toString('utf8')), provenance: { ...release.provenance }, keyIds, rootVersion: trust.version }
   }
+
+  async checkSigners(keyIds: readonly string[]): Promise<void> {
+    const trust = await this.trust.current()
+    const role = trust.role('release')
+    const revoked = keyIds.filter((id) => trust.revoked('release').has(id))
+    if (revoked.length > 0) throw new TrustError('SIGNATURE_REVOKED_KEY', `key(s) ${revoked.join(', ')} were removed from the release role`, { keyIds: revoked })
+    const known = new Set(keyIds.filter((id) => role.keys.has(id)))
+    if (known.size === 0)
+      throw new TrustError('SIGNATURE_UNKNOWN_KEY', `the release role of root v${trust.version} does not list ${keyIds.length ? keyIds.join(', ') : 'any signing key given'}`, {
+        keyIds: [...keyIds],
+        release: [...role.keys.keys()],
+      })
+    if (known.size < role.threshold)
+      throw new TrustError('THRESHOLD_NOT_MET', `the release role needs ${role.threshold} keys; ${known.size} given`, { keyIds: [...known], threshold: role.threshold })
+  }
 }

@@ -45,4 +45,10 @@ export interface VerifiedReleaseMetadata {
  */
 export interface ReleaseMetadataVerifier {
   verify(input: ReleaseInput): Promise<VerifiedReleaseMetadata>
+  /**
+   * Before anything is hashed or sent: would signatures by these keyids meet the
+   * release role's threshold? Throws the code the full check would (unknown, revoked
+   * key, threshold not met); signatures themselves are checked only by verify().
+   */
+  checkSigners(keyIds: readonly string[]): Promise<void>
 }

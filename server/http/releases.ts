@@ -4,7 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import type { Services } from '../services.js'
 import { ALL_ROLES, principalOf, requireRole } from './auth.js'
-import { errors, Release, ReleaseInput } from './schemas.js'
+import { errors, Release, ReleaseInput, ReleasePreflight } from './schemas.js'
 
 export const releaseRoutes =
   (services: Services): FastifyPluginAsync =>
@@ -30,6 +30,23 @@ export const releaseRoutes =
         if (result.created)
           void deltas.releasePublished(result.release).catch((err: unknown) => request.log.warn({ err, release: result.release.id }, 'delta planning was not queued'))
         return reply.status(result.created ? 201 : 200).send(result.release)
+      },
+    )
+
+    app.post(
+      '/v1/releases/preflight',
+      {
+        onRequest: requireRole(auth, ['ci', 'admin']),
+        schema: {
+          tags: ['ci'],
+          summary: 'Would this push be accepted? Every refusal that needs no bytes, before the upload',
+          body: ReleasePreflight,
+          response: { 200: Type.Object({ existing: Type.Union([Release, Type.Null()]) }), ...errors(400, 401, 403, 409, 422, 503) },
+        },
+      },
+      async (request) => {
+        const { provenance, ...rest } = request.body
+        return releases.preflight({ ...rest, provenance: provenance ?? {} })
       },
     )
 

@@ -45,6 +45,16 @@ export const ReleaseInput = Type.Object(
 )
 export type ReleaseInputBody = Static<typeof ReleaseInput>
 
+/** What `slipway push` knows before it hashes or sends a byte; see ReleaseService.preflight. */
+export const ReleasePreflight = Type.Object(
+  {
+    ...Type.Omit(ReleaseInput, ['uploadId', 'sha256']).properties,
+    sha256: Type.Optional(Sha256),
+    keyIds: Type.Optional(Type.Array(Type.String({ pattern: '^[0-9a-f]{64}$' }), { maxItems: 32, description: 'keyids that will sign the metadata, when it is not signed yet' })),
+  },
+  { additionalProperties: false },
+)
+
 export const Release = Type.Object({
   id: Type.String(),
   name: Type.String(),

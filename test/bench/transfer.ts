@@ -82,6 +82,26 @@ async function main() {
         out = r.stdout
       })
       const { sha256 } = JSON.parse(out) as { sha256: string }
+
+      // What a refused or repeated push costs now; before the preflight each cost a whole push (pushSeconds).
+      const stranger = join(dir, 'stranger.pem')
+      execFileSync('openssl', ['genpkey', '-algorithm', 'ed25519', '-out', stranger])
+      const base = [BIN, 'push', file, '--name', 'bench', '--kind', 'os-image']
+      const refusals: Array<[string, string[], RegExp]> = [
+        ['invalid version (1.1)', [...base, '--version', '1.1', '--hardware', 'rpi5'], /RELEASE_VERSION_INVALID/],
+        ['unknown signing key', [...base, '--version', '1.0.1', '--hardware', 'rpi5', '--key', stranger], /SIGNATURE_UNKNOWN_KEY/],
+        ['version exists, other hardware', [...base, '--version', '1.0.0', '--hardware', 'rpi4'], /RELEASE_EXISTS/],
+        ['identical re-push (hash, no upload)', [...base, '--version', '1.0.0', '--hardware', 'rpi5'], /already published/],
+      ]
+      const startup = seconds(() => execFileSync(process.execPath, [BIN, '--help'], { stdio: 'ignore' }))
+      const refused = refusals.map(([label, args, expect]) => {
+        let stderr = ''
+        const s = seconds(() => {
+          stderr = spawnSync(process.execPath, args, { env: pushEnv, encoding: 'utf8' }).stderr
+        })
+        if (!expect.test(stderr)) throw new Error(`${label}: unexpected answer: ${stderr}`)
+        return [label, s] as const
+      })
       const blob = join(dir, 'data', 'blobs', 'sha256', sha256.slice(0, 2), sha256)
 
       const catSeconds = seconds(() => execFileSync('sh', ['-c', `cat '${blob}' > /dev/null`]))
@@ -109,6 +129,8 @@ async function main() {
       console.log(`  upload   slipway push  ${up.toFixed(0).padStart(6)} MB/s   dd to disk ${dd.toFixed(0).padStart(6)} MB/s   ratio ${(up / dd).toFixed(2)}  (goal >= 0.50)`)
       console.log(`  download 8 x Range     ${down.toFixed(0).padStart(6)} MB/s   cat blob   ${cat.toFixed(0).padStart(6)} MB/s   ratio ${(down / cat).toFixed(2)}  (goal >= 0.70)`)
       console.log(`  server peak RSS        ${rss.toFixed(0).padStart(6)} MiB  (goal < 250 MiB)`)
+      console.log(`  refused or repeated pushes, against the whole push they used to cost (${pushSeconds.toFixed(1)} s); CLI start-up alone (slipway --help) ${startup.toFixed(2)} s:`)
+      for (const [label, s] of refused) console.log(`    ${label.padEnd(36)} ${s.toFixed(2).padStart(6)} s   ratio ${(s / pushSeconds).toFixed(3)}${/identical/.test(label) ? '' : '  (goal < 1 s)'}`)
     } finally {
       server.kill('SIGTERM')
       await new Promise((r) => server.once('close', r))
