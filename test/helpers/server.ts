@@ -1,4 +1,5 @@
 /** A real server on loopback, launched as `slipway start` launches it, over real adapters in a temp dir. */
+import { rmSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -17,6 +18,16 @@ export interface TestServer {
   close(): Promise<void>
 }
 
+/**
+ * Data folders of servers not closed yet. A test that fails (or throws) before its
+ * teardown closes the server would leave its slipway-srv-* folder behind; whatever the
+ * outcome, they go when the test process exits.
+ */
+const open = new Set<string>()
+process.once('exit', () => {
+  for (const dir of open) rmSync(dir, { recursive: true, force: true })
+})
+
 /** `env` adds to or overrides the embedded defaults (e.g. DATABASE_URL, REDIS_URL, S3_*). */
 export async function startServer(
   env: Record<string, string> = {},
@@ -24,6 +35,7 @@ export async function startServer(
   opts: Pick<LaunchOptions, 'fleet'> = {},
 ): Promise<TestServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'slipway-srv-'))
+  open.add(dataDir)
   const config = loadConfig({ SLIPWAY_DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'silent', ...env })
   const server = await launch(config, { logger: log ? { level: 'info', stream: log } : false, ...opts })
   return {
@@ -36,6 +48,7 @@ export async function startServer(
     async close() {
       await server.close()
       await rm(dataDir, { recursive: true, force: true })
+      open.delete(dataDir)
     },
   }
 }

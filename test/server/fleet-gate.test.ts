@@ -24,7 +24,11 @@ t.test('Wilson interval matches published values', async (t) => {
 })
 
 t.test('cohorts are deterministic, uniform and only grow with the phase', async (t) => {
-  t.equal(cohortPosition('r1', 'd1'), cohortPosition('r1', 'd1'))
+  // Known answers, from `printf 'r1\0d1' | sha256sum`: the first 52 bits over 2^52. A change
+  // of the formula would silently reshuffle every running rollout's cohorts.
+  t.equal(cohortPosition('r1', 'd1'), 0.5510751527870306)
+  t.equal(cohortPosition('rollout-42', 'device-7'), 0.6035499056934812)
+  t.not(cohortPosition('r1d', '1'), cohortPosition('r1', 'd1'), 'the separator keeps (r1d, 1) and (r1, d1) apart')
   t.not(cohortPosition('r1', 'd1'), cohortPosition('r2', 'd1'), 'a new rollout reshuffles')
   const n = 20000
   const buckets = new Array(10).fill(0)
@@ -85,6 +89,11 @@ t.test('the gate waits, promotes, completes and breaches on the bounds', async (
   d = evaluateGate(rollout(), counts({ healthy: 10, failed: 4 }), [], at(0))
   t.equal(d.verdict, 'breach', '4/14 failed: lower bound 11.7% > 10%, even during the soak')
   t.match(d.reason, /lower bound/)
+  d = evaluateGate(rollout(), counts({ healthy: 16, failed: 4 }), [], at(0))
+  t.equal(d.verdict, 'wait', '4/20 failed is a raw 20% over the 10% limit, but the lower bound (8.1%) is not: wait, do not breach')
+  t.equal(d.figures.failureRate, 0.2)
+  t.ok(Math.abs(d.figures.bounds.lower - 0.0807) < 1e-3, `lower bound ${d.figures.bounds.lower}`)
+  t.match(d.reason, /upper bound 41\.6% is above 10\.0% \(4\/20 failed\)/)
   d = evaluateGate(rollout(), counts({ healthy: 1, failed: 1 }), [], at(0))
   t.equal(d.verdict, 'wait', '1/2 is no evidence below the minimum sample')
   d = evaluateGate(rollout({ gate: gateOf({ maxFailureRate: 0.1, minSample: 5, maxFailures: 1 }) }), counts({ failed: 1, silent: 1 }), [], at(0))

@@ -1,0 +1,23 @@
+/** A test that fails before its teardown closes its server leaves no slipway-srv-* folder behind. */
+import { execFile } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+
+t.test('the data folder of a server that was never closed is removed when the process ends', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'slipway-hygiene-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const helper = fileURLToPath(new URL('../helpers/server.ts', import.meta.url))
+  const script = join(dir, 'failing.mts')
+  await writeFile(script, `import { startServer } from ${JSON.stringify(helper)}\nconst s = await startServer()\nconsole.log(s.config.dataDir)\nthrow new Error('the test failed here')\n`)
+  const r = await new Promise<{ code: number; stdout: string }>((done) =>
+    execFile(process.execPath, ['--import', 'tsx', script], { cwd: fileURLToPath(new URL('../..', import.meta.url)) }, (err, stdout) => done({ code: (err as { code?: number } | null)?.code ?? 0, stdout })),
+  )
+  t.not(r.code, 0, 'the script failed')
+  const dataDir = r.stdout.trim()
+  t.match(dataDir, /slipway-srv-/)
+  t.notOk(existsSync(dataDir), `${dataDir} was removed`)
+})
