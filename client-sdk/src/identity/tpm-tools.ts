@@ -47,10 +47,20 @@ export class TpmTools {
 
   /** Run one tpm2 tool (e.g. `['tpm2_sign', ...]`), then flush; serialized with every other call on this TCTI. */
   run(argv: readonly string[]): Promise<string> {
+    return this.runSequence([argv])
+  }
+
+  /**
+   * Run tools back to back with no flush in between (a policy session saved by one
+   * and used by the next would be flushed otherwise), then flush; returns the last stdout.
+   */
+  runSequence(argvs: readonly (readonly string[])[]): Promise<string> {
     const prev = queues.get(this.config.tcti) ?? Promise.resolve()
     const next = prev.catch(() => undefined).then(async () => {
       try {
-        return await this.exec(argv)
+        let out = ''
+        for (const argv of argvs) out = await this.exec(argv)
+        return out
       } finally {
         if (this.flush) {
           await this.exec(['tpm2_flushcontext', '-t']).catch(() => undefined)
