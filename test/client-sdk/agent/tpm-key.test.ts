@@ -96,3 +96,19 @@ t.test('bad configuration and a handle holding another kind of key are refused w
   await tpm.stop()
   await t.rejects(TpmDeviceKey.open({ tcti: tpm.tcti }), { code: 'TPM_FAILED' })
 })
+
+t.test('agent config: the tpm section is checked once, naming the field', async (t) => {
+  const { validateConfig } = await import('../../../client-sdk/src/config/agent-config.js')
+  const base = { server: 'https://ota.example', dataDir: '/var/lib/slipway-agent', trustedRootFile: 'root.json', hardware: 'rpi4', hardwareId: 'sn-1', slots: { kind: 'file' } }
+  const c = validateConfig({ ...base, tpm: { tcti: 'device:/dev/tpmrm0', keyHandle: '0x81010002', workDir: 'tpm-work' } }, '/etc/slipway')
+  t.same(c.tpm, { tcti: 'device:/dev/tpmrm0', keyHandle: '0x81010002', workDir: '/etc/slipway/tpm-work' })
+  t.equal(validateConfig(base).tpm, undefined)
+  for (const [tpm, field] of [
+    [{}, 'tpm'],
+    ['device:/dev/tpmrm0', 'tpm'],
+    [{ tcti: 'device:/dev/tpmrm0', keyHandle: '0x01c00002' }, 'tpm.keyHandle'],
+    [{ tcti: 'device:/dev/tpmrm0', flush: 'yes' }, 'tpm.flush'],
+    [{ tcti: 'device:/dev/tpmrm0', timeoutSeconds: 0 }, 'tpm.timeoutSeconds'],
+  ] as const)
+    t.throws(() => validateConfig({ ...base, tpm }), { code: 'CONFIG_INVALID', details: { field } }, field)
+})
