@@ -3,8 +3,8 @@
  * local CA made at test time): the agent's evidence passes the server's verifier, and
  * every forgery an attacker can make from outside is refused with its own code.
  */
-import { createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { createPublicKey, generateKeyPairSync, randomBytes, sign } from 'node:crypto'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
@@ -132,4 +132,57 @@ t.test('certify over a different key, a tampered signature or structure, a non-r
   for (const bad of [undefined, null, 'x', {}, { ...att, format: 'tpm2-quote' }, { ...att, activation: undefined }, { ...att, keyPublic: '***' }, { ...att, keyPublic: Buffer.from([0, 1, 0, 11]).toString('base64') }])
     await t.rejects(verifier.verify(bad, spki), { code: 'ATTESTATION_MALFORMED' })
   await t.rejects(verifier.challenge({ ekCertificate: att.ekCertificate }), { code: 'ATTESTATION_MALFORMED' })
+})
+
+/** TPM2B_PUBLIC of `tpmtPublic` with its P-256 point (the last 68 bytes) replaced by `key`'s. */
+function withPoint(tpmtPublic: Buffer, key: ReturnType<typeof generateKeyPairSync>['publicKey']): Buffer {
+  const jwk = key.export({ format: 'jwk' }) as { x: string; y: string }
+  const point = Buffer.concat([Buffer.from([0, 32]), Buffer.from(jwk.x, 'base64url'), Buffer.from([0, 32]), Buffer.from(jwk.y, 'base64url')])
+  const t = Buffer.concat([tpmtPublic.subarray(0, tpmtPublic.length - 68), point])
+  return Buffer.concat([Buffer.from([t.length >> 8, t.length & 0xff]), t])
+}
+
+t.test('a software key dressed as TPM-resident (public-only load) gets neither an activation nor a certify: the TPM rule the verifier rests on', async (t) => {
+  const tpm = await startSwtpm(t)
+  const verifier = await verifierFor(tpm)
+  const key = await TpmDeviceKey.open({ tcti: tpm.tcti })
+  const genuine = await attest(key, verifier)
+  const tools = new TpmTools({ tcti: tpm.tcti })
+  const dir = await mkdtemp(join(tmpdir(), 'tpm-soft-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const f = (n: string) => join(dir, n)
+  const soft = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+
+  // 1. a software AK with the genuine AK's attributes (restricted|fixedTPM|…): the server issues a challenge for it…
+  const fakeAk = withPoint(Buffer.from(genuine.akPublic, 'base64'), soft.publicKey)
+  const c = await verifier.challenge({ ekCertificate: genuine.ekCertificate, akPublic: fakeAk.subarray(2).toString('base64') })
+  // …but loaded public-only into the real TPM it has no authValue, so TPM2_ActivateCredential refuses it (TPM_RC_AUTH_UNAVAILABLE)
+  await writeFile(f('fake-ak.pub'), fakeAk)
+  await writeFile(f('cred'), Buffer.concat([Buffer.from('badcc0de00000001', 'hex'), Buffer.from(c.credentialBlob, 'base64'), Buffer.from(c.encryptedSecret, 'base64')]))
+  await tools.run(['tpm2_createek', '-c', f('ek.ctx'), '-G', 'rsa'])
+  await tools.run(['tpm2_loadexternal', '-C', 'o', '-u', f('fake-ak.pub'), '-c', f('fake-ak.ctx')])
+  await t.rejects(
+    tools.runSequence([
+      ['tpm2_startauthsession', '--policy-session', '-S', f('s.ctx')],
+      ['tpm2_policysecret', '-S', f('s.ctx'), '-c', 'e'],
+      ['tpm2_activatecredential', '-c', f('fake-ak.ctx'), '-C', f('ek.ctx'), '-i', f('cred'), '-o', f('secret'), '-P', `session:${f('s.ctx')}`],
+    ]),
+    { code: 'TPM_FAILED', message: /0x12F|not available/i },
+  )
+  // so the evidence the attacker can make (a "certify" signed with the software AK) has no valid answer
+  const forgedSig = sign('sha256', Buffer.from(genuine.certifyInfo, 'base64'), soft.privateKey)
+  await t.rejects(
+    verifier.verify({ ...genuine, akPublic: fakeAk.subarray(2).toString('base64'), certifySignature: forgedSig.toString('base64'), activation: { challenge: c.challenge, secret: randomBytes(32).toString('base64') } }, spkiDer(key.publicKeyPem)),
+    { code: 'ATTESTATION_ACTIVATION_FAILED' },
+  )
+
+  // 2. a software device key with the TPM key's attributes, loaded public-only: a genuine AK cannot certify it
+  const fakeKey = withPoint(key.publicArea, soft.publicKey)
+  await writeFile(f('fake-key.pub'), fakeKey)
+  await tools.run(['tpm2_createak', '-C', f('ek.ctx'), '-c', f('ak.ctx'), '-G', 'ecc', '-g', 'sha256', '-s', 'ecdsa'])
+  await tools.run(['tpm2_loadexternal', '-C', 'o', '-u', f('fake-key.pub'), '-c', f('fake-key.ctx')])
+  await t.rejects(
+    tools.run(['tpm2_certify', '-c', f('fake-key.ctx'), '-C', f('ak.ctx'), '-g', 'sha256', '-o', f('attest'), '-s', f('sig'), '-f', 'plain']),
+    { code: 'TPM_FAILED', message: /0x12F|not available/i },
+  )
 })
