@@ -7,6 +7,7 @@
  * blob `tpm2_create` writes is deleted with its work folder once the key is
  * persistent).
  */
+import { createHash } from 'node:crypto'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ATTR, RESIDENT, TPM_ALG, keyObjectOf, parseEccPublic, unwrapTpm2bPublic, type TpmEccPublic } from '../../../signing/attestation/tpm-structures.js'
@@ -48,13 +49,17 @@ export class TpmDeviceKey implements DeviceKey {
     return new TpmDeviceKey(tools, handle, pem, pub.bytes)
   }
 
-  /** DER ECDSA-Sig-Value over SHA-256(data), computed by the TPM. */
+  /**
+   * DER ECDSA-Sig-Value over SHA-256(data), signed by the TPM. The digest is computed
+   * here (`tpm2_sign -d`): the same signature, without streaming the message through
+   * TPM hash-sequence objects, so the call loads nothing that would need a flush.
+   */
   async sign(data: Uint8Array): Promise<Uint8Array> {
     return this.tools.withWorkDir(async (dir) => {
-      const msg = join(dir, 'message')
+      const digest = join(dir, 'digest')
       const sig = join(dir, 'signature')
-      await writeFile(msg, data)
-      await this.tools.run(['tpm2_sign', '-c', this.handle, '-g', 'sha256', '-s', 'ecdsa', '-f', 'plain', '-o', sig, msg])
+      await writeFile(digest, createHash('sha256').update(data).digest())
+      await this.tools.run(['tpm2_sign', '-c', this.handle, '-g', 'sha256', '-s', 'ecdsa', '-d', '-f', 'plain', '-o', sig, digest], { flushOnErrorOnly: true })
       return new Uint8Array(await readFile(sig))
     })
   }

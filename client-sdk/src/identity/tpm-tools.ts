@@ -45,24 +45,30 @@ export class TpmTools {
     this.flush = config.flush ?? !/^(device:\/dev\/tpmrm|tabrmd)/.test(config.tcti)
   }
 
-  /** Run one tpm2 tool (e.g. `['tpm2_sign', ...]`), then flush; serialized with every other call on this TCTI. */
-  run(argv: readonly string[]): Promise<string> {
-    return this.runSequence([argv])
+  /**
+   * Run one tpm2 tool (e.g. `['tpm2_sign', ...]`), then flush; serialized with every other call on this TCTI.
+   * `flushOnErrorOnly`: for a call that loads no object or session (a digest signature with a persistent
+   * key, made on every device request), flush only when it failed midway: one process instead of three.
+   */
+  run(argv: readonly string[], o: { flushOnErrorOnly?: boolean } = {}): Promise<string> {
+    return this.runSequence([argv], o)
   }
 
   /**
    * Run tools back to back with no flush in between (a policy session saved by one
    * and used by the next would be flushed otherwise), then flush; returns the last stdout.
    */
-  runSequence(argvs: readonly (readonly string[])[]): Promise<string> {
+  runSequence(argvs: readonly (readonly string[])[], o: { flushOnErrorOnly?: boolean } = {}): Promise<string> {
     const prev = queues.get(this.config.tcti) ?? Promise.resolve()
     const next = prev.catch(() => undefined).then(async () => {
+      let failed = true
       try {
         let out = ''
         for (const argv of argvs) out = await this.exec(argv)
+        failed = false
         return out
       } finally {
-        if (this.flush) {
+        if (this.flush && (failed || !o.flushOnErrorOnly)) {
           await this.exec(['tpm2_flushcontext', '-t']).catch(() => undefined)
           await this.exec(['tpm2_flushcontext', '-s']).catch(() => undefined)
         }
