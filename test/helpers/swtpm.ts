@@ -124,13 +124,19 @@ function stopChild(child: ChildProcess): Promise<void> {
 export async function startSwtpm(t: Test, o: { caDir?: string } = {}): Promise<Swtpm> {
   await requireTpmTools()
   const dir = await mkdtemp(join(tmpdir(), 'slipway-swtpm-'))
+  let child: ChildProcess | undefined
+  t.teardown(async () => {
+    if (child) await stopChild(child)
+    await rm(dir, { recursive: true, force: true })
+  })
   const stateDir = join(dir, 'state')
   const caDir = o.caDir ?? join(dir, 'ca')
   await mkdir(stateDir)
   await mkdir(caDir, { recursive: true })
   await manufacture(stateDir, caDir, dir)
   const log: string[] = []
-  let { child, port } = await launch(stateDir, log)
+  let port: number
+  ;({ child, port } = await launch(stateDir, log))
   const env = { ...process.env, TPM2TOOLS_TCTI: `swtpm:host=127.0.0.1,port=${port}` }
   const tpm: Swtpm = {
     get tcti() {
@@ -145,15 +151,11 @@ export async function startSwtpm(t: Test, o: { caDir?: string } = {}): Promise<S
       return root + intermediate
     },
     async restart() {
-      await stopChild(child)
+      await stopChild(child!)
       ;({ child, port } = await launch(stateDir, log))
       env.TPM2TOOLS_TCTI = tpm.tcti
     },
-    stop: () => stopChild(child),
+    stop: () => stopChild(child!),
   }
-  t.teardown(async () => {
-    await stopChild(child)
-    await rm(dir, { recursive: true, force: true })
-  })
   return tpm
 }
