@@ -23,6 +23,14 @@ import { freePort } from './net.js'
 const run = promisify(execFile)
 const APT = 'apt-get install -y swtpm swtpm-tools tpm2-tools'
 
+/** A tool the TPM tests need is not installed: the test fails with this, never skips. */
+export class TpmToolMissing extends Error {
+  readonly code = 'TEST_TOOL_MISSING'
+  constructor(tool: string) {
+    super(`${tool} is not installed: TPM tests cannot run (${APT})`)
+  }
+}
+
 export interface Swtpm {
   /** TCTI string for tpm2-tools (`TPM2TOOLS_TCTI`) and the agent's `tpm.tcti` */
   readonly tcti: string
@@ -44,7 +52,7 @@ export async function requireTpmTools(): Promise<void> {
     try {
       await run(tool, [arg])
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`${tool} is not installed: TPM tests cannot run (${APT})`)
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new TpmToolMissing(tool)
     }
   }
 }
@@ -60,7 +68,7 @@ async function manufacture(stateDir: string, caDir: string, confDir: string): Pr
     await run('swtpm_setup', ['--tpm2', '--tpmstate', stateDir, '--create-ek-cert', '--create-platform-cert', '--overwrite', '--config', setup], { timeout: 120_000 })
   } catch (e) {
     const err = e as NodeJS.ErrnoException & { stderr?: string; stdout?: string }
-    if (err.code === 'ENOENT') throw new Error(`swtpm_setup is not installed: TPM tests cannot run (${APT})`)
+    if (err.code === 'ENOENT') throw new TpmToolMissing('swtpm_setup')
     throw new Error(`swtpm_setup failed: ${err.stderr ?? ''}${err.stdout ?? ''}`.slice(0, 4000))
   }
 }
@@ -100,7 +108,7 @@ async function launch(stateDir: string, log: string[]): Promise<{ child: ChildPr
     for (let i = 0; i < 200 && !exited; i++) {
       const failed = await Promise.race([spawnError, new Promise<undefined>((r) => setTimeout(r, 25))])
       if (failed) {
-        if ((failed as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`swtpm is not installed: TPM tests cannot run (${APT})`)
+        if ((failed as NodeJS.ErrnoException).code === 'ENOENT') throw new TpmToolMissing('swtpm')
         throw failed
       }
       if (await connects(port)) return { child, port }

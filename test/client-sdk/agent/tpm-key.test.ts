@@ -112,3 +112,16 @@ t.test('agent config: the tpm section is checked once, naming the field', async 
   ] as const)
     t.throws(() => validateConfig({ ...base, tpm }), { code: 'CONFIG_INVALID', details: { field } }, field)
 })
+
+t.test('missing tools: the agent says TPM_TOOL_MISSING; the test helper fails loudly, naming the apt-get line', async (t) => {
+  const { requireTpmTools } = await import('../../helpers/swtpm.js')
+  const path = process.env.PATH
+  const empty = await mkdtemp(join(tmpdir(), 'no-tools-'))
+  t.teardown(async () => {
+    process.env.PATH = path
+    await rm(empty, { recursive: true, force: true })
+  })
+  process.env.PATH = empty
+  await t.rejects(TpmDeviceKey.open({ tcti: 'swtpm:host=127.0.0.1,port=1' }), { code: 'TPM_TOOL_MISSING', message: /apt-get install tpm2-tools/ })
+  await t.rejects(requireTpmTools(), { code: 'TEST_TOOL_MISSING', message: /apt-get install -y swtpm swtpm-tools tpm2-tools/ })
+})
