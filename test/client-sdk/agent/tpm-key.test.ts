@@ -125,3 +125,15 @@ t.test('missing tools: the agent says TPM_TOOL_MISSING; the test helper fails lo
   await t.rejects(TpmDeviceKey.open({ tcti: 'swtpm:host=127.0.0.1,port=1' }), { code: 'TPM_TOOL_MISSING', message: /apt-get install tpm2-tools/ })
   await t.rejects(requireTpmTools(), { code: 'TEST_TOOL_MISSING', message: /apt-get install -y swtpm swtpm-tools tpm2-tools/ })
 })
+
+t.test('a CSR signed in the TPM passes the device CA proof-of-possession check', async (t) => {
+  const { createCsr, parseCsr } = await import('../../../signing/certs/index.js')
+  const { keyIdOf, tufKeyFromKeyObject } = await import('../../../signing/keys.js')
+  const tpm = await startSwtpm(t)
+  const key = await TpmDeviceKey.open({ tcti: tpm.tcti })
+  const publicKey = tufKeyFromKeyObject(createPublicKey(key.publicKeyPem))
+  const csr = await createCsr('device-1', { keyId: keyIdOf(publicKey), publicKey, sign: (d) => key.sign(d) })
+  const parsed = parseCsr(csr)
+  t.equal(parsed.commonName, 'device-1')
+  t.equal(parsed.publicKey.export({ type: 'spki', format: 'pem' }), key.publicKeyPem)
+})
