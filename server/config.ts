@@ -54,6 +54,16 @@ export interface DeltaConfig {
   workDir: string
 }
 
+/** TPM key attestation at enrollment (issue 10, "TPM"); off unless SLIPWAY_TPM_EK_CA_FILE is set. */
+export interface TpmAttestationConfig {
+  /** PEM bundle of the EK CA certificates trusted (TPM manufacturers' roots and intermediates) */
+  ekCaFile: string
+  /** ≥ 32 random bytes, the same file on every replica: activation challenges derive from it (created 0600 when missing) */
+  challengeKeyFile: string
+  /** seconds a device has to answer an activation challenge (default 300) */
+  challengeTtlSeconds: number
+}
+
 export interface Config {
   port: number
   host: string
@@ -85,6 +95,7 @@ export interface Config {
   rolloutTickSeconds: number
   keys: KeysConfig
   delta: DeltaConfig
+  tpmAttestation?: TpmAttestationConfig
 }
 
 export class ConfigError extends Error {
@@ -204,6 +215,19 @@ function keys(src: Source, dataDir: string): KeysConfig {
   return { dir, online: { kind: 'pkcs11', modulePath, tokenLabel, pin, keyLabel } }
 }
 
+function tpmAttestation(src: Source, keysDir: string): TpmAttestationConfig | undefined {
+  if (!src.SLIPWAY_TPM_EK_CA_FILE) {
+    const stray = ['SLIPWAY_TPM_CHALLENGE_KEY_FILE', 'SLIPWAY_TPM_CHALLENGE_TTL_SECONDS'].find((v) => src[v])
+    if (stray) throw new ConfigError('SLIPWAY_TPM_EK_CA_FILE', `is required when ${stray} is set`)
+    return undefined
+  }
+  return {
+    ekCaFile: resolve(src.SLIPWAY_TPM_EK_CA_FILE),
+    challengeKeyFile: resolve(src.SLIPWAY_TPM_CHALLENGE_KEY_FILE || `${keysDir}/tpm-challenge.key`),
+    challengeTtlSeconds: integer(src, 'SLIPWAY_TPM_CHALLENGE_TTL_SECONDS', 300, 10, 3600),
+  }
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 
 /**
@@ -222,6 +246,7 @@ export function loadConfig(env: Source = process.env, read?: Set<string>): Confi
   const dataDir = resolve(src.SLIPWAY_DATA_DIR || './data')
   const logLevel = src.LOG_LEVEL || 'info'
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`)
+  const keysConfig = keys(src, dataDir)
   return {
     port: integer(src, 'PORT', 8080, 0, 65535),
     host,
@@ -238,12 +263,13 @@ export function loadConfig(env: Source = process.env, read?: Set<string>): Confi
     shutdownGraceSeconds: integer(src, 'SLIPWAY_SHUTDOWN_GRACE_SECONDS', 25, 0, 3600),
     pollIntervalSeconds: integer(src, 'SLIPWAY_POLL_INTERVAL_SECONDS', 300, 1, 7 * 24 * 3600),
     rolloutTickSeconds: integer(src, 'SLIPWAY_ROLLOUT_TICK_SECONDS', 5, 1, 3600),
-    keys: keys(src, dataDir),
+    keys: keysConfig,
     delta: {
       memoryBudget: integer(src, 'SLIPWAY_DELTA_MEMORY_BUDGET', 2 ** 30, 128 * 2 ** 20, Number.MAX_SAFE_INTEGER),
       offerRatio: fraction(src, 'SLIPWAY_DELTA_OFFER_RATIO', 0.7),
       topSources: integer(src, 'SLIPWAY_DELTA_TOP_SOURCES', 3, 0, 100),
       workDir: resolve(src.SLIPWAY_DELTA_WORK_DIR || `${dataDir}/delta-work`),
     },
+    tpmAttestation: tpmAttestation(src, keysConfig.dir),
   }
 }

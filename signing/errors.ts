@@ -52,6 +52,13 @@ export type TrustErrorCode =
   | 'CERT_CHAIN_INVALID'
   | 'CERT_EXPIRED'
   | 'CERT_REVOKED'
+  // ---- TPM key attestation (signing/attestation; TCG EK Credential Profile, TPM 2.0 Part 1 §24, §18.4)
+  | 'ATTESTATION_MALFORMED' // not the attestation object DEVICE-API.md describes, or a TPM structure that does not parse
+  | 'ATTESTATION_CHAIN_INVALID' // the EK certificate does not chain to the operator's EK CA (or is expired)
+  | 'ATTESTATION_ACTIVATION_FAILED' // the AK was not shown to live in the EK's TPM: wrong or expired credential-activation answer
+  | 'ATTESTATION_SIGNATURE_INVALID' // the certify signature does not verify with the AK, or the TPM did not generate what was signed
+  | 'ATTESTATION_KEY_MISMATCH' // the certified key is not the device key
+  | 'ATTESTATION_KEY_NOT_RESIDENT' // a key's attributes allow it to exist outside the TPM (not fixedTPM|fixedParent|sensitiveDataOrigin)
   // ---- ceremony (refusing to produce metadata that would not verify)
   | 'CEREMONY_INVALID'
 

@@ -26,6 +26,9 @@ export type AgentErrorCode =
   | 'HEALTH_CHECK_FAILED' // a post-boot check failed (name and output tail in details)
   | 'MODEL_INSTALL_FAILED' // the model module refused or failed
   | 'UNSUPPORTED_PAYLOAD' // a kind/format this agent cannot install
+  | 'TPM_TOOL_MISSING' // tpm2-tools is not installed (Debian: tpm2-tools)
+  | 'TPM_FAILED' // a tpm2-tools command failed (TPM unreachable, auth, out of memory); stderr tail in details
+  | 'TPM_KEY_INVALID' // the configured persistent handle holds a key that is not a TPM-resident P-256 signing key
 
 export class AgentError extends Error {
   constructor(

@@ -28,3 +28,13 @@ t.test('verify/index.ts reaches only node: built-ins', async (t) => {
   t.same([...external].filter((s) => !s.startsWith('node:')), [], 'no package imports')
   t.notOk([...seen].some((f) => /pkcs11|certificate|forge/.test(f)), 'no PKCS#11 or certificate code')
 })
+
+t.test('TPM key attestation (signing/attestation, shared with the agent) reaches only node: built-ins', async (t) => {
+  for (const entry of ['signing/attestation/index.ts', 'client-sdk/src/identity/tpm-attest.ts', 'client-sdk/src/identity/tpm-key.ts']) {
+    const seen = new Set<string>()
+    const external = new Set<string>()
+    walk(join(root, entry), seen, external)
+    t.ok(seen.size >= 3, `${entry}: walked ${seen.size} files`)
+    t.same([...external].filter((s) => !s.startsWith('node:')), [], `${entry}: no package imports`)
+  }
+})

@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises'
 import { dirname, isAbsolute, join, resolve } from 'node:path'
 import type { HealthConfig } from '../health/checks.js'
 import type { TlsConfig } from '../identity/tls.js'
+import type { TpmConfig } from '../identity/tpm-tools.js'
 import type { Installed } from '../journal/journal.js'
 import type { SlotAdapterConfig } from '../slots/index.js'
 import { AgentError } from '../errors.js'
@@ -76,6 +77,8 @@ export interface AgentConfig {
   /** seconds between heartbeat health reports of the committed release (default 0: none) */
   heartbeatSeconds?: number
   tls?: TlsConfig
+  /** device key inside a TPM 2.0 through tpm2-tools (README "TPM-resident device keys"); absent: a file key */
+  tpm?: TpmConfig
   logLevel?: 'debug' | 'info' | 'warn' | 'error'
 }
 
@@ -111,6 +114,14 @@ export function validateConfig(raw: unknown, baseDir = process.cwd()): AgentConf
     if (typeof i !== 'object' || typeof i.name !== 'string' || typeof i.version !== 'string' || !/^[0-9a-f]{64}$/.test(String(i.sha256)) || !Number.isInteger(i.securityVersion))
       throw bad('installed', '{ name, version, sha256 (hex), securityVersion }')
   }
+  if (o.tpm !== undefined) {
+    const tpm = o.tpm as Record<string, unknown>
+    if (typeof tpm !== 'object' || tpm === null || typeof tpm.tcti !== 'string' || !tpm.tcti) throw bad('tpm', 'an object with a tcti, e.g. { "tcti": "device:/dev/tpmrm0" }')
+    if (tpm.keyHandle !== undefined && (typeof tpm.keyHandle !== 'string' || !/^0x81[0-7][0-9a-f]{5}$/i.test(tpm.keyHandle))) throw bad('tpm.keyHandle', 'a persistent handle 0x81000000–0x817fffff')
+    if (tpm.workDir !== undefined && (typeof tpm.workDir !== 'string' || !tpm.workDir)) throw bad('tpm.workDir', 'a non-empty string')
+    if (tpm.flush !== undefined && typeof tpm.flush !== 'boolean') throw bad('tpm.flush', 'true or false')
+    if (tpm.timeoutSeconds !== undefined && (typeof tpm.timeoutSeconds !== 'number' || !(tpm.timeoutSeconds >= 1))) throw bad('tpm.timeoutSeconds', 'a number ≥ 1')
+  }
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p))
   const c = o as unknown as AgentConfig
   return {
@@ -118,6 +129,7 @@ export function validateConfig(raw: unknown, baseDir = process.cwd()): AgentConf
     dataDir: abs(c.dataDir),
     trustedRootFile: abs(c.trustedRootFile),
     credentialFile: abs(c.credentialFile ?? join(c.dataDir, 'credential.json')),
+    ...(c.tpm?.workDir ? { tpm: { ...c.tpm, workDir: abs(c.tpm.workDir) } } : {}),
   }
 }
 
