@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { ByteReader } from './byte-reader.js'
 import { DeltaError } from './errors.js'
-import { decodeHeader, decodeOpHeader, HEADER_SIZE, OP_HEADER_SIZE, OpType, type DeltaHeader } from './format.js'
+import { decodeHeader, decodeOpHeader, HEADER_SIZE, OP_HEADER_SIZE, type DeltaHeader } from './format.js'
 import { OpRunner } from './ops.js'
 import { decodeProgress, type DeltaProgress } from './progress.js'
 import { CachedSource, IO_CHUNK, readExactly, TargetWriter, type SourceReader, type TargetSink } from './streams.js'
@@ -97,10 +97,6 @@ export async function applyDeltaStream({ source, patch, sink }: ApplyInput, opts
   // one payload buffer for the whole apply, grown to the largest op seen (≤ maxPayload)
   let payloadBuf = Buffer.alloc(0)
   const runner = new OpRunner(new CachedSource(source), header.sourceSize, out, limits.maxOpTargetBytes)
-  // A COPY op writes bytes of the source, and with the up-front check the whole source is
-  // known good: its own hash would only repeat the image hash over the same bytes. Ops
-  // that decode payload keep theirs (a damaged op fails at once, not at the end).
-  const hashCopies = !(opts.verifySource ?? true)
   // the sync of the last checkpoint runs while the next ops are applied
   let syncing: Promise<void> | undefined
 
@@ -117,7 +113,10 @@ export async function applyDeltaStream({ source, patch, sink }: ApplyInput, opts
       if (payloadBuf.length < op.payloadLength) payloadBuf = Buffer.allocUnsafe(op.payloadLength)
       const payload = payloadBuf.subarray(0, op.payloadLength)
       if (!(await reader.readInto(payload, op.payloadLength))) throw new DeltaError('DELTA_TRUNCATED', 'patch ends inside an op payload', { op: opIndex })
-      out.op = op.type !== OpType.COPY || hashCopies ? createHash('sha256') : undefined
+      // Every op is hashed on its own, COPY ops too, although with a checked source their
+      // bytes are known: a flipped bit in a COPY op's recorded sha256 is still a corrupt
+      // patch that must fail, and version 1 has nothing else that covers that field.
+      out.op = createHash('sha256')
       await runner.run(op, payload)
       if (out.position !== op.targetOffset + op.targetLength) {
         throw new DeltaError('DELTA_CORRUPT', 'op produced the wrong number of bytes', { op: opIndex })
