@@ -15,9 +15,11 @@ export interface BuildStats {
   literal: number
   /** how many changed stretches went through bsdiff-node */
   bsdiffRuns: number
+  /** windows where one bsdiff run over the whole window beat the stretch-by-stretch encoding */
+  bsdiffWindows: number
 }
 
-export const emptyStats = (): BuildStats => ({ copy: 0, exact: 0, aligned: 0, bsdiff: 0, literal: 0, bsdiffRuns: 0 })
+export const emptyStats = (): BuildStats => ({ copy: 0, exact: 0, aligned: 0, bsdiff: 0, literal: 0, bsdiffRuns: 0, bsdiffWindows: 0 })
 
 export interface RegionContext {
   source: FileHandle
@@ -55,14 +57,29 @@ export async function readAt(fh: FileHandle, position: number, length: number): 
 /** One window of the target → one BSDIFF op (or REPLACE when no source byte helps). */
 export async function buildRegion(t: number, len: number, pieces: Piece[], ctx: RegionContext, tag: string): Promise<EncodedOp> {
   const target = await readAt(ctx.target, t, len)
-  const segments: Segment[] = []
+  let segments: Segment[] = []
+  let changed = 0
   for (const p of pieces) {
     const bytes = target.subarray(p.t - t, p.t - t + p.len)
     if (p.s >= 0) {
       segments.push({ src: p.s, diff: Buffer.alloc(p.len) })
       ctx.stats.exact += p.len
     } else {
+      changed += p.len
       segments.push(...(await changedSegments(bytes, p.t, p.cands ?? [], ctx, `${tag}-${p.t}`)))
+    }
+  }
+  // Changed content cut into many short stretches by short exact matches (a new build of
+  // a binary: its unchanged 1 KiB blocks match, the code between them moved a little) is
+  // where per-stretch encoding loses to bsdiff over the whole window: stretches under
+  // bsdiffMinGap never see bsdiff, and each sees only its own neighbourhood. So one bsdiff
+  // run over the whole window competes with the stitched result, cheapest wins.
+  const stitched = segmentCost(segments)
+  if (changed >= ctx.bsdiffMinGap / 2 && pieces.length > 2 && stitched > 0.02 * len) {
+    const whole = await tryBsdiff(target, sourceCenter(t, pieces), ctx, `${tag}-w`, stitched, true)
+    if (whole) {
+      segments = whole
+      ctx.stats.bsdiffWindows++
     }
   }
   if (segments.every((s) => 'extra' in s)) return replaceOp(t, target, ctx.quality)
@@ -78,6 +95,24 @@ export async function buildRegion(t: number, len: number, pieces: Piece[], ctx: 
     { targetOffset: t, target, srcOffset: low, srcLength: cb.high - low, control: cb.entries, diff, extra },
     ctx.quality,
   )
+}
+
+/** bytes that cost about one literal byte each: extra bytes and non-zero diff bytes */
+function segmentCost(segments: Segment[]): number {
+  let n = 0
+  for (const s of segments) n += 'extra' in s ? s.extra.length : nonZero(s.diff)
+  return n
+}
+
+/** Where the window's old version sits: the median source − target shift of its matches, applied to its start. */
+function sourceCenter(t: number, pieces: Piece[]): number {
+  const deltas: number[] = []
+  for (const p of pieces) {
+    if (p.s >= 0) deltas.push(p.s - p.t)
+    else if (p.cands) deltas.push(...p.cands)
+  }
+  deltas.sort((a, b) => a - b)
+  return t + (deltas[deltas.length >> 1] ?? 0)
 }
 
 /**
@@ -124,14 +159,15 @@ async function changedSegments(gap: Buffer, t: number, cands: number[], ctx: Reg
 }
 
 /** bsdiff-node on the stretch against a window around `center`; used only if it costs less than `beat`. */
-async function tryBsdiff(gap: Buffer, center: number, ctx: RegionContext, tag: string, beat: number): Promise<Segment[] | undefined> {
+async function tryBsdiff(gap: Buffer, center: number, ctx: RegionContext, tag: string, beat: number, whole = false): Promise<Segment[] | undefined> {
   // The anchor is where the previous match says this stretch's old version starts (the
   // next file in an ext4 image, the next tensor in a model), so look mostly to the right
   // and only a little further than the stretch itself: bsdiff's suffix sort costs
   // ~1.4 s per MB of window here, and a fixed 20 MB window per stretch made a 500 MB OS
   // image take half an hour.
-  const left = 64 * 1024 + Math.floor(gap.length / 8)
-  const right = 64 * 1024 + Math.floor(gap.length / 4)
+  // A whole window's old version is spread wider (its matches point to several places): give it room both ways.
+  const left = 64 * 1024 + Math.floor(gap.length / (whole ? 2 : 8))
+  const right = 64 * 1024 + Math.floor(gap.length / (whole ? 2 : 4))
   const winStart = Math.max(0, center - left)
   const winEnd = Math.min(ctx.sourceSize, winStart + Math.min(ctx.bsdiffWindow, left + gap.length + right))
   if (winEnd - winStart < 64) return undefined
@@ -156,6 +192,6 @@ async function tryBsdiff(gap: Buffer, center: number, ctx: RegionContext, tag: s
     oldpos += x + z
   }
   if (d + e !== gap.length) return undefined
-  ctx.stats.bsdiff += gap.length
+  if (!whole) ctx.stats.bsdiff += gap.length
   return segs
 }

@@ -69,6 +69,21 @@ t.test('content with scattered inserts goes through bsdiff and costs a fraction 
   t.ok(r.size < 60_000, `patch ${r.size} is far below the ${changed.length} changed bytes`)
 })
 
+t.test('a rebuilt binary (short unchanged blocks between slightly moved code) is bsdiffed as a whole window', async (t) => {
+  const old = textLike(MiB, 8)
+  // per 4 KiB: 2 KiB unchanged (1 KiB blocks match at a drifting shift), then 2 KiB with a
+  // byte inserted every 200: stretches far below bsdiffMinGap that no single shift fits
+  const parts: Buffer[] = []
+  for (let i = 0; i < old.length; i += 4096) {
+    parts.push(old.subarray(i, i + 2048))
+    for (let j = i + 2048; j < Math.min(i + 4096, old.length); j += 200) parts.push(old.subarray(j, Math.min(j + 200, i + 4096)), Buffer.from('%'))
+  }
+  const target = Buffer.concat(parts)
+  const r = await roundTrip(t, old, target)
+  t.ok(r.stats.bsdiffWindows >= 1, `whole-window bsdiff won (${r.stats.bsdiffWindows} windows)`)
+  t.ok(r.size < 80_000, `patch ${r.size} is far below the ${target.length / 2} changed bytes`)
+})
+
 t.test('unrelated random content becomes REPLACE at about its own size', async (t) => {
   const source = randomBytes(2 * MiB, 6)
   const target = randomBytes(3 * MiB, 7)

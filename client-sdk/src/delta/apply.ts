@@ -2,8 +2,7 @@ import { createHash } from 'node:crypto'
 import { ByteReader } from './byte-reader.js'
 import { DeltaError } from './errors.js'
 import { decodeHeader, decodeOpHeader, HEADER_SIZE, OP_HEADER_SIZE, type DeltaHeader } from './format.js'
-import { collectGarbage } from './memory.js'
-import { runOp } from './ops.js'
+import { OpRunner } from './ops.js'
 import { decodeProgress, type DeltaProgress } from './progress.js'
 import { CachedSource, IO_CHUNK, readExactly, TargetWriter, type SourceReader, type TargetSink } from './streams.js'
 
@@ -31,7 +30,10 @@ export interface ApplyOptions {
   onProgress?: (p: DeltaProgress) => void | Promise<void>
   /** minimum bytes written between two progress records (default 64 MiB) */
   checkpointBytes?: number
-  /** run a full GC after this many target bytes to keep RSS flat (default 16 MiB; 0 = never) */
+  /**
+   * @deprecated ignored: the applier reuses a fixed set of buffers and leaves no garbage
+   * that needs a forced GC. Kept so existing callers still compile.
+   */
   gcEveryBytes?: number
   limits?: Partial<ApplyLimits>
 }
@@ -92,57 +94,67 @@ export async function applyDeltaStream({ source, patch, sink }: ApplyInput, opts
   const out = new TargetWriter(sink, image, resume?.targetOffset ?? 0)
   let sinceCheckpoint = 0
   const checkpointBytes = opts.checkpointBytes ?? 64 << 20
-  // one payload buffer for the whole apply, grown to the largest op seen (≤ maxPayload):
-  // a fresh multi-MB buffer per op was garbage that V8 collects late, and RSS showed it
+  // one payload buffer for the whole apply, grown to the largest op seen (≤ maxPayload)
   let payloadBuf = Buffer.alloc(0)
-  const cached = new CachedSource(source)
-  const gcEvery = opts.gcEveryBytes ?? 16 << 20
-  let sinceGc = 0
+  const runner = new OpRunner(new CachedSource(source), header.sourceSize, out, limits.maxOpTargetBytes)
+  // the sync of the last checkpoint runs while the next ops are applied
+  let syncing: Promise<void> | undefined
 
-  for (; opIndex < header.opCount; opIndex++) {
-    const op = await readOp(reader, header)
-    if (op.targetOffset !== out.position || op.targetOffset + op.targetLength > header.targetSize) {
-      throw new DeltaError('DELTA_CORRUPT', 'op does not continue the target where the previous one ended', {
-        op: opIndex,
-        targetOffset: op.targetOffset,
-        expected: out.position,
-      })
+  try {
+    for (; opIndex < header.opCount; opIndex++) {
+      const op = await readOp(reader, header)
+      if (op.targetOffset !== out.position || op.targetOffset + op.targetLength > header.targetSize) {
+        throw new DeltaError('DELTA_CORRUPT', 'op does not continue the target where the previous one ended', {
+          op: opIndex,
+          targetOffset: op.targetOffset,
+          expected: out.position,
+        })
+      }
+      if (payloadBuf.length < op.payloadLength) payloadBuf = Buffer.allocUnsafe(op.payloadLength)
+      const payload = payloadBuf.subarray(0, op.payloadLength)
+      if (!(await reader.readInto(payload, op.payloadLength))) throw new DeltaError('DELTA_TRUNCATED', 'patch ends inside an op payload', { op: opIndex })
+      // Every op is hashed on its own, COPY ops too, although with a checked source their
+      // bytes are known: a flipped bit in a COPY op's recorded sha256 is still a corrupt
+      // patch that must fail, and version 1 has nothing else that covers that field.
+      out.op = createHash('sha256')
+      await runner.run(op, payload)
+      if (out.position !== op.targetOffset + op.targetLength) {
+        throw new DeltaError('DELTA_CORRUPT', 'op produced the wrong number of bytes', { op: opIndex })
+      }
+      if (out.op && !out.op.digest().equals(op.sha256)) {
+        throw new DeltaError('DELTA_OP_HASH_MISMATCH', `op ${opIndex} output does not match its sha256`, {
+          op: opIndex,
+          targetOffset: op.targetOffset,
+        })
+      }
+      sinceCheckpoint += op.targetLength
+      if (opts.onProgress && sinceCheckpoint >= checkpointBytes && opIndex + 1 < header.opCount) {
+        sinceCheckpoint = 0
+        await syncing // one sync at a time: progress records stay in order
+        await out.flush()
+        const record: DeltaProgress = {
+          format: 1,
+          header: headerBytes.toString('base64'),
+          opsDone: opIndex + 1,
+          patchOffset: reader.position,
+          targetOffset: out.offset,
+          prefixSha256: image.copy().digest('hex'),
+        }
+        // fdatasync covers every write issued before it: the record is true once it returns,
+        // whatever is written meanwhile, so the apply goes on instead of waiting for the disk
+        const onProgress = opts.onProgress
+        syncing = (async () => {
+          await sink.sync?.()
+          await onProgress(record)
+        })()
+        syncing.catch(() => {}) // awaited at the next checkpoint or the end
+      }
     }
-    if (payloadBuf.length < op.payloadLength) payloadBuf = Buffer.allocUnsafe(op.payloadLength)
-    const payload = payloadBuf.subarray(0, op.payloadLength)
-    if (!(await reader.readInto(payload, op.payloadLength))) throw new DeltaError('DELTA_TRUNCATED', 'patch ends inside an op payload', { op: opIndex })
-    out.op = createHash('sha256')
-    await runOp(op, payload, cached, header.sourceSize, out, limits.maxOpTargetBytes)
-    if (out.position !== op.targetOffset + op.targetLength) {
-      throw new DeltaError('DELTA_CORRUPT', 'op produced the wrong number of bytes', { op: opIndex })
-    }
-    if (!out.op.digest().equals(op.sha256)) {
-      throw new DeltaError('DELTA_OP_HASH_MISMATCH', `op ${opIndex} output does not match its sha256`, {
-        op: opIndex,
-        targetOffset: op.targetOffset,
-      })
-    }
-    sinceCheckpoint += op.targetLength
-    sinceGc += op.targetLength
-    if (gcEvery > 0 && sinceGc >= gcEvery) {
-      sinceGc = 0
-      collectGarbage()
-    }
-    if (opts.onProgress && sinceCheckpoint >= checkpointBytes && opIndex + 1 < header.opCount) {
-      sinceCheckpoint = 0
-      await out.flush()
-      await sink.sync?.()
-      await opts.onProgress({
-        format: 1,
-        header: headerBytes.toString('base64'),
-        opsDone: opIndex + 1,
-        patchOffset: reader.position,
-        targetOffset: out.offset,
-        prefixSha256: image.copy().digest('hex'),
-      })
-    }
+    await out.flush()
+    await syncing
+  } finally {
+    runner.close()
   }
-  await out.flush()
   if (out.offset !== header.targetSize) {
     throw new DeltaError('DELTA_CORRUPT', 'ops do not cover the whole target', { written: out.offset, targetSize: header.targetSize })
   }

@@ -1,123 +1,171 @@
-import { brotliDecompressSync } from 'node:zlib'
-import { OpType, readVarint, unzigzag, type OpHeader } from './format.js'
+import { BrotliReader } from './brotli-reader.js'
 import { DeltaError } from './errors.js'
+import { OpType, type OpHeader } from './format.js'
 import { IO_CHUNK, readExactly, type SourceReader, type TargetWriter } from './streams.js'
 
-/**
- * Executes one operation: reads its source bytes at random, writes its output through
- * the writer. REPLACE and BSDIFF ops are small (the builder cuts them at 4 MiB of target,
- * the applier refuses more than `maxOpTarget`), so their streams are decoded in one
- * synchronous call each: no threadpool (whose per-thread malloc arenas kept ~30 MB of
- * RSS), no stream machinery, and every output size capped before decoding.
- */
-export async function runOp(op: OpHeader, payload: Buffer, source: SourceReader, sourceSize: number, out: TargetWriter, maxOpTarget: number) {
-  if (op.type === OpType.COPY) return runCopy(op, source, sourceSize, out)
-  if (op.targetLength > maxOpTarget) {
-    throw new DeltaError('DELTA_SIZE_LIMIT', `op target length ${op.targetLength} exceeds the limit ${maxOpTarget}`, {
-      targetLength: op.targetLength,
-      limit: maxOpTarget,
-    })
-  }
-  if (op.type === OpType.REPLACE) return runReplace(op, payload, out)
-  return runBsdiff(op, payload, source, sourceSize, out)
-}
-
-function inflate(data: Buffer, max: number, what: string): Buffer {
-  if (data.length === 0) return Buffer.alloc(0) // an empty stream needs no bytes; brotli never writes 0 bytes for one
-  try {
-    // maxOutputLength turns a decompression bomb into an error instead of an allocation
-    return brotliDecompressSync(data, { maxOutputLength: Math.max(1, max) })
-  } catch (e) {
-    throw new DeltaError('DELTA_CORRUPT', `bad or oversized ${what} stream in op payload`, { stream: what }, { cause: e })
-  }
-}
-
-function checkExtent(op: OpHeader, sourceSize: number) {
-  if (op.srcOffset + op.srcLength > sourceSize) {
-    throw new DeltaError('DELTA_OUT_OF_SOURCE', 'op source extent lies outside the source image', {
-      srcOffset: op.srcOffset,
-      srcLength: op.srcLength,
-      sourceSize,
-    })
-  }
-}
-
-async function runCopy(op: OpHeader, source: SourceReader, sourceSize: number, out: TargetWriter) {
-  checkExtent(op, sourceSize)
-  // one buffer per op, reused: push() has finished with it when it resolves
-  const scratch = Buffer.allocUnsafe(Math.min(IO_CHUNK, op.targetLength))
-  for (let done = 0; done < op.targetLength; ) {
-    const n = Math.min(IO_CHUNK, op.targetLength - done)
-    const buf = scratch.subarray(0, n)
-    await readExactly(source, buf, op.srcOffset + done)
-    await out.push(buf)
-    done += n
-  }
-}
-
-async function runReplace(op: OpHeader, payload: Buffer, out: TargetWriter) {
-  const data = inflate(payload, op.targetLength, 'replace')
-  if (data.length !== op.targetLength) throw new DeltaError('DELTA_CORRUPT', 'replace data has the wrong length')
-  await out.push(data)
-}
+/** Decoded bytes handed out per step: small against the budget, large enough that per-call costs vanish. */
+const PIECE = 256 * 1024
 
 /**
- * bsdiff semantics (Percival's BSDIFF40, streams re-encoded with brotli): each control
- * entry (x, y, z) adds x diff bytes to the source at oldpos, copies y extra bytes, then
- * moves oldpos by z. oldpos is relative to the op's source extent and must stay inside it.
+ * Runs operations with a fixed set of buffers for the whole apply: three brotli readers
+ * (control, diff, extra) and one source scratch buffer. REPLACE and BSDIFF ops stream
+ * through them piece by piece, so memory does not grow with an op's size and nothing is
+ * left for the GC to find (the applier used to decode each stream whole, one fresh buffer
+ * each, and had to force a full GC every few MiB to stay within the device's budget).
  */
-async function runBsdiff(op: OpHeader, payload: Buffer, source: SourceReader, sourceSize: number, out: TargetWriter) {
-  checkExtent(op, sourceSize)
-  // a control entry writes ≥ 1 byte (seek-only entries may not repeat) and takes ≤ 30 bytes;
-  // real ones take ~4, so 4 bytes per output byte is generous and still bounded
-  const ctrl = inflate(payload.subarray(0, op.ctrlLength), 4 * op.targetLength + 64, 'control')
-  const diff = inflate(payload.subarray(op.ctrlLength, op.ctrlLength + op.diffLength), op.targetLength, 'diff')
-  const extra = inflate(payload.subarray(op.ctrlLength + op.diffLength), op.targetLength, 'extra')
-  const scratch = Buffer.allocUnsafe(Math.min(IO_CHUNK, op.targetLength))
-  let produced = 0
-  let oldpos = 0
-  let idle = 0
-  let c = 0
-  let d = 0
-  let e = 0
-  while (produced < op.targetLength) {
-    const xr = readVarint(ctrl, c, ctrl.length)
-    const yr = xr && readVarint(ctrl, xr[1], ctrl.length)
-    const zr = yr && readVarint(ctrl, yr[1], ctrl.length)
-    if (!xr || !yr || !zr) throw new DeltaError('DELTA_CORRUPT', 'control stream ends before the op output is complete')
-    c = zr[1]
-    const x = xr[0]
-    const y = yr[0]
-    const z = unzigzag(zr[0])
-    if (x + y > op.targetLength - produced || d + x > diff.length || e + y > extra.length) {
-      throw new DeltaError('DELTA_CORRUPT', 'control entry out of range', { x, y, z })
-    }
-    // entries that write nothing only move oldpos; two in a row are never needed
-    idle = x + y === 0 ? idle + 1 : 0
-    if (idle > 1) throw new DeltaError('DELTA_CORRUPT', 'control stream has consecutive empty entries')
-    if (x > 0 && (oldpos < 0 || oldpos + x > op.srcLength)) {
-      throw new DeltaError('DELTA_OUT_OF_SOURCE', 'bsdiff control reads outside the op source extent', {
-        oldpos,
-        length: x,
-        srcLength: op.srcLength,
+export class OpRunner {
+  private readonly ctrl = new BrotliReader(Buffer.allocUnsafe(64 * 1024))
+  private readonly diff = new BrotliReader(Buffer.allocUnsafe(PIECE))
+  private readonly extra = new BrotliReader(Buffer.allocUnsafe(PIECE))
+  private readonly scratch = Buffer.allocUnsafe(IO_CHUNK)
+
+  constructor(
+    private readonly source: SourceReader,
+    private readonly sourceSize: number,
+    private readonly out: TargetWriter,
+    private readonly maxOpTarget: number,
+  ) {}
+
+  async run(op: OpHeader, payload: Buffer): Promise<void> {
+    if (op.type === OpType.COPY) return this.copy(op)
+    if (op.targetLength > this.maxOpTarget) {
+      throw new DeltaError('DELTA_SIZE_LIMIT', `op target length ${op.targetLength} exceeds the limit ${this.maxOpTarget}`, {
+        targetLength: op.targetLength,
+        limit: this.maxOpTarget,
       })
     }
-    for (let done = 0; done < x; ) {
-      const n = Math.min(IO_CHUNK, x - done)
-      const buf = scratch.subarray(0, n)
-      await readExactly(source, buf, op.srcOffset + oldpos + done)
-      for (let i = 0; i < n; i++) buf[i] = buf[i]! + diff[d + i]! // Uint8Array store wraps mod 256, as bspatch does
-      await out.push(buf)
-      d += n
-      done += n
-    }
-    if (y > 0) await out.push(extra.subarray(e, e + y))
-    e += y
-    produced += x + y
-    oldpos += x + z
+    if (op.type === OpType.REPLACE) return this.replace(op, payload)
+    return this.bsdiff(op, payload)
   }
-  // an op must consume each of its streams exactly: leftovers mean a forged or damaged op
-  if (c !== ctrl.length || d !== diff.length || e !== extra.length) {
-    throw new DeltaError('DELTA_CORRUPT', 'op streams have trailing bytes')
+
+  close(): void {
+    for (const r of [this.ctrl, this.diff, this.extra]) r.close()
+  }
+
+  private checkExtent(op: OpHeader) {
+    if (op.srcOffset + op.srcLength > this.sourceSize) {
+      throw new DeltaError('DELTA_OUT_OF_SOURCE', 'op source extent lies outside the source image', {
+        srcOffset: op.srcOffset,
+        srcLength: op.srcLength,
+        sourceSize: this.sourceSize,
+      })
+    }
+  }
+
+  private async copy(op: OpHeader) {
+    this.checkExtent(op)
+    for (let done = 0; done < op.targetLength; ) {
+      const buf = this.scratch.subarray(0, Math.min(IO_CHUNK, op.targetLength - done))
+      await readExactly(this.source, buf, op.srcOffset + done)
+      await this.out.push(buf)
+      done += buf.length
+    }
+  }
+
+  private async replace(op: OpHeader, payload: Buffer) {
+    const r = this.diff
+    r.begin(payload, op.targetLength, 'replace')
+    for (let done = 0; done < op.targetLength; ) {
+      const piece = r.read(op.targetLength - done)
+      if (piece.length === 0) throw new DeltaError('DELTA_CORRUPT', 'replace data has the wrong length')
+      await this.out.push(piece)
+      done += piece.length
+    }
+    r.expectEnd()
+  }
+
+  /**
+   * bsdiff semantics (Percival's BSDIFF40, streams re-encoded with brotli): each control
+   * entry (x, y, z) adds x diff bytes to the source at oldpos, copies y extra bytes, then
+   * moves oldpos by z. oldpos is relative to the op's source extent and must stay inside it.
+   */
+  private async bsdiff(op: OpHeader, payload: Buffer) {
+    this.checkExtent(op)
+    const { ctrl, diff, extra, scratch, out } = this
+    // a control entry writes ≥ 1 byte (seek-only entries may not repeat) and takes ≤ 30 bytes;
+    // real ones take ~4, so 4 bytes per output byte is generous and still bounded
+    ctrl.begin(payload.subarray(0, op.ctrlLength), 4 * op.targetLength + 64, 'control')
+    diff.begin(payload.subarray(op.ctrlLength, op.ctrlLength + op.diffLength), op.targetLength, 'diff')
+    extra.begin(payload.subarray(op.ctrlLength + op.diffLength), op.targetLength, 'extra')
+    const varints = new VarintReader(ctrl)
+    let produced = 0
+    let oldpos = 0
+    let idle = 0
+    while (produced < op.targetLength) {
+      const x = varints.next()
+      const y = varints.next()
+      const zz = varints.next()
+      if (x < 0 || y < 0 || zz < 0) throw new DeltaError('DELTA_CORRUPT', 'control stream ends before the op output is complete')
+      const z = zz % 2 === 1 ? -(zz + 1) / 2 : zz / 2
+      if (x + y > op.targetLength - produced) throw new DeltaError('DELTA_CORRUPT', 'control entry out of range', { x, y, z })
+      // entries that write nothing only move oldpos; two in a row are never needed
+      idle = x + y === 0 ? idle + 1 : 0
+      if (idle > 1) throw new DeltaError('DELTA_CORRUPT', 'control stream has consecutive empty entries')
+      if (x > 0 && (oldpos < 0 || oldpos + x > op.srcLength)) {
+        throw new DeltaError('DELTA_OUT_OF_SOURCE', 'bsdiff control reads outside the op source extent', {
+          oldpos,
+          length: x,
+          srcLength: op.srcLength,
+        })
+      }
+      for (let done = 0; done < x; ) {
+        const buf = scratch.subarray(0, Math.min(IO_CHUNK, x - done))
+        await readExactly(this.source, buf, op.srcOffset + oldpos + done)
+        for (let at = 0; at < buf.length; ) {
+          const d = diff.read(buf.length - at)
+          if (d.length === 0) throw new DeltaError('DELTA_CORRUPT', 'diff stream ends before its control says', { x })
+          for (let i = 0; i < d.length; i++) buf[at + i] = buf[at + i]! + d[i]! // Uint8Array store wraps mod 256, as bspatch does
+          at += d.length
+        }
+        await out.push(buf)
+        done += buf.length
+      }
+      for (let done = 0; done < y; ) {
+        const e = extra.read(y - done)
+        if (e.length === 0) throw new DeltaError('DELTA_CORRUPT', 'extra stream ends before its control says', { y })
+        await out.push(e)
+        done += e.length
+      }
+      produced += x + y
+      oldpos += x + z
+    }
+    // an op must consume each of its streams exactly: leftovers mean a forged or damaged op
+    varints.expectEnd()
+    diff.expectEnd()
+    extra.expectEnd()
+  }
+}
+
+/** LEB128 varints (DELTA-FORMAT.md) pulled from a streaming control decoder. */
+class VarintReader {
+  private buf: Buffer = Buffer.alloc(0)
+  private at = 0
+
+  constructor(private readonly src: BrotliReader) {}
+
+  /** the next value, or -1 when the stream ends before it starts or inside it */
+  next(): number {
+    let v = 0
+    let mul = 1
+    for (let i = 0; i < 10; i++) {
+      if (this.at >= this.buf.length) {
+        this.buf = this.src.read(64 * 1024)
+        this.at = 0
+        if (this.buf.length === 0) return -1
+      }
+      const byte = this.buf[this.at++]!
+      v += (byte & 0x7f) * mul
+      if (byte < 0x80) {
+        if (!Number.isSafeInteger(v)) throw new DeltaError('DELTA_CORRUPT', 'control value out of range')
+        return v
+      }
+      mul *= 0x80
+    }
+    throw new DeltaError('DELTA_CORRUPT', 'control varint too long')
+  }
+
+  expectEnd(): void {
+    if (this.at < this.buf.length) throw new DeltaError('DELTA_CORRUPT', 'control stream has trailing bytes')
+    this.src.expectEnd()
   }
 }

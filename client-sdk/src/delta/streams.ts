@@ -31,42 +31,70 @@ export async function readExactly(src: SourceReader, buf: Buffer, position: numb
   }
 }
 
+/** Writes in flight at once: the next chunk is filled while the kernel copies the previous ones. */
+const WRITES_IN_FLIGHT = 3
+
 /**
  * Coalesces the many small pieces an op emits (bsdiff extra runs can be a few bytes)
- * into 1 MiB sequential writes, and hashes every byte once for the op and once for the image.
+ * into 1 MiB sequential writes, hashes every byte for the image (and for the op, when
+ * the op's hash is checked), and keeps a few writes in flight so that decoding and
+ * hashing overlap the write system calls instead of waiting for each. Pieces are copied
+ * into a fixed pool of chunk buffers, so the caller may reuse its buffer at once.
  */
 export class TargetWriter {
-  private readonly buf = Buffer.allocUnsafe(IO_CHUNK)
+  private readonly free: Buffer[] = []
+  private readonly inflight: Array<{ buf: Buffer; done: Promise<void> }> = []
+  private buf: Buffer
   private fill = 0
-  op: Hash = createHash('sha256')
+  /** the op hash, or undefined while the current op's output is not hashed on its own */
+  op: Hash | undefined
 
   constructor(
     private readonly sink: TargetSink,
     readonly image: Hash,
-    /** offset of the next byte to write */
+    /** offset of the next byte to write (pending bytes not included) */
     public offset: number,
-  ) {}
-
-  async push(b: Buffer): Promise<void> {
-    this.op.update(b)
-    this.image.update(b)
-    if (b.length >= IO_CHUNK) {
-      await this.flush()
-      await this.sink.write(b, this.offset)
-      this.offset += b.length
-      return
-    }
-    if (this.fill + b.length > IO_CHUNK) await this.flush()
-    b.copy(this.buf, this.fill)
-    this.fill += b.length
+  ) {
+    for (let i = 0; i < WRITES_IN_FLIGHT; i++) this.free.push(Buffer.allocUnsafe(IO_CHUNK))
+    this.buf = Buffer.allocUnsafe(IO_CHUNK)
   }
 
-  async flush(): Promise<void> {
+  async push(b: Buffer): Promise<void> {
+    this.op?.update(b)
+    this.image.update(b)
+    for (let at = 0; at < b.length; ) {
+      const n = b.copy(this.buf, this.fill, at)
+      this.fill += n
+      at += n
+      if (this.fill === IO_CHUNK) await this.submit()
+    }
+  }
+
+  private async submit(): Promise<void> {
     if (this.fill === 0) return
-    // no copy per flush: with 1 MiB of garbage per write, GC lagged and RSS grew ~40 MB
-    await this.sink.write(this.buf.subarray(0, this.fill), this.offset)
+    const buf = this.buf
+    const done = this.sink.write(buf.subarray(0, this.fill), this.offset)
+    done.catch(() => {}) // awaited below or in drain(); this only avoids an unhandled rejection meanwhile
+    this.inflight.push({ buf, done })
     this.offset += this.fill
     this.fill = 0
+    if (this.free.length === 0) await this.retireOldest()
+    this.buf = this.free.pop()!
+  }
+
+  private async retireOldest(): Promise<void> {
+    const w = this.inflight.shift()!
+    try {
+      await w.done
+    } finally {
+      this.free.push(w.buf)
+    }
+  }
+
+  /** Writes everything pushed so far and waits for it: before a sync, a checkpoint or the end. */
+  async flush(): Promise<void> {
+    await this.submit()
+    while (this.inflight.length > 0) await this.retireOldest()
   }
 
   /** the pending-inclusive offset: where the next pushed byte lands */

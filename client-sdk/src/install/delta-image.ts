@@ -10,7 +10,6 @@ import { open } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Delta } from '../../../signing/verify/index.js'
 import { applyDelta } from '../delta/index.js'
-import { collectGarbage } from '../delta/memory.js'
 import { AgentError } from '../errors.js'
 import { download, type DownloadOptions } from '../net/downloader.js'
 import { slotSink } from './slot-sink.js'
@@ -45,13 +44,11 @@ export async function installDelta(o: DeltaInstall): Promise<void> {
   }
   await o.onPatchReady?.()
   await checkReadable(o.activePath)
-  collectGarbage() // start the apply without the download's garbage: the device's memory budget is for the applier
   try {
     await applyDelta(o.activePath, patch, o.targetPath, {
       expectedTargetSha256: o.image.sha256,
       progressPath: progressPath(o.stagingDir, o.delta),
       ...(o.applyCheckpointBytes ? { checkpointBytes: o.applyCheckpointBytes } : {}),
-      gcEveryBytes: 8 << 20,
       ...(o.onApplyProgress ? { onProgress: o.onApplyProgress } : {}),
     })
   } catch (e) {
