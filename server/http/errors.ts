@@ -15,6 +15,7 @@ const STATUS: Record<ErrorKind, number> = {
   'too-large': 413,
   range: 416,
   unprocessable: 422,
+  'rate-limited': 429,
   unavailable: 503,
   internal: 500,
 }
@@ -39,6 +40,8 @@ export function toErrorResponse(e: unknown): { status: number; body: ErrorBody; 
     const headers: Record<string, string> = {}
     if (e.kind === 'unauthenticated') headers['www-authenticate'] = 'Bearer'
     if (e.kind === 'range' && typeof e.details?.size === 'number') headers['content-range'] = `bytes */${e.details.size}`
+    // RFC 9110 §10.2.3: how long to wait before trying again
+    if (e.kind === 'rate-limited' && typeof e.details?.retryAfterSeconds === 'number') headers['retry-after'] = String(e.details.retryAfterSeconds)
     const body: ErrorBody = { error: { code: e.code, message: e.message } }
     if (e.details) body.error.details = e.details
     return { status: STATUS[e.kind], body, headers }
