@@ -2,7 +2,7 @@
  * The one place where errors become HTTP responses. Every 4xx/5xx body has the
  * same shape: { error: { code, message, details? } }.
  */
-import type { FastifyError, FastifyInstance } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify'
 import { TrustError, type TrustErrorCode } from '../../signing/verify/index.js'
 import { SlipwayError, type ErrorKind } from '../domain/errors.js'
 
@@ -77,9 +77,14 @@ export function toErrorResponse(e: unknown): { status: number; body: ErrorBody; 
   return { status: 500, headers: {}, body: { error: { code: 'INTERNAL', message: 'internal server error' } } }
 }
 
-export function registerErrorHandling(app: FastifyInstance): void {
-  app.setErrorHandler((error, request, reply) => {
-    const { status, body, headers } = toErrorResponse(error)
+/**
+ * `authFailures` sees every authentication failure (401) and may turn it into a 429
+ * when the caller's address has failed too often (http/throttle.ts).
+ */
+export function registerErrorHandling(app: FastifyInstance, authFailures?: (request: FastifyRequest) => Promise<SlipwayError | undefined>): void {
+  app.setErrorHandler(async (error, request, reply) => {
+    const throttled = authFailures && error instanceof SlipwayError && error.kind === 'unauthenticated' ? await authFailures(request).catch(() => undefined) : undefined
+    const { status, body, headers } = toErrorResponse(throttled ?? error)
     if (status >= 500) request.log.error({ err: error }, 'request failed')
     else request.log.info({ code: body.error.code, status }, 'request refused')
     return reply.status(status).headers(headers).send(body)
