@@ -10,27 +10,9 @@ import t from 'tap'
 import { verifyChain } from '../../server/domain/fleet/audit-chain.js'
 import { call } from '../helpers/api.js'
 import { deviceCall } from '../helpers/device-call.js'
-import { enroll, enrollmentToken, installedOf, publish, type EnrolledDevice, type PublishedRelease } from '../helpers/fleet.js'
+import { enroll, enrollmentToken, installedOf, publish, type EnrolledDevice } from '../helpers/fleet.js'
+import { assignedFleet, phases1 } from '../helpers/boundary.js'
 import { startServer, type TestServer } from '../helpers/server.js'
-
-const phases1 = [{ percent: 100, minDevices: 1, soakSeconds: 0 }]
-
-/** A running 100% rollout of `rel` (hardware rpi5) and one device on v1 that has its assignment. */
-async function assignedFleet(srv: TestServer) {
-  const op = await srv.token('operator')
-  const v1 = await publish(srv, { version: '1.0.0' })
-  const v2 = await publish(srv, { version: '2.0.0' }, randomBytes(64 * 1024))
-  // a model for other hardware that nobody is ever assigned
-  const model = await publish(srv, { name: 'llm', kind: 'model', version: '1.0.0', hardware: ['jetson'] }, randomBytes(8192))
-  const et = await enrollmentToken(srv)
-  const dev = await enroll(srv, et, { installed: [installedOf(v1)] })
-  const other = await enroll(srv, et, { hardware: 'rpi4', installed: [installedOf(v1)] })
-  const c = await call(srv, op, 'POST', '/v1/rollouts', { release: 'rootfs@2.0.0', selector: { hardware: 'rpi5' }, phases: phases1, start: true, reason: 'test' })
-  if (c.status !== 201) throw new Error(`rollout: ${c.status} ${c.raw}`)
-  const poll = await deviceCall(srv, dev, 'GET', '/v1/device/update')
-  if (poll.status !== 200) throw new Error(`expected an assignment, got ${poll.status}`)
-  return { op, v1, v2, model, et, dev, other, rolloutId: c.json.rollout.id as string }
-}
 
 const missingBody = async (srv: TestServer, dev: EnrolledDevice, sha256: string) => (await deviceCall(srv, dev, 'GET', `/v1/blobs/${sha256}`)).raw.toString('utf8')
 const auditOf = async (srv: TestServer, op: string, subject: string) => (await call(srv, op, 'GET', `/v1/audit?subject=${encodeURIComponent(subject)}`)).json.entries as any[]
