@@ -158,6 +158,9 @@ t.test('quarantine: one transaction; 403 DEVICE_QUARANTINED everywhere; out of t
   const v = await view()
   t.same([v.totals.assigned, v.totals.pending, v.totals.failed, v.totals.healthy], [0, 0, 0, 0], 'neither failed nor healthy: out of the counts')
   t.equal(v.rollout.state, rolloutBefore.state, 'the failed report never reached the rollout')
+  const why = (await call(srv, f.op, 'GET', `/v1/devices/${f.dev.deviceId}/explain`)).json
+  t.equal(why.offered, null, 'explain offers it nothing')
+  t.match(why.reasons[0], /quarantined since .*stolen from the lab/)
   const shown = (await call(srv, f.op, 'GET', `/v1/devices/${f.dev.deviceId}`)).json
   t.equal(shown.quarantineReason, 'stolen from the lab')
   t.ok(shown.rollouts[0].withdrawnAt, 'its membership is marked withdrawn')

@@ -27,14 +27,15 @@ export class QuarantineService {
     const at = this.now().toISOString()
     return this.fleet.transaction(async (tx) => {
       const device = await this.live(tx, deviceId)
-      if (device.quarantinedAt) throw conflict('DEVICE_ALREADY_QUARANTINED', `device ${deviceId} is quarantined since ${device.quarantinedAt}`)
+      // the conditional write first: of two concurrent quarantines, one wins and the other changes nothing
+      if (device.quarantinedAt || !(await tx.devices.setQuarantine(deviceId, { at, reason })))
+        throw conflict('DEVICE_ALREADY_QUARANTINED', `device ${deviceId} is quarantined since ${device.quarantinedAt ?? at}`)
       if (!device.credentialHash.startsWith(REVOKED_CREDENTIAL_PREFIX))
         await tx.devices.setCredentialHash(deviceId, REVOKED_CREDENTIAL_PREFIX + device.credentialHash, at)
       // identity: also revoke certificates
       const assignment = await tx.assignments.withdraw(deviceId, at)
       await tx.downloads.setPrevious(deviceId, [])
       const memberships = await tx.members.withdraw(deviceId, at)
-      await tx.devices.setQuarantine(deviceId, { at, reason })
       await tx.audit.append(
         {
           actor,
@@ -55,8 +56,7 @@ export class QuarantineService {
     const at = this.now().toISOString()
     return this.fleet.transaction(async (tx) => {
       const device = await this.live(tx, deviceId)
-      if (!device.quarantinedAt) throw conflict('DEVICE_NOT_QUARANTINED', `device ${deviceId} is not quarantined`)
-      await tx.devices.setQuarantine(deviceId, null)
+      if (!device.quarantinedAt || !(await tx.devices.setQuarantine(deviceId, null))) throw conflict('DEVICE_NOT_QUARANTINED', `device ${deviceId} is not quarantined`)
       await tx.audit.append(
         {
           actor,

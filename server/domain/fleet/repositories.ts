@@ -49,8 +49,8 @@ export interface DeviceRepository {
   /** Moves last_seq forward (only forward) and records the state; true when this seq was the newest. */
   advance(deviceId: string, seq: number, state: string | null, at: string): Promise<boolean>
   list(q: DeviceListQuery): Promise<DeviceWithInstalled[]>
-  /** Sets (or with null lifts) the quarantine mark. */
-  setQuarantine(id: string, q: { at: string; reason: string } | null): Promise<void>
+  /** Sets (or with null lifts) the quarantine mark; false when it was already set (lifted): a concurrent change won. */
+  setQuarantine(id: string, q: { at: string; reason: string } | null): Promise<boolean>
   /** Replaces the stored credential hash (revocation stores a value no credential hashes to). */
   setCredentialHash(id: string, credentialHash: string, at: string): Promise<void>
   /** Deletes the identity (credential, hardware id binding), keeps the row and its history. */

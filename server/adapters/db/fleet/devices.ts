@@ -173,12 +173,14 @@ export class KyselyDevices implements DeviceRepository {
     return this.withInstalled(await query.orderBy('devices.id').limit(q.limit).execute())
   }
 
-  async setQuarantine(id: string, q: { at: string; reason: string } | null): Promise<void> {
-    await this.db
+  async setQuarantine(id: string, q: { at: string; reason: string } | null): Promise<boolean> {
+    const res = await this.db
       .updateTable('devices')
       .set({ quarantined_at: q?.at ?? null, quarantine_reason: q?.reason ?? null })
       .where('id', '=', id)
-      .execute()
+      .where('quarantined_at', q ? 'is' : 'is not', null)
+      .executeTakeFirst()
+    return Number(res.numUpdatedRows) === 1
   }
 
   async setCredentialHash(id: string, credentialHash: string, at: string): Promise<void> {
