@@ -90,7 +90,11 @@ export const blobRoutes =
       if (p.status === 304) return reply.status(304).send()
       const length = p.range ? p.range.end - p.range.start + 1 : p.size
       const counted = grant && (await reserve(request, grant, length))
-      const body = await blobs.get(sha256, p.range)
+      // a store failure sent nothing: it costs the device nothing either
+      const body = await blobs.get(sha256, p.range).catch(async (e: unknown) => {
+        await counted?.settle(0)
+        throw e
+      })
       metrics.downloadBytes.inc(length)
       if (counted) {
         // what the socket wrote for this response (headers included) corrects the reservation
