@@ -29,6 +29,8 @@ const tooMany = (code: string, message: string, retryAfterSeconds: number) =>
 /** Registers the plugin (no global limit) and returns the auth-failure throttle; call before any route plugin. */
 export async function registerThrottle(app: FastifyInstance, services: Pick<Services, 'config' | 'rateLimitRedis'>): Promise<AuthFailureThrottle> {
   const { boundary, queuePrefix } = services.config
+  // no limits configured: no plugin at all (and bench:poll --limiter's baseline)
+  if (boundary.authFailuresPerMinute === 0 && boundary.enrollmentsPerTokenPerMinute === 0) return async () => undefined
   await app.register(rateLimit, {
     global: false,
     ...(services.rateLimitRedis ? { redis: services.rateLimitRedis, nameSpace: `${queuePrefix}:rate-limit:` } : {}),
