@@ -64,6 +64,22 @@ export interface TpmAttestationConfig {
   challengeTtlSeconds: number
 }
 
+/** The device boundary (issue 10 §3, §5). */
+export interface BoundaryConfig {
+  /** a device may download each blob this many times its length per window (default 3) */
+  downloadBudgetFactor: number
+  /** the download budget's sliding window, seconds (default 24 h) */
+  downloadBudgetWindowSeconds: number
+  /** quarantine a device the first time it exceeds a download budget (default false) */
+  downloadBudgetQuarantine: boolean
+  /** lifetime of a presigned URL issued to a device for one assignment's blob, seconds (default 60) */
+  devicePresignSeconds: number
+  /** failed authentications one source address may make per minute before 429 (default 100; 0 = no limit) */
+  authFailuresPerMinute: number
+  /** enrollments one enrollment token may make per minute before 429 (default 1000; 0 = no limit) */
+  enrollmentsPerTokenPerMinute: number
+}
+
 export interface Config {
   port: number
   host: string
@@ -96,6 +112,7 @@ export interface Config {
   keys: KeysConfig
   delta: DeltaConfig
   tpmAttestation?: TpmAttestationConfig
+  boundary: BoundaryConfig
 }
 
 export class ConfigError extends Error {
@@ -271,5 +288,13 @@ export function loadConfig(env: Source = process.env, read?: Set<string>): Confi
       workDir: resolve(src.SLIPWAY_DELTA_WORK_DIR || `${dataDir}/delta-work`),
     },
     tpmAttestation: tpmAttestation(src, keysConfig.dir),
+    boundary: {
+      downloadBudgetFactor: integer(src, 'SLIPWAY_DOWNLOAD_BUDGET_FACTOR', 3, 1, 1000),
+      downloadBudgetWindowSeconds: integer(src, 'SLIPWAY_DOWNLOAD_BUDGET_WINDOW_SECONDS', 24 * 3600, 60, 30 * 24 * 3600),
+      downloadBudgetQuarantine: bool(src, 'SLIPWAY_DOWNLOAD_BUDGET_QUARANTINE', false),
+      devicePresignSeconds: integer(src, 'SLIPWAY_DEVICE_PRESIGN_SECONDS', 60, 10, 3600),
+      authFailuresPerMinute: integer(src, 'SLIPWAY_AUTH_FAILURES_PER_MINUTE', 100, 0, 1_000_000),
+      enrollmentsPerTokenPerMinute: integer(src, 'SLIPWAY_ENROLLMENTS_PER_TOKEN_PER_MINUTE', 1000, 0, 1_000_000),
+    },
   }
 }

@@ -25,6 +25,9 @@ import { FleetCaches } from './domain/fleet/caches.js'
 import { EnrollmentService } from './domain/fleet/enrollment-service.js'
 import { ReportService } from './domain/fleet/report-service.js'
 import { RolloutService } from './domain/fleet/rollout-service.js'
+import { DownloadPolicy } from './domain/fleet/download-policy.js'
+import { QuarantineService } from './domain/fleet/quarantine-service.js'
+import { openRateLimitRedis } from './adapters/rate-limit/redis-store.js'
 import { evaluateSoon } from './workers/jobs.js'
 
 export interface Container extends Services {
@@ -104,6 +107,11 @@ export async function createContainer(
     const caches = new FleetCaches(repos.releases, repos.fleet.rollouts)
     const rollouts = new RolloutService(repos.fleet, repos.releases, caches)
     const assignments = new AssignmentService(repos.fleet, caches, onlineSigner, deltas, config.pollIntervalSeconds)
+    const quarantine = new QuarantineService(repos.fleet)
+    const b = config.boundary
+    const downloads = new DownloadPolicy(repos.fleet, { factor: b.downloadBudgetFactor, windowSeconds: b.downloadBudgetWindowSeconds, quarantine: b.downloadBudgetQuarantine }, quarantine)
+    const rateLimitRedis = config.redisUrl ? openRateLimitRedis(config.redisUrl) : undefined
+    if (rateLimitRedis) closers.unshift(async () => void (await rateLimitRedis.quit().catch(() => rateLimitRedis.disconnect())))
     const reports = new ReportService(repos.fleet, caches, (n, v) => repos.releases.findByNameVersion(n, v), (id) => evaluateSoon(queue, id))
     return {
       config,
@@ -112,6 +120,9 @@ export async function createContainer(
       assignments,
       reports,
       enrollment: new EnrollmentService(repos.fleet),
+      quarantine,
+      downloads,
+      ...(rateLimitRedis ? { rateLimitRedis } : {}),
       repos,
       blobs,
       uploads,

@@ -12,6 +12,9 @@ import type { FleetCaches } from './domain/fleet/caches.js'
 import type { EnrollmentService } from './domain/fleet/enrollment-service.js'
 import type { ReportService } from './domain/fleet/report-service.js'
 import type { RolloutService } from './domain/fleet/rollout-service.js'
+import type { DownloadPolicy } from './domain/fleet/download-policy.js'
+import type { QuarantineService } from './domain/fleet/quarantine-service.js'
+import type { RateLimitRedis } from './adapters/rate-limit/redis-store.js'
 
 export interface Services {
   config: Config
@@ -36,4 +39,10 @@ export interface Services {
   /** rollout definitions, operator actions, the gate */
   rollouts: RolloutService
   caches: FleetCaches
+  /** quarantine, release, decommission */
+  quarantine: QuarantineService
+  /** which blobs a device may download, and its download budget */
+  downloads: DownloadPolicy
+  /** the shared store of the rate limits when scaled out (else each process counts alone) */
+  rateLimitRedis?: RateLimitRedis
 }

@@ -12,6 +12,7 @@ export type ErrorKind =
   | 'too-large' // 413
   | 'unprocessable' // 422: well-formed but the content does not match what was declared
   | 'range' // 416
+  | 'rate-limited' // 429: details.retryAfterSeconds becomes Retry-After
   | 'unavailable' // 503: a dependency (db, blob store, queue) is down
   | 'internal' // 500
 

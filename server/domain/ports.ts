@@ -45,8 +45,12 @@ export interface BlobStore {
   putFile(path: string, info: BlobInfo, opts?: { consume?: boolean }): Promise<void>
   /** Read a blob, or an inclusive range of it. Throws BlobNotFound. */
   get(sha256: string, range?: ByteRange): Promise<Readable>
-  /** A short-lived URL a client can GET directly (S3); undefined when the store has none. */
-  presignedGetUrl(sha256: string, expirySeconds: number): Promise<string | undefined>
+  /**
+   * A short-lived URL a client can GET directly (S3); undefined when the store has none.
+   * `issuedFor` (e.g. a device and its assignment counter) is signed into the URL, so
+   * each assignment gets its own URL and the store's access log names who fetched.
+   */
+  presignedGetUrl(sha256: string, expirySeconds: number, issuedFor?: string): Promise<string | undefined>
   /** Remove a blob; a no-op when absent. */
   delete(sha256: string): Promise<void>
   /** Throws DependencyUnavailable when the store cannot be reached. */

@@ -21,6 +21,8 @@ import { uploadRoutes } from './uploads.js'
 import { deviceRoutes } from './device.js'
 import { fleetRoutes } from './fleet.js'
 import { rolloutRoutes } from './rollouts.js'
+import { quarantineRoutes } from './quarantine.js'
+import { registerThrottle } from './throttle.js'
 
 export interface AppOptions {
   /** false for no logs; else pino options (level defaults to config, stream to stdout) */
@@ -46,7 +48,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   const metrics = createMetrics(services.queue)
   observeDeltas(metrics.registry, services.deltas, services.repos.deltas)
   const polls = observeFleet(metrics.registry, services)
-  registerErrorHandling(app)
+  registerErrorHandling(app, await registerThrottle(app, services))
   observeRequests(app, metrics)
   app.addSchema(ErrorBody)
 
@@ -69,5 +71,6 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   await app.register(deviceRoutes(services, polls))
   await app.register(rolloutRoutes(services))
   await app.register(fleetRoutes(services))
+  await app.register(quarantineRoutes(services))
   return Object.assign(app as unknown as FastifyInstance, { metrics })
 }

@@ -7,6 +7,7 @@ import type { Services } from '../services.js'
 import { DEVICE_ONLY, deviceOf, devicePrincipalOf, requireRole } from './auth.js'
 import { EnrollBody, EnrollReply, EventsBody, HealthBody } from './fleet-schemas.js'
 import { errors } from './schemas.js'
+import { enrollmentRateLimit } from './throttle.js'
 
 export const POLL_INTERVAL_HEADER = 'slipway-poll-interval'
 
@@ -20,12 +21,13 @@ export const deviceRoutes =
     app.post(
       '/v1/device/enroll',
       {
+        config: { rateLimit: enrollmentRateLimit(config.boundary) },
         schema: {
           tags: ['device'],
           summary: 'Trade an enrollment token for a device credential (re-enrolling rotates it)',
           security: [],
           body: EnrollBody,
-          response: { 200: EnrollReply, 201: EnrollReply, ...errors(400, 401) },
+          response: { 200: EnrollReply, 201: EnrollReply, ...errors(400, 401, 403, 429) },
         },
       },
       async (request, reply) => {

@@ -2,7 +2,7 @@
  * The one place where errors become HTTP responses. Every 4xx/5xx body has the
  * same shape: { error: { code, message, details? } }.
  */
-import type { FastifyError, FastifyInstance } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify'
 import { TrustError, type TrustErrorCode } from '../../signing/verify/index.js'
 import { SlipwayError, type ErrorKind } from '../domain/errors.js'
 
@@ -15,6 +15,7 @@ const STATUS: Record<ErrorKind, number> = {
   'too-large': 413,
   range: 416,
   unprocessable: 422,
+  'rate-limited': 429,
   unavailable: 503,
   internal: 500,
 }
@@ -39,6 +40,8 @@ export function toErrorResponse(e: unknown): { status: number; body: ErrorBody; 
     const headers: Record<string, string> = {}
     if (e.kind === 'unauthenticated') headers['www-authenticate'] = 'Bearer'
     if (e.kind === 'range' && typeof e.details?.size === 'number') headers['content-range'] = `bytes */${e.details.size}`
+    // RFC 9110 §10.2.3: how long to wait before trying again
+    if (e.kind === 'rate-limited' && typeof e.details?.retryAfterSeconds === 'number') headers['retry-after'] = String(e.details.retryAfterSeconds)
     const body: ErrorBody = { error: { code: e.code, message: e.message } }
     if (e.details) body.error.details = e.details
     return { status: STATUS[e.kind], body, headers }
@@ -74,9 +77,14 @@ export function toErrorResponse(e: unknown): { status: number; body: ErrorBody; 
   return { status: 500, headers: {}, body: { error: { code: 'INTERNAL', message: 'internal server error' } } }
 }
 
-export function registerErrorHandling(app: FastifyInstance): void {
-  app.setErrorHandler((error, request, reply) => {
-    const { status, body, headers } = toErrorResponse(error)
+/**
+ * `authFailures` sees every authentication failure (401) and may turn it into a 429
+ * when the caller's address has failed too often (http/throttle.ts).
+ */
+export function registerErrorHandling(app: FastifyInstance, authFailures?: (request: FastifyRequest) => Promise<SlipwayError | undefined>): void {
+  app.setErrorHandler(async (error, request, reply) => {
+    const throttled = authFailures && error instanceof SlipwayError && error.kind === 'unauthenticated' ? await authFailures(request).catch(() => undefined) : undefined
+    const { status, body, headers } = toErrorResponse(throttled ?? error)
     if (status >= 500) request.log.error({ err: error }, 'request failed')
     else request.log.info({ code: body.error.code, status }, 'request refused')
     return reply.status(status).headers(headers).send(body)

@@ -8,6 +8,8 @@ export interface Metrics {
   httpDuration: Histogram<'method' | 'route' | 'status'>
   uploadBytes: Counter
   downloadBytes: Counter
+  /** device downloads refused past their budget (issue 10 §3: the exfiltration signal) */
+  downloadBudgetExceeded: Counter
 }
 
 export function createMetrics(queue: JobQueue): Metrics {
@@ -36,6 +38,11 @@ export function createMetrics(queue: JobQueue): Metrics {
     }),
     uploadBytes: new Counter({ name: 'slipway_upload_bytes_total', help: 'artifact bytes received through uploads', registers: [registry] }),
     downloadBytes: new Counter({ name: 'slipway_download_bytes_total', help: 'blob bytes served', registers: [registry] }),
+    downloadBudgetExceeded: new Counter({
+      name: 'slipway_device_download_budget_exceeded_total',
+      help: 'device downloads refused because the device passed its download budget for a blob',
+      registers: [registry],
+    }),
   }
 }
 

@@ -9,9 +9,11 @@ export { JOBS } from './jobs.js'
 
 /** How often staged uploads past their expiry are reclaimed. */
 const RECLAIM_EVERY_MS = 15 * 60 * 1000
+/** How often download-ledger rows that left every budget window are deleted. */
+const PRUNE_DOWNLOADS_EVERY_MS = 60 * 60 * 1000
 
 export async function registerWorkers(services: Services): Promise<void> {
-  const { queue, uploads, rollouts, config, deltas } = services
+  const { queue, uploads, rollouts, config, deltas, downloads } = services
   queue.handle(JOBS.reclaimUploads, async () => {
     await uploads.reclaimExpired()
   })
@@ -28,6 +30,10 @@ export async function registerWorkers(services: Services): Promise<void> {
   })
   await queue.every(JOBS.reclaimUploads, RECLAIM_EVERY_MS)
   await queue.every(JOBS.rolloutsTick, config.rolloutTickSeconds * 1000)
+  queue.handle(JOBS.pruneDownloads, async () => {
+    await downloads.prune()
+  })
+  await queue.every(JOBS.pruneDownloads, PRUNE_DOWNLOADS_EVERY_MS)
   // one build at a time per process: a build already uses every core and the whole memory budget
   queue.handle<{ sourceSha256: string; targetSha256: string }>(JOBS.build, (job) => deltas.build(job.data, job.attempt))
   queue.handle<{ releaseId: string }>(JOBS.plan, async (job) => {

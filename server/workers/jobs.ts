@@ -7,6 +7,7 @@ export const JOBS = {
   ...DELTA_JOBS,
   evaluateRollout: 'evaluate-rollout',
   rolloutsTick: 'rollouts-tick',
+  pruneDownloads: 'prune-downloads',
   ...DELTA_JOBS,
 } as const
 

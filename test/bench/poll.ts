@@ -7,6 +7,13 @@
  * Goal: ≥ 0.35 of bare Fastify's throughput with p99 under 20 ms on embedded mode.
  *
  *   npm run bench:poll [-- --devices 100000 --pool 5000 --seconds 5 --rounds 3 --connections 32 --no-pg]
+ *   npm run bench:poll -- --limiter [--devices 20000 …]
+ *
+ * `--limiter` (issue 10 §5) measures instead what the rate limiter costs a valid poll:
+ * two embedded servers with the same fleet, one with the limits off
+ * (SLIPWAY_AUTH_FAILURES_PER_MINUTE=0), one with the defaults, polled in alternating
+ * rounds; then both again while a second load generator floods them with wrong
+ * credentials (401s on the one, 429s on the other). Goal: limits on ≥ 0.90 of off.
  *
  * Devices are written through the repositories (as enrollment writes them: a random
  * `sld_` credential stored as its sha256), not with 100,000 HTTP calls; the load
@@ -34,6 +41,7 @@ const { values: opt } = parseArgs({
     connections: { type: 'string', default: '32' },
     rounds: { type: 'string', default: '3' },
     'no-pg': { type: 'boolean', default: false },
+    limiter: { type: 'boolean', default: false },
   },
 })
 const DEVICES = Number(opt.devices)
@@ -117,7 +125,8 @@ function combine(rs: LoadResult[]): LoadResult {
   }
 }
 
-async function fleetMode(mode: string, env: Record<string, string>, bareUrl: string): Promise<Row> {
+/** A server with the seeded fleet and a running rollout, warmed up; `etags` the devices hold. */
+async function fleetServer(env: Record<string, string>): Promise<{ srv: TestServer; pool: string[]; etags: Array<[string, string]>; setup: string }> {
   const t0 = performance.now()
   const srv = await startServer(env)
   try {
@@ -137,10 +146,75 @@ async function fleetMode(mode: string, env: Record<string, string>, bareUrl: str
     const setup = `${((performance.now() - t0) / 1000).toFixed(0)} s setup`
     // warm-up: every credential polls once, so the cohort's assignments are signed and stored
     const warm = await runLoad({ url: srv.url, path: PATH, credentials: pool, seconds: 60, amount: pool.length, connections: CONNECTIONS })
-    return { mode, setup, ...(await paired(srv.url, pool, bareUrl, warm.etags)) }
+    return { srv, pool, etags: warm.etags, setup }
+  } catch (e) {
+    await srv.close()
+    throw e
+  }
+}
+
+async function fleetMode(mode: string, env: Record<string, string>, bareUrl: string): Promise<Row> {
+  const { srv, pool, etags, setup } = await fleetServer(env)
+  try {
+    return { mode, setup, ...(await paired(srv.url, pool, bareUrl, etags)) }
   } finally {
     await srv.close()
   }
+}
+
+/** --limiter: limits off and on, same fleet, alternating rounds; then the same under a flood of wrong credentials. */
+async function limiterBench(): Promise<void> {
+  const off = await fleetServer({ SLIPWAY_AUTH_FAILURES_PER_MINUTE: '0', SLIPWAY_ENROLLMENTS_PER_TOKEN_PER_MINUTE: '0' })
+  const on = await fleetServer({})
+  const wrong = Array.from({ length: 1000 }, () => DEVICE_CREDENTIAL_PREFIX + randomBytes(32).toString('base64url'))
+  const rounds: Record<'off' | 'on' | 'offFlood' | 'onFlood' | 'flood401' | 'flood429', LoadResult[]> = { off: [], on: [], offFlood: [], onFlood: [], flood401: [], flood429: [] }
+  let etOff = off.etags
+  let etOn = on.etags
+  const valid = (s: typeof off, etags: Array<[string, string]>) => runLoad({ url: s.srv.url, path: PATH, credentials: s.pool, seconds: SECONDS, connections: CONNECTIONS, etags })
+  // the flood gets a quarter of the connections: it competes for the CPU on both sides alike
+  const flood = (s: typeof off) => runLoad({ url: s.srv.url, path: PATH, credentials: wrong, seconds: SECONDS, connections: Math.max(1, CONNECTIONS >> 2) })
+  try {
+    for (let i = 0; i < ROUNDS; i++) {
+      // which server goes first alternates, so drift in the machine's load favours neither
+      const first = i % 2 === 0
+      const a = first ? await valid(off, etOff) : undefined
+      const b = await valid(on, etOn)
+      const a2 = a ?? (await valid(off, etOff))
+      const [d, fd] = first ? [undefined, undefined] : await Promise.all([valid(on, b.etags), flood(on)])
+      const [c, fc] = await Promise.all([valid(off, a2.etags), flood(off)])
+      const [d2, fd2] = d && fd ? [d, fd] : await Promise.all([valid(on, b.etags), flood(on)])
+      etOff = c.etags
+      etOn = d2.etags
+      rounds.off.push(a2)
+      rounds.on.push(b)
+      rounds.offFlood.push(c)
+      rounds.onFlood.push(d2)
+      rounds.flood401.push(fc)
+      rounds.flood429.push(fd2)
+    }
+  } finally {
+    await off.srv.close()
+    await on.srv.close()
+  }
+  const r = Object.fromEntries(Object.entries(rounds).map(([k, v]) => [k, combine(v)])) as Record<keyof typeof rounds, LoadResult>
+  const mix = (s: Record<string, number>) =>
+    Object.entries(s)
+      .sort()
+      .map(([k, v]) => `${k}:${v}`)
+      .join(' ')
+  const line = (mode: string, x: LoadResult, base: LoadResult) =>
+    `${mode.padEnd(44)} ${Math.round(x.rps).toLocaleString('en-US').padStart(9)} ${String(x.p50).padStart(7)} ${String(x.p99).padStart(7)} ${(x.rps / base.rps).toFixed(2).padStart(6)}  ${mix(x.statuses)}\n`
+  process.stdout.write(`\nbench:poll --limiter — ${DEVICES.toLocaleString('en-US')} devices, ${POOL.toLocaleString('en-US')} polling credentials, ${CONNECTIONS} connections, ${ROUNDS} × ${SECONDS} s alternating\n`)
+  process.stdout.write(`load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} on ${os.cpus().length} cores\n\n`)
+  process.stdout.write(`${'mode (embedded SQLite)'.padEnd(44)} ${'polls/s'.padStart(9)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'ratio'.padStart(6)}  statuses\n`)
+  process.stdout.write(line('valid polls, limits off', r.off, r.off))
+  process.stdout.write(line('valid polls, limits on', r.on, r.off))
+  process.stdout.write(line('valid polls under a flood, limits off', r.offFlood, r.offFlood))
+  process.stdout.write(line('valid polls under a flood, limits on', r.onFlood, r.offFlood))
+  process.stdout.write(line('  the flood itself, limits off', r.flood401, r.flood401))
+  process.stdout.write(line('  the flood itself, limits on', r.flood429, r.flood401))
+  const ratio = r.on.rps / r.off.rps
+  process.stdout.write(`\nratio = limits on ÷ limits off, paired rounds. goal (limiter costs a valid poll < 10%, ratio ≥ 0.90): ${ratio >= 0.9 ? 'met' : 'MISSED'} (${ratio.toFixed(2)})\n`)
 }
 
 function print(rows: Row[]): void {
@@ -161,6 +235,10 @@ function print(rows: Row[]): void {
 }
 
 const ROUNDS = Number(opt.rounds)
+if (opt.limiter) {
+  await limiterBench()
+  process.exit(0)
+}
 const bareApp = Fastify({ logger: false })
 bareApp.get(PATH, (_req, reply) => reply.header('slipway-poll-interval', '300').code(204).send())
 const bareUrl = await bareApp.listen({ host: '127.0.0.1', port: 0 })

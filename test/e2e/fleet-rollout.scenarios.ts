@@ -37,7 +37,8 @@ interface Fleet {
 
 async function setup(t: Test, mode: Mode, size: number, behaviour: (i: number) => Behaviour): Promise<Fleet> {
   const env = await mode.env(t)
-  const srv = await startServer({ ...env, SLIPWAY_ROLLOUT_TICK_SECONDS: '1' })
+  // the whole simulated fleet enrolls with one token within seconds: lift the per-token limit
+  const srv = await startServer({ ...env, SLIPWAY_ROLLOUT_TICK_SECONDS: '1', SLIPWAY_ENROLLMENTS_PER_TOKEN_PER_MINUTE: '0' })
   t.teardown(() => srv.close())
   for (let i = 0; i < mode.workers; i++) {
     const w = slipway(['worker'], {

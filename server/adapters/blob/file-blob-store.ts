@@ -136,7 +136,7 @@ export class FileBlobStore implements BlobStore {
   }
 
   /** Local files have no URL of their own; the HTTP layer serves `path()` instead. */
-  async presignedGetUrl(sha256: string, _expirySeconds: number): Promise<string | undefined> {
+  async presignedGetUrl(sha256: string, _expirySeconds: number, _issuedFor?: string): Promise<string | undefined> {
     assertSha256(sha256)
     return undefined
   }

@@ -136,9 +136,11 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
-  async presignedGetUrl(sha256: string, expirySeconds: number): Promise<string | undefined> {
+  async presignedGetUrl(sha256: string, expirySeconds: number, issuedFor?: string): Promise<string | undefined> {
+    // a signed response header makes the URL unique to `issuedFor` (and visible in S3 access logs)
+    const headers = issuedFor ? { 'response-content-disposition': `attachment; filename="${issuedFor.replace(/[^A-Za-z0-9._-]/g, '_')}"` } : undefined
     try {
-      return await this.client.presignedGetObject(this.bucket, blobKey(sha256), expirySeconds)
+      return await this.client.presignedGetObject(this.bucket, blobKey(sha256), expirySeconds, headers)
     } catch (e) {
       throw translateS3Error(e, sha256)
     }

@@ -56,6 +56,10 @@ export interface DevicesTable {
   last_report_at: string | null
   created_at: string
   updated_at: string
+  /** migration 006 */
+  quarantined_at: string | null
+  quarantine_reason: string | null
+  decommissioned_at: string | null
 }
 
 export interface DeviceInstalledTable {
@@ -99,6 +103,8 @@ export interface RolloutDevicesTable {
   reverted: number
   assigned_at: string
   reported_at: string | null
+  /** migration 006: a quarantined or decommissioned device's membership */
+  withdrawn_at: string | null
 }
 
 export interface DeviceAssignmentsTable {
@@ -111,6 +117,24 @@ export interface DeviceAssignmentsTable {
   etag: string
   expires_at: string
   created_at: string
+  /** migration 006 */
+  withdrawn_at: string | null
+}
+
+/** migration 006: what the previous assignment named, still downloadable */
+export interface DevicePreviousBlobsTable {
+  device_id: string
+  sha256: string
+  length: number
+}
+
+/** migration 006: the download ledger of the exfiltration budget */
+export interface DeviceDownloadsTable {
+  id: string
+  device_id: string
+  sha256: string
+  bytes: number
+  at: string
 }
 
 export interface DeviceReportsTable {
@@ -176,6 +200,8 @@ export interface Database {
   rollouts: RolloutsTable
   rollout_devices: RolloutDevicesTable
   device_assignments: DeviceAssignmentsTable
+  device_previous_blobs: DevicePreviousBlobsTable
+  device_downloads: DeviceDownloadsTable
   device_reports: DeviceReportsTable
   device_health: DeviceHealthTable
   audit_log: AuditLogTable

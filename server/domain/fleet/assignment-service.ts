@@ -8,6 +8,7 @@ import type { OnlineSigner } from '../ports.js'
 import type { Release } from '../model.js'
 import type { FleetCaches } from './caches.js'
 import { cohortPosition, phaseOf } from './cohort.js'
+import { blobsNamedBy } from './download-policy.js'
 import type { DevicePollContext, DeviceWithInstalled, InstalledRelease, Rollout, RolloutMember, StoredAssignment } from './model.js'
 import type { FleetRepositories } from './repositories.js'
 import { notOlder, selectorMisses } from './selector.js'
@@ -52,7 +53,7 @@ export class AssignmentService {
     const desired = await this.decide(device, current)
     if (!desired) return { kind: 'none', pollIntervalSeconds: this.pollIntervalSeconds }
     let stored = current
-    const same = current && current.rolloutId === desired.rollout.id && current.releaseId === desired.release.id && current.action === desired.action
+    const same = current && !current.withdrawnAt && current.rolloutId === desired.rollout.id && current.releaseId === desired.release.id && current.action === desired.action
     if (!same || Date.parse(current!.expiresAt) - this.now().getTime() < RESIGN_BEFORE_MS) stored = await this.issue(device, current, desired)
     if (ifNoneMatch !== undefined && ifNoneMatch === stored!.etag) return { kind: 'not-modified', etag: stored!.etag, pollIntervalSeconds: this.pollIntervalSeconds }
     return { kind: 'assignment', etag: stored!.etag, body: stored!.body, pollIntervalSeconds: this.pollIntervalSeconds }
@@ -146,9 +147,17 @@ export class AssignmentService {
       etag: `"a${counter}"`,
       expiresAt: new Date(assignment.signed.expires).toISOString(),
       createdAt: now,
+      withdrawnAt: null,
     }
+    // what the replaced assignment named stays downloadable for one more assignment
+    // (a device may be mid-download when the decision changes); a re-signed copy of the
+    // same assignment keeps the previous set as it was
+    const before = blobsNamedBy(current)
+    const after = new Set(blobsNamedBy(next).map((b) => b.sha256))
+    const changed = before.length !== after.size || before.some((b) => !after.has(b.sha256))
     const won = await this.fleet.transaction(async (tx) => {
       if (!(await tx.assignments.replace(next, current?.counter))) return false
+      if (changed) await tx.downloads.setPrevious(device.id, before)
       if (d.phase !== undefined)
         await tx.members.insert({
           rolloutId: d.rollout.id,

@@ -6,6 +6,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto'
 import { DEVICE_CREDENTIAL_PREFIX } from '../auth-service.js'
 import { notFound, SlipwayError } from '../errors.js'
+import { deviceQuarantined } from './quarantine-service.js'
 import type { Device, EnrollmentToken, InstalledRelease } from './model.js'
 import type { FleetRepositories } from './repositories.js'
 
@@ -82,6 +83,8 @@ export class EnrollmentService {
       if (!(await tx.enrollmentTokens.takeUse(token.id)))
         throw invalidToken('ENROLLMENT_TOKEN_USED_UP', `the enrollment token was already used ${token.maxUses} times`)
       const existing = await tx.devices.findByHardwareId(req.hardwareId)
+      // a quarantined device stays out (the token use above rolls back with this refusal)
+      if (existing?.quarantinedAt) throw deviceQuarantined()
       const device: Device = {
         id: existing?.id ?? randomUUID(),
         hardwareId: req.hardwareId,

@@ -18,6 +18,13 @@ const pct = (x: number) => `${(x * 100).toFixed(1)}%`
 export async function explainDevice(deviceId: string, fleet: FleetRepositories, caches: FleetCaches, assignments: AssignmentService): Promise<Explanation> {
   const device = await fleet.devices.findById(deviceId)
   if (!device) throw notFound('DEVICE_NOT_FOUND', `no device ${deviceId}`)
+  // a device out of the fleet is offered nothing, whatever the rollouts say
+  if (device.decommissionedAt || device.quarantinedAt) {
+    const why = device.decommissionedAt
+      ? `device was decommissioned at ${device.decommissionedAt}: its identity is deleted`
+      : `device is quarantined since ${device.quarantinedAt} (${device.quarantineReason ?? 'no reason given'}): every device request is refused`
+    return { deviceId, offered: null, summary: 'not offered an update: out of the fleet', reasons: [why] }
+  }
   const current = await fleet.assignments.find(deviceId)
   const reasons: string[] = []
   const runs = device.installed.map((i) => `${i.name}@${i.version} (securityVersion ${i.securityVersion})`).join(', ') || 'nothing known'

@@ -31,6 +31,11 @@ export interface Device {
   lastReportAt: string | null
   createdAt: string
   updatedAt: string
+  /** set while quarantined (every device route answers 403 DEVICE_QUARANTINED); written only by QuarantineService */
+  quarantinedAt?: string | null
+  quarantineReason?: string | null
+  /** set once decommissioned: identity gone, history kept */
+  decommissionedAt?: string | null
 }
 
 export interface DeviceWithInstalled extends Device {
@@ -121,6 +126,8 @@ export interface RolloutMember {
   reverted: boolean
   assignedAt: string
   reportedAt: string | null
+  /** set when quarantine or decommission took the device out of the rollout's counts */
+  withdrawnAt?: string | null
 }
 
 export interface StoredAssignment {
@@ -134,6 +141,8 @@ export interface StoredAssignment {
   etag: string
   expiresAt: string
   createdAt: string
+  /** set when quarantine or decommission withdrew it: never served again, names nothing downloadable */
+  withdrawnAt?: string | null
 }
 
 export interface AuditEntry {

@@ -49,7 +49,13 @@ export interface DeviceRepository {
   /** Moves last_seq forward (only forward) and records the state; true when this seq was the newest. */
   advance(deviceId: string, seq: number, state: string | null, at: string): Promise<boolean>
   list(q: DeviceListQuery): Promise<DeviceWithInstalled[]>
-  /** Devices whose hardware and group match (tags are checked by the caller), in pages. */
+  /** Sets (or with null lifts) the quarantine mark; false when it was already set (lifted): a concurrent change won. */
+  setQuarantine(id: string, q: { at: string; reason: string } | null): Promise<boolean>
+  /** Replaces the stored credential hash (revocation stores a value no credential hashes to). */
+  setCredentialHash(id: string, credentialHash: string, at: string): Promise<void>
+  /** Deletes the identity (credential, hardware id binding), keeps the row and its history. */
+  decommission(id: string, at: string): Promise<void>
+  /** Devices whose hardware and group match, neither quarantined nor decommissioned (tags are checked by the caller), in pages. */
   page(filter: { hardware?: string[]; group?: string }, after: string | undefined, limit: number): Promise<DeviceWithInstalled[]>
   /** Versions of `name` most run by devices of these hardware types, most devices first. */
   topInstalled(name: string, hardware: string[], limit: number): Promise<Array<{ version: string; sha256: string; devices: number }>>
@@ -89,6 +95,8 @@ export interface MemberRepository {
   /** Last reported values of one metric by the rollout's members. */
   metricValues(rolloutId: string, metric: string): Promise<number[]>
   forDevice(deviceId: string): Promise<RolloutMember[]>
+  /** Takes the device out of its rollouts' counts (quarantine, decommission); how many memberships it withdrew. */
+  withdraw(deviceId: string, at: string): Promise<number>
   /** Distinct previous versions of members whose previous securityVersion is below `sv`. */
   previousSecurityVersionsBelow(rolloutId: string, sv: number): Promise<string[]>
 }
@@ -98,6 +106,24 @@ export interface AssignmentRepository {
   /** Writes a new assignment only if the stored counter is still `a.counter - 1` (or none is stored and a.counter is the first). */
   replace(a: StoredAssignment, previousCounter: number | undefined): Promise<boolean>
   remove(deviceId: string): Promise<void>
+  /** Marks the current assignment withdrawn (kept for its counter); false when there was none to withdraw. */
+  withdraw(deviceId: string, at: string): Promise<boolean>
+}
+
+/** What a device may download and how much it did (issue 10 §3). */
+export interface DownloadRepository {
+  /** A blob named by the device's previous assignment. */
+  previousBlob(deviceId: string, sha256: string): Promise<{ sha256: string; length: number } | undefined>
+  /** Replaces the device's previous-assignment blobs (empty: none). */
+  setPrevious(deviceId: string, blobs: Array<{ sha256: string; length: number }>): Promise<void>
+  record(r: { id: string; deviceId: string; sha256: string; bytes: number; at: string }): Promise<void>
+  /** Corrects a recorded download to the bytes actually sent. */
+  settle(id: string, bytes: number): Promise<void>
+  remove(id: string): Promise<void>
+  /** Bytes of `sha256` the device downloaded at or after `since`, and the oldest such download. */
+  since(deviceId: string, sha256: string, since: string): Promise<{ bytes: number; oldest: string | undefined }>
+  /** Deletes ledger rows older than `before`; how many. */
+  prune(before: string): Promise<number>
 }
 
 export interface ReportRepository {
@@ -119,6 +145,7 @@ export interface FleetRepositories {
   assignments: AssignmentRepository
   reports: ReportRepository
   audit: AuditRepository
+  downloads: DownloadRepository
   /** Runs `fn` in one database transaction (retried by the caller on conflicts). */
   transaction<T>(fn: (tx: FleetRepositories) => Promise<T>): Promise<T>
 }

@@ -14,6 +14,7 @@ export const toAssignment = (r: Selectable<DeviceAssignmentsTable>): StoredAssig
   etag: r.etag,
   expiresAt: r.expires_at,
   createdAt: r.created_at,
+  withdrawnAt: r.withdrawn_at ?? null,
 })
 
 export class KyselyAssignments implements AssignmentRepository {
@@ -34,6 +35,7 @@ export class KyselyAssignments implements AssignmentRepository {
       etag: a.etag,
       expires_at: a.expiresAt,
       created_at: a.createdAt,
+      withdrawn_at: null,
     }
     if (previousCounter === undefined) {
       try {
@@ -45,6 +47,11 @@ export class KyselyAssignments implements AssignmentRepository {
       }
     }
     const res = await this.db.updateTable('device_assignments').set(row).where('device_id', '=', a.deviceId).where('counter', '=', previousCounter).executeTakeFirst()
+    return Number(res.numUpdatedRows) === 1
+  }
+
+  async withdraw(deviceId: string, at: string): Promise<boolean> {
+    const res = await this.db.updateTable('device_assignments').set({ withdrawn_at: at }).where('device_id', '=', deviceId).where('withdrawn_at', 'is', null).executeTakeFirst()
     return Number(res.numUpdatedRows) === 1
   }
 

@@ -16,6 +16,9 @@ const toDevice = (r: Selectable<DevicesTable>): Device => ({
   lastReportAt: r.last_report_at,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
+  quarantinedAt: r.quarantined_at ?? null,
+  quarantineReason: r.quarantine_reason ?? null,
+  decommissionedAt: r.decommissioned_at ?? null,
 })
 
 const toInstalled = (r: Pick<Selectable<DeviceInstalledTable>, 'name' | 'version' | 'sha256' | 'security_version'>): InstalledRelease => ({
@@ -55,7 +58,7 @@ export class KyselyDevices implements DeviceRepository {
       .selectFrom('devices')
       .leftJoin('device_assignments as a', 'a.device_id', 'devices.id')
       .selectAll('devices')
-      .select(['a.counter', 'a.rollout_id', 'a.release_id', 'a.action', 'a.body', 'a.etag', 'a.expires_at', 'a.created_at as a_created_at'])
+      .select(['a.counter', 'a.rollout_id', 'a.release_id', 'a.action', 'a.body', 'a.etag', 'a.expires_at', 'a.created_at as a_created_at', 'a.withdrawn_at'])
       .where('devices.credential_hash', '=', hash)
   }
 
@@ -80,7 +83,7 @@ export class KyselyDevices implements DeviceRepository {
     const assignment =
       r.counter === null
         ? undefined
-        : toAssignment({ device_id: r.id, counter: r.counter, rollout_id: r.rollout_id!, release_id: r.release_id!, action: r.action!, body: r.body!, etag: r.etag!, expires_at: r.expires_at!, created_at: r.a_created_at! })
+        : toAssignment({ device_id: r.id, counter: r.counter, rollout_id: r.rollout_id!, release_id: r.release_id!, action: r.action!, body: r.body!, etag: r.etag!, expires_at: r.expires_at!, created_at: r.a_created_at!, withdrawn_at: r.withdrawn_at })
     return { ...toDevice(r), installed: JSON.parse(r.installed) as InstalledRelease[], assignment }
   }
 
@@ -170,8 +173,32 @@ export class KyselyDevices implements DeviceRepository {
     return this.withInstalled(await query.orderBy('devices.id').limit(q.limit).execute())
   }
 
+  async setQuarantine(id: string, q: { at: string; reason: string } | null): Promise<boolean> {
+    const res = await this.db
+      .updateTable('devices')
+      .set({ quarantined_at: q?.at ?? null, quarantine_reason: q?.reason ?? null })
+      .where('id', '=', id)
+      .where('quarantined_at', q ? 'is' : 'is not', null)
+      .executeTakeFirst()
+    return Number(res.numUpdatedRows) === 1
+  }
+
+  async setCredentialHash(id: string, credentialHash: string, at: string): Promise<void> {
+    await this.db.updateTable('devices').set({ credential_hash: credentialHash, updated_at: at }).where('id', '=', id).execute()
+  }
+
+  async decommission(id: string, at: string): Promise<void> {
+    // the unique hardware id and credential columns get values no enrollment or request can produce
+    await this.db
+      .updateTable('devices')
+      .set({ decommissioned_at: at, hardware_id: `decommissioned:${id}`, credential_hash: `decommissioned:${id}`, quarantined_at: null, quarantine_reason: null, updated_at: at })
+      .where('id', '=', id)
+      .execute()
+  }
+
   async page(filter: { hardware?: string[]; group?: string }, after: string | undefined, limit: number): Promise<DeviceWithInstalled[]> {
-    let query = this.db.selectFrom('devices').selectAll()
+    // quarantined and decommissioned devices are no rollout's audience
+    let query = this.db.selectFrom('devices').selectAll().where('quarantined_at', 'is', null).where('decommissioned_at', 'is', null)
     if (filter.hardware) query = query.where('hardware', 'in', filter.hardware.length ? filter.hardware : [''])
     if (filter.group !== undefined) query = query.where('group_name', '=', filter.group)
     if (after !== undefined) query = query.where('id', '>', after)

@@ -6,6 +6,7 @@ import type { Database } from '../schema.js'
 import { KyselyAssignments } from './assignments.js'
 import { KyselyAudit } from './audit.js'
 import { KyselyDevices } from './devices.js'
+import { KyselyDownloads } from './downloads.js'
 import { KyselyEnrollmentTokens } from './enrollment-tokens.js'
 import { KyselyMembers } from './members.js'
 import { KyselyReports } from './reports.js'
@@ -20,6 +21,7 @@ export function fleetRepositories(db: Kysely<Database>, inTransaction = false): 
     assignments: new KyselyAssignments(db),
     reports: new KyselyReports(db),
     audit: new KyselyAudit(db),
+    downloads: new KyselyDownloads(db),
     transaction: (fn) => (inTransaction ? fn(fleetRepositories(db, true)) : withAuditRetry(() => db.transaction().execute((trx) => fn(fleetRepositories(trx, true))))),
   }
 }

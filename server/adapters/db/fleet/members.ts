@@ -19,6 +19,7 @@ const toMember = (r: Selectable<RolloutDevicesTable>): RolloutMember => ({
   reverted: Number(r.reverted) === 1,
   assignedAt: r.assigned_at,
   reportedAt: r.reported_at,
+  withdrawnAt: r.withdrawn_at ?? null,
 })
 
 const FAILED = ['failed', 'rolled-back']
@@ -89,6 +90,8 @@ export class KyselyMembers implements MemberRepository {
       .selectFrom('rollout_devices')
       .select(['phase', sql<number>`count(*)`.as('assigned'), failed.as('failed'), healthy.as('healthy'), silent.as('silent'), pending.as('pending'), sql<number>`sum(reverted)`.as('reverted')])
       .where('rollout_id', '=', rolloutId)
+      // a quarantined or decommissioned device is neither failed nor healthy
+      .where('withdrawn_at', 'is', null)
       .groupBy('phase')
       .execute()
     const per = new Map<number, MemberCounts>()
@@ -107,8 +110,13 @@ export class KyselyMembers implements MemberRepository {
   }
 
   async metricValues(rolloutId: string, metric: string): Promise<number[]> {
-    const rows = await this.db.selectFrom('rollout_devices').select('metrics').where('rollout_id', '=', rolloutId).where('metrics', 'is not', null).execute()
+    const rows = await this.db.selectFrom('rollout_devices').select('metrics').where('rollout_id', '=', rolloutId).where('metrics', 'is not', null).where('withdrawn_at', 'is', null).execute()
     return rows.map((r) => (JSON.parse(r.metrics!) as Record<string, unknown>)[metric]).filter((v): v is number => typeof v === 'number' && Number.isFinite(v))
+  }
+
+  async withdraw(deviceId: string, at: string): Promise<number> {
+    const res = await this.db.updateTable('rollout_devices').set({ withdrawn_at: at }).where('device_id', '=', deviceId).where('withdrawn_at', 'is', null).executeTakeFirst()
+    return Number(res.numUpdatedRows)
   }
 
   async forDevice(deviceId: string): Promise<RolloutMember[]> {
