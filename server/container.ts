@@ -21,6 +21,7 @@ import type { Services } from './services.js'
 import type { Repositories } from './domain/repositories.js'
 import { AssignmentService } from './domain/fleet/assignment-service.js'
 import { FleetCaches } from './domain/fleet/caches.js'
+import { DeviceService } from './domain/fleet/device-service.js'
 import { EnrollmentService } from './domain/fleet/enrollment-service.js'
 import { ReportService } from './domain/fleet/report-service.js'
 import { RolloutService } from './domain/fleet/rollout-service.js'
@@ -109,6 +110,7 @@ export async function createContainer(
       assignments,
       reports,
       enrollment: new EnrollmentService(repos.fleet),
+      devices: new DeviceService(repos.fleet),
       repos,
       blobs,
       uploads,

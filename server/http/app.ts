@@ -20,6 +20,7 @@ import { trustRoutes } from './trust.js'
 import { uploadRoutes } from './uploads.js'
 import { deviceRoutes } from './device.js'
 import { fleetRoutes } from './fleet.js'
+import { deviceManagementRoutes } from './device-management.js'
 import { rolloutRoutes } from './rollouts.js'
 
 export interface AppOptions {
@@ -69,5 +70,6 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   await app.register(deviceRoutes(services, polls))
   await app.register(rolloutRoutes(services))
   await app.register(fleetRoutes(services))
+  await app.register(deviceManagementRoutes(services))
   return Object.assign(app as unknown as FastifyInstance, { metrics })
 }

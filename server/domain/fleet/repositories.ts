@@ -2,6 +2,7 @@
 import type {
   AuditEntry,
   Device,
+  DeviceGroup,
   DevicePollContext,
   DeviceWithInstalled,
   EnrollmentToken,
@@ -24,6 +25,11 @@ export interface EnrollmentTokenRepository {
 
 export interface DeviceListQuery {
   group?: string
+  hardware?: string
+  /** not seen since this instant (or never) */
+  seenBefore?: string
+  /** prefix of the device id or hardware id */
+  search?: string
   tag?: string
   /** last reported state */
   state?: string
@@ -56,6 +62,53 @@ export interface DeviceRepository {
   saveHealth(deviceId: string, name: string, version: string, metrics: Record<string, number>, at: string): Promise<void>
   /** Last reported values of one metric by devices running `name` at another version than `exceptVersion`. */
   metricValues(name: string, exceptVersion: string, metric: string, limit: number): Promise<number[]>
+}
+
+/** Counts of devices by one field, most devices first. */
+export type Breakdown = Array<{ key: string; devices: number }>
+
+export interface FleetOverview {
+  total: number
+  byState: Breakdown
+  byHardware: Breakdown
+  byGroup: Breakdown
+  /** `name@version` of installed releases */
+  byVersion: Breakdown
+  /** devices not seen since `notSeenSince` (or never) */
+  notSeen: number
+}
+
+/** Device inventory for operators: labels, last-seen, overview figures. */
+export interface DeviceInventoryRepository {
+  /** Moves last_seen_at to `at` unless it is already at or after `notBefore`; true when written. */
+  touch(deviceId: string, at: string, notBefore: string): Promise<boolean>
+  setLabels(deviceId: string, group: string, tags: string[], at: string): Promise<void>
+  count(q: Omit<DeviceListQuery, 'limit' | 'after'>): Promise<number>
+  overview(notSeenSince: string): Promise<FleetOverview>
+}
+
+export interface DeviceGroupRepository {
+  upsert(g: DeviceGroup): Promise<void>
+  find(name: string): Promise<DeviceGroup | undefined>
+  list(): Promise<DeviceGroup[]>
+  remove(name: string): Promise<boolean>
+}
+
+export interface ReservationRepository {
+  reserve(r: { id: string; createdBy: string; createdAt: string; expiresAt: string }): Promise<void>
+  /** Removes an unexpired reservation; false when there is none (unknown, used or expired). */
+  take(id: string, now: string): Promise<boolean>
+  exists(id: string, now: string): Promise<boolean>
+}
+
+export interface StoredReport {
+  deviceId: string
+  id: string
+  seq: number
+  kind: 'event' | 'health'
+  rolloutId: string | null
+  body: unknown
+  at: string
 }
 
 export interface RolloutListQuery {
@@ -103,6 +156,10 @@ export interface AssignmentRepository {
 export interface ReportRepository {
   /** 'duplicate' when (device, id) was stored before. */
   insert(r: { deviceId: string; id: string; seq: number; kind: 'event' | 'health'; rolloutId: string | null; body: string; at: string }): Promise<'created' | 'duplicate'>
+  /** A device's newest reports, newest first. */
+  forDevice(deviceId: string, limit: number): Promise<StoredReport[]>
+  /** A rollout's reports in the order received (bounded by `limit`). */
+  forRollout(rolloutId: string, limit: number): Promise<StoredReport[]>
 }
 
 export interface AuditRepository {
@@ -114,6 +171,9 @@ export interface AuditRepository {
 export interface FleetRepositories {
   enrollmentTokens: EnrollmentTokenRepository
   devices: DeviceRepository
+  inventory: DeviceInventoryRepository
+  groups: DeviceGroupRepository
+  reservations: ReservationRepository
   rollouts: RolloutRepository
   members: MemberRepository
   assignments: AssignmentRepository
