@@ -21,6 +21,7 @@ import type { Services } from './services.js'
 import type { Repositories } from './domain/repositories.js'
 import { AssignmentService } from './domain/fleet/assignment-service.js'
 import { FleetCaches } from './domain/fleet/caches.js'
+import { PollingChangeFeed } from './domain/fleet/change-feed.js'
 import { DeviceService } from './domain/fleet/device-service.js'
 import { EnrollmentService } from './domain/fleet/enrollment-service.js'
 import { ReportService } from './domain/fleet/report-service.js'
@@ -102,6 +103,9 @@ export async function createContainer(
     const caches = new FleetCaches(repos.releases, repos.fleet.rollouts)
     const rollouts = new RolloutService(repos.fleet, repos.releases, caches)
     const assignments = new AssignmentService(repos.fleet, caches, onlineSigner, deltas, config.pollIntervalSeconds)
+    const inventory = repos.fleet.inventory
+    const changes = new PollingChangeFeed((topic) => (topic === 'fleet' ? inventory.fleetMark() : inventory.rolloutMark(topic.slice('rollout:'.length))))
+    closers.unshift(async () => changes.close())
     const reports = new ReportService(repos.fleet, caches, (n, v) => repos.releases.findByNameVersion(n, v), (id) => evaluateSoon(queue, id))
     return {
       config,
@@ -111,6 +115,7 @@ export async function createContainer(
       reports,
       enrollment: new EnrollmentService(repos.fleet),
       devices: new DeviceService(repos.fleet),
+      changes,
       repos,
       blobs,
       uploads,

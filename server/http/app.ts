@@ -21,6 +21,7 @@ import { uploadRoutes } from './uploads.js'
 import { deviceRoutes } from './device.js'
 import { fleetRoutes } from './fleet.js'
 import { deviceManagementRoutes } from './device-management.js'
+import { consoleRoutes } from './console.js'
 import { rolloutRoutes } from './rollouts.js'
 
 export interface AppOptions {
@@ -71,5 +72,6 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   await app.register(rolloutRoutes(services))
   await app.register(fleetRoutes(services))
   await app.register(deviceManagementRoutes(services))
+  await app.register(consoleRoutes(services))
   return Object.assign(app as unknown as FastifyInstance, { metrics })
 }
