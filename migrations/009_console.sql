@@ -28,10 +28,10 @@ CREATE TABLE rollout_reservations (
   expires_at TEXT NOT NULL
 );
 
--- A rollout's reports in time order: per-device progress and the failure-rate chart.
-CREATE INDEX device_reports_by_rollout ON device_reports (rollout_id, received_at);
-
 CREATE INDEX device_reports_by_device ON device_reports (device_id, received_at);
+
+-- The console's timelines: one rollout's or one device's audit entries.
+CREATE INDEX audit_log_by_subject ON audit_log (subject, seq);
 
 -- A read-only role for people who watch (the console): sees everything, acts on
 -- nothing. SQLite cannot change a CHECK constraint in place, so the table is rebuilt.

@@ -29,7 +29,7 @@ export const consoleRoutes =
   (services: Services): FastifyPluginAsync =>
   async (base) => {
     const app = base.withTypeProvider<TypeBoxTypeProvider>()
-    const { auth, rollouts, repos, changes, caches } = services
+    const { auth, rollouts, repos, changes } = services
     const read = requireRole(auth, ALL_ROLES)
 
     await app.register(fastifyStatic, {
@@ -68,16 +68,14 @@ export const consoleRoutes =
         onRequest: read,
         schema: {
           tags: ['rollouts'],
-          summary: 'Failure rate over time with its Wilson confidence band (replayed from the reports)',
+          summary: 'Failure rate over time with its Wilson confidence band (each decided device counted from its newest report)',
           params: Type.Object({ id: Type.String({ maxLength: 64 }) }),
           response: { 200: Type.Object({ confidence: Type.Number(), maxFailureRate: Type.Number(), points: Type.Array(SeriesPoint) }), ...errors(401, 403, 404) },
         },
       },
       async (request) => {
         const r = await rollouts.get(request.params.id)
-        const rel = (await caches.release(r.releaseId))!
-        const reports = await repos.fleet.reports.forRollout(r.id, 200_000)
-        return { confidence: r.gate.confidence, maxFailureRate: r.gate.maxFailureRate, points: failureSeries(reports, rel, r.gate) }
+        return { confidence: r.gate.confidence, maxFailureRate: r.gate.maxFailureRate, points: failureSeries(await repos.fleet.members.decidedTimeline(r.id), r.gate.confidence) }
       },
     )
 

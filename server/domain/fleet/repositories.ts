@@ -146,6 +146,8 @@ export interface MemberRepository {
   /** Last reported values of one metric by the rollout's members. */
   metricValues(rolloutId: string, metric: string): Promise<number[]>
   forDevice(deviceId: string): Promise<RolloutMember[]>
+  /** Decided members (healthy or failed, as counts() classifies them) by the time of their newest report. */
+  decidedTimeline(rolloutId: string): Promise<Array<{ at: string; failed: boolean }>>
   /** Distinct previous versions of members whose previous securityVersion is below `sv`. */
   previousSecurityVersionsBelow(rolloutId: string, sv: number): Promise<string[]>
 }
@@ -162,8 +164,6 @@ export interface ReportRepository {
   insert(r: { deviceId: string; id: string; seq: number; kind: 'event' | 'health'; rolloutId: string | null; body: string; at: string }): Promise<'created' | 'duplicate'>
   /** A device's newest reports, newest first. */
   forDevice(deviceId: string, limit: number): Promise<StoredReport[]>
-  /** A rollout's reports in the order received (bounded by `limit`). */
-  forRollout(rolloutId: string, limit: number): Promise<StoredReport[]>
 }
 
 export interface AuditRepository {

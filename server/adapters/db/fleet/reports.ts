@@ -28,9 +28,4 @@ export class KyselyReports implements ReportRepository {
     const rows = await this.db.selectFrom('device_reports').selectAll().where('device_id', '=', deviceId).orderBy('received_at', 'desc').orderBy('seq', 'desc').limit(limit).execute()
     return rows.map(toReport)
   }
-
-  async forRollout(rolloutId: string, limit: number): Promise<StoredReport[]> {
-    const rows = await this.db.selectFrom('device_reports').selectAll().where('rollout_id', '=', rolloutId).orderBy('received_at').orderBy('seq').limit(limit).execute()
-    return rows.map(toReport)
-  }
 }
