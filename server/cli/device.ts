@@ -7,11 +7,13 @@ import type { DeviceWithInstalled, RolloutMember } from '../domain/fleet/model.j
 import { parse, required, UsageError } from './args.js'
 import { apiRequest, type CliEnv } from './http-client.js'
 import { table } from './table.js'
+import { DEVICE_MANAGE_USAGE, deviceBulk, deviceSet } from './device-manage.js'
 
 export const DEVICE_USAGE = `usage:
   slipway device list [--group G] [--tag T] [--state S] [--version NAME[@VERSION]] [--limit N] [--after ID] [--json]
   slipway device show ID [--json]
-  slipway device explain ID [--json]`
+  slipway device explain ID [--json]
+${DEVICE_MANAGE_USAGE}`
 
 type ShownDevice = Omit<DeviceWithInstalled, 'credentialHash'>
 
@@ -24,6 +26,8 @@ export async function deviceCommand(env: () => CliEnv, argv: string[]): Promise<
   if (sub === 'list') return list(env, rest)
   if (sub === 'show') return show(env, rest)
   if (sub === 'explain') return explain(env, rest)
+  if (sub === 'set') return deviceSet(env, rest)
+  if (sub === 'bulk-update') return deviceBulk(env, rest)
   if (sub === undefined || sub === 'help' || sub === '--help') return void out(`${DEVICE_USAGE}\n`)
   throw new UsageError(`unknown device command "${sub}"\n\n${DEVICE_USAGE}`)
 }

@@ -3,7 +3,8 @@
  * routes only the console needs: who am I, a rollout's failure-rate series, and
  * Server-Sent Events that say when a topic changed (the page then refetches).
  */
-import { dirname } from 'node:path'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { FastifyPluginAsync } from 'fastify'
 import fastifyStatic from '@fastify/static'
@@ -17,8 +18,9 @@ import { ALL_ROLES, principalOf, requireRole } from './auth.js'
 import { errors } from './schemas.js'
 
 const PUBLIC_DIR = fileURLToPath(new URL('../console/public/', import.meta.url))
-// htm's export map names no file for require(); the ESM entry's folder holds the browser build
-const VENDOR_DIR = dirname(fileURLToPath(import.meta.resolve('htm/preact/standalone')))
+// htm's export map names no file of preact/ for require(), and import.meta.resolve
+// deadlocks under tsx's registered loader (slipway start): go from the package entry
+const VENDOR_DIR = join(dirname(createRequire(import.meta.url).resolve('htm')), '..', 'preact')
 
 /** The console's pages fetch only from this origin; the token lives in sessionStorage, so no inline script may run. */
 const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
