@@ -22,6 +22,8 @@ import { RedisUnreachable } from './domain/errors.js'
 import type { Repositories } from './domain/repositories.js'
 import { AssignmentService } from './domain/fleet/assignment-service.js'
 import { FleetCaches } from './domain/fleet/caches.js'
+import { PollingChangeFeed } from './domain/fleet/change-feed.js'
+import { DeviceService } from './domain/fleet/device-service.js'
 import { EnrollmentService } from './domain/fleet/enrollment-service.js'
 import { ReportService } from './domain/fleet/report-service.js'
 import { RolloutService } from './domain/fleet/rollout-service.js'
@@ -112,6 +114,9 @@ export async function createContainer(
     const downloads = new DownloadPolicy(repos.fleet, { factor: b.downloadBudgetFactor, windowSeconds: b.downloadBudgetWindowSeconds, quarantine: b.downloadBudgetQuarantine }, quarantine)
     const rateLimitRedis = config.redisUrl ? openRateLimitRedis(config.redisUrl) : undefined
     if (rateLimitRedis) closers.unshift(async () => void (await rateLimitRedis.quit().catch(() => rateLimitRedis.disconnect())))
+    const inventory = repos.fleet.inventory
+    const changes = new PollingChangeFeed((topic) => (topic === 'fleet' ? inventory.fleetMark() : inventory.rolloutMark(topic.slice('rollout:'.length))))
+    closers.unshift(async () => changes.close())
     const reports = new ReportService(repos.fleet, caches, (n, v) => repos.releases.findByNameVersion(n, v), (id) => evaluateSoon(queue, id))
     return {
       config,
@@ -123,6 +128,8 @@ export async function createContainer(
       quarantine,
       downloads,
       ...(rateLimitRedis ? { rateLimitRedis } : {}),
+      devices: new DeviceService(repos.fleet),
+      changes,
       repos,
       blobs,
       uploads,

@@ -9,6 +9,8 @@ import type { Repositories } from './domain/repositories.js'
 import type { TrustService } from './domain/trust-service.js'
 import type { AssignmentService } from './domain/fleet/assignment-service.js'
 import type { FleetCaches } from './domain/fleet/caches.js'
+import type { ChangeFeed } from './domain/fleet/change-feed.js'
+import type { DeviceService } from './domain/fleet/device-service.js'
 import type { EnrollmentService } from './domain/fleet/enrollment-service.js'
 import type { ReportService } from './domain/fleet/report-service.js'
 import type { RolloutService } from './domain/fleet/rollout-service.js'
@@ -38,6 +40,10 @@ export interface Services {
   reports: ReportService
   /** rollout definitions, operator actions, the gate */
   rollouts: RolloutService
+  /** device management: labels, dynamic groups, last-seen, overview */
+  devices: DeviceService
+  /** what the console's live pages listen to */
+  changes: ChangeFeed
   caches: FleetCaches
   /** quarantine, release, decommission */
   quarantine: QuarantineService

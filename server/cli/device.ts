@@ -8,12 +8,14 @@ import { parse, required, UsageError } from './args.js'
 import { apiRequest, type CliEnv } from './http-client.js'
 import { table } from './table.js'
 import { QUARANTINE_COMMANDS, QUARANTINE_USAGE, quarantineCommand } from './device-quarantine.js'
+import { DEVICE_MANAGE_USAGE, deviceBulk, deviceSet } from './device-manage.js'
 
 export const DEVICE_USAGE = `usage:
   slipway device list [--group G] [--tag T] [--state S] [--version NAME[@VERSION]] [--limit N] [--after ID] [--json]
   slipway device show ID [--json]
   slipway device explain ID [--json]
-${QUARANTINE_USAGE}`
+${QUARANTINE_USAGE}
+${DEVICE_MANAGE_USAGE}`
 
 type ShownDevice = Omit<DeviceWithInstalled, 'credentialHash'>
 
@@ -28,6 +30,8 @@ export async function deviceCommand(env: () => CliEnv, argv: string[]): Promise<
   if (sub === 'explain') return explain(env, rest)
   const standing = QUARANTINE_COMMANDS.find((c) => c === sub)
   if (standing) return quarantineCommand(env, standing, rest)
+  if (sub === 'set') return deviceSet(env, rest)
+  if (sub === 'bulk-update') return deviceBulk(env, rest)
   if (sub === undefined || sub === 'help' || sub === '--help') return void out(`${DEVICE_USAGE}\n`)
   throw new UsageError(`unknown device command "${sub}"\n\n${DEVICE_USAGE}`)
 }

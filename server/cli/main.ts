@@ -27,10 +27,12 @@ const HELP = `slipway — signed OTA updates and rollouts
 Fleet and rollouts (SLIPWAY_URL, SLIPWAY_TOKEN: an operator or admin token; --json for the API's JSON):
   slipway rollout create --release NAME@VERSION --phases 1,10,50,100 --reason TEXT [--min-devices N,…]
         [--soak S,…] [--max-failure-rate R] [--min-sample N] [--max-failures N] [--silent-after S]
-        [--metric 'NAME<800' | 'NAME<1.2x'] [--selector hardware=H,group=G,tag=T] [--breach pause|rollback]
-        [--dry-run] [--start]
+        [--metric 'NAME<800' | 'NAME<1.2x'] [--selector hardware=H,group=G,tag=T,saved-group=NAME] [--breach pause|rollback]
+        [--gate strict|standard|small-canary] [--allow-empty] [--id RESERVED-ID] [--dry-run] [--start]
   slipway rollout list | show ID | start|pause|resume|promote|abort|rollback ID --reason TEXT
   slipway device list [--group G] [--tag T] [--state S] [--version NAME[@V]] | show ID | explain ID
+  slipway device set ID [--group G] [--add-tag T] [--remove-tag T] --reason TEXT | bulk-update --selector … --reason TEXT
+  slipway device-group list | show NAME | save NAME --selector … --reason TEXT | delete NAME --reason TEXT
   slipway enroll-token create --group G --uses N --ttl SECONDS | list | revoke ID
   slipway audit verify [--expect-head HASH]   recompute the audit hash chain; prints the head to anchor
 
@@ -69,6 +71,8 @@ async function run(argv: string[]): Promise<void> {
       return (await import('./rollout.js')).rolloutCommand(() => cliEnv(), rest)
     case 'device':
       return (await import('./device.js')).deviceCommand(() => cliEnv(), rest)
+    case 'device-group':
+      return (await import('./device-manage.js')).deviceGroupCommand(() => cliEnv(), rest)
     case 'enroll-token':
       return (await import('./enroll-token.js')).enrollTokenCommand(() => cliEnv(), rest)
     case 'audit':

@@ -9,7 +9,10 @@ export const CREATE_USAGE = `usage: slipway rollout create --release NAME@VERSIO
          [--min-devices N[,N…]] [--soak SECONDS[,SECONDS…]]       one value for every phase, or one per phase
          [--max-failure-rate 0.05] [--min-sample N] [--max-failures N] [--silent-after SECONDS]
          [--metric 'inference_p95_ms<800' | 'inference_p95_ms<1.2x']  (repeatable; <1.2x = 1.2× the previous release's median)
-         [--selector hardware=rpi4,group=field,tag=x[,tag=y]] [--breach pause|rollback]
+         [--gate strict|standard|small-canary]   preset gate values (README "Gate presets"); the flags above override them
+         [--selector hardware=rpi4,group=field,tag=x[,tag=y],saved-group=NAME] [--breach pause|rollback]
+         [--allow-empty]   create even if the selector matches no device now
+         [--id UUID]       the rollout id an earlier --dry-run reserved (same cohorts, same counts)
          [--dry-run] [--start] [--json]`
 
 export const CREATE_OPTIONS = {
@@ -24,14 +27,19 @@ export const CREATE_OPTIONS = {
   metric: { type: 'string', multiple: true },
   selector: { type: 'string' },
   breach: { type: 'string' },
+  gate: { type: 'string' },
+  id: { type: 'string' },
+  'allow-empty': { type: 'boolean' },
   'dry-run': { type: 'boolean' },
   start: { type: 'boolean' },
   reason: { type: 'string' },
   json: { type: 'boolean' },
 } as const
 
-type StringFlag = Exclude<keyof typeof CREATE_OPTIONS, 'metric' | 'dry-run' | 'start' | 'json'>
-export type CreateFlags = { [K in StringFlag]?: string } & { metric?: string[]; 'dry-run'?: boolean; start?: boolean; json?: boolean }
+type StringFlag = Exclude<keyof typeof CREATE_OPTIONS, 'metric' | 'dry-run' | 'start' | 'json' | 'allow-empty'>
+export type CreateFlags = { [K in StringFlag]?: string } & { metric?: string[]; 'dry-run'?: boolean; start?: boolean; json?: boolean; 'allow-empty'?: boolean }
+
+export const GATE_PRESETS = ['strict', 'standard', 'small-canary'] as const
 
 function num(value: string, flag: string): number {
   const n = Number(value.trim())
@@ -60,8 +68,8 @@ export function parseMetric(spec: string): { name: string; max?: number; maxRati
   return m[3] ? { name: m[1]!, maxRatioToPrevious: value } : { name: m[1]!, max: value }
 }
 
-export function parseSelector(spec: string): { hardware?: string; group?: string; tags?: string[] } {
-  const sel: { hardware?: string; group?: string; tags?: string[] } = {}
+export function parseSelector(spec: string): { hardware?: string; group?: string; tags?: string[]; savedGroup?: string } {
+  const sel: { hardware?: string; group?: string; tags?: string[]; savedGroup?: string } = {}
   for (const part of spec.split(',').filter((p) => p.trim() !== '')) {
     const eq = part.indexOf('=')
     const key = eq > 0 ? part.slice(0, eq).trim() : ''
@@ -71,7 +79,8 @@ export function parseSelector(spec: string): { hardware?: string; group?: string
       if (sel[key] !== undefined) throw new UsageError(`--selector: ${key} given twice`)
       sel[key] = value
     } else if (key === 'tag' || key === 'tags') sel.tags = [...(sel.tags ?? []), value]
-    else throw new UsageError(`--selector: unknown key "${key}" (keys: hardware, group, tag)`)
+    else if (key === 'saved-group') sel.savedGroup = value
+    else throw new UsageError(`--selector: unknown key "${key}" (keys: hardware, group, tag, saved-group)`)
   }
   return sel
 }
@@ -103,6 +112,7 @@ export function rolloutBody(v: CreateFlags): Record<string, unknown> {
     gate.metrics = [...byName.values()]
   }
   if (v.breach !== undefined && v.breach !== 'pause' && v.breach !== 'rollback') throw new UsageError(`--breach must be pause or rollback, not "${v.breach}"`)
+  if (v.gate !== undefined && !(GATE_PRESETS as readonly string[]).includes(v.gate)) throw new UsageError(`--gate must be one of ${GATE_PRESETS.join(', ')}, not "${v.gate}"`)
 
   return {
     release: v.release,
@@ -110,6 +120,9 @@ export function rolloutBody(v: CreateFlags): Record<string, unknown> {
     ...(v.selector !== undefined && { selector: parseSelector(v.selector) }),
     ...(Object.keys(gate).length && { gate }),
     ...(v.breach !== undefined && { breachAction: v.breach }),
+    ...(v.gate !== undefined && { gatePreset: v.gate }),
+    ...(v.id !== undefined && { id: v.id }),
+    ...(v['allow-empty'] && { allowEmpty: true }),
     ...(v.reason !== undefined && { reason: v.reason }),
     ...(v['dry-run'] && { dryRun: true }),
     ...(v.start && { start: true }),

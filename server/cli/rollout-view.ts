@@ -44,11 +44,11 @@ export function formatView(v: RolloutView): string {
   const rows = v.phases.map((p) => {
     const m = p.members
     const mark = (r.state === 'running' || r.state === 'paused') && p.index === r.phase ? '>' : ' '
-    return [`${mark}${p.index + 1}`, `${p.percent}%`, p.minDevices, `${p.soakSeconds}s`, m.assigned, m.healthy, m.failed, m.silent, m.pending, m.reverted, ...(withReach ? [p.reach ?? ''] : [])]
+    return [`${mark}${p.index + 1}`, `${p.percent}%`, p.minDevices, `${p.soakSeconds}s`, p.healthyToPromote ?? 'never', m.assigned, m.healthy, m.failed, m.silent, m.pending, m.reverted, ...(withReach ? [p.reach ?? ''] : [])]
   })
   const t = v.totals
-  rows.push(['total', '', '', '', t.assigned, t.healthy, t.failed, t.silent, t.pending, t.reverted, ...(withReach ? [''] : [])])
-  const body = table(['phase', 'percent', 'min', 'soak', 'assigned', 'healthy', 'failed', 'silent', 'pending', 'reverted', ...(withReach ? ['reach now'] : [])], rows)
+  rows.push(['total', '', '', '', '', t.assigned, t.healthy, t.failed, t.silent, t.pending, t.reverted, ...(withReach ? [''] : [])])
+  const body = table(['phase', 'percent', 'min', 'soak', 'to promote', 'assigned', 'healthy', 'failed', 'silent', 'pending', 'reverted', ...(withReach ? ['reach now'] : [])], rows)
   return `${head}\n${body}${v.gate ? `\n${formatGate(v.gate)}` : ''}`
 }
 
@@ -66,11 +66,35 @@ function formatGate(g: NonNullable<RolloutView['gate']>): string {
 
 export function formatDryRun(d: DryRun): string {
   return (
-    `dry run: ${d.release.name}@${d.release.version} — ${d.matching} matching devices now\n` +
+    `dry run: ${d.release.name}@${d.release.version} — ${d.matching} matching devices now (rollout id ${d.rolloutId} reserved until ${d.reservedUntil})\n` +
+    `  gate      ${gateText(d.gate)}\n` +
     table(
-      ['phase', 'percent', 'devices'],
-      d.phases.map((p) => [p.index + 1, `${p.percent}%`, p.devices]),
+      ['phase', 'percent', 'devices', 'healthy to promote'],
+      d.phases.map((p) => [p.index + 1, `${p.percent}%`, p.devices, p.healthyToPromote ?? 'never']),
+    ) +
+    promotionWarnings(d)
+  )
+}
+
+/** Phases that cannot promote on their own with the devices they reach now. */
+export function promotionWarnings(d: DryRun): string {
+  return d.phases
+    .map((p) =>
+      p.healthyToPromote === null
+        ? `warning: phase ${p.index + 1} can never be promoted by the gate (maxFailureRate too low for any sample); promote it by hand\n`
+        : p.devices < p.healthyToPromote
+          ? `warning: phase ${p.index + 1} reaches ${p.devices} devices now but needs ${p.healthyToPromote} healthy to promote: it waits for more devices, or promote it by hand (or use --gate small-canary)\n`
+          : '',
     )
+    .join('')
+}
+
+/** Before a rollout is created: what each phase needs to be promoted. */
+export function formatPromotionPlan(d: DryRun): string {
+  return (
+    `to promote, each phase needs (if no device fails):\n` +
+    d.phases.map((p) => `  phase ${p.index + 1} (${p.percent}%, reaches ${p.devices} now): ${p.healthyToPromote === null ? 'never by the gate' : `${p.healthyToPromote} healthy devices`}\n`).join('') +
+    promotionWarnings(d)
   )
 }
 

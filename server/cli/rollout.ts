@@ -9,7 +9,7 @@ import { ACTIONS, type RolloutAction } from '../domain/fleet/transitions.js'
 import { parse, required, UsageError } from './args.js'
 import { apiRequest, type CliEnv } from './http-client.js'
 import { CREATE_OPTIONS, CREATE_USAGE, rolloutBody } from './rollout-flags.js'
-import { formatDryRun, formatList, formatView } from './rollout-view.js'
+import { formatDryRun, formatList, formatPromotionPlan, formatView } from './rollout-view.js'
 
 export const ROLLOUT_USAGE = `usage:
   slipway rollout create --release NAME@VERSION --phases 1,10,50,100 --reason TEXT [options]   (see rollout create --help)
@@ -36,9 +36,18 @@ async function create(env: () => CliEnv, argv: string[]): Promise<void> {
   const { values, positionals } = parse(argv, CREATE_OPTIONS, CREATE_USAGE)
   if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"\n\n${CREATE_USAGE}`)
   const body = rolloutBody(values)
-  const { body: res } = await apiRequest(env(), 'POST', '/v1/rollouts', body)
+  const e = env()
+  if (values['dry-run']) {
+    const { body: res } = await apiRequest(e, 'POST', '/v1/rollouts', body)
+    return values.json ? json(res) : void out(formatDryRun(res as DryRun))
+  }
+  // before anything is created or started: a dry run under the id the rollout will get,
+  // so the plan printed (devices per phase, healthy devices to promote) is its own
+  const { body: plan } = await apiRequest(e, 'POST', '/v1/rollouts', { ...body, dryRun: true, start: undefined, reason: undefined })
+  const d = plan as DryRun
+  if (!values.json) out(formatPromotionPlan(d))
+  const { body: res } = await apiRequest(e, 'POST', '/v1/rollouts', { ...body, id: d.rolloutId })
   if (values.json) return json(res)
-  if (values['dry-run']) return void out(formatDryRun(res as DryRun))
   const v = res as RolloutView
   process.stderr.write(`created rollout ${v.rollout.id} (${v.rollout.state})\n`)
   out(formatView(v))

@@ -12,7 +12,7 @@ import { parse, required, UsageError } from './args.js'
 import { table } from './table.js'
 
 const USAGE = `usage:
-  slipway token create --role admin|ci|operator [--label TEXT] [--ttl SECONDS]
+  slipway token create --role admin|ci|operator|viewer [--label TEXT] [--ttl SECONDS]
   slipway token list
   slipway token revoke ID`
 

@@ -1,7 +1,8 @@
 /** Domain records shared by services and repositories. */
 import type { DevicePollContext } from './fleet/model.js'
 
-export const ROLES = ['admin', 'ci', 'operator'] as const
+/** `viewer`: read-only (the console's watchers): reads everything an operator reads, acts on nothing. */
+export const ROLES = ['admin', 'ci', 'operator', 'viewer'] as const
 export type Role = (typeof ROLES)[number]
 
 export interface ApiToken {

@@ -20,6 +20,8 @@ import { trustRoutes } from './trust.js'
 import { uploadRoutes } from './uploads.js'
 import { deviceRoutes } from './device.js'
 import { fleetRoutes } from './fleet.js'
+import { deviceManagementRoutes } from './device-management.js'
+import { consoleRoutes } from './console.js'
 import { rolloutRoutes } from './rollouts.js'
 import { quarantineRoutes } from './quarantine.js'
 import { registerThrottle } from './throttle.js'
@@ -72,5 +74,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   await app.register(rolloutRoutes(services))
   await app.register(fleetRoutes(services))
   await app.register(quarantineRoutes(services))
+  await app.register(deviceManagementRoutes(services))
+  await app.register(consoleRoutes(services))
   return Object.assign(app as unknown as FastifyInstance, { metrics })
 }

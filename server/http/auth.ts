@@ -25,7 +25,13 @@ export function requireRole(auth: AuthService, roles: readonly PrincipalRole[]) 
   }
 }
 
-export const ALL_ROLES: readonly Role[] = ['admin', 'ci', 'operator']
+export const ALL_ROLES: readonly Role[] = ['admin', 'ci', 'operator', 'viewer']
+
+/** Who may change the fleet (rollouts, devices, groups); `viewer` reads what they read. */
+export const OPERATORS: readonly Role[] = ['operator', 'admin']
+
+/** Who may read the operator views (audit log, enrollment tokens are not among them). */
+export const WATCHERS: readonly Role[] = ['operator', 'admin', 'viewer']
 
 /** The device credential (`sld_…`) as the only accepted principal. */
 export const DEVICE_ONLY: readonly PrincipalRole[] = ['device']

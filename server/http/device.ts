@@ -49,6 +49,7 @@ export const deviceRoutes =
       },
       async (request, reply) => {
         const { deviceId, device } = devicePrincipalOf(request)
+        await services.devices.seen(device)
         const r = await assignments.poll(deviceId, request.headers['if-none-match'], device)
         reply.header(POLL_INTERVAL_HEADER, String(r.pollIntervalSeconds))
         polls?.inc({ result: r.kind })

@@ -97,10 +97,23 @@ export const RolloutBody = Type.Object(
   {
     release: Type.String({ minLength: 1, maxLength: 260, description: 'release id or name@version' }),
     selector: Type.Optional(
-      Type.Object({ hardware: Type.Optional(Name), group: Type.Optional(Name), tags: Type.Optional(Type.Array(Tag, { maxItems: 32 })) }, { additionalProperties: false }),
+      Type.Object(
+        {
+          hardware: Type.Optional(Name),
+          group: Type.Optional(Name),
+          tags: Type.Optional(Type.Array(Tag, { maxItems: 32 })),
+          savedGroup: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'a dynamic group (saved selector); its fields are copied into the rollout' })),
+        },
+        { additionalProperties: false },
+      ),
     ),
     phases: Type.Array(Phase, { minItems: 1, maxItems: 20 }),
     gate: Type.Optional(Gate),
+    gatePreset: Type.Optional(
+      Type.Union([Type.Literal('standard'), Type.Literal('strict'), Type.Literal('small-canary')], { description: 'named gate values (README "Gate presets"); gate fields override them' }),
+    ),
+    id: Type.Optional(Type.String({ pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$', description: 'the rollout id a dry run reserved (its counts then hold for this rollout)' })),
+    allowEmpty: Type.Optional(Type.Boolean({ description: 'create even if the selector matches no device now (else ROLLOUT_SELECTS_NO_DEVICE)' })),
     breachAction: Type.Optional(Type.Union([Type.Literal('pause'), Type.Literal('rollback')])),
     reason: Type.Optional(Type.String({ maxLength: 1000 })),
     dryRun: Type.Optional(Type.Boolean()),

@@ -6,7 +6,8 @@ import { explainDevice } from '../domain/fleet/explain.js'
 import { notFound } from '../domain/errors.js'
 import { actorOf } from '../domain/model.js'
 import type { Services } from '../services.js'
-import { ALL_ROLES, principalOf, requireRole } from './auth.js'
+import { ALL_ROLES, principalOf, requireRole, WATCHERS } from './auth.js'
+import { DeviceView } from './device-schemas.js'
 import { EnrollmentTokenBody } from './fleet-schemas.js'
 import { errors } from './schemas.js'
 
@@ -54,7 +55,10 @@ export const fleetRoutes =
           querystring: Type.Object(
             {
               group: Type.Optional(Type.String({ maxLength: 128 })),
+              hardware: Type.Optional(Type.String({ maxLength: 128 })),
               tag: Type.Optional(Type.String({ maxLength: 64 })),
+              search: Type.Optional(Type.String({ maxLength: 128, description: 'prefix of the device id or hardware id' })),
+              notSeenFactor: Type.Optional(Type.Number({ minimum: 1, maximum: 10000, description: 'only devices not seen for this many poll intervals' })),
               state: Type.Optional(Type.String({ maxLength: 32 })),
               version: Type.Optional(Type.String({ maxLength: 260, description: 'name or name@version of an installed release' })),
               limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
@@ -62,15 +66,17 @@ export const fleetRoutes =
             },
             { additionalProperties: false },
           ),
-          response: errors(400, 401, 403),
+          response: { 200: Type.Object({ devices: Type.Array(DeviceView), total: Type.Integer({ description: 'devices matching the filters, all pages' }) }), ...errors(400, 401, 403) },
         },
       },
       async (request) => {
-        const { version, ...q } = request.query
+        const { version, notSeenFactor, limit, after, ...q } = request.query
         const at = version?.lastIndexOf('@') ?? -1
         const release = version === undefined ? {} : at > 0 ? { name: version.slice(0, at), version: version.slice(at + 1) } : { name: version }
-        const devices = await fleet.devices.list({ ...q, ...release })
-        return { devices: devices.map(({ credentialHash: _c, ...d }) => d) }
+        const seen = notSeenFactor === undefined ? {} : { seenBefore: new Date(Date.now() - notSeenFactor * services.config.pollIntervalSeconds * 1000).toISOString() }
+        const filter = { ...q, ...release, ...seen }
+        const devices = await fleet.devices.list({ ...filter, limit, ...(after !== undefined && { after }) })
+        return { devices: devices.map(({ credentialHash: _c, ...d }) => d), total: await fleet.inventory.count(filter) }
       },
     )
 
@@ -97,7 +103,7 @@ export const fleetRoutes =
     app.get(
       '/v1/audit',
       {
-        onRequest: requireRole(auth, ['operator', 'admin']),
+        onRequest: requireRole(auth, WATCHERS),
         schema: {
           tags: ['audit'],
           summary: 'The hash-chained audit log, oldest first',

@@ -72,7 +72,7 @@ export const Release = Type.Object({
 
 export const TokenInput = Type.Object(
   {
-    role: Type.Union([Type.Literal('admin'), Type.Literal('ci'), Type.Literal('operator')]),
+    role: Type.Union([Type.Literal('admin'), Type.Literal('ci'), Type.Literal('operator'), Type.Literal('viewer')]),
     label: Type.String({ minLength: 1, maxLength: 200 }),
     ttlSeconds: Type.Optional(Type.Integer({ minimum: 60, maximum: 10 * 365 * 24 * 3600 })),
   },

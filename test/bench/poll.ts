@@ -73,7 +73,7 @@ async function seed(srv: TestServer, installed: InstalledRelease): Promise<strin
         const credential = DEVICE_CREDENTIAL_PREFIX + randomBytes(32).toString('base64url')
         if (i % every === 0 && pool.length < POOL) pool.push(credential)
         const id = randomUUID()
-        await tx.devices.insert({ id, hardwareId: `bench-${i}`, hardware: 'rpi5', group: 'field', tags: [], credentialHash: hashToken(credential), lastSeq: -1, lastState: null, lastReportAt: null, createdAt: now, updatedAt: now })
+        await tx.devices.insert({ id, hardwareId: `bench-${i}`, hardware: 'rpi5', group: 'field', tags: [], credentialHash: hashToken(credential), lastSeq: -1, lastState: null, lastReportAt: null, lastSeenAt: null, createdAt: now, updatedAt: now })
         await tx.devices.replaceInstalled(id, [installed], now)
       }
     })

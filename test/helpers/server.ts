@@ -14,7 +14,7 @@ export interface TestServer {
   config: Config
   app: Launched['app']
   /** a fresh token of a role */
-  token(role: 'admin' | 'ci' | 'operator', ttlSeconds?: number): Promise<string>
+  token(role: 'admin' | 'ci' | 'operator' | 'viewer', ttlSeconds?: number): Promise<string>
   close(): Promise<void>
 }
 

@@ -34,8 +34,9 @@ t.test('rollout commands', async (t) => {
   const dry = await run('rollout', 'create', '--release', 'rootfs@1.1.0', '--phases', '10,50,100', '--selector', 'group=field,tag=lab', '--dry-run')
   t.equal(dry.code, 0, dry.stderr)
   t.match(dry.stdout, /dry run: rootfs@1\.1\.0 — 6 matching devices now/)
-  t.match(dry.stdout, /phase\s+percent\s+devices/)
-  t.match(dry.stdout, /^3\s+100%\s+6$/m, 'the last phase reaches every matching device')
+  t.match(dry.stdout, /phase\s+percent\s+devices\s+healthy to promote/)
+  t.match(dry.stdout, /^3\s+100%\s+6\s+73$/m, 'the last phase reaches every matching device; the default gate needs 73 healthy (95% upper bound of 0/73 ≤ 5%)')
+  t.match(dry.stdout, /warning: phase 3 reaches 6 devices now but needs 73 healthy/)
   t.same((await call(srv, op, 'GET', '/v1/rollouts')).json.rollouts, [], 'a dry run creates nothing')
 
   // create with every flag; the body the server stored is what the flags say
@@ -77,7 +78,7 @@ t.test('rollout commands', async (t) => {
   t.equal(start.code, 0, start.stderr)
   t.match(start.stderr, `start: rollout ${id} is now running`)
   t.match(start.stdout, /state\s+running, phase 1\/4 \(1%\) — go/)
-  t.match(start.stdout, /^>1\s+1%\s+1\s+600s\s+0\s+0\s+0\s+0\s+0\s+0$/m, 'per-phase counts, the current phase marked')
+  t.match(start.stdout, /^>1\s+1%\s+1\s+600s\s+\d+\s+0\s+0\s+0\s+0\s+0\s+0$/m, 'per-phase counts, the current phase marked')
   t.match(start.stdout, /^total(\s+0){6}$/m)
   t.match(start.stdout, /gate: wait — soak ends in \d+ s/)
   t.match(start.stdout, /decided 0, failure rate 0\.0%, bounds \[0\.0%, 100\.0%\]/)
@@ -144,7 +145,10 @@ t.test('create --start, then rollback', async (t) => {
   await publish(srv, { version: '1.0.0' })
   await publish(srv, { version: '1.1.0' })
   const env = { SLIPWAY_URL: srv.url, SLIPWAY_TOKEN: await srv.token('operator') }
-  const created = await slipway(['rollout', 'create', '--release', 'rootfs@1.1.0', '--phases', '100', '--start', '--reason', 'hotfix'], env).done
+  const empty = await slipway(['rollout', 'create', '--release', 'rootfs@1.1.0', '--phases', '100', '--start', '--reason', 'hotfix'], env).done
+  t.equal(empty.code, 1, 'a selector matching no device is refused')
+  t.match(empty.stderr, /ROLLOUT_SELECTS_NO_DEVICE \(422\)/)
+  const created = await slipway(['rollout', 'create', '--release', 'rootfs@1.1.0', '--phases', '100', '--start', '--allow-empty', '--reason', 'hotfix'], env).done
   t.equal(created.code, 0, created.stderr)
   t.match(created.stderr, /\(running\)/)
   const id = /created rollout (\S+)/.exec(created.stderr)![1]!
@@ -157,3 +161,25 @@ t.test('create --start, then rollback', async (t) => {
   const noToken = await slipway(['rollout', 'list'], { SLIPWAY_URL: srv.url }).done
   t.match(noToken.stderr, /SLIPWAY_TOKEN_MISSING/)
 })
+
+t.test('--gate small-canary: the plan printed before the start, then a 5-device canary promotes with no failures', async (t) => {
+  const srv = await startServer()
+  t.teardown(() => srv.close())
+  const v1 = await publish(srv, { version: '1.0.0' })
+  await publish(srv, { version: '1.1.0' })
+  const et = await enrollmentToken(srv, 'field')
+  for (let i = 0; i < 10; i++) await enroll(srv, et, { hardwareId: `sc-${i}`, installed: [installedOf(v1)] })
+  const env = { SLIPWAY_URL: srv.url, SLIPWAY_TOKEN: await srv.token('operator') }
+  const bad = await slipway(['rollout', 'create', '--release', 'rootfs@1.1.0', '--phases', '50,100', '--gate', 'lenient', '--reason', 'x'], env).done
+  t.equal(bad.code, 64, bad.stderr)
+  t.match(bad.stderr, /--gate must be one of strict, standard, small-canary/)
+  const created = await slipway(
+    ['rollout', 'create', '--release', 'rootfs@1.1.0', '--phases', '50,100', '--min-devices', '5,10', '--gate', 'small-canary', '--start', '--reason', 'canary'],
+    env,
+  ).done
+  t.equal(created.code, 0, created.stderr)
+  t.match(created.stdout, /to promote, each phase needs \(if no device fails\):\n {2}phase 1 \(50%, reaches \d+ now\): 5 healthy devices\n {2}phase 2 \(100%, reaches 10 now\): 10 healthy devices/)
+  t.ok(created.stdout.indexOf('to promote') < created.stdout.indexOf('rollout '), 'the plan comes before the created rollout')
+  t.match(created.stdout, /max failure rate 100\.0%, min sample 5, confidence 95%, silent after 3600 s, max failures 1/)
+})
+

@@ -59,7 +59,11 @@ t.test('bad input: stable codes, nothing stored', async (t) => {
   t.equal(dry.status, 200)
   t.same(dry.json.phases.map((p: any) => p.devices), [0, 0])
   t.equal(dry.json.matching, 0)
-  const created = await call(srv, op, 'POST', '/v1/rollouts', nobody)
+  const refused = await call(srv, op, 'POST', '/v1/rollouts', nobody)
+  t.equal(refused.status, 422, 'a selector matching no device is refused without allowEmpty')
+  t.equal(refused.json.error.code, 'ROLLOUT_SELECTS_NO_DEVICE')
+  t.equal(await count(), 0, 'the refused rollout was not stored')
+  const created = await call(srv, op, 'POST', '/v1/rollouts', { ...nobody, allowEmpty: true })
   t.equal(created.status, 201)
   t.equal(created.json.rollout.state, 'draft')
   const id = created.json.rollout.id

@@ -54,6 +54,7 @@ export interface DevicesTable {
   last_seq: number
   last_state: string | null
   last_report_at: string | null
+  last_seen_at: string | null
   created_at: string
   updated_at: string
   /** migration 006 */
@@ -190,7 +191,25 @@ export interface DeltasTable {
   finished_at: string | null
 }
 
+export interface DeviceGroupsTable {
+  name: string
+  selector: string
+  description: string | null
+  created_by: string
+  created_at: string
+  updated_at: string
+}
+
+export interface RolloutReservationsTable {
+  id: string
+  created_by: string
+  created_at: string
+  expires_at: string
+}
+
 export interface Database {
+  device_groups: DeviceGroupsTable
+  rollout_reservations: RolloutReservationsTable
   api_tokens: ApiTokensTable
   releases: ReleasesTable
   trust_roots: TrustRootsTable

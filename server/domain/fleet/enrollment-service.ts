@@ -95,6 +95,7 @@ export class EnrollmentService {
         lastSeq: existing?.lastSeq ?? -1,
         lastState: existing?.lastState ?? null,
         lastReportAt: existing?.lastReportAt ?? null,
+        lastSeenAt: now,
         createdAt: existing?.createdAt ?? now,
         updatedAt: now,
       }

@@ -29,6 +29,8 @@ export interface Device {
   lastSeq: number
   lastState: string | null
   lastReportAt: string | null
+  /** last call of any kind (poll or report); polls move it at most once a minute */
+  lastSeenAt: string | null
   createdAt: string
   updatedAt: string
   /** set while quarantined (every device route answers 403 DEVICE_QUARANTINED); written only by QuarantineService */
@@ -52,6 +54,18 @@ export interface Selector {
   group?: string
   /** the device must carry every tag listed */
   tags?: string[]
+  /** the dynamic group this selector was copied from (when a rollout targeted one) */
+  savedGroup?: string
+}
+
+/** A dynamic group: a saved selector over inventory fields; membership is computed. */
+export interface DeviceGroup {
+  name: string
+  selector: Selector
+  description: string | null
+  createdBy: string
+  createdAt: string
+  updatedAt: string
 }
 
 export interface Phase {

@@ -2,6 +2,7 @@
 import type {
   AuditEntry,
   Device,
+  DeviceGroup,
   DevicePollContext,
   DeviceWithInstalled,
   EnrollmentToken,
@@ -24,6 +25,11 @@ export interface EnrollmentTokenRepository {
 
 export interface DeviceListQuery {
   group?: string
+  hardware?: string
+  /** not seen since this instant (or never) */
+  seenBefore?: string
+  /** prefix of the device id or hardware id */
+  search?: string
   tag?: string
   /** last reported state */
   state?: string
@@ -64,6 +70,57 @@ export interface DeviceRepository {
   metricValues(name: string, exceptVersion: string, metric: string, limit: number): Promise<number[]>
 }
 
+/** Counts of devices by one field, most devices first. */
+export type Breakdown = Array<{ key: string; devices: number }>
+
+export interface FleetOverview {
+  total: number
+  byState: Breakdown
+  byHardware: Breakdown
+  byGroup: Breakdown
+  /** `name@version` of installed releases */
+  byVersion: Breakdown
+  /** devices not seen since `notSeenSince` (or never) */
+  notSeen: number
+}
+
+/** Device inventory for operators: labels, last-seen, overview figures. */
+export interface DeviceInventoryRepository {
+  /** Moves last_seen_at to `at` unless it is already at or after `notBefore`; true when written. */
+  touch(deviceId: string, at: string, notBefore: string): Promise<boolean>
+  setLabels(deviceId: string, group: string, tags: string[], at: string): Promise<void>
+  count(q: Omit<DeviceListQuery, 'limit' | 'after'>): Promise<number>
+  overview(notSeenSince: string): Promise<FleetOverview>
+  /** A value that changes when the rollout or any member changes (for live pages). */
+  rolloutMark(rolloutId: string): Promise<string>
+  /** A value that changes when the fleet changes: an audit entry, a report, an enrollment. */
+  fleetMark(): Promise<string>
+}
+
+export interface DeviceGroupRepository {
+  upsert(g: DeviceGroup): Promise<void>
+  find(name: string): Promise<DeviceGroup | undefined>
+  list(): Promise<DeviceGroup[]>
+  remove(name: string): Promise<boolean>
+}
+
+export interface ReservationRepository {
+  reserve(r: { id: string; createdBy: string; createdAt: string; expiresAt: string }): Promise<void>
+  /** Removes an unexpired reservation; false when there is none (unknown, used or expired). */
+  take(id: string, now: string): Promise<boolean>
+  exists(id: string, now: string): Promise<boolean>
+}
+
+export interface StoredReport {
+  deviceId: string
+  id: string
+  seq: number
+  kind: 'event' | 'health'
+  rolloutId: string | null
+  body: unknown
+  at: string
+}
+
 export interface RolloutListQuery {
   state?: Rollout['state']
   limit: number
@@ -97,6 +154,8 @@ export interface MemberRepository {
   forDevice(deviceId: string): Promise<RolloutMember[]>
   /** Takes the device out of its rollouts' counts (quarantine, decommission); how many memberships it withdrew. */
   withdraw(deviceId: string, at: string): Promise<number>
+  /** Decided members (healthy or failed, as counts() classifies them) by the time of their newest report. */
+  decidedTimeline(rolloutId: string): Promise<Array<{ at: string; failed: boolean }>>
   /** Distinct previous versions of members whose previous securityVersion is below `sv`. */
   previousSecurityVersionsBelow(rolloutId: string, sv: number): Promise<string[]>
 }
@@ -129,6 +188,8 @@ export interface DownloadRepository {
 export interface ReportRepository {
   /** 'duplicate' when (device, id) was stored before. */
   insert(r: { deviceId: string; id: string; seq: number; kind: 'event' | 'health'; rolloutId: string | null; body: string; at: string }): Promise<'created' | 'duplicate'>
+  /** A device's newest reports, newest first. */
+  forDevice(deviceId: string, limit: number): Promise<StoredReport[]>
 }
 
 export interface AuditRepository {
@@ -140,6 +201,9 @@ export interface AuditRepository {
 export interface FleetRepositories {
   enrollmentTokens: EnrollmentTokenRepository
   devices: DeviceRepository
+  inventory: DeviceInventoryRepository
+  groups: DeviceGroupRepository
+  reservations: ReservationRepository
   rollouts: RolloutRepository
   members: MemberRepository
   assignments: AssignmentRepository

@@ -7,7 +7,13 @@ export interface RolloutInput {
   selector?: Selector
   phases: Phase[]
   gate?: Partial<Gate>
+  /** named gate values (gate-presets.ts); `gate` fields override them */
+  gatePreset?: 'standard' | 'strict' | 'small-canary'
   breachAction?: BreachAction
+  /** a rollout id a dry run reserved: the rollout gets it, and with it the dry run's cohorts */
+  id?: string
+  /** create even when the selector matches no device now */
+  allowEmpty?: boolean
 }
 
 export const DEFAULT_GATE: Gate = {

@@ -5,12 +5,13 @@
  * one transition; the loser sees its compare-and-set fail and does nothing.
  */
 import { randomUUID } from 'node:crypto'
-import { conflict, notFound } from '../errors.js'
+import { conflict, notFound, unprocessable } from '../errors.js'
 import type { Release } from '../model.js'
 import type { ReleaseRepository } from '../repositories.js'
 import type { FleetCaches } from './caches.js'
 import { cohortPosition, phaseOf } from './cohort.js'
 import { evaluateGate, median, type GateDecision, type MetricVerdict } from './gate.js'
+import { GATE_PRESETS, healthyToPromote } from './gate-presets.js'
 import type { MemberCounts, Rollout, RolloutState } from './model.js'
 import type { FleetRepositories } from './repositories.js'
 import { checkPhases, gateOf, type RolloutInput } from './rollout-input.js'
@@ -35,6 +36,8 @@ export interface PhaseView {
   percent: number
   minDevices: number
   soakSeconds: number
+  /** healthy devices (cumulative) the gate needs to promote this phase if none fails; null: never on its own */
+  healthyToPromote: number | null
   /** members first assigned in this phase */
   members: MemberCounts
   /** matching devices this phase reaches (cumulative), counted now */
@@ -51,10 +54,18 @@ export interface RolloutView {
 
 export interface DryRun {
   dryRun: true
+  /** reserved: create with `id` set to it and the rollout gets these very cohorts */
+  rolloutId: string
+  reservedUntil: string
   release: { id: string; name: string; version: string }
+  selector: Rollout['selector']
+  gate: Rollout['gate']
   matching: number
-  phases: Array<{ index: number; percent: number; devices: number }>
+  phases: Array<{ index: number; percent: number; devices: number; healthyToPromote: number | null }>
 }
+
+/** How long a dry run's rollout id stays reserved. */
+export const RESERVATION_SECONDS = 3600
 
 export type Actor = string
 
@@ -76,34 +87,56 @@ export class RolloutService {
   }
 
   async create(input: RolloutInput, actor: Actor, reason: string | null): Promise<Rollout> {
-    const { rollout } = await this.prepare(input, actor)
+    const { rollout, release } = await this.prepare(input, actor, input.id)
+    if (input.id !== undefined && !(await this.fleet.reservations.exists(input.id, rollout.createdAt))) throw this.unknownReservation(input.id)
+    if (!input.allowEmpty && (await this.reach(rollout, release)).matching === 0)
+      throw unprocessable('ROLLOUT_SELECTS_NO_DEVICE', 'the selector matches no device now; give allowEmpty: true (--allow-empty) to create it anyway (devices that enroll later join)', {
+        selector: rollout.selector,
+      })
     await this.fleet.transaction(async (tx) => {
+      if (input.id !== undefined && !(await tx.reservations.take(input.id, rollout.createdAt))) throw this.unknownReservation(input.id)
       await tx.rollouts.insert(rollout)
       await tx.audit.append({ actor, action: 'rollout.create', subject: `rollout:${rollout.id}`, reason, before: null, after: summary(rollout) }, rollout.createdAt)
     })
     return rollout
   }
 
+  /**
+   * Counts what each phase would reach now, under a reserved rollout id (a new one, or
+   * `input.id` from an earlier dry run): creating with that id gives the same cohorts.
+   */
   async dryRun(input: RolloutInput, actor: Actor): Promise<DryRun> {
-    const { rollout, release } = await this.prepare(input, actor)
+    const { rollout, release } = await this.prepare(input, actor, input.id)
+    const expires = new Date(this.now().getTime() + RESERVATION_SECONDS * 1000).toISOString()
+    if (input.id !== undefined) {
+      if (!(await this.fleet.reservations.exists(input.id, rollout.createdAt))) throw this.unknownReservation(input.id)
+    } else await this.fleet.reservations.reserve({ id: rollout.id, createdBy: actor, createdAt: rollout.createdAt, expiresAt: expires })
     const reach = await this.reach(rollout, release)
     return {
       dryRun: true,
+      rolloutId: rollout.id,
+      reservedUntil: expires,
       release: { id: release.id, name: release.name, version: release.version },
+      selector: rollout.selector,
+      gate: rollout.gate,
       matching: reach.matching,
-      phases: rollout.phases.map((p, i) => ({ index: i, percent: p.percent, devices: reach.perPhase[i]! })),
+      phases: rollout.phases.map((p, i) => ({ index: i, percent: p.percent, devices: reach.perPhase[i]!, healthyToPromote: healthyToPromote(p, rollout.gate) })),
     }
   }
 
-  private async prepare(input: RolloutInput, actor: Actor): Promise<{ rollout: Rollout; release: Release }> {
+  private unknownReservation(id: string) {
+    return conflict('ROLLOUT_RESERVATION_UNKNOWN', `rollout id ${id} is not reserved (unknown, already used, or older than ${RESERVATION_SECONDS} s): run the dry run again`, { id })
+  }
+
+  private async prepare(input: RolloutInput, actor: Actor, id?: string): Promise<{ rollout: Rollout; release: Release }> {
     checkPhases(input.phases)
-    const gate = gateOf(input.gate)
+    const gate = gateOf({ ...(input.gatePreset && GATE_PRESETS[input.gatePreset]), ...input.gate })
     const release = await this.resolveRelease(input.release)
     const now = this.now().toISOString()
     const rollout: Rollout = {
-      id: randomUUID(),
+      id: id ?? randomUUID(),
       releaseId: release.id,
-      selector: input.selector ?? {},
+      selector: await this.selectorOf(input.selector),
       phases: input.phases,
       gate,
       breachAction: input.breachAction ?? 'pause',
@@ -117,6 +150,15 @@ export class RolloutService {
       updatedAt: now,
     }
     return { rollout, release }
+  }
+
+  /** A selector naming a dynamic group gets that group's fields (its own fields win, tags add up). */
+  private async selectorOf(sel: Rollout['selector'] | undefined): Promise<Rollout['selector']> {
+    if (sel?.savedGroup === undefined) return sel ?? {}
+    const g = await this.fleet.groups.find(sel.savedGroup)
+    if (!g) throw notFound('DEVICE_GROUP_NOT_FOUND', `no dynamic group ${sel.savedGroup}`)
+    const tags = [...new Set([...(g.selector.tags ?? []), ...(sel.tags ?? [])])]
+    return { ...g.selector, ...sel, ...(tags.length && { tags }) }
   }
 
   /** How many matching devices each phase reaches now (cumulative). */
@@ -155,7 +197,7 @@ export class RolloutService {
     const rel = (await this.caches.release(r.releaseId))!
     const per = await this.fleet.members.counts(r.id, this.silentBefore(r))
     const reach = opts.reach ? await this.reach(r, rel) : undefined
-    const phases = r.phases.map((p, i) => ({ index: i, ...p, members: per.get(i) ?? ZERO, ...(reach && { reach: reach.perPhase[i]! }) }))
+    const phases = r.phases.map((p, i) => ({ index: i, ...p, healthyToPromote: healthyToPromote(p, r.gate), members: per.get(i) ?? ZERO, ...(reach && { reach: reach.perPhase[i]! }) }))
     const totals = phases.reduce((a, p) => add(a, p.members), ZERO)
     const view: RolloutView = { rollout: r, release: { id: rel.id, name: rel.name, version: rel.version, securityVersion: rel.securityVersion }, phases, totals }
     if (r.state === 'running' || r.state === 'paused') view.gate = evaluateGate(r, totals, await this.metricVerdicts(r, rel), this.now())

@@ -3,6 +3,13 @@ import type { Release } from '../model.js'
 import semver from 'semver'
 import type { Device, InstalledRelease, Selector } from './model.js'
 
+/** Does a device match a selector's inventory fields (no release involved)? */
+export function selectorMatches(sel: Selector, d: Pick<Device, 'hardware' | 'group' | 'tags'>): boolean {
+  if (sel.hardware !== undefined && sel.hardware !== d.hardware) return false
+  if (sel.group !== undefined && sel.group !== d.group) return false
+  return (sel.tags ?? []).every((t) => d.tags.includes(t))
+}
+
 export function selectorMisses(sel: Selector, release: Pick<Release, 'hardware'>, d: Pick<Device, 'hardware' | 'group' | 'tags'>): string | undefined {
   if (!release.hardware.includes(d.hardware)) return `the release is built for ${release.hardware.join(', ')}, the device is ${d.hardware}`
   if (sel.hardware !== undefined && sel.hardware !== d.hardware) return `the rollout selects hardware ${sel.hardware}, the device is ${d.hardware}`

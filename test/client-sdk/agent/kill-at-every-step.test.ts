@@ -115,6 +115,8 @@ t.test('kill at every step', async (t) => {
     phases: [{ percent: 100, minDevices: 1, soakSeconds: 0 }],
     // the rollbacks below are the point of the test, not a reason to stop the rollout
     gate: { minSample: 1000, maxFailures: 1000 },
+    // the devices enroll one by one below, after the rollout exists
+    allowEmpty: true,
     start: true,
     reason: 'kill test',
   })

@@ -1,6 +1,7 @@
 import { CompiledQuery, sql, type Kysely, type Selectable } from 'kysely'
 import type { Device, DevicePollContext, DeviceWithInstalled, InstalledRelease } from '../../../domain/fleet/model.js'
 import { toAssignment } from './assignments.js'
+import { filterDevices } from './device-filter.js'
 import type { DeviceListQuery, DeviceRepository } from '../../../domain/fleet/repositories.js'
 import type { Database, DeviceInstalledTable, DevicesTable } from '../schema.js'
 
@@ -14,6 +15,7 @@ const toDevice = (r: Selectable<DevicesTable>): Device => ({
   lastSeq: Number(r.last_seq),
   lastState: r.last_state,
   lastReportAt: r.last_report_at,
+  lastSeenAt: r.last_seen_at,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
   quarantinedAt: r.quarantined_at ?? null,
@@ -38,6 +40,7 @@ const deviceRow = (d: Device) => ({
   last_seq: d.lastSeq,
   last_state: d.lastState,
   last_report_at: d.lastReportAt,
+  last_seen_at: d.lastSeenAt,
   created_at: d.createdAt,
   updated_at: d.updatedAt,
 })
@@ -124,12 +127,12 @@ export class KyselyDevices implements DeviceRepository {
   async advance(deviceId: string, seq: number, state: string | null, at: string): Promise<boolean> {
     const res = await this.db
       .updateTable('devices')
-      .set({ last_seq: seq, ...(state !== null && { last_state: state }), last_report_at: at })
+      .set({ last_seq: seq, ...(state !== null && { last_state: state }), last_report_at: at, last_seen_at: at })
       .where('id', '=', deviceId)
       .where('last_seq', '<', seq)
       .executeTakeFirst()
     if (Number(res.numUpdatedRows) === 1) return true
-    await this.db.updateTable('devices').set({ last_report_at: at }).where('id', '=', deviceId).execute()
+    await this.db.updateTable('devices').set({ last_report_at: at, last_seen_at: at }).where('id', '=', deviceId).execute()
     return false
   }
 
@@ -150,25 +153,7 @@ export class KyselyDevices implements DeviceRepository {
   }
 
   async list(q: DeviceListQuery): Promise<DeviceWithInstalled[]> {
-    let query = this.db.selectFrom('devices').selectAll('devices')
-    if (q.group !== undefined) query = query.where('group_name', '=', q.group)
-    if (q.state !== undefined) query = query.where('last_state', '=', q.state)
-    // tags are a JSON array of strings; match the quoted element
-    if (q.tag !== undefined) query = query.where('tags', 'like', `%${JSON.stringify(q.tag).replace(/[%_]/g, '')}%`)
-    if (q.name !== undefined) {
-      const name = q.name
-      const version = q.version
-      query = query.where((eb) =>
-        eb.exists(
-          eb
-            .selectFrom('device_installed')
-            .select('device_installed.device_id')
-            .whereRef('device_installed.device_id', '=', 'devices.id')
-            .where('device_installed.name', '=', name)
-            .$if(version !== undefined, (qb) => qb.where('device_installed.version', '=', version!)),
-        ),
-      )
-    }
+    let query = filterDevices(this.db.selectFrom('devices').selectAll('devices'), q)
     if (q.after !== undefined) query = query.where('devices.id', '>', q.after)
     return this.withInstalled(await query.orderBy('devices.id').limit(q.limit).execute())
   }

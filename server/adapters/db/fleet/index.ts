@@ -5,8 +5,10 @@ import { isUniqueViolation } from '../db-errors.js'
 import type { Database } from '../schema.js'
 import { KyselyAssignments } from './assignments.js'
 import { KyselyAudit } from './audit.js'
+import { KyselyDeviceGroups, KyselyReservations } from './device-groups.js'
 import { KyselyDevices } from './devices.js'
 import { KyselyDownloads } from './downloads.js'
+import { KyselyInventory } from './inventory.js'
 import { KyselyEnrollmentTokens } from './enrollment-tokens.js'
 import { KyselyMembers } from './members.js'
 import { KyselyReports } from './reports.js'
@@ -16,6 +18,9 @@ export function fleetRepositories(db: Kysely<Database>, inTransaction = false): 
   return {
     enrollmentTokens: new KyselyEnrollmentTokens(db),
     devices: new KyselyDevices(db),
+    inventory: new KyselyInventory(db),
+    groups: new KyselyDeviceGroups(db),
+    reservations: new KyselyReservations(db),
     rollouts: new KyselyRollouts(db),
     members: new KyselyMembers(db),
     assignments: new KyselyAssignments(db),

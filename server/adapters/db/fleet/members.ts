@@ -119,6 +119,19 @@ export class KyselyMembers implements MemberRepository {
     return Number(res.numUpdatedRows)
   }
 
+  async decidedTimeline(rolloutId: string): Promise<Array<{ at: string; failed: boolean }>> {
+    const failed = sql<number>`case when state in (${sql.join(FAILED)}) or health_ok = 0 then 1 else 0 end`
+    const rows = await this.db
+      .selectFrom('rollout_devices')
+      .select(['reported_at', failed.as('failed')])
+      .where('rollout_id', '=', rolloutId)
+      .where('reported_at', 'is not', null)
+      .where((eb) => eb.or([eb('state', 'in', ['succeeded', ...FAILED]), eb('health_ok', '=', 0)]))
+      .orderBy('reported_at')
+      .execute()
+    return rows.map((r) => ({ at: r.reported_at!, failed: Number(r.failed) === 1 }))
+  }
+
   async forDevice(deviceId: string): Promise<RolloutMember[]> {
     return (await this.db.selectFrom('rollout_devices').selectAll().where('device_id', '=', deviceId).orderBy('assigned_at', 'desc').execute()).map(toMember)
   }

@@ -1,6 +1,16 @@
-import type { Kysely } from 'kysely'
-import type { ReportRepository } from '../../../domain/fleet/repositories.js'
-import type { Database } from '../schema.js'
+import type { Kysely, Selectable } from 'kysely'
+import type { ReportRepository, StoredReport } from '../../../domain/fleet/repositories.js'
+import type { Database, DeviceReportsTable } from '../schema.js'
+
+const toReport = (r: Selectable<DeviceReportsTable>): StoredReport => ({
+  deviceId: r.device_id,
+  id: r.report_id,
+  seq: Number(r.seq),
+  kind: r.kind as StoredReport['kind'],
+  rolloutId: r.rollout_id,
+  body: JSON.parse(r.body),
+  at: r.received_at,
+})
 
 export class KyselyReports implements ReportRepository {
   constructor(private readonly db: Kysely<Database>) {}
@@ -12,5 +22,10 @@ export class KyselyReports implements ReportRepository {
       .onConflict((oc) => oc.columns(['device_id', 'report_id']).doNothing())
       .executeTakeFirst()
     return Number(res.numInsertedOrUpdatedRows ?? 0) === 1 ? 'created' : 'duplicate'
+  }
+
+  async forDevice(deviceId: string, limit: number): Promise<StoredReport[]> {
+    const rows = await this.db.selectFrom('device_reports').selectAll().where('device_id', '=', deviceId).orderBy('received_at', 'desc').orderBy('seq', 'desc').limit(limit).execute()
+    return rows.map(toReport)
   }
 }
