@@ -64,6 +64,13 @@ export interface JobOptions {
   backoffMs?: number
   /** Wait this long before the first try, in milliseconds. */
   delayMs?: number
+  /**
+   * Coalescing key, for work that must see every change (not with `jobId`): while a job
+   * with this key waits, enqueueing again is a no-op; while one runs, exactly one more
+   * run is queued to follow it. So what arrives after a run began is never folded into
+   * that run (BullMQ deduplication with keepLastIfActive).
+   */
+  coalesce?: string
 }
 
 export interface Job<T = unknown> {
