@@ -24,6 +24,9 @@ import { FleetCaches } from './domain/fleet/caches.js'
 import { EnrollmentService } from './domain/fleet/enrollment-service.js'
 import { ReportService } from './domain/fleet/report-service.js'
 import { RolloutService } from './domain/fleet/rollout-service.js'
+import { announceRolloutChange, followRolloutChanges } from './domain/fleet/rollout-changes.js'
+import { InProcessChangeBus, RedisChangeBus } from './adapters/bus/index.js'
+import type { ChangeBus } from './domain/ports.js'
 import { evaluateSoon } from './workers/jobs.js'
 
 export interface Container extends Services {
@@ -52,6 +55,10 @@ function fleetVersions(repos: Repositories): FleetVersions {
       return out
     },
   }
+}
+
+function changeBus(config: Config, onError: (e: Error) => void): ChangeBus {
+  return config.redisUrl ? new RedisChangeBus({ url: config.redisUrl, prefix: config.queuePrefix, onError }) : new InProcessChangeBus()
 }
 
 function jobQueue(config: Config, onError: (e: Error) => void): JobQueue {
@@ -98,8 +105,11 @@ export async function createContainer(
       opts.fleet ?? fleetVersions(repos),
       { offerRatio: config.delta.offerRatio, topSources: config.delta.topSources },
     )
-    const caches = new FleetCaches(repos.releases, repos.fleet.rollouts)
-    const rollouts = new RolloutService(repos.fleet, repos.releases, caches)
+    const bus = changeBus(config, opts.onQueueError ?? (() => {}))
+    closers.unshift(() => bus.close())
+    const caches = new FleetCaches(repos.releases, repos.fleet.rollouts, config.rolloutCacheMs)
+    await followRolloutChanges(bus, caches)
+    const rollouts = new RolloutService(repos.fleet, repos.releases, caches, (r) => announceRolloutChange(bus, r.id))
     const assignments = new AssignmentService(repos.fleet, caches, onlineSigner, deltas, config.pollIntervalSeconds)
     const reports = new ReportService(repos.fleet, caches, (n, v) => repos.releases.findByNameVersion(n, v), (id) => evaluateSoon(queue, id))
     return {
@@ -113,6 +123,7 @@ export async function createContainer(
       blobs,
       uploads,
       queue,
+      bus,
       auth,
       releases,
       deltas,

@@ -124,6 +124,24 @@ export class PermanentJobError extends Error {
   }
 }
 
+// ---------------------------------------------------------------- change bus
+
+/** Called with each message published on a channel this process subscribed to. */
+export type ChangeHandler = (message: string) => void
+
+/**
+ * Fire-and-forget notices between processes ("rollout X changed"), so every replica
+ * drops what it cached at once. At most once: a notice can be lost (Redis restarting),
+ * so whoever caches keeps a short expiry as the fallback; never the only source of truth.
+ */
+export interface ChangeBus {
+  /** Deliver `message` to every subscriber of `channel` in every process, this one included. */
+  publish(channel: string, message: string): Promise<void>
+  /** Resolves once subscribed (later publishes reach `handler`); returns the unsubscribe. */
+  subscribe(channel: string, handler: ChangeHandler): Promise<() => Promise<void>>
+  close(): Promise<void>
+}
+
 // ---------------------------------------------------------------- online key
 
 /**
