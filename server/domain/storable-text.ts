@@ -10,7 +10,7 @@ import { invalid, type SlipwayError } from './errors.js'
 /** Deeper JSON than any request needs; deeper input would only cost stack in recursive code. */
 export const MAX_NESTING = 32
 
-export type TextProblem = { path: string; problem: 'lone-surrogate' | 'nul' | 'too-deep' }
+export type TextProblem = { path: string; problem: 'lone-surrogate' | 'nul' | 'too-deep' | 'not-finite' }
 
 /** A high surrogate not followed by a low one, or a low one not preceded by a high one. */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
@@ -35,6 +35,8 @@ export function findUnstorableText(value: unknown, root = ''): TextProblem | und
       if (problem) return { path, problem }
       continue
     }
+    // JSON.parse('1e400') and a 10k-digit query value coerced by the validator are Infinity: no column holds it
+    if (typeof v === 'number' && !Number.isFinite(v)) return { path, problem: 'not-finite' }
     if (v === null || typeof v !== 'object') continue
     const isArray = Array.isArray(v)
     // bytes and streams are not text (tus bodies); route params and parsed queries have their own prototypes
@@ -52,6 +54,7 @@ export function findUnstorableText(value: unknown, root = ''): TextProblem | und
 
 /** The error for a TextProblem: INVALID_TEXT, or NESTING_TOO_DEEP. */
 export function unstorableTextError(p: TextProblem): SlipwayError {
+  if (p.problem === 'not-finite') return invalid('NUMBER_OUT_OF_RANGE', `${p.path || 'the input'} is not a finite number`, { path: p.path })
   if (p.problem === 'too-deep') return invalid('NESTING_TOO_DEEP', `${p.path || 'the input'} is nested deeper than ${MAX_NESTING} levels`, { path: p.path, maxNesting: MAX_NESTING })
   const what = p.problem === 'nul' ? 'a NUL character' : 'a lone UTF-16 surrogate (not valid Unicode)'
   // the offending text is not echoed back: it is exactly what clients and logs choke on

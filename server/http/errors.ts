@@ -132,6 +132,12 @@ export function registerErrorHandling(app: FastifyInstance): void {
       findUnstorableText(request.params, '/params') ?? findUnstorableText(request.query, '/query') ?? findUnstorableText(request.body, '/body')
     if (problem) throw unstorableTextError(problem)
   })
+  // and after validation, which may have coerced a huge numeric string to Infinity (ajv lets it through integer and maximum)
+  app.addHook('preHandler', async (request) => {
+    const problem =
+      findUnstorableText(request.params, '/params') ?? findUnstorableText(request.query, '/query') ?? findUnstorableText(request.body, '/body')
+    if (problem) throw unstorableTextError(problem)
+  })
   app.setErrorHandler((error, request, reply) => send(error, request, reply))
   app.setNotFoundHandler((request, reply) =>
     reply.status(404).send({ error: { code: 'ROUTE_NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` } }),
