@@ -6,7 +6,7 @@
 import { makeDelta } from '../delta/index.js'
 import { parse, UsageError } from './args.js'
 
-const USAGE = `usage: slipway delta make OLD NEW PATCH [--memory-budget BYTES]
+export const USAGE = `usage: slipway delta make OLD NEW PATCH [--memory-budget BYTES]
 
   OLD, NEW   the image devices have, and the one they should get
   PATCH      where the patch is written

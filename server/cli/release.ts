@@ -10,7 +10,7 @@ import { openSigners } from './key-spec.js'
 import { artifactFile, RELEASE_OPTIONS, RELEASE_USAGE, releaseFlags, releaseOf, sha256File } from './release-fields.js'
 import { readChain, readRootFile } from './root-chain.js'
 
-const USAGE = `usage:
+export const USAGE = `usage:
   slipway release sign ARTIFACT ${RELEASE_USAGE}
                     --key KEY [--key KEY…] --out FILE.json [--expires-days N]
   slipway release verify FILE.json (--chain DIR | --root 1.root.json [--root 2.root.json…]) [--artifact ARTIFACT]

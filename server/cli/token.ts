@@ -10,7 +10,7 @@ import { AuthService } from '../domain/auth-service.js'
 import { ROLES, type Role } from '../domain/model.js'
 import { parse, required, UsageError } from './args.js'
 
-const USAGE = `usage:
+export const USAGE = `usage:
   slipway token create --role admin|ci|operator [--label TEXT] [--ttl SECONDS]
   slipway token list
   slipway token revoke ID`
