@@ -1,3 +1,4 @@
+import { CliFailure } from './args.js'
 /** The CLI's view of a remote server: SLIPWAY_URL + SLIPWAY_TOKEN, API errors as ApiError. */
 
 export interface CliEnv {
@@ -23,11 +24,16 @@ export function cliEnv(env: Record<string, string | undefined> = process.env): C
 }
 
 export async function apiRequest(env: CliEnv, method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
-  const res = await fetch(`${env.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${env.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  })
+  let res: Response
+  try {
+    res = await fetch(`${env.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${env.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    })
+  } catch (e) {
+    throw unreachable(env.url, e)
+  }
   const text = await res.text()
   let parsed: unknown = text
   try {
@@ -40,4 +46,10 @@ export async function apiRequest(env: CliEnv, method: string, path: string, body
     throw new ApiError(res.status, err?.code ?? 'HTTP_ERROR', err?.message ?? text.slice(0, 200))
   }
   return { status: res.status, body: parsed }
+}
+
+/** A network failure, as `error: SERVER_UNREACHABLE <url> …` like every other failure. */
+export function unreachable(url: string, e: unknown): CliFailure {
+  const cause = (e as { cause?: { code?: string; message?: string } })?.cause
+  return new CliFailure('SERVER_UNREACHABLE', `${url} (${cause?.code ?? cause?.message ?? (e as Error)?.message ?? String(e)})`)
 }

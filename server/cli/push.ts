@@ -10,6 +10,8 @@ import { mkdir, readFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import * as tus from 'tus-js-client'
+import { CliFailure } from './args.js'
+import { unreachable } from './http-client.js'
 import { signRelease } from '../../signing/index.js'
 import { parse, required, UsageError } from './args.js'
 import { apiRequest, type CliEnv } from './http-client.js'
@@ -41,7 +43,7 @@ function tusUpload(env: CliEnv, path: string, size: number, fingerprint: string,
       fingerprint: async () => fingerprint,
       removeFingerprintOnSuccess: true,
       onProgress: (sent) => onProgress(sent),
-      onError: (e) => reject(e),
+      onError: (e) => reject(tusFailure(env.url, e)),
       onSuccess: () => resolve(upload.url!.split('/').pop()!),
     })
     void mkdir(stateDir, { recursive: true }).then(async () => {
@@ -97,4 +99,19 @@ export async function pushCommand(env: CliEnv, argv: string[], keyFromEnv = proc
   const release = body as { id: string; sha256: string; name: string; version: string }
   process.stderr.write(status === 201 ? 'published\n' : 'already published (identical)\n')
   process.stdout.write(`${JSON.stringify({ id: release.id, name: release.name, version: release.version, sha256: release.sha256 })}\n`)
+}
+
+/** tus's errors, as the CLI's codes: a 401 is AUTH_INVALID, no answer at all SERVER_UNREACHABLE. */
+function tusFailure(url: string, e: Error): Error {
+  const res = (e as { originalResponse?: { getStatus(): number; getBody(): string } | null }).originalResponse
+  if (!res) return unreachable(url, e)
+  const status = res.getStatus()
+  let apiError: { code?: string; message?: string } | undefined
+  try {
+    apiError = (JSON.parse(res.getBody()) as { error?: { code?: string; message?: string } }).error
+  } catch {
+    apiError = undefined
+  }
+  if (status === 401) return new CliFailure('AUTH_INVALID', `the server refused SLIPWAY_TOKEN (${apiError?.code ?? 401}): create a token with slipway token create --role ci`)
+  return new CliFailure(apiError?.code ?? 'UPLOAD_FAILED', `${status}: ${apiError?.message ?? e.message}`)
 }
