@@ -109,6 +109,8 @@ export interface Config {
   pollIntervalSeconds: number
   /** period of the rollout tick (soak times, silent devices) */
   rolloutTickSeconds: number
+  /** longest a replica serves a rollout decision it missed a change notice for, in milliseconds (change bus fallback) */
+  rolloutCacheMs: number
   keys: KeysConfig
   delta: DeltaConfig
   tpmAttestation?: TpmAttestationConfig
@@ -280,6 +282,7 @@ export function loadConfig(env: Source = process.env, read?: Set<string>): Confi
     shutdownGraceSeconds: integer(src, 'SLIPWAY_SHUTDOWN_GRACE_SECONDS', 25, 0, 3600),
     pollIntervalSeconds: integer(src, 'SLIPWAY_POLL_INTERVAL_SECONDS', 300, 1, 7 * 24 * 3600),
     rolloutTickSeconds: integer(src, 'SLIPWAY_ROLLOUT_TICK_SECONDS', 5, 1, 3600),
+    rolloutCacheMs: integer(src, 'SLIPWAY_ROLLOUT_CACHE_MS', 1000, 0, 10 * 60 * 1000),
     keys: keysConfig,
     delta: {
       memoryBudget: integer(src, 'SLIPWAY_DELTA_MEMORY_BUDGET', 2 ** 30, 128 * 2 ** 20, Number.MAX_SAFE_INTEGER),

@@ -30,6 +30,9 @@ import { RolloutService } from './domain/fleet/rollout-service.js'
 import { DownloadPolicy } from './domain/fleet/download-policy.js'
 import { QuarantineService } from './domain/fleet/quarantine-service.js'
 import { openRateLimitRedis } from './adapters/rate-limit/redis-store.js'
+import { announceRolloutChange, followRolloutChanges } from './domain/fleet/rollout-changes.js'
+import { InProcessChangeBus, RedisChangeBus } from './adapters/bus/index.js'
+import type { ChangeBus } from './domain/ports.js'
 import { evaluateSoon } from './workers/jobs.js'
 
 export interface Container extends Services {
@@ -58,6 +61,10 @@ function fleetVersions(repos: Repositories): FleetVersions {
       return out
     },
   }
+}
+
+function changeBus(config: Config, onError: (e: Error) => void): ChangeBus {
+  return config.redisUrl ? new RedisChangeBus({ url: config.redisUrl, prefix: config.queuePrefix, onError }) : new InProcessChangeBus()
 }
 
 function jobQueue(config: Config, onError: (e: Error) => void): JobQueue {
@@ -106,8 +113,11 @@ export async function createContainer(
       opts.fleet ?? fleetVersions(repos),
       { offerRatio: config.delta.offerRatio, topSources: config.delta.topSources },
     )
-    const caches = new FleetCaches(repos.releases, repos.fleet.rollouts)
-    const rollouts = new RolloutService(repos.fleet, repos.releases, caches)
+    const bus = changeBus(config, opts.onQueueError ?? (() => {}))
+    closers.unshift(() => bus.close())
+    const caches = new FleetCaches(repos.releases, repos.fleet.rollouts, config.rolloutCacheMs)
+    await followRolloutChanges(bus, caches)
+    const rollouts = new RolloutService(repos.fleet, repos.releases, caches, (r) => announceRolloutChange(bus, r.id))
     const assignments = new AssignmentService(repos.fleet, caches, onlineSigner, deltas, config.pollIntervalSeconds)
     const quarantine = new QuarantineService(repos.fleet)
     const b = config.boundary
@@ -134,6 +144,7 @@ export async function createContainer(
       blobs,
       uploads,
       queue,
+      bus,
       auth,
       releases,
       deltas,

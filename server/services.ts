@@ -3,7 +3,7 @@ import type { TusUploadArea } from './adapters/uploads/tus-upload-area.js'
 import type { Config } from './config.js'
 import type { AuthService } from './domain/auth-service.js'
 import type { DeltaService } from './domain/delta-service.js'
-import type { BlobStore, JobQueue, OnlineSigner } from './domain/ports.js'
+import type { BlobStore, ChangeBus, JobQueue, OnlineSigner } from './domain/ports.js'
 import type { ReleaseService } from './domain/release-service.js'
 import type { Repositories } from './domain/repositories.js'
 import type { TrustService } from './domain/trust-service.js'
@@ -24,6 +24,8 @@ export interface Services {
   blobs: BlobStore
   uploads: TusUploadArea
   queue: JobQueue
+  /** change notices between processes (rollout transitions → cache invalidation) */
+  bus: ChangeBus
   auth: AuthService
   releases: ReleaseService
   /** delta requests, builds (the build-delta job) and offers */

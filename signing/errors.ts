@@ -15,6 +15,10 @@ export type TrustErrorCode =
   // ---- keys
   | 'KEY_MALFORMED' // key material does not parse, or keyid is not sha256(canonical key)
   | 'KEY_TYPE_NOT_ALLOWED' // keytype/scheme unsupported, mismatched, or forbidden for this role
+  | 'KEY_NOT_CANONICAL' // a key in other than its one encoding (compressed/hybrid point, explicit curve, y >= p): one key, one keyid
+  | 'KEY_PRIVATE' // private key material where a public key belongs
+  | 'KEY_SMALL_ORDER' // an Ed25519 point of small order (identity and co.): signatures by it prove nothing
+  | 'OPTIONS_INVALID' // a verification option that is not a usable value (NaN, negative, not a Date)
   // ---- signatures and thresholds (TUF 1.0 §5.3.4, §5.4)
   | 'SIGNATURE_INVALID' // a signature by an authorised key does not verify (tampered metadata)
   | 'SIGNATURE_UNKNOWN_KEY' // only keys the role does not list signed

@@ -6,7 +6,7 @@
  *     signatures are DER `ECDSA-Sig-Value` over SHA-256 (as securesystemslib writes).
  * Node built-in crypto only: the device verifier imports this file.
  */
-import { createHash, createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto'
+import { createHash, createPrivateKey, createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto'
 import { canonicalize } from './canonical-json.js'
 import { TrustError } from './errors.js'
 
@@ -25,12 +25,75 @@ export interface PublicKey {
   keyId: string
   tuf: TufKey
   object: KeyObject
-  /** keytype + SPKI DER: the same key in two encodings has one `material`. */
+  /** keytype + the public point (canonical SPKI DER): two keyids of one key have one `material`. */
   material: string
 }
 
 const SCHEME_OF: Record<KeyType, KeyScheme> = { ed25519: 'ed25519', ecdsa: 'ecdsa-sha2-nistp256' }
 const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex')
+/** SPKI of a P-256 key, named curve (id-ecPublicKey, prime256v1), uncompressed point (0x04 ‖ X ‖ Y): the one accepted encoding. */
+const P256_SPKI_PREFIX = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200' + '04', 'hex')
+const P256_SPKI_LENGTH = P256_SPKI_PREFIX.length + 64
+const PUBLIC_PEM = /^-----BEGIN PUBLIC KEY-----\r?\n([A-Za-z0-9+/=\r\n]+)-----END PUBLIC KEY-----\r?\n?$/
+
+/**
+ * Ed25519 points of small order (libsodium's blocklist, compared without the sign bit,
+ * which also covers their non-canonical encodings): any signature verifies under some
+ * of them, so such a key proves nothing.
+ */
+const ED25519_SMALL_ORDER = [
+  '0000000000000000000000000000000000000000000000000000000000000000',
+  '0100000000000000000000000000000000000000000000000000000000000000',
+  '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05',
+  'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a',
+  'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+  'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+  'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+]
+
+/** The raw Ed25519 key: canonical (y < p) and not of small order. */
+function checkEd25519Point(raw: Buffer, keyId: string): void {
+  const unsigned = Buffer.from(raw)
+  unsigned[31]! &= 0x7f
+  if (ED25519_SMALL_ORDER.includes(unsigned.toString('hex'))) throw new TrustError('KEY_SMALL_ORDER', 'ed25519 public key is a small-order point', { keyId })
+  // y >= p = 2^255 - 19: bytes 1..30 all 0xff, the top byte 0x7f, the low byte >= 0xed
+  if (unsigned[31] === 0x7f && unsigned.subarray(1, 31).every((b) => b === 0xff) && unsigned[0]! >= 0xed)
+    throw new TrustError('KEY_NOT_CANONICAL', 'ed25519 public key encodes y >= p (another encoding of a smaller value)', { keyId })
+}
+
+/**
+ * The DER of an ECDSA key's PEM, which must be the canonical SPKI: a private key
+ * (PKCS#8, SEC1) is refused, and so is any other encoding of a public point
+ * (compressed, hybrid, explicit curve parameters), so that one key has one keyid.
+ */
+function canonicalP256Spki(pem: string, keyId: string): Buffer {
+  if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem)) throw new TrustError('KEY_PRIVATE', 'keyval.public holds a private key', { keyId })
+  const m = PUBLIC_PEM.exec(pem)
+  if (!m) throw new TrustError('KEY_MALFORMED', 'keyval.public is not one PEM "PUBLIC KEY" block', { keyId })
+  const der = Buffer.from(m[1]!.replace(/\r?\n/g, ''), 'base64')
+  if (der.length === P256_SPKI_LENGTH && der.subarray(0, P256_SPKI_PREFIX.length).equals(P256_SPKI_PREFIX)) return der
+  for (const type of ['pkcs8', 'sec1'] as const)
+    if (parses(() => createPrivateKey({ key: der, format: 'der', type })))
+      throw new TrustError('KEY_PRIVATE', 'keyval.public holds a private key (relabelled)', { keyId })
+  let other: KeyObject
+  try {
+    other = createPublicKey({ key: der, format: 'der', type: 'spki' })
+  } catch (e) {
+    throw new TrustError('KEY_MALFORMED', 'public key does not parse', { keyId }, { cause: e })
+  }
+  if (other.asymmetricKeyType !== 'ec' || other.asymmetricKeyDetails?.namedCurve !== 'prime256v1')
+    throw new TrustError('KEY_TYPE_NOT_ALLOWED', `keyval holds a ${String(other.asymmetricKeyType)} key, keytype says ecdsa`, { keyId })
+  throw new TrustError('KEY_NOT_CANONICAL', 'an ecdsa key must be the SPKI of a named-curve P-256 uncompressed point', { keyId })
+}
+
+function parses(f: () => unknown): boolean {
+  try {
+    f()
+    return true
+  } catch {
+    return false
+  }
+}
 
 /** KEYID (TUF §4.2): lowercase hex sha256 of the canonical JSON of the public key. */
 export function keyIdOf(key: TufKey): string {
@@ -79,11 +142,13 @@ export function decodeKey(key: unknown, keyId?: string): PublicKey {
   try {
     if (tuf.keytype === 'ed25519') {
       if (!/^[0-9a-f]{64}$/.test(pubText)) throw new Error('ed25519 public key must be 64 lowercase hex chars')
+      checkEd25519Point(Buffer.from(pubText, 'hex'), id)
       object = createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, Buffer.from(pubText, 'hex')]), format: 'der', type: 'spki' })
     } else {
-      object = createPublicKey({ key: pubText, format: 'pem' })
+      object = createPublicKey({ key: canonicalP256Spki(pubText, id), format: 'der', type: 'spki' })
     }
   } catch (e) {
+    if (e instanceof TrustError) throw e
     throw new TrustError('KEY_MALFORMED', 'public key does not parse', { keyId: id }, { cause: e })
   }
   const actual = object.asymmetricKeyType === 'ec' ? object.asymmetricKeyDetails?.namedCurve : object.asymmetricKeyType

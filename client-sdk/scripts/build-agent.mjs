@@ -1,5 +1,6 @@
 // npm run build:agent — the device agent as one file with no dependencies:
-// client-sdk/dist/slipway-agent.js (CommonJS, so `node slipway-agent.js` works in
+// client-sdk/dist/slipway-agent.cjs (CommonJS named .cjs, so `node slipway-agent.cjs` works in
+// place inside this "type": "module" checkout as well as
 // any folder, with or without a package.json next to it). Prints its size.
 import { build } from 'esbuild'
 import { statSync } from 'node:fs'
@@ -7,7 +8,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
-const outfile = process.env.SLIPWAY_AGENT_OUTFILE ?? join(root, 'dist', 'slipway-agent.js')
+const outfile = process.env.SLIPWAY_AGENT_OUTFILE ?? join(root, 'dist', 'slipway-agent.cjs')
 const GOAL = 250 * 1024
 
 await build({

@@ -8,7 +8,7 @@ import { parse, UsageError } from './args.js'
 import type { CliEnv } from './http-client.js'
 import { DELTA_REMOTE_USAGE, deltaRemoteCommand } from './delta-remote.js'
 
-const USAGE = `usage: slipway delta make OLD NEW PATCH [--memory-budget BYTES]
+export const USAGE = `usage: slipway delta make OLD NEW PATCH [--memory-budget BYTES]
 ${DELTA_REMOTE_USAGE}
 
   OLD, NEW   the image devices have, and the one they should get

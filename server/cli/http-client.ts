@@ -30,13 +30,16 @@ export function unreachable(url: string, e: unknown): ApiError {
 }
 
 export async function apiRequest(env: CliEnv, method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
-  const res = await fetch(`${env.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${env.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  }).catch((e: unknown) => {
+  let res: Response
+  try {
+    res = await fetch(`${env.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${env.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    })
+  } catch (e) {
     throw unreachable(env.url, e)
-  })
+  }
   const text = await res.text()
   let parsed: unknown = text
   try {

@@ -18,7 +18,7 @@ import { parse, required, UsageError } from './args.js'
 import { generateKey, keyType, openSigners, publicKeyOf } from './key-spec.js'
 import { readChain, readRootFile, writeRoot } from './root-chain.js'
 
-const USAGE = `usage:
+export const USAGE = `usage:
   slipway keys generate KEY [--type ed25519|ecdsa]          new file key (mode 0600) or token key; prints its public key
   slipway keys public KEY                                   a key's public key (stdout, PUBLIC.json form) and keyid (stderr)
   slipway keys create-root --keys N --threshold M --out DIR [--type ed25519|ecdsa] [--pkcs11-token LABEL]

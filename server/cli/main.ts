@@ -4,6 +4,7 @@ import { isTrustError } from '../../signing/verify/index.js'
 import { SlipwayError } from '../domain/errors.js'
 import { CliFailure, UsageError } from './args.js'
 import { ApiError, cliEnv } from './http-client.js'
+import { COMMAND_USAGE } from './usage.js'
 
 const HELP = `slipway — signed OTA updates and rollouts
 
@@ -40,6 +41,11 @@ Configuration is read from the environment; see the README.`
 
 async function run(argv: string[]): Promise<void> {
   const [command, ...rest] = argv
+  const usage = command === undefined ? undefined : COMMAND_USAGE[command]
+  if (usage && (rest.includes('--help') || rest.includes('-h') || rest[0] === 'help')) {
+    process.stdout.write(`${await usage()}\n`)
+    return
+  }
   switch (command) {
     case 'start':
       return (await import('./start.js')).startServer(loadConfig())

@@ -27,7 +27,7 @@ import { artifactFile, RELEASE_OPTIONS, RELEASE_USAGE, releaseFlags, releaseOf, 
 // Node build exports FileUrlStorage; the bundled .d.ts only types the browser build
 const { FileUrlStorage } = tus as unknown as { FileUrlStorage: new (path: string) => tus.UrlStorage }
 
-const USAGE = `usage: slipway push FILE ${RELEASE_USAGE}
+export const USAGE = `usage: slipway push FILE ${RELEASE_USAGE}
                     (--key KEY [--key KEY…] | --metadata FILE.json)
   --key KEY        sign the release metadata with this CI release key (default: $SLIPWAY_RELEASE_KEY):
                    a PEM key file, or pkcs11:token=<label>;object=<key label> (PKCS11_MODULE, PKCS11_PIN)

@@ -13,7 +13,7 @@ import { readChain, readRootFile } from './root-chain.js'
 import type { CliEnv } from './http-client.js'
 import { listReleases, RELEASE_VIEW_USAGE, showRelease } from './release-view.js'
 
-const USAGE = `usage:
+export const USAGE = `usage:
   slipway release sign ARTIFACT ${RELEASE_USAGE}
                     --key KEY [--key KEY…] --out FILE.json [--expires-days N]
   slipway release verify FILE.json (--chain DIR | --root 1.root.json [--root 2.root.json…]) [--artifact ARTIFACT]

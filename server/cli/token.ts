@@ -11,7 +11,7 @@ import { ROLES, type Role } from '../domain/model.js'
 import { parse, required, UsageError } from './args.js'
 import { table } from './table.js'
 
-const USAGE = `usage:
+export const USAGE = `usage:
   slipway token create --role admin|ci|operator|viewer [--label TEXT] [--ttl SECONDS]
   slipway token list
   slipway token revoke ID`

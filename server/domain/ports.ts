@@ -68,6 +68,13 @@ export interface JobOptions {
   backoffMs?: number
   /** Wait this long before the first try, in milliseconds. */
   delayMs?: number
+  /**
+   * Coalescing key, for work that must see every change (not with `jobId`): while a job
+   * with this key waits, enqueueing again is a no-op; while one runs, exactly one more
+   * run is queued to follow it. So what arrives after a run began is never folded into
+   * that run (BullMQ deduplication with keepLastIfActive).
+   */
+  coalesce?: string
 }
 
 export interface Job<T = unknown> {
@@ -119,6 +126,24 @@ export class PermanentJobError extends Error {
     super(message, options)
     this.name = 'PermanentJobError'
   }
+}
+
+// ---------------------------------------------------------------- change bus
+
+/** Called with each message published on a channel this process subscribed to. */
+export type ChangeHandler = (message: string) => void
+
+/**
+ * Fire-and-forget notices between processes ("rollout X changed"), so every replica
+ * drops what it cached at once. At most once: a notice can be lost (Redis restarting),
+ * so whoever caches keeps a short expiry as the fallback; never the only source of truth.
+ */
+export interface ChangeBus {
+  /** Deliver `message` to every subscriber of `channel` in every process, this one included. */
+  publish(channel: string, message: string): Promise<void>
+  /** Resolves once subscribed (later publishes reach `handler`); returns the unsubscribe. */
+  subscribe(channel: string, handler: ChangeHandler): Promise<() => Promise<void>>
+  close(): Promise<void>
 }
 
 // ---------------------------------------------------------------- online key

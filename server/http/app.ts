@@ -8,7 +8,7 @@ import swaggerUi from '@fastify/swagger-ui'
 import type { Services } from '../services.js'
 import { blobRoutes } from './blobs.js'
 import { deltaRoutes } from './deltas.js'
-import { registerErrorHandling } from './errors.js'
+import { errorOptions, registerErrorHandling } from './errors.js'
 import { observeDeltas } from './delta-metrics.js'
 import { observeFleet } from './fleet-metrics.js'
 import { createMetrics, observeRequests, type Metrics } from './metrics.js'
@@ -46,6 +46,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
     bodyLimit: 1024 * 1024,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
     return503OnClosing: true,
+    ...errorOptions,
   })
   const metrics = createMetrics(services.queue)
   observeDeltas(metrics.registry, services.deltas, services.repos.deltas)

@@ -29,13 +29,19 @@ export const EnrollReply = Type.Object({
   pollIntervalSeconds: Type.Integer(),
 })
 
+/**
+ * The device's report counter. Stored in INTEGER columns, 32-bit on PostgreSQL (64 on
+ * SQLite): the bound makes both databases answer every value the same way (issue 11).
+ */
+const Seq = Type.Integer({ minimum: 0, maximum: 2147483647, description: 'report sequence number, at most 2^31 - 1' })
+
 const ReleaseRef = Type.Object({ name: Name, version: Name }, { additionalProperties: false })
 const At = Type.String({ maxLength: 40 })
 
 export const DeviceEvent = Type.Object(
   {
     id: Uuidish,
-    seq: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
+    seq: Seq,
     rolloutId: Type.Optional(Uuidish),
     release: ReleaseRef,
     state: Type.Union(['downloading', 'installing', 'rebooting', 'health-checking', 'succeeded', 'failed', 'rolled-back'].map((s) => Type.Literal(s))),
@@ -50,7 +56,7 @@ export const EventsBody = Type.Object({ events: Type.Array(DeviceEvent, { minIte
 export const HealthBody = Type.Object(
   {
     id: Uuidish,
-    seq: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
+    seq: Seq,
     rolloutId: Type.Optional(Uuidish),
     release: ReleaseRef,
     bootOk: Type.Boolean(),

@@ -108,7 +108,7 @@ export const fleetRoutes =
           tags: ['audit'],
           summary: 'The hash-chained audit log, oldest first',
           querystring: Type.Object(
-            { after: Type.Integer({ minimum: 0, default: 0 }), limit: Type.Integer({ minimum: 1, maximum: 5000, default: 1000 }), subject: Type.Optional(Type.String({ maxLength: 200 })) },
+            { after: Type.Integer({ minimum: 0, maximum: 2147483647, default: 0 }), limit: Type.Integer({ minimum: 1, maximum: 5000, default: 1000 }), subject: Type.Optional(Type.String({ maxLength: 200 })) },
             { additionalProperties: false },
           ),
           response: errors(400, 401, 403),

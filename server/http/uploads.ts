@@ -12,12 +12,32 @@ import type { Metrics } from './metrics.js'
 const UPLOADS_PATH = '/v1/uploads'
 
 /** tus answers errors in plain text; give them the API's one error shape. */
-function tusErrorBody(err: Error | { status_code: number; body: string }): { status_code: number; body: string } {
-  const status = 'status_code' in err ? err.status_code : 500
-  const message = 'body' in err ? err.body.trim() : 'upload failed'
+function tusErrorBody(status: number, text: string): string {
   const code =
-    status === 413 ? 'UPLOAD_TOO_LARGE' : status === 404 || status === 410 ? 'UPLOAD_NOT_FOUND' : status === 409 ? 'UPLOAD_OFFSET_CONFLICT' : status < 500 ? 'UPLOAD_INVALID' : 'INTERNAL'
-  return { status_code: status, body: JSON.stringify({ error: { code, message: status < 500 ? message : 'internal server error' } }) }
+    status === 413 ? 'UPLOAD_TOO_LARGE'
+    : status === 404 || status === 410 ? 'UPLOAD_NOT_FOUND'
+    : status === 409 ? 'UPLOAD_OFFSET_CONFLICT'
+    : status === 412 ? 'TUS_RESUMABLE_REQUIRED'
+    : status < 500 ? 'UPLOAD_INVALID'
+    : 'INTERNAL'
+  return JSON.stringify({ error: { code, message: status < 500 ? text.trim() || 'upload refused' : 'internal server error' } })
+}
+
+type TusWrite = (context: unknown, headers: Headers, status: number, body?: string) => Promise<Response>
+
+/**
+ * Every tus error goes through its `write()`, including the ones it answers before any
+ * hook (412 without Tus-Resumable, 400 for an invalid protocol header): wrap it there,
+ * once, so no plain-text error escapes (issue 11).
+ */
+function jsonErrors(tus: TusServer): void {
+  const target = tus as unknown as { write: TusWrite }
+  const write = target.write.bind(tus)
+  target.write = (context, headers, status, body = '') => {
+    if (status < 400) return write(context, headers, status, body)
+    headers.set('Content-Type', 'application/json; charset=utf-8')
+    return write(context, headers, status, tusErrorBody(status, body))
+  }
 }
 
 export const uploadRoutes =
@@ -29,8 +49,8 @@ export const uploadRoutes =
       maxSize: services.config.maxUploadBytes,
       relativeLocation: true,
       respectForwardedHeaders: true,
-      onResponseError: (_req, err) => tusErrorBody(err),
     })
+    jsonErrors(tus)
 
     // tus reads the body itself: leave it unparsed
     app.addContentTypeParser('application/offset+octet-stream', (_req, _payload, done) => done(null))

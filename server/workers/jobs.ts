@@ -11,18 +11,15 @@ export const JOBS = {
   ...DELTA_JOBS,
 } as const
 
-/** Coalescing window of evaluate-rollout: reports within it share one evaluation that starts after it. */
-const EVALUATE_WINDOW_MS = 200
-
 /**
- * Ask for a rollout to be evaluated soon. Reports arriving together share one job (job
- * id = rollout id + time window); a report arriving while an evaluation runs gets the
- * next window's job, so no report is left unevaluated until the tick.
+ * Ask for a rollout to be evaluated soon (after the report's transaction committed).
+ * Reports arriving while an evaluation waits share it; a report arriving while one
+ * runs gets exactly one more evaluation after it (the running one may have read the
+ * members before the report landed), so no report waits for the tick.
  */
 export function evaluateSoon(queue: JobQueue, rolloutId: string): void {
-  const window = Math.floor(Date.now() / EVALUATE_WINDOW_MS)
   queue
-    .enqueue(JOBS.evaluateRollout, { rolloutId }, { jobId: `rollout-${rolloutId}-${window}`, attempts: 3, backoffMs: 200 })
+    .enqueue(JOBS.evaluateRollout, { rolloutId }, { coalesce: `rollout-${rolloutId}`, attempts: 3, backoffMs: 200 })
     .catch(() => {
       // the periodic tick evaluates every running rollout anyway
     })

@@ -31,9 +31,10 @@ export function expiresIn(seconds: number, now: Date = new Date()): string {
   return formatExpires(new Date(now.getTime() + seconds * 1000))
 }
 
+/** An instant that round-trips: `2099-02-30`, `…-04-31` or `T24:00:00` would roll over, and are refused. */
 export function parseExpires(text: string): Date {
   const d = new Date(text)
-  if (!EXPIRES.test(text) || Number.isNaN(d.getTime())) fail('expires', 'YYYY-MM-DDTHH:MM:SSZ')
+  if (!EXPIRES.test(text) || Number.isNaN(d.getTime()) || formatExpires(d) !== text) fail('expires', 'a real UTC instant YYYY-MM-DDTHH:MM:SSZ')
   return d
 }
 

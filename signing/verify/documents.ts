@@ -10,6 +10,7 @@ import { parseDelta, type Delta, type DeltaSigned } from '../metadata/delta.js'
 import { parseRelease, type Release, type ReleaseSigned } from '../metadata/release.js'
 import type { RoleName } from '../metadata/root.js'
 import { checkExpiry } from './expiry.js'
+import { checkCounterOption } from './options.js'
 import type { TrustedRoot } from './trusted-root.js'
 
 export interface Verified<S> {
@@ -53,6 +54,7 @@ export function verifyAssignment(trust: TrustedRoot, bytes: Uint8Array, check: A
   let assignment: Assignment | undefined
   const v = verifyDoc(trust, bytes, 'online', (x) => { const p = parseAssignment(x); assignment = p.assignment; return p })
   const a = assignment as Assignment
+  if (check.lastCounter !== undefined) checkCounterOption('lastCounter', check.lastCounter)
   if (a.deviceId !== check.deviceId)
     throw new TrustError('ASSIGNMENT_WRONG_DEVICE', `assignment is for device ${a.deviceId}`, { deviceId: a.deviceId, expected: check.deviceId })
   if (check.lastCounter !== undefined && a.counter <= check.lastCounter)

@@ -5,6 +5,7 @@
  * installed image to exactly the CI-signed target.
  */
 import { TrustError } from '../errors.js'
+import { checkCounterOption } from './options.js'
 import type { Assignment } from '../metadata/assignment.js'
 import type { Delta } from '../metadata/delta.js'
 import type { Release } from '../metadata/release.js'
@@ -23,6 +24,7 @@ export interface DeviceState {
  * can roll back to the previous release when it carries the same value.
  */
 export function checkSecurityVersion(installed: number, offered: number): void {
+  checkCounterOption('securityVersion', installed)
   if (offered < installed)
     throw new TrustError('SECURITY_VERSION_DOWNGRADE', `securityVersion ${offered} is below installed ${installed}`, { installed, offered })
 }

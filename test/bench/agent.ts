@@ -84,7 +84,7 @@ async function prepare(): Promise<{ old: string; nw: string; patch: string; bund
     spawnSync('mv', [`${patch}.tmp`, patch])
     console.log(`delta: ${(r.size / MiB).toFixed(1)} MiB`)
   }
-  const bundle = join(work, 'slipway-agent.js')
+  const bundle = join(work, 'slipway-agent.cjs')
   const b = spawnSync(process.execPath, [fileURLToPath(new URL('../../client-sdk/scripts/build-agent.mjs', import.meta.url))], {
     env: { ...process.env, SLIPWAY_AGENT_OUTFILE: bundle },
     encoding: 'utf8',

@@ -100,7 +100,8 @@ t.test('names with "/", "..", NUL or other unsafe characters', async (t) => {
   for (const name of ['a/b', '../etc', 'a..b', 'bad\u0000name', '.hidden', 'UPPER', 'sp ace']) {
     const res = await call(srv, ci, 'POST', '/v1/releases', await releaseBody(srv, id, data, { name }))
     t.equal(res.status, 400, JSON.stringify(name))
-    t.equal(res.json.error.code, 'RELEASE_NAME_INVALID', JSON.stringify(name))
+    // NUL is refused for every route before the name rules run (issue 11)
+    t.equal(res.json.error.code, name.includes('\u0000') ? 'INVALID_TEXT' : 'RELEASE_NAME_INVALID', JSON.stringify(name))
   }
   const hw = await call(srv, ci, 'POST', '/v1/releases', await releaseBody(srv, id, data, { hardware: ['rpi5/../x'] }))
   t.equal(hw.json.error.code, 'HARDWARE_NAME_INVALID')

@@ -196,6 +196,30 @@ export function queueContract(t: Test, makeQueue: () => Promise<JobQueue>): void
     hold.open()
   })
 
+  t.test('a coalesce key: a no-op while its job waits, exactly one follow-up while it runs', async (t) => {
+    const q = await fresh(t)
+    const runs: unknown[] = []
+    const hold = gate()
+    q.handle('evaluate', async (job) => {
+      runs.push(job.data)
+      if (runs.length === 1) await hold.opened
+    })
+    const first = await q.enqueue('evaluate', { n: 1 }, { coalesce: 'k-a' })
+    t.equal(await q.enqueue('evaluate', { n: 2 }, { coalesce: 'k-a' }), first, 'coalesced into the waiting job')
+    await q.start()
+    await until('the first run to start', () => runs.length === 1)
+    // three enqueues while it runs make one follow-up run, with the last data
+    for (const n of [3, 4, 5]) await q.enqueue('evaluate', { n }, { coalesce: 'k-a' })
+    hold.open()
+    await until('the follow-up run', () => runs.length === 2)
+    await sleep(200)
+    t.same(runs, [{ n: 1 }, { n: 5 }], 'one run before, one after; nothing folded into the running job')
+    await q.enqueue('evaluate', { n: 6 }, { coalesce: 'k-a' })
+    await until('a fresh run once nothing is pending', () => runs.length === 3)
+    await t.rejects(q.enqueue('evaluate', {}, { coalesce: 'k-a', jobId: 'x' }), { code: 'INVALID_JOB_ID' })
+    await t.rejects(q.enqueue('evaluate', {}, { coalesce: 'a:b' }), { code: 'INVALID_JOB_ID' })
+  })
+
   t.test('ping() answers while the queue is up', async (t) => {
     const q = await fresh(t)
     await t.resolves(q.ping())

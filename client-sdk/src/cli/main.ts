@@ -19,6 +19,15 @@ const HELP = `slipway-agent — the Slipway device agent
 
 type Command = (args: string[]) => Promise<number>
 
+/** Usage per command and subcommand: `--help` / `-h` after any of them prints it and exits 0 before anything runs. */
+export const COMMAND_USAGE: Record<string, string> = {
+  run: 'usage: slipway-agent run [--config FILE] [--once]',
+  enroll: 'usage: slipway-agent enroll [--config FILE] --token TOKEN',
+  status: 'usage: slipway-agent status [--config FILE]',
+  delta: DELTA_APPLY_USAGE,
+}
+export const SUBCOMMANDS: Record<string, string[]> = { delta: ['apply'] }
+
 const COMMANDS: Record<string, Command> = {
   run: runCommand,
   enroll: enrollCommand,
@@ -34,6 +43,10 @@ export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(`${HELP}\n`)
+    return EXIT.ok
+  }
+  if (COMMAND_USAGE[command] !== undefined && (rest.includes('--help') || rest.includes('-h'))) {
+    process.stdout.write(`${COMMAND_USAGE[command]}\n`)
     return EXIT.ok
   }
   const run = COMMANDS[command]

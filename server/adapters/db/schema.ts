@@ -101,6 +101,7 @@ export interface RolloutDevicesTable {
   reason: string | null
   health_ok: number | null
   metrics: string | null
+  health_seq: number | null
   reverted: number
   assigned_at: string
   reported_at: string | null
@@ -154,6 +155,7 @@ export interface DeviceHealthTable {
   version: string
   metrics: string
   at: string
+  seq: number | null
 }
 
 export interface AuditLogTable {

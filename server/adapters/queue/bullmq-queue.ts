@@ -15,6 +15,7 @@ import {
   KEEP_FAILED,
   failureMessage,
   isPermanent,
+  validateCoalesce,
   validateJobId,
 } from './job-rules.js'
 import { parseRedisUrl, withProbeClient } from './redis-connection.js'
@@ -58,12 +59,15 @@ export class BullMqQueue implements JobQueue {
   async enqueue<T>(name: string, data: T, opts: JobOptions = {}): Promise<string> {
     this.assertOpen()
     validateJobId(opts.jobId)
+    validateCoalesce(opts)
     const queue = this.queue(name)
     if (opts.jobId !== undefined) await this.bounded(this.dropFinished(queue, opts.jobId))
     const job = await this.bounded(queue.add(name, data === undefined ? {} : data, {
       ...jobOptions(opts),
       ...(opts.jobId !== undefined && { jobId: opts.jobId }),
       ...(opts.delayMs !== undefined && opts.delayMs > 0 && { delay: opts.delayMs }),
+      // atomic in BullMQ's add script: a no-op while the key's job waits, one follow-up while it runs
+      ...(opts.coalesce !== undefined && { deduplication: { id: opts.coalesce, keepLastIfActive: true } }),
     }))
     return job.id as string
   }

@@ -15,6 +15,7 @@ import {
   backoffDelay,
   failureMessage,
   isPermanent,
+  validateCoalesce,
   validateJobId,
 } from './job-rules.js'
 
@@ -31,6 +32,10 @@ interface JobRecord {
   permanent?: boolean
   /** pending delay or backoff */
   timer?: NodeJS.Timeout
+  /** JobOptions.coalesce of this job */
+  coalesce?: string
+  /** asked for again while it ran: enqueue this once it finishes */
+  followUp?: { data: unknown; opts: JobOptions }
 }
 
 /** Everything about one job name: BullMQ's one queue per name. */
@@ -46,6 +51,8 @@ interface Lane {
   concurrency: number
   /** BullMQ numbers jobs without a custom id per queue: "1", "2", … */
   counter: number
+  /** coalescing key → id of its unfinished job */
+  coalesced: Map<string, string>
 }
 
 export class InProcessQueue implements JobQueue {
@@ -58,7 +65,17 @@ export class InProcessQueue implements JobQueue {
   async enqueue<T>(name: string, data: T, opts: JobOptions = {}): Promise<string> {
     this.assertOpen()
     validateJobId(opts.jobId)
+    validateCoalesce(opts)
     const lane = this.lane(name)
+    if (opts.coalesce !== undefined) {
+      const current = lane.jobs.get(lane.coalesced.get(opts.coalesce) ?? '')
+      if (current && current.state === 'active') {
+        // the running job may already have read what this enqueue is about: run once more after it
+        current.followUp = { data, opts }
+        return current.id
+      }
+      if (current && !isFinished(current.state)) return current.id
+    }
     if (opts.jobId !== undefined) {
       const existing = lane.jobs.get(opts.jobId)
       if (existing && !isFinished(existing.state)) return existing.id
@@ -74,8 +91,10 @@ export class InProcessQueue implements JobQueue {
       backoffMs: opts.backoffMs ?? DEFAULT_BACKOFF_MS,
       state: 'waiting',
       attemptsMade: 0,
+      ...(opts.coalesce !== undefined && { coalesce: opts.coalesce }),
     }
     lane.jobs.set(record.id, record)
+    if (opts.coalesce !== undefined) lane.coalesced.set(opts.coalesce, record.id)
     if (opts.delayMs !== undefined && opts.delayMs > 0) this.delay(lane, record, opts.delayMs)
     else this.makeWaiting(lane, record)
     return record.id
@@ -155,7 +174,7 @@ export class InProcessQueue implements JobQueue {
   private lane(name: string): Lane {
     let lane = this.lanes.get(name)
     if (!lane) {
-      lane = { jobs: new Map(), waiting: [], active: 0, completed: [], failed: [], concurrency: 1, counter: 0 }
+      lane = { jobs: new Map(), waiting: [], active: 0, completed: [], failed: [], concurrency: 1, counter: 0, coalesced: new Map() }
       this.lanes.set(name, lane)
     }
     return lane
@@ -220,6 +239,10 @@ export class InProcessQueue implements JobQueue {
     list.push(job.id)
     const keep = state === 'completed' ? KEEP_COMPLETED : KEEP_FAILED
     while (list.length > keep) lane.jobs.delete(list.shift() as string)
+    if (job.coalesce !== undefined && lane.coalesced.get(job.coalesce) === job.id) lane.coalesced.delete(job.coalesce)
+    const next = job.followUp
+    job.followUp = undefined
+    if (next && !this.closed) void this.enqueue(job.name, next.data, next.opts).catch(() => undefined)
   }
 
   /** Drop a finished record so its id can be enqueued again (see job-rules.ts). */

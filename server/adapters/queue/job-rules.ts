@@ -9,6 +9,11 @@
  *   (BullMQ `removeOnComplete: { count }` / `removeOnFail: { count }`).
  * - Enqueueing with a `jobId` that is waiting, delayed or active is a no-op that
  *   returns the same id (the port's contract).
+ * - Enqueueing with a `coalesce` key whose job is waiting or delayed is a no-op; whose
+ *   job is active queues exactly one follow-up run (several such enqueues still make
+ *   one), created when the active job finishes. A job that must see every change
+ *   (a rollout evaluation after a report) uses it: a plain jobId would fold a report
+ *   that arrives mid-run into a run that has already read the state.
  * - Enqueueing with a `jobId` whose job has finished replaces the finished record
  *   and runs again. BullMQ by itself would NOT do this: its add script ignores any
  *   id whose job hash still exists, in any state, until removeOnComplete/removeOnFail
@@ -37,6 +42,16 @@ export function validateJobId(jobId: string | undefined): void {
   if (jobId === '' || `${parseInt(jobId, 10)}` === jobId || jobId.includes(':')) {
     throw invalid('INVALID_JOB_ID', 'a job id must be non-empty, not an integer, and contain no ":"', { jobId })
   }
+}
+
+/**
+ * A coalescing key follows the job id rules (BullMQ keeps it in a Redis key) and
+ * replaces the job id: the two dedup rules would contradict each other.
+ */
+export function validateCoalesce(opts: { jobId?: string; coalesce?: string }): void {
+  if (opts.coalesce === undefined) return
+  validateJobId(opts.coalesce)
+  if (opts.jobId !== undefined) throw invalid('INVALID_JOB_ID', 'give a job either a jobId or a coalesce key, not both', { jobId: opts.jobId })
 }
 
 /** Wait before retry n (n = tries failed so far): backoffMs * 2^(n-1), as BullMQ's 'exponential'. */

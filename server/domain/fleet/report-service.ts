@@ -109,9 +109,10 @@ export class ReportService {
       const ins = await tx.reports.insert({ deviceId, id: h.id, seq: h.seq, kind: 'health', rolloutId: h.rolloutId ?? null, body: JSON.stringify(h), at })
       if (ins === 'duplicate') return false
       await tx.devices.advance(deviceId, h.seq, null, at)
-      await tx.devices.saveHealth(deviceId, h.release.name, h.release.version, h.metrics, at)
+      await tx.devices.saveHealth(deviceId, h.release.name, h.release.version, h.metrics, at, h.seq)
+      // like events: an older report delivered late is stored but never overwrites a newer one
       if (m && h.release.name === m.release.name && h.release.version === m.release.version)
-        await tx.members.health(m.rollout.id, deviceId, { ok: failed.length === 0, metrics: h.metrics, at })
+        return tx.members.health(m.rollout.id, deviceId, { seq: h.seq, ok: failed.length === 0, metrics: h.metrics, at })
       return true
     })
     if (accepted && m) this.evaluateSoon(m.rollout.id)

@@ -65,7 +65,8 @@ export interface DeviceRepository {
   page(filter: { hardware?: string[]; group?: string }, after: string | undefined, limit: number): Promise<DeviceWithInstalled[]>
   /** Versions of `name` most run by devices of these hardware types, most devices first. */
   topInstalled(name: string, hardware: string[], limit: number): Promise<Array<{ version: string; sha256: string; devices: number }>>
-  saveHealth(deviceId: string, name: string, version: string, metrics: Record<string, number>, at: string): Promise<void>
+  /** Keeps the newest report by seq: an older one arriving late changes nothing. */
+  saveHealth(deviceId: string, name: string, version: string, metrics: Record<string, number>, at: string, seq: number): Promise<void>
   /** Last reported values of one metric by devices running `name` at another version than `exceptVersion`. */
   metricValues(name: string, exceptVersion: string, metric: string, limit: number): Promise<number[]>
 }
@@ -145,7 +146,8 @@ export interface MemberRepository {
   find(rolloutId: string, deviceId: string): Promise<RolloutMember | undefined>
   /** Applies a reported state unless a newer one (higher seq) is stored; true when applied. */
   report(rolloutId: string, deviceId: string, r: { seq: number; state: RolloutMember['state']; reason: RolloutMember['reason']; at: string }): Promise<boolean>
-  health(rolloutId: string, deviceId: string, h: { ok: boolean; metrics: Record<string, number>; at: string }): Promise<void>
+  /** false when a health report with a higher seq is already applied (this one is stale) */
+  health(rolloutId: string, deviceId: string, h: { seq: number; ok: boolean; metrics: Record<string, number>; at: string }): Promise<boolean>
   markReverted(rolloutId: string, deviceId: string, at: string): Promise<void>
   /** Counts per phase of first assignment (sum them for the cumulative figure); `silentBefore`: pending members assigned before this count as failed. */
   counts(rolloutId: string, silentBefore: string): Promise<Map<number, MemberCounts>>

@@ -16,7 +16,7 @@ export const BUILD_SCRIPT = fileURLToPath(new URL('../../../client-sdk/scripts/b
 export async function buildBundle(t: Test): Promise<{ path: string; dir: string; printed: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'agent-bundle-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
-  const path = join(dir, 'slipway-agent.js')
+  const path = join(dir, 'slipway-agent.cjs')
   const r = spawnSync(process.execPath, [BUILD_SCRIPT], { env: { ...process.env, SLIPWAY_AGENT_OUTFILE: path }, encoding: 'utf8' })
   if (r.status !== 0) throw new Error(`build failed: ${r.stderr}${r.stdout}`)
   return { path, dir, printed: r.stdout }

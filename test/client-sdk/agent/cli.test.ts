@@ -16,7 +16,7 @@ const run = (bundle: string, args: string[], cwd: string) =>
 
 t.test('the bundle is one file under the size goal and runs alone', async (t) => {
   const b = await buildBundle(t)
-  t.same(await readdir(b.dir), ['slipway-agent.js'], 'nothing else in the folder: no node_modules, no package.json')
+  t.same(await readdir(b.dir), ['slipway-agent.cjs'], 'nothing else in the folder: no node_modules, no package.json')
   const size = (await stat(b.path)).size
   t.ok(size <= 250 * 1024, `bundle is ${size} bytes`)
   t.match(b.printed, /KB/, 'the build prints the size')

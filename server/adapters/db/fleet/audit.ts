@@ -1,5 +1,6 @@
 import type { Kysely, Selectable } from 'kysely'
 import { entryHash, GENESIS_HASH } from '../../../domain/fleet/audit-chain.js'
+import { assertStorableText } from '../../../domain/storable-text.js'
 import type { AuditEntry, NewAuditEntry } from '../../../domain/fleet/model.js'
 import type { AuditRepository } from '../../../domain/fleet/repositories.js'
 import type { AuditLogTable, Database } from '../schema.js'
@@ -26,6 +27,8 @@ export class KyselyAudit implements AuditRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
   async append(e: NewAuditEntry, at: string): Promise<AuditEntry> {
+    // hash exactly what is stored: text the database would alter (lone surrogates) or refuse (NUL) never gets a hash
+    assertStorableText({ actor: e.actor, action: e.action, subject: e.subject, reason: e.reason, before: e.before, after: e.after })
     const head = await this.db.selectFrom('audit_log').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst()
     const base = {
       seq: head ? Number(head.seq) + 1 : 1,

@@ -205,12 +205,17 @@ export class KyselyDevices implements DeviceRepository {
     return rows.map((r) => ({ version: r.version, sha256: r.sha256, devices: Number(r.n) }))
   }
 
-  async saveHealth(deviceId: string, name: string, version: string, metrics: Record<string, number>, at: string): Promise<void> {
+  async saveHealth(deviceId: string, name: string, version: string, metrics: Record<string, number>, at: string, seq: number): Promise<void> {
     const m = JSON.stringify(metrics)
     await this.db
       .insertInto('device_health')
-      .values({ device_id: deviceId, name, version, metrics: m, at })
-      .onConflict((oc) => oc.columns(['device_id', 'name']).doUpdateSet({ version, metrics: m, at }))
+      .values({ device_id: deviceId, name, version, metrics: m, at, seq })
+      .onConflict((oc) =>
+        oc
+          .columns(['device_id', 'name'])
+          .doUpdateSet({ version, metrics: m, at, seq })
+          .where((eb) => eb.or([eb('device_health.seq', 'is', null), eb('device_health.seq', '<', seq)])),
+      )
       .execute()
   }
 

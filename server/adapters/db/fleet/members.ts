@@ -67,13 +67,15 @@ export class KyselyMembers implements MemberRepository {
     return Number(res.numUpdatedRows) === 1
   }
 
-  async health(rolloutId: string, deviceId: string, h: { ok: boolean; metrics: Record<string, number>; at: string }): Promise<void> {
-    await this.db
+  async health(rolloutId: string, deviceId: string, h: { seq: number; ok: boolean; metrics: Record<string, number>; at: string }): Promise<boolean> {
+    const res = await this.db
       .updateTable('rollout_devices')
-      .set({ health_ok: h.ok ? 1 : 0, metrics: JSON.stringify(h.metrics), reported_at: h.at })
+      .set({ health_ok: h.ok ? 1 : 0, metrics: JSON.stringify(h.metrics), reported_at: h.at, health_seq: h.seq })
       .where('rollout_id', '=', rolloutId)
       .where('device_id', '=', deviceId)
-      .execute()
+      .where((eb) => eb.or([eb('health_seq', 'is', null), eb('health_seq', '<', h.seq)]))
+      .executeTakeFirst()
+    return Number(res.numUpdatedRows) === 1
   }
 
   async markReverted(rolloutId: string, deviceId: string, at: string): Promise<void> {

@@ -1,0 +1,2 @@
+export { InProcessChangeBus } from './in-process-bus.js'
+export { RedisChangeBus, type RedisChangeBusOptions } from './redis-bus.js'
