@@ -59,7 +59,7 @@ async function show(env: () => CliEnv, argv: string[]): Promise<void> {
       `device ${d.id}`,
       `  hardware id  ${d.hardwareId}`,
       `  hardware     ${d.hardware}, group ${d.group}, tags ${d.tags.join(',') || '-'}`,
-      `  runs         ${d.installed.map((i) => `${i.name}@${i.version} (securityVersion ${i.securityVersion})`).join(', ') || 'nothing known'}`,
+      `  runs         ${d.installed.map((i) => `${i.name}@${i.version} (securityVersion ${i.securityVersion}${i.installMode ? `, installed by ${i.installMode}` : ''})`).join(', ') || 'nothing known'}`,
       `  last report  ${d.lastState ?? '-'} (seq ${d.lastSeq}) at ${d.lastReportAt ?? 'never'}`,
       `  enrolled     ${d.createdAt}`,
       '',

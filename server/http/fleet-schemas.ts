@@ -39,6 +39,7 @@ export const DeviceEvent = Type.Object(
     rolloutId: Type.Optional(Uuidish),
     release: ReleaseRef,
     state: Type.Union(['downloading', 'installing', 'rebooting', 'health-checking', 'succeeded', 'failed', 'rolled-back'].map((s) => Type.Literal(s))),
+    mode: Type.Optional(Type.Union([Type.Literal('full'), Type.Literal('delta'), Type.Literal('slot-switch')])),
     reason: Type.Optional(Type.Object({ code: Type.String({ maxLength: 64 }), message: Type.String({ maxLength: 4096 }) }, { additionalProperties: false })),
     at: Type.Optional(At),
   },

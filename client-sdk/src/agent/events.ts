@@ -11,7 +11,7 @@ import { stableId } from '../report/ids.js'
 import type { CheckResult } from '../health/checks.js'
 import type { UpdateContext } from './context.js'
 
-export async function emit(ctx: UpdateContext, u: Pick<UpdateRecord, 'id' | 'rolloutId' | 'release'>, state: DeviceEvent['state'], reason?: Reason): Promise<void> {
+export async function emit(ctx: UpdateContext, u: Pick<UpdateRecord, 'id' | 'rolloutId' | 'release'> & Partial<Pick<UpdateRecord, 'mode'>>, state: DeviceEvent['state'], reason?: Reason): Promise<void> {
   try {
     await ctx.reporter.report({
       kind: 'event',
@@ -20,6 +20,7 @@ export async function emit(ctx: UpdateContext, u: Pick<UpdateRecord, 'id' | 'rol
         rolloutId: u.rolloutId,
         release: { name: u.release.name, version: u.release.version },
         state,
+        ...(u.mode ? { mode: u.mode } : {}),
         ...(reason ? { reason } : {}),
         at: new Date().toISOString(),
       },

@@ -46,6 +46,8 @@ export interface DeviceEvent {
   rolloutId: string
   release: { name: string; version: string }
   state: 'downloading' | 'installing' | 'rebooting' | 'health-checking' | 'succeeded' | 'failed' | 'rolled-back'
+  /** how the release got into its slot */
+  mode?: 'full' | 'delta' | 'slot-switch'
   reason?: { code: string; message: string }
   at: string
 }

@@ -65,6 +65,7 @@ export interface DeviceInstalledTable {
   sha256: string
   security_version: number
   updated_at: string
+  install_mode: string | null
 }
 
 export interface RolloutsTable {

@@ -12,11 +12,15 @@ export interface EnrollmentToken {
   createdAt: string
 }
 
+export type InstallMode = 'full' | 'delta' | 'slot-switch'
+
 export interface InstalledRelease {
   name: string
   version: string
   sha256: string
   securityVersion: number
+  /** how the device got it, as its `succeeded` event said (absent: enrolled with it, or not said) */
+  installMode?: InstallMode
 }
 
 export interface Device {

@@ -7,7 +7,7 @@
 import { conflict, notFound } from '../errors.js'
 import type { Release } from '../model.js'
 import type { FleetCaches } from './caches.js'
-import type { DeviceReportState, Gate, Rollout, RolloutMember } from './model.js'
+import type { DeviceReportState, Gate, InstallMode, Rollout, RolloutMember } from './model.js'
 import type { FleetRepositories } from './repositories.js'
 
 export interface ReleaseName {
@@ -21,6 +21,8 @@ export interface DeviceEvent {
   rolloutId?: string
   release: ReleaseName
   state: DeviceReportState
+  /** how the release got into its slot (issue 12 §2) */
+  mode?: InstallMode
   reason?: { code: string; message: string }
   at?: string
 }
@@ -91,7 +93,11 @@ export class ReportService {
           touched.add(m.rollout.id)
         }
         if (e.state === 'succeeded' && rel && newest)
-          await tx.devices.setInstalled(deviceId, { name: rel.name, version: rel.version, sha256: rel.sha256, securityVersion: rel.securityVersion }, at)
+          await tx.devices.setInstalled(
+            deviceId,
+            { name: rel.name, version: rel.version, sha256: rel.sha256, securityVersion: rel.securityVersion, ...(e.mode ? { installMode: e.mode } : {}) },
+            at,
+          )
         if (applied) o.accepted++
         else o.stale++
       }

@@ -108,7 +108,10 @@ export async function fakeApi(t: Test, trust: TrustKit): Promise<FakeApi> {
 }
 
 /** Publish `image` as release `r` and offer it to `deviceId` (optionally through a delta patch). */
-export async function offer(api: FakeApi, o: { image: Buffer; release: Release; deviceId?: string; counter?: number; assignmentExpires?: string; patch?: { bytes: Buffer; sourceSha256: string } }) {
+export async function offer(
+  api: FakeApi,
+  o: { image: Buffer; release: Release; deviceId?: string; counter?: number; assignmentExpires?: string; patch?: { bytes: Buffer; sourceSha256: string }; action?: 'install' | 'rollback'; rolloutId?: string },
+) {
   api.blobs.set(o.release.sha256, o.image)
   let delta: Delta | undefined
   if (o.patch) {
@@ -118,7 +121,7 @@ export async function offer(api: FakeApi, o: { image: Buffer; release: Release; 
   const a: Assignment = {
     deviceId: o.deviceId ?? 'dev-1',
     release: { name: o.release.name, version: o.release.version, sha256: o.release.sha256 },
-    rolloutId: 'ro-1',
+    rolloutId: o.rolloutId ?? 'ro-1',
     counter: o.counter ?? 1,
     ...(delta ? { delta } : {}),
   }
@@ -127,7 +130,7 @@ export async function offer(api: FakeApi, o: { image: Buffer; release: Release; 
     release: await api.trust.release(o.release),
     ...(delta ? { delta: await api.trust.delta(delta), patch: { url: `/v1/blobs/${delta.patchSha256}`, length: delta.patchLength } } : {}),
     artifact: { url: `/v1/blobs/${o.release.sha256}`, length: o.release.length },
-    action: 'install',
+    action: o.action ?? 'install',
     pollIntervalSeconds: 1,
   }
 }

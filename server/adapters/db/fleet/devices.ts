@@ -1,5 +1,5 @@
 import { CompiledQuery, sql, type Kysely, type Selectable } from 'kysely'
-import type { Device, DevicePollContext, DeviceWithInstalled, InstalledRelease } from '../../../domain/fleet/model.js'
+import type { Device, DevicePollContext, DeviceWithInstalled, InstalledRelease, InstallMode } from '../../../domain/fleet/model.js'
 import { toAssignment } from './assignments.js'
 import type { DeviceListQuery, DeviceRepository } from '../../../domain/fleet/repositories.js'
 import type { Database, DeviceInstalledTable, DevicesTable } from '../schema.js'
@@ -18,11 +18,12 @@ const toDevice = (r: Selectable<DevicesTable>): Device => ({
   updatedAt: r.updated_at,
 })
 
-const toInstalled = (r: Pick<Selectable<DeviceInstalledTable>, 'name' | 'version' | 'sha256' | 'security_version'>): InstalledRelease => ({
+const toInstalled = (r: Pick<Selectable<DeviceInstalledTable>, 'name' | 'version' | 'sha256' | 'security_version' | 'install_mode'>): InstalledRelease => ({
   name: r.name,
   version: r.version,
   sha256: r.sha256,
   securityVersion: Number(r.security_version),
+  ...(r.install_mode ? { installMode: r.install_mode as InstallMode } : {}),
 })
 
 const deviceRow = (d: Device) => ({
@@ -90,7 +91,7 @@ export class KyselyDevices implements DeviceRepository {
   }
 
   async installed(deviceId: string): Promise<InstalledRelease[]> {
-    const rows = await this.db.selectFrom('device_installed').select(['name', 'version', 'sha256', 'security_version']).where('device_id', '=', deviceId).orderBy('name').execute()
+    const rows = await this.db.selectFrom('device_installed').select(['name', 'version', 'sha256', 'security_version', 'install_mode']).where('device_id', '=', deviceId).orderBy('name').execute()
     return rows.map(toInstalled)
   }
 
@@ -108,8 +109,10 @@ export class KyselyDevices implements DeviceRepository {
   private async upsertInstalled(deviceId: string, r: InstalledRelease, at: string): Promise<void> {
     await this.db
       .insertInto('device_installed')
-      .values({ device_id: deviceId, name: r.name, version: r.version, sha256: r.sha256, security_version: r.securityVersion, updated_at: at })
-      .onConflict((oc) => oc.columns(['device_id', 'name']).doUpdateSet({ version: r.version, sha256: r.sha256, security_version: r.securityVersion, updated_at: at }))
+      .values({ device_id: deviceId, name: r.name, version: r.version, sha256: r.sha256, security_version: r.securityVersion, updated_at: at, install_mode: r.installMode ?? null })
+      .onConflict((oc) =>
+        oc.columns(['device_id', 'name']).doUpdateSet({ version: r.version, sha256: r.sha256, security_version: r.securityVersion, updated_at: at, install_mode: r.installMode ?? null }),
+      )
       .execute()
   }
 
@@ -134,7 +137,7 @@ export class KyselyDevices implements DeviceRepository {
     if (!rows.length) return []
     const inst = await this.db
       .selectFrom('device_installed')
-      .select(['device_id', 'name', 'version', 'sha256', 'security_version'])
+      .select(['device_id', 'name', 'version', 'sha256', 'security_version', 'install_mode'])
       .where('device_id', 'in', rows.map((r) => r.id))
       .execute()
     const by = new Map<string, InstalledRelease[]>()
