@@ -27,6 +27,7 @@ import { Heartbeat } from './heartbeat.js'
 import { runInstall } from './install-step.js'
 import { runModelUpdate } from './model-step.js'
 import { pollOnce, type PollOutcome } from './poll-step.js'
+import { adoptProvisionedModels } from './provisioned-models.js'
 import { nextDelaySeconds } from './schedule.js'
 
 export interface TickResult {
@@ -79,6 +80,7 @@ export async function createAgent(config: AgentConfig, deps: AgentDeps = {}): Pr
       s.securityVersion = Math.max(s.securityVersion, installed.securityVersion)
     })
   }
+  if (config.models) await adoptProvisionedModels(config.models, journal)
   const reporter = new Reporter(await Outbox.open(join(config.dataDir, 'outbox')), api, log)
   const slots = deps.slots ?? createSlotAdapter(config.slots)
   const ctx: UpdateContext = { config, journal, slots, http, api, reporter, log, stagingDir: join(config.dataDir, 'staging') }
