@@ -17,6 +17,8 @@ export type AgentErrorCode =
   | 'DOWNLOAD_TRUNCATED' // the body ended before its announced length
   | 'DOWNLOAD_TOO_LONG' // the body ran past its announced or signed length
   | 'DOWNLOAD_RANGE_INVALID' // a 206 whose Content-Range does not match what was asked
+  | 'DOWNLOAD_RESUME_MISMATCH' // resuming, the server served other bytes (416, or another ETag): the download starts over
+  | 'DATA_NO_SPACE' // ENOSPC writing the data folder (staged patch/model, journal, outbox); staging is freed and the failure reported
   | 'SLOT_NO_SPACE' // ENOSPC / EFBIG writing the inactive slot or the data folder
   | 'SLOT_WRITE_FAILED' // any other error writing the inactive slot
   | 'ACTIVE_SLOT_UNREADABLE' // the active slot (delta source) cannot be read
@@ -26,6 +28,7 @@ export type AgentErrorCode =
   | 'HEALTH_CHECK_FAILED' // a post-boot check failed (name and output tail in details)
   | 'MODEL_INSTALL_FAILED' // the model module refused or failed
   | 'UNSUPPORTED_PAYLOAD' // a kind/format this agent cannot install
+  | 'AGENT_STOPPING' // SIGTERM: the update stopped at a safe point (checkpointed) and resumes at the next start
 
 export class AgentError extends Error {
   constructor(

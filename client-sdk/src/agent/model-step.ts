@@ -16,7 +16,7 @@
  */
 import { join } from 'node:path'
 import { rm } from 'node:fs/promises'
-import { AgentError, reasonOf, type Reason } from '../errors.js'
+import { AgentError, type Reason } from '../errors.js'
 import { download } from '../net/downloader.js'
 import { downloadOptions } from './download-options.js'
 import { slotSink } from '../install/slot-sink.js'
@@ -26,9 +26,10 @@ import type { StepOutcome, UpdateContext } from './context.js'
 import { emit, emitHealth, reportTerminal } from './events.js'
 import { failpoint } from './failpoint.js'
 import { checkSlot, fallbackReason, worthChecking } from './slot-switch.js'
+import { settleUpdateError } from './update-failure.js'
+import { stopPoint } from './stop.js'
+import { checkDataSpace } from './data-space.js'
 import { installDelta } from '../install/delta-image.js'
-
-const TRANSIENT = new Set(['NETWORK_ERROR', 'SERVER_ERROR', 'DOWNLOAD_TRUNCATED', 'CREDENTIAL_REJECTED', 'NOT_ENROLLED'])
 
 export function modelStore(ctx: UpdateContext, name: string): ModelStore {
   const m = ctx.config.models
@@ -37,23 +38,11 @@ export function modelStore(ctx: UpdateContext, name: string): ModelStore {
 }
 
 export async function runModelUpdate(ctx: UpdateContext): Promise<StepOutcome> {
-  const { journal } = ctx
+  const offsetBefore = ctx.journal.update?.download?.offset ?? 0
   try {
     return await advance(ctx)
   } catch (e) {
-    const u = journal.update!
-    const reason = reasonOf(e)
-    const attempts = (u.attempts ?? 0) + 1
-    if (TRANSIENT.has(reason.code) && attempts < (ctx.config.download?.maxAttempts ?? 10)) {
-      await journal.change((s) => {
-        if (s.update) s.update.attempts = attempts
-      })
-      return 'retry-later'
-    }
-    await journal.step('failed', { reason })
-    await reportTerminal(ctx)
-    await rm(ctx.stagingDir, { recursive: true, force: true }).catch(() => undefined)
-    return 'failed'
+    return settleUpdateError(ctx, e, offsetBefore)
   }
 }
 
@@ -97,11 +86,15 @@ async function advance(ctx: UpdateContext): Promise<StepOutcome> {
           await emit(ctx, u, 'installing')
         },
         applyCheckpointBytes: ctx.config.download?.checkpointBytes ?? 64 << 20,
-        onApplyProgress: () => failpoint('apply-checkpoint'),
+        onApplyProgress: () => {
+          failpoint('apply-checkpoint')
+          stopPoint(ctx)
+        },
       })
       // the applier checked every op and the whole image; the store hashes once more as it places the file
-      await store.adopt(target, expect)
+      await store.adopt(target, expect).catch((e: unknown) => Promise.reject(slotNoSpace(e)))
     } else {
+      if (!u.download?.offset) await checkDataSpace(ctx, u.release.length) // staged in the data folder first
       const sink = slotSink(staged(), { fresh: !u.download?.offset })
       try {
         // the same settings as OS images, retries included (they were missing here)
@@ -110,6 +103,7 @@ async function advance(ctx: UpdateContext): Promise<StepOutcome> {
           url: ctx.api.url(u.artifact.url),
           expected: { sha256: u.release.sha256, length: u.release.length },
           sink,
+          sinkNoSpaceCode: 'DATA_NO_SPACE',
         })
         await sink.finish(u.release.length)
       } finally {
@@ -117,12 +111,13 @@ async function advance(ctx: UpdateContext): Promise<StepOutcome> {
       }
       await emit(ctx, u, 'installing')
       // the store re-hashes while it writes the slot and refuses anything but the signed sha256
-      await store.install(target, staged(), expect)
+      await store.install(target, staged(), expect).catch((e: unknown) => Promise.reject(slotNoSpace(e)))
     }
     await journal.step('written')
     await rm(ctx.stagingDir, { recursive: true, force: true })
     failpoint('written')
   }
+  stopPoint(ctx)
   if (journal.update?.step === 'written') await journal.step('verified')
   if (journal.update?.step === 'verified') {
     if (journal.update.mode === 'slot-switch') await emit(ctx, journal.update, 'installing')
@@ -176,4 +171,11 @@ async function rollBack(ctx: UpdateContext, reason: Reason): Promise<StepOutcome
   await ctx.journal.step('rolled-back', { reason })
   await reportTerminal(ctx)
   return 'rolled-back'
+}
+
+/** ENOSPC in the models folder is the model slot's, not the data folder's. */
+function slotNoSpace(e: unknown): unknown {
+  const errno = (e as NodeJS.ErrnoException).code
+  if (errno === 'ENOSPC' || errno === 'EDQUOT') return new AgentError('SLOT_NO_SPACE', `no space left in the models folder (${errno})`, { errno }, { cause: e })
+  return e
 }

@@ -8,10 +8,10 @@
 import { readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { mkdir } from 'node:fs/promises'
-import type { DeviceEvent, HealthReport } from '../net/device-api.js'
+import type { DeviceEvent, HealthReport, SecurityEvent } from '../net/device-api.js'
 import { readJson, syncDir, writeJsonDurable } from '../journal/atomic-file.js'
 
-export type Report = { kind: 'event'; body: DeviceEvent } | { kind: 'health'; body: HealthReport }
+export type Report = { kind: 'event'; body: DeviceEvent } | { kind: 'health'; body: HealthReport } | { kind: 'security'; body: SecurityEvent }
 
 export interface QueuedReport {
   file: string
@@ -19,7 +19,10 @@ export interface QueuedReport {
 }
 
 /** Distributes Omit over the union members. */
-export type Unsequenced = { kind: 'event'; body: Omit<DeviceEvent, 'seq'> } | { kind: 'health'; body: Omit<HealthReport, 'seq'> }
+export type Unsequenced =
+  | { kind: 'event'; body: Omit<DeviceEvent, 'seq'> }
+  | { kind: 'health'; body: Omit<HealthReport, 'seq'> }
+  | { kind: 'security'; body: Omit<SecurityEvent, 'seq'> }
 
 const NAME = /^(\d{12})\.json$/
 
@@ -60,7 +63,7 @@ export class Outbox {
     const out: QueuedReport[] = []
     for (const file of names) {
       const report = await readJson<Report>(join(this.dir, file)).catch(() => undefined)
-      if (report && (report.kind === 'event' || report.kind === 'health') && typeof report.body?.id === 'string') out.push({ file, report })
+      if (report && (report.kind === 'event' || report.kind === 'health' || report.kind === 'security') && typeof report.body?.id === 'string') out.push({ file, report })
       else await rm(join(this.dir, file), { force: true })
     }
     return out

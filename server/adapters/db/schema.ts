@@ -68,6 +68,25 @@ export interface DeviceInstalledTable {
   install_mode: string | null
 }
 
+export interface DeviceProgressTable {
+  device_id: string
+  name: string
+  version: string
+  bytes: number
+  total: number
+  at: string
+}
+
+export interface DeviceSecurityEventsTable {
+  device_id: string
+  report_id: string
+  seq: number
+  kind: string
+  code: string
+  body: string
+  received_at: string
+}
+
 export interface RolloutsTable {
   id: string
   release_id: string
@@ -174,6 +193,8 @@ export interface Database {
   enrollment_tokens: EnrollmentTokensTable
   devices: DevicesTable
   device_installed: DeviceInstalledTable
+  device_progress: DeviceProgressTable
+  device_security_events: DeviceSecurityEventsTable
   rollouts: RolloutsTable
   rollout_devices: RolloutDevicesTable
   device_assignments: DeviceAssignmentsTable

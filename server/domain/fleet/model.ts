@@ -167,3 +167,24 @@ export interface MemberCounts {
   pending: number
   reverted: number
 }
+
+/** How far a device's current download got (from its latest progress event). */
+export interface DownloadProgress {
+  name: string
+  version: string
+  bytes: number
+  total: number
+  at: string
+}
+
+/** A refused offer (or other finding) a device reported: never an install outcome. */
+export interface DeviceSecurityEvent {
+  id: string
+  seq: number
+  kind: string
+  code: string
+  message: string
+  claimed?: { rolloutId?: string; release?: { name: string; version: string } }
+  at: string
+  receivedAt: string
+}

@@ -58,6 +58,8 @@ export function releaseOf(image: Buffer, over: Partial<Release> = {}): Release {
 export interface FakeApi extends Served {
   events: any[]
   health: any[]
+  /** security events (refused offers) */
+  security: any[]
   blobs: Map<string, Buffer>
   /** the 200 poll body to serve (undefined → 204) */
   offer?: unknown
@@ -70,7 +72,7 @@ export interface FakeApi extends Served {
 
 /** The device API of DEVICE-API.md, minimal: poll, blobs, events, health, root chain. */
 export async function fakeApi(t: Test, trust: TrustKit): Promise<FakeApi> {
-  const api = { events: [] as any[], health: [] as any[], blobs: new Map<string, Buffer>(), trust, newerRoots: [] as Buffer[] } as FakeApi
+  const api = { events: [] as any[], health: [] as any[], security: [] as any[], blobs: new Map<string, Buffer>(), trust, newerRoots: [] as Buffer[] } as FakeApi
   const srv = await serve((req, res, body) => {
     const url = req.url ?? ''
     const json = (status: number, v: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(v))
@@ -90,6 +92,10 @@ export async function fakeApi(t: Test, trust: TrustKit): Promise<FakeApi> {
     if (url === '/v1/device/events') {
       api.events.push(...JSON.parse(body.toString()).events)
       return json(200, { accepted: 1, duplicates: 0, stale: 0 })
+    }
+    if (url === '/v1/device/security-events') {
+      api.security.push(JSON.parse(body.toString()))
+      return json(200, { accepted: true })
     }
     if (url === '/v1/device/health') {
       api.health.push(JSON.parse(body.toString()))

@@ -1,5 +1,5 @@
 import { CompiledQuery, sql, type Kysely, type Selectable } from 'kysely'
-import type { Device, DevicePollContext, DeviceWithInstalled, InstalledRelease, InstallMode } from '../../../domain/fleet/model.js'
+import type { Device, DevicePollContext, DeviceSecurityEvent, DeviceWithInstalled, DownloadProgress, InstalledRelease, InstallMode } from '../../../domain/fleet/model.js'
 import { toAssignment } from './assignments.js'
 import type { DeviceListQuery, DeviceRepository } from '../../../domain/fleet/repositories.js'
 import type { Database, DeviceInstalledTable, DevicesTable } from '../schema.js'
@@ -215,5 +215,33 @@ export class KyselyDevices implements DeviceRepository {
       .limit(limit)
       .execute()
     return rows.map((r) => (JSON.parse(r.metrics) as Record<string, unknown>)[metric]).filter((v): v is number => typeof v === 'number' && Number.isFinite(v))
+  }
+
+  async saveProgress(deviceId: string, p: DownloadProgress): Promise<void> {
+    const row = { name: p.name, version: p.version, bytes: p.bytes, total: p.total, at: p.at }
+    await this.db
+      .insertInto('device_progress')
+      .values({ device_id: deviceId, ...row })
+      .onConflict((oc) => oc.column('device_id').doUpdateSet(row))
+      .execute()
+  }
+
+  async progress(deviceId: string): Promise<DownloadProgress | undefined> {
+    const r = await this.db.selectFrom('device_progress').selectAll().where('device_id', '=', deviceId).executeTakeFirst()
+    return r && { name: r.name, version: r.version, bytes: Number(r.bytes), total: Number(r.total), at: r.at }
+  }
+
+  async addSecurityEvent(deviceId: string, e: DeviceSecurityEvent): Promise<'created' | 'duplicate'> {
+    const res = await this.db
+      .insertInto('device_security_events')
+      .values({ device_id: deviceId, report_id: e.id, seq: e.seq, kind: e.kind, code: e.code, body: JSON.stringify(e), received_at: e.receivedAt })
+      .onConflict((oc) => oc.columns(['device_id', 'report_id']).doNothing())
+      .executeTakeFirst()
+    return Number(res.numInsertedOrUpdatedRows ?? 0) === 1 ? 'created' : 'duplicate'
+  }
+
+  async securityEvents(deviceId: string, limit: number): Promise<DeviceSecurityEvent[]> {
+    const rows = await this.db.selectFrom('device_security_events').select('body').where('device_id', '=', deviceId).orderBy('seq', 'desc').limit(limit).execute()
+    return rows.map((r) => JSON.parse(r.body) as DeviceSecurityEvent)
   }
 }
