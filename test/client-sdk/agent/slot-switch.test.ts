@@ -88,7 +88,8 @@ t.test('a slot being rewritten claims nothing: an interrupted download is never 
   const { api, dev, imageA, imageB, v1 } = await upgraded(t)
   // a newer release starts downloading into a, then fails: a holds neither v1 nor v3
   const imageC = Buffer.alloc(300_000, 3)
-  api.blobRoute = (_req, res) => void res.writeHead(200, { 'content-length': imageC.length }).end(imageC.subarray(0, 1000))
+  // wrong bytes of the right length: slot a is written, then the hash refuses it (PAYLOAD_HASH_MISMATCH)
+  api.blobRoute = (_req, res) => void res.writeHead(200, { 'content-length': imageC.length }).end(Buffer.alloc(imageC.length, 9))
   await offer(api, { image: imageC, release: releaseOf(imageC, { version: '3.0.0' }), counter: 2 })
   t.equal((await dev.agent.tick()).outcome, 'failed')
   t.equal((await dev.agent.status()).journal.slots?.a, undefined, 'slot a claims nothing after it was opened for writing')
