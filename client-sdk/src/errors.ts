@@ -17,6 +17,8 @@ export type AgentErrorCode =
   | 'DOWNLOAD_TRUNCATED' // the body ended before its announced length
   | 'DOWNLOAD_TOO_LONG' // the body ran past its announced or signed length
   | 'DOWNLOAD_RANGE_INVALID' // a 206 whose Content-Range does not match what was asked
+  | 'DOWNLOAD_RESUME_MISMATCH' // resuming, the server served other bytes (416, or another ETag): the download starts over
+  | 'DATA_NO_SPACE' // ENOSPC writing the data folder (staged patch/model, journal, outbox); staging is freed and the failure reported
   | 'SLOT_NO_SPACE' // ENOSPC / EFBIG writing the inactive slot or the data folder
   | 'SLOT_WRITE_FAILED' // any other error writing the inactive slot
   | 'ACTIVE_SLOT_UNREADABLE' // the active slot (delta source) cannot be read
@@ -29,6 +31,7 @@ export type AgentErrorCode =
   | 'TPM_TOOL_MISSING' // tpm2-tools is not installed (Debian: tpm2-tools)
   | 'TPM_FAILED' // a tpm2-tools command failed (TPM unreachable, auth, out of memory); stderr tail in details
   | 'TPM_KEY_INVALID' // the configured persistent handle holds a key that is not a TPM-resident P-256 signing key
+  | 'AGENT_STOPPING' // SIGTERM: the update stopped at a safe point (checkpointed) and resumes at the next start
 
 export class AgentError extends Error {
   constructor(

@@ -3,7 +3,7 @@
  * Reads SLIPWAY_URL and SLIPWAY_TOKEN.
  */
 import type { Explanation } from '../domain/fleet/explain.js'
-import type { DeviceWithInstalled, RolloutMember } from '../domain/fleet/model.js'
+import type { DeviceSecurityEvent, DeviceWithInstalled, DownloadProgress, RolloutMember } from '../domain/fleet/model.js'
 import { parse, required, UsageError } from './args.js'
 import { apiRequest, type CliEnv } from './http-client.js'
 import { table } from './table.js'
@@ -61,15 +61,18 @@ async function show(env: () => CliEnv, argv: string[]): Promise<void> {
   const id = required(positionals[0], 'ID', usage)
   const { body } = await apiRequest(env(), 'GET', `/v1/devices/${encodeURIComponent(id)}`)
   if (values.json) return json(body)
-  const d = body as ShownDevice & { rollouts: RolloutMember[] }
+  const d = body as ShownDevice & { rollouts: RolloutMember[]; progress?: DownloadProgress; securityEvents?: DeviceSecurityEvent[] }
+  const pct = (p: DownloadProgress) => (p.total ? Math.floor((p.bytes / p.total) * 100) : 0)
   out(
     [
       `device ${d.id}`,
       `  hardware id  ${d.hardwareId}`,
       `  hardware     ${d.hardware}, group ${d.group}, tags ${d.tags.join(',') || '-'}`,
-      `  runs         ${d.installed.map((i) => `${i.name}@${i.version} (securityVersion ${i.securityVersion})`).join(', ') || 'nothing known'}`,
+      `  runs         ${d.installed.map((i) => `${i.name}@${i.version} (securityVersion ${i.securityVersion}${i.installMode ? `, installed by ${i.installMode}` : ''})`).join(', ') || 'nothing known'}`,
       `  last report  ${d.lastState ?? '-'} (seq ${d.lastSeq}) at ${d.lastReportAt ?? 'never'}`,
       `  enrolled     ${d.createdAt}`,
+      ...(d.progress && d.lastState === 'downloading' ? [`  downloading  ${d.progress.name}@${d.progress.version}: ${pct(d.progress)}% (${d.progress.bytes}/${d.progress.total} bytes at ${d.progress.at})`] : []),
+      ...(d.securityEvents ?? []).slice(0, 5).map((e) => `  security     ${e.kind} ${e.code} at ${e.receivedAt}${e.claimed?.rolloutId ? ` (claimed rollout ${e.claimed.rolloutId})` : ''}`),
       '',
     ].join('\n'),
   )

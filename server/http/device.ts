@@ -5,7 +5,7 @@ import type { Counter } from 'prom-client'
 import { Type } from 'typebox'
 import type { Services } from '../services.js'
 import { DEVICE_ONLY, deviceOf, devicePrincipalOf, requireRole } from './auth.js'
-import { EnrollBody, EnrollReply, EventsBody, HealthBody } from './fleet-schemas.js'
+import { EnrollBody, EnrollReply, EventsBody, HealthBody, SecurityEventBody } from './fleet-schemas.js'
 import { errors } from './schemas.js'
 import { enrollmentRateLimit } from './throttle.js'
 
@@ -73,6 +73,20 @@ export const deviceRoutes =
         },
       },
       async (request) => reports.events(deviceOf(request), request.body.events),
+    )
+
+    app.post(
+      '/v1/device/security-events',
+      {
+        onRequest: deviceOnly,
+        schema: {
+          tags: ['device'],
+          summary: 'Something the device refused (a replayed assignment, say): audited, never a rollout outcome',
+          body: SecurityEventBody,
+          response: { 200: Type.Object({ accepted: Type.Boolean() }), ...errors(400, 401, 403) },
+        },
+      },
+      async (request) => reports.security(deviceOf(request), request.body),
     )
 
     app.post(

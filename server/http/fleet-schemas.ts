@@ -45,6 +45,10 @@ export const DeviceEvent = Type.Object(
     rolloutId: Type.Optional(Uuidish),
     release: ReleaseRef,
     state: Type.Union(['downloading', 'installing', 'rebooting', 'health-checking', 'succeeded', 'failed', 'rolled-back'].map((s) => Type.Literal(s))),
+    mode: Type.Optional(Type.Union([Type.Literal('full'), Type.Literal('delta'), Type.Literal('slot-switch')])),
+    progress: Type.Optional(
+      Type.Object({ bytes: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }), total: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }) }, { additionalProperties: false }),
+    ),
     reason: Type.Optional(Type.Object({ code: Type.String({ maxLength: 64 }), message: Type.String({ maxLength: 4096 }) }, { additionalProperties: false })),
     at: Type.Optional(At),
   },
@@ -52,6 +56,23 @@ export const DeviceEvent = Type.Object(
 )
 
 export const EventsBody = Type.Object({ events: Type.Array(DeviceEvent, { minItems: 1, maxItems: 100 }) }, { additionalProperties: false })
+
+export const SecurityEventBody = Type.Object(
+  {
+    id: Uuidish,
+    seq: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
+    kind: Type.Literal('offer-refused'),
+    reason: Type.Object({ code: Type.String({ maxLength: 64 }), message: Type.String({ maxLength: 4096 }) }, { additionalProperties: false }),
+    claimed: Type.Optional(
+      Type.Object(
+        { rolloutId: Type.Optional(Type.String({ maxLength: 64 })), release: Type.Optional(ReleaseRef), counter: Type.Optional(Type.Integer({ minimum: 0 })) },
+        { additionalProperties: false },
+      ),
+    ),
+    at: Type.Optional(At),
+  },
+  { additionalProperties: false },
+)
 
 export const HealthBody = Type.Object(
   {

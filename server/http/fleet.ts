@@ -87,7 +87,8 @@ export const fleetRoutes =
         const d = await fleet.devices.findById(request.params.id)
         if (!d) throw notFound('DEVICE_NOT_FOUND', `no device ${request.params.id}`)
         const { credentialHash: _c, ...shown } = d
-        return { ...shown, rollouts: await fleet.members.forDevice(d.id) }
+        const [rollouts, progress, securityEvents] = await Promise.all([fleet.members.forDevice(d.id), fleet.devices.progress(d.id), fleet.devices.securityEvents(d.id, 20)])
+        return { ...shown, rollouts, ...(progress ? { progress } : {}), securityEvents }
       },
     )
 

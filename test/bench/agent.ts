@@ -10,62 +10,27 @@
  *                 os-old.ext4 ‖ model-v1.gguf → os-new.ext4 ‖ model-v2-2layers.gguf
  *                 (a root image with a bundled model) from the delta benchmark's generators
  *   BENCH_SHARED  where gen_model.py / os-pair.sh live (default /work/shared/bench)
- *   BENCH_MODES   comma-separated: full, delta (default both)
+ *   BENCH_MODES   comma-separated: full, delta, model-full, model-delta (default all);
+ *                 the model modes update a ~190 MB GGUF-like model (model-v1 → model-v2-2layers,
+ *                 agent-model.ts) and print bytes downloaded, time and peak RSS side by side
  * Run: npm run bench:agent. Files are in the page cache (23 GB RAM here): this
  * measures the agent's own overhead, not the disk.
  */
-import { spawn, spawnSync } from 'node:child_process'
-import { createHash } from 'node:crypto'
-import { createReadStream, createWriteStream, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { copyFile, readFile } from 'node:fs/promises'
-import type http from 'node:http'
 import { join } from 'node:path'
-import { pipeline } from 'node:stream/promises'
 import { fileURLToPath } from 'node:url'
 import type { Test } from 'tap'
 import { initFileSlots } from '../../client-sdk/src/slots/index.js'
 import { fakeApi, releaseOf, trustKit, type FakeApi } from '../client-sdk/agent/device-fixtures.js'
-
-const MiB = 2 ** 20
+import { concat, fileBlobs, MiB, sha256, timed } from './agent-harness.js'
+import { benchModels } from './agent-model.js'
 const dir = process.env.BENCH_DIR ?? '/tmp/slipway-bench'
 const shared = process.env.BENCH_SHARED ?? '/work/shared/bench'
 const work = join(dir, 'agent')
 
-async function sha256(path: string): Promise<string> {
-  const h = createHash('sha256')
-  for await (const c of createReadStream(path, { highWaterMark: 4 * MiB })) h.update(c as Buffer)
-  return h.digest('hex')
-}
-
-async function concat(out: string, parts: string[]): Promise<void> {
-  const w = createWriteStream(out)
-  for (const p of parts) await pipeline(createReadStream(p, { highWaterMark: 4 * MiB }), w, { end: false })
-  await new Promise<void>((r, j) => w.end((e?: Error | null) => (e ? j(e) : r())))
-}
-
-interface Measure {
-  s: number
-  rssMb: number
-}
-
-/** Run under /usr/bin/time without blocking this process (the device API answers from here). */
-function timed(cmd: string[]): Promise<Measure & { out: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('/usr/bin/time', ['-f', 'BENCH %e %M', ...cmd], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    let err = ''
-    child.stdout.on('data', (d) => (out += d))
-    child.stderr.on('data', (d) => (err += d))
-    child.on('close', (code) => {
-      const line = err.split('\n').find((l) => l.startsWith('BENCH '))
-      if (code !== 0 || !line) return reject(new Error(`${cmd.join(' ')} failed (${code}): ${err.slice(-2000)}`))
-      const [, s, kb] = line.split(' ')
-      resolve({ s: Number(s), rssMb: Number(kb) / 1024, out })
-    })
-  })
-}
-
-async function prepare(): Promise<{ old: string; nw: string; patch: string; bundle: string }> {
+async function prepare(): Promise<{ old: string; nw: string; patch: string }> {
   mkdirSync(work, { recursive: true })
   const m = join(dir, 'model')
   const os = join(dir, 'os')
@@ -84,33 +49,7 @@ async function prepare(): Promise<{ old: string; nw: string; patch: string; bund
     spawnSync('mv', [`${patch}.tmp`, patch])
     console.log(`delta: ${(r.size / MiB).toFixed(1)} MiB`)
   }
-  const bundle = join(work, 'slipway-agent.cjs')
-  const b = spawnSync(process.execPath, [fileURLToPath(new URL('../../client-sdk/scripts/build-agent.mjs', import.meta.url))], {
-    env: { ...process.env, SLIPWAY_AGENT_OUTFILE: bundle },
-    encoding: 'utf8',
-  })
-  if (b.status !== 0) throw new Error(b.stderr)
-  console.log(b.stdout.trim())
-  return { old, nw, patch, bundle }
-}
-
-/** Range-capable blob route streaming from disk (RFC 7233 `bytes=N-`, If-Range on the sha256 ETag). */
-function fileBlobs(files: Map<string, string>): (req: http.IncomingMessage, res: http.ServerResponse) => void {
-  return (req, res) => {
-    const sha = (req.url ?? '').split('/').pop() ?? ''
-    const path = files.get(sha)
-    if (!path) return void res.writeHead(404).end()
-    const size = statSync(path).size
-    const etag = `"${sha}"`
-    const m = /^bytes=(\d+)-$/.exec(String(req.headers.range ?? ''))
-    const start = m && (req.headers['if-range'] === undefined || req.headers['if-range'] === etag) ? Number(m[1]) : 0
-    res.writeHead(start ? 206 : 200, {
-      etag,
-      'content-length': size - start,
-      ...(start ? { 'content-range': `bytes ${start}-${size - 1}/${size}` } : {}),
-    })
-    createReadStream(path, { start, highWaterMark: MiB }).pipe(res)
-  }
+  return { old, nw, patch }
 }
 
 async function device(api: FakeApi, name: string, old: string): Promise<{ config: string; slotB: string; journal: string }> {
@@ -143,8 +82,30 @@ async function device(api: FakeApi, name: string, old: string): Promise<{ config
   return { config, slotB: join(slots, 'slot-b.img'), journal: join(data, 'journal.json') }
 }
 
+function buildAgent(): string {
+  mkdirSync(work, { recursive: true })
+  const bundle = join(work, 'slipway-agent.cjs')
+  const b = spawnSync(process.execPath, [fileURLToPath(new URL('../../client-sdk/scripts/build-agent.mjs', import.meta.url))], {
+    env: { ...process.env, SLIPWAY_AGENT_OUTFILE: bundle },
+    encoding: 'utf8',
+  })
+  if (b.status !== 0) throw new Error(b.stderr)
+  console.log(b.stdout.trim())
+  return bundle
+}
+
 async function main() {
-  const { old, nw, patch, bundle } = await prepare()
+  const modes = process.env.BENCH_MODES?.split(',') ?? ['full', 'delta', 'model-full', 'model-delta']
+  const bundle = buildAgent()
+  const idle = await timed([process.execPath, '-e', '0'])
+  const imageModes = modes.filter((m): m is 'full' | 'delta' => m === 'full' || m === 'delta')
+  if (imageModes.length) await benchImages(imageModes, bundle, idle.rssMb)
+  const modelModes = modes.filter((m): m is 'full' | 'delta' => m === 'model-full' || m === 'model-delta').map((m) => m.slice('model-'.length) as 'full' | 'delta')
+  if (modelModes.length) await benchModels(modelModes, { dir, shared, bundle, idleRssMb: idle.rssMb })
+}
+
+async function benchImages(modes: Array<'full' | 'delta'>, bundle: string, idleRssMb: number) {
+  const { old, nw, patch } = await prepare()
   const size = statSync(nw).size
   const [oldSha, newSha, patchSha] = await Promise.all([sha256(old), sha256(nw), sha256(patch)])
   const patchLength = statSync(patch).size
@@ -161,10 +122,8 @@ async function main() {
     artifact: { url: `/v1/blobs/${newSha}`, length: size },
     action: 'install',
   }
-  const idle = await timed([process.execPath, '-e', '0'])
   const rows: string[] = []
-  console.log(`image ${(size / MiB).toFixed(0)} MiB, patch ${(patchLength / MiB).toFixed(1)} MiB; bare node idle ${idle.rssMb.toFixed(0)} MB RSS`)
-  const modes = (process.env.BENCH_MODES?.split(',') ?? ['full', 'delta']) as Array<'full' | 'delta'>
+  console.log(`image ${(size / MiB).toFixed(0)} MiB, patch ${(patchLength / MiB).toFixed(1)} MiB; bare node idle ${idleRssMb.toFixed(0)} MB RSS`)
   for (const mode of modes) {
     const dev = await device(api, mode, old)
     const cpDest = join(work, 'cp-dest.img')
@@ -184,7 +143,7 @@ async function main() {
         `${cp.s.toFixed(1)} s`.padStart(8),
         `${(agent.s / cp.s).toFixed(1)}×`.padStart(6),
         `${agent.rssMb.toFixed(0)} MB`.padStart(8),
-        `${(agent.rssMb - idle.rssMb).toFixed(0)} MB`.padStart(10),
+        `${(agent.rssMb - idleRssMb).toFixed(0)} MB`.padStart(10),
         ok ? 'slot b verified' : `WRONG RESULT (${result.outcome}, ${j.update.mode})`,
       ].join('  '),
     )

@@ -5,7 +5,7 @@
  * and the bootloader, so a new agent on the same config picks up where any
  * earlier one stopped.
  */
-import { mkdir } from 'node:fs/promises'
+import { mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { AgentConfig } from '../config/agent-config.js'
@@ -27,6 +27,9 @@ import { Heartbeat } from './heartbeat.js'
 import { runInstall } from './install-step.js'
 import { runModelUpdate } from './model-step.js'
 import { pollOnce, type PollOutcome } from './poll-step.js'
+import { adoptProvisionedModels } from './provisioned-models.js'
+import { clearProgress, progressTracker, readProgress, type ProgressView } from './progress.js'
+import { keepReserve } from './data-space.js'
 import { nextDelaySeconds } from './schedule.js'
 
 export interface TickResult {
@@ -43,6 +46,8 @@ export interface AgentStatus {
   slots?: SlotStatus
   slotsError?: string
   journal: JournalState
+  /** the download in progress: bytes so far (updated about once a second) */
+  progress?: ProgressView
   queuedReports: number
 }
 
@@ -70,7 +75,7 @@ export async function createAgent(config: AgentConfig, deps: AgentDeps = {}): Pr
   const credentialFile = config.credentialFile ?? join(config.dataDir, 'credential.json')
   let credential = await loadCredential(credentialFile)
   const http = new HttpClient({ ...(config.tls ? { tls: await loadTls(config.tls) } : {}) })
-  const api = new DeviceApi(new URL(config.server), http, () => credential?.credential)
+  const api = new DeviceApi(new URL(config.server), http, () => credential?.credential, (config.requestDeadlineSeconds ?? 60) * 1000)
   const journal = await Journal.open(join(config.dataDir, 'journal.json'))
   if (!journal.state.os && config.installed) {
     const installed = config.installed
@@ -79,10 +84,12 @@ export async function createAgent(config: AgentConfig, deps: AgentDeps = {}): Pr
       s.securityVersion = Math.max(s.securityVersion, installed.securityVersion)
     })
   }
+  if (config.models) await adoptProvisionedModels(config.models, journal)
   const reporter = new Reporter(await Outbox.open(join(config.dataDir, 'outbox')), api, log)
   const slots = deps.slots ?? createSlotAdapter(config.slots)
   const ctx: UpdateContext = { config, journal, slots, http, api, reporter, log, stagingDir: join(config.dataDir, 'staging') }
 
+  ctx.progress = progressTracker(ctx)
   const heartbeat = new Heartbeat(config.heartbeatSeconds)
   const pending = () => {
     const u = journal.update
@@ -90,6 +97,12 @@ export async function createAgent(config: AgentConfig, deps: AgentDeps = {}): Pr
     // a model has no reboot: every step before the end is this agent's to finish
     return u.release.kind === 'model' || ['accepted', 'downloading', 'written', 'verified'].includes(u.step)
   }
+  // leftovers of a finished update (a kill just after its commit left a patch behind) are never needed again
+  if (!journal.update || TERMINAL_STEPS.has(journal.update.step)) {
+    await rm(ctx.stagingDir, { recursive: true, force: true })
+    await clearProgress(config.dataDir)
+  }
+  await keepReserve(config.dataDir, log)
 
   async function tick(): Promise<TickResult> {
     await reportTerminal(ctx) // an earlier run may have died between a terminal step and its report
@@ -120,6 +133,7 @@ export async function createAgent(config: AgentConfig, deps: AgentDeps = {}): Pr
       backoffInitialSeconds: config.backoffInitialSeconds ?? 5,
       backoffMaxSeconds: config.backoffMaxSeconds ?? 3600,
     }
+    if (signal) ctx.stop = signal
     while (!signal?.aborted) {
       let wait: number
       try {
@@ -157,6 +171,7 @@ export async function createAgent(config: AgentConfig, deps: AgentDeps = {}): Pr
       return credential
     },
     async status() {
+      const progress = await readProgress(config.dataDir)
       let slotStatus: SlotStatus | undefined
       let slotsError: string | undefined
       try {
@@ -170,6 +185,7 @@ export async function createAgent(config: AgentConfig, deps: AgentDeps = {}): Pr
         ...(slotStatus ? { slots: slotStatus } : {}),
         ...(slotsError ? { slotsError } : {}),
         journal: structuredClone(journal.state) as JournalState,
+        ...(progress && journal.update?.step === 'downloading' && journal.update.id === progress.updateId ? { progress } : {}),
         queuedReports: (await Outbox.open(join(config.dataDir, 'outbox'))).size,
       }
     },

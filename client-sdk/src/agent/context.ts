@@ -17,6 +17,10 @@ export interface UpdateContext {
   log: Log
   /** folder for staged patches and applier progress */
   stagingDir: string
+  /** aborted on SIGTERM: steps stop at the next safe point (AGENT_STOPPING) */
+  stop?: AbortSignal
+  /** bytes of the current download so far, for `status` and progress events */
+  progress?: (offset: number, total: number) => void
 }
 
 /** What a step of the agent ended with. */

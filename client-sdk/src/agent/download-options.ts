@@ -25,5 +25,11 @@ export function downloadOptions(ctx: UpdateContext) {
     allowedRedirectHosts: d?.allowedRedirectHosts ?? [],
     ...(d?.retries !== undefined ? { retries: d.retries } : {}),
     ...(d?.retryDelayMs !== undefined ? { retryDelayMs: d.retryDelayMs } : {}),
+    // a dripping server ends in NETWORK_ERROR and a back-off instead of holding the agent forever
+    deadlineMs: (d?.deadlineSeconds ?? 4 * 3600) * 1000,
+    minBytesPerSecond: d?.minBytesPerSecond ?? 64,
+    lowSpeedWindowMs: (d?.lowSpeedWindowSeconds ?? 60) * 1000,
+    onProgress: (offset: number, total: number) => ctx.progress?.(offset, total),
+    ...(ctx.stop ? { stop: ctx.stop } : {}),
   }
 }

@@ -11,7 +11,7 @@ import { stableId } from '../report/ids.js'
 import type { CheckResult } from '../health/checks.js'
 import type { UpdateContext } from './context.js'
 
-export async function emit(ctx: UpdateContext, u: Pick<UpdateRecord, 'id' | 'rolloutId' | 'release'>, state: DeviceEvent['state'], reason?: Reason): Promise<void> {
+export async function emit(ctx: UpdateContext, u: Pick<UpdateRecord, 'id' | 'rolloutId' | 'release'> & Partial<Pick<UpdateRecord, 'mode'>>, state: DeviceEvent['state'], reason?: Reason): Promise<void> {
   try {
     await ctx.reporter.report({
       kind: 'event',
@@ -20,6 +20,7 @@ export async function emit(ctx: UpdateContext, u: Pick<UpdateRecord, 'id' | 'rol
         rolloutId: u.rolloutId,
         release: { name: u.release.name, version: u.release.version },
         state,
+        ...(u.mode ? { mode: u.mode } : {}),
         ...(reason ? { reason } : {}),
         at: new Date().toISOString(),
       },
@@ -31,6 +32,45 @@ export async function emit(ctx: UpdateContext, u: Pick<UpdateRecord, 'id' | 'rol
     release: `${u.release.name}@${u.release.version}`,
     ...(reason ? { reason } : {}),
   })
+}
+
+/** A `downloading` event with how far it got (ids by offset: each one counts once). */
+export async function emitProgress(ctx: UpdateContext, u: UpdateRecord, bytes: number, total: number): Promise<void> {
+  try {
+    await ctx.reporter.report({
+      kind: 'event',
+      body: {
+        id: stableId(u.id, 'downloading', bytes),
+        rolloutId: u.rolloutId,
+        release: { name: u.release.name, version: u.release.version },
+        state: 'downloading',
+        mode: u.mode,
+        progress: { bytes, total },
+        at: new Date().toISOString(),
+      },
+    })
+  } catch (e) {
+    ctx.log('warn', 'could not queue a progress report', { message: (e as Error).message })
+  }
+}
+
+/** A refused offer as a security event (issue 12 §6), once per refusal key. */
+export async function emitSecurity(ctx: UpdateContext, key: string, reason: Reason, claimed?: Pick<UpdateRecord, 'rolloutId' | 'release'>): Promise<void> {
+  try {
+    await ctx.reporter.report({
+      kind: 'security',
+      body: {
+        id: stableId(key, 'security'),
+        kind: 'offer-refused',
+        reason,
+        ...(claimed ? { claimed: { rolloutId: claimed.rolloutId, release: { name: claimed.release.name, version: claimed.release.version } } } : {}),
+        at: new Date().toISOString(),
+      },
+    })
+  } catch (e) {
+    ctx.log('error', 'could not queue a security report', { message: (e as Error).message })
+  }
+  ctx.log('warn', 'offer refused (security event)', { ...reason })
 }
 
 export async function emitHealth(ctx: UpdateContext, u: UpdateRecord, bootOk: boolean, checks: CheckResult[], metrics: Record<string, number>): Promise<void> {

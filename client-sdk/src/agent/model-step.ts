@@ -3,6 +3,10 @@
  * folder, then the models store writes, hashes and places it in the slot that
  * is not live, and swaps the `current` symlink atomically; the smoke inference
  * must pass within its latency budget or the previous model is live again.
+ * With a delta, the patch is downloaded instead and the streaming applier
+ * rebuilds the model from the live one straight into the inactive slot (resumed
+ * from its progress record after a restart). When the inactive slot already
+ * holds the target (a rollback), it is hashed and switched to (`slot-switch`).
  *
  * Steps: accepted → downloading → written (in the store slot, verified) →
  * verified → marked-try (about to swap) → health-checking (swapped, smoke
@@ -12,7 +16,7 @@
  */
 import { join } from 'node:path'
 import { rm } from 'node:fs/promises'
-import { AgentError, reasonOf, type Reason } from '../errors.js'
+import { AgentError, type Reason } from '../errors.js'
 import { download } from '../net/downloader.js'
 import { downloadOptions } from './download-options.js'
 import { slotSink } from '../install/slot-sink.js'
@@ -21,8 +25,11 @@ import type { SlotName } from '../slots/index.js'
 import type { StepOutcome, UpdateContext } from './context.js'
 import { emit, emitHealth, reportTerminal } from './events.js'
 import { failpoint } from './failpoint.js'
-
-const TRANSIENT = new Set(['NETWORK_ERROR', 'SERVER_ERROR', 'DOWNLOAD_TRUNCATED', 'CREDENTIAL_REJECTED', 'NOT_ENROLLED'])
+import { checkSlot, fallbackReason, worthChecking } from './slot-switch.js'
+import { settleUpdateError } from './update-failure.js'
+import { stopPoint } from './stop.js'
+import { checkDataSpace } from './data-space.js'
+import { installDelta } from '../install/delta-image.js'
 
 export function modelStore(ctx: UpdateContext, name: string): ModelStore {
   const m = ctx.config.models
@@ -31,22 +38,11 @@ export function modelStore(ctx: UpdateContext, name: string): ModelStore {
 }
 
 export async function runModelUpdate(ctx: UpdateContext): Promise<StepOutcome> {
-  const { journal } = ctx
+  const offsetBefore = ctx.journal.update?.download?.offset ?? 0
   try {
     return await advance(ctx)
   } catch (e) {
-    const u = journal.update!
-    const reason = reasonOf(e)
-    const attempts = (u.attempts ?? 0) + 1
-    if (TRANSIENT.has(reason.code) && attempts < (ctx.config.download?.maxAttempts ?? 10)) {
-      await journal.change((s) => {
-        if (s.update) s.update.attempts = attempts
-      })
-      return 'retry-later'
-    }
-    await journal.step('failed', { reason })
-    await reportTerminal(ctx)
-    return 'failed'
+    return settleUpdateError(ctx, e, offsetBefore)
   }
 }
 
@@ -55,33 +51,78 @@ async function advance(ctx: UpdateContext): Promise<StepOutcome> {
   const store = modelStore(ctx, journal.update!.release.name)
   const staged = () => join(ctx.stagingDir, `model-${journal.update!.release.sha256}.bin`)
   if (journal.update?.step === 'accepted') {
-    await journal.step('downloading', { targetSlot: await store.inactive(), download: { offset: 0 } })
+    const u = journal.update
+    const st = await store.status()
+    const target = await store.inactive()
+    const check = worthChecking(u, st.slots[target]?.sha256) ? await checkSlot(ctx, u, target, store.modelPath(target)) : undefined
+    if (check?.matched) {
+      // the other model slot holds the signed model (hashed just now): switch to it
+      await journal.step('verified', { targetSlot: target, ...(st.current ? { fromSlot: st.current } : {}), mode: 'slot-switch', slotCheck: check })
+      failpoint('slot-checked')
+    } else {
+      if (u.mode === 'delta') await store.prepare(target) // the applier writes into the slot itself
+      await journal.step('downloading', { targetSlot: target, ...(st.current ? { fromSlot: st.current } : {}), download: { offset: 0 }, ...(check ? { slotCheck: check } : {}) })
+      failpoint('downloading')
+    }
   }
   if (journal.update?.step === 'downloading') {
     const u = journal.update
-    await emit(ctx, u, 'downloading')
-    const sink = slotSink(staged(), { fresh: !u.download?.offset })
-    try {
-      // the same settings as OS images, retries included (they were missing here)
-      await download({
+    await emit(ctx, u, 'downloading', fallbackReason(u))
+    const target = u.targetSlot as SlotName
+    const expect = { sha256: u.release.sha256, length: u.release.length, name: u.release.name, version: u.release.version }
+    if (u.mode === 'delta' && u.delta && u.patch && u.fromSlot) {
+      // from the live model into the inactive slot, with the same streaming applier (and memory bound) as OS images;
+      // a live model that is not the delta's source fails with DELTA_SOURCE_MISMATCH before anything is swapped
+      await installDelta({
         ...downloadOptions(ctx),
-        url: ctx.api.url(u.artifact.url),
-        expected: { sha256: u.release.sha256, length: u.release.length },
-        sink,
+        url: ctx.api.url(u.patch.url),
+        delta: u.delta,
+        image: { sha256: u.release.sha256, length: u.release.length },
+        activePath: store.modelPath(u.fromSlot as SlotName),
+        targetPath: store.partialPath(target),
+        stagingDir: ctx.stagingDir,
+        onPatchReady: async () => {
+          failpoint('patch-ready')
+          await emit(ctx, u, 'installing')
+        },
+        applyCheckpointBytes: ctx.config.download?.checkpointBytes ?? 64 << 20,
+        onApplyProgress: () => {
+          failpoint('apply-checkpoint')
+          stopPoint(ctx)
+        },
       })
-      await sink.finish(u.release.length)
-    } finally {
-      await sink.close()
+      // the applier checked every op and the whole image; the store hashes once more as it places the file
+      await store.adopt(target, expect).catch((e: unknown) => Promise.reject(slotNoSpace(e)))
+    } else {
+      if (!u.download?.offset) await checkDataSpace(ctx, u.release.length) // staged in the data folder first
+      const sink = slotSink(staged(), { fresh: !u.download?.offset })
+      try {
+        // the same settings as OS images, retries included (they were missing here)
+        await download({
+          ...downloadOptions(ctx),
+          url: ctx.api.url(u.artifact.url),
+          expected: { sha256: u.release.sha256, length: u.release.length },
+          sink,
+          sinkNoSpaceCode: 'DATA_NO_SPACE',
+        })
+        await sink.finish(u.release.length)
+      } finally {
+        await sink.close()
+      }
+      await emit(ctx, u, 'installing')
+      // the store re-hashes while it writes the slot and refuses anything but the signed sha256
+      await store.install(target, staged(), expect).catch((e: unknown) => Promise.reject(slotNoSpace(e)))
     }
-    await emit(ctx, u, 'installing')
-    // the store re-hashes while it writes the slot and refuses anything but the signed sha256
-    await store.install(u.targetSlot as SlotName, staged(), { sha256: u.release.sha256, length: u.release.length, name: u.release.name, version: u.release.version })
     await journal.step('written')
-    await rm(staged(), { force: true })
+    await rm(ctx.stagingDir, { recursive: true, force: true })
     failpoint('written')
   }
+  stopPoint(ctx)
   if (journal.update?.step === 'written') await journal.step('verified')
-  if (journal.update?.step === 'verified') await journal.step('marked-try')
+  if (journal.update?.step === 'verified') {
+    if (journal.update.mode === 'slot-switch') await emit(ctx, journal.update, 'installing')
+    await journal.step('marked-try')
+  }
   if (journal.update?.step === 'marked-try') {
     await store.activate(journal.update.targetSlot as SlotName)
     failpoint('activated')
@@ -130,4 +171,11 @@ async function rollBack(ctx: UpdateContext, reason: Reason): Promise<StepOutcome
   await ctx.journal.step('rolled-back', { reason })
   await reportTerminal(ctx)
   return 'rolled-back'
+}
+
+/** ENOSPC in the models folder is the model slot's, not the data folder's. */
+function slotNoSpace(e: unknown): unknown {
+  const errno = (e as NodeJS.ErrnoException).code
+  if (errno === 'ENOSPC' || errno === 'EDQUOT') return new AgentError('SLOT_NO_SPACE', `no space left in the models folder (${errno})`, { errno }, { cause: e })
+  return e
 }

@@ -3,7 +3,8 @@
  * record an accepted assignment (with its counter, which from then on refuses
  * anything older) as a new update in the journal. An offer that fails
  * verification is reported `failed` once (per ETag and code) and ignored; the
- * device keeps running what it runs.
+ * device keeps running what it runs. A replayed assignment (or a refusal naming
+ * the rollout the device already finished) is a security event instead.
  */
 import { parseCanonical } from '../../../signing/canonical-json.js'
 import { randomUUID } from 'node:crypto'
@@ -14,7 +15,7 @@ import type { Offer } from '../net/device-api.js'
 import { checkOffer } from '../trust/check-offer.js'
 import { loadTrustedRoot } from '../trust/root-chain.js'
 import type { UpdateContext } from './context.js'
-import { emit } from './events.js'
+import { emit, emitSecurity } from './events.js'
 
 export interface PollOutcome {
   kind: 'none' | 'not-modified' | 'accepted' | 'known' | 'rejected'
@@ -93,7 +94,11 @@ export async function pollOnce(ctx: UpdateContext, deviceId: string): Promise<Po
         if (offer.etag) st.pollEtag = offer.etag
       })
       const claimed = unverifiedClaims(offer)
-      if (claimed) await emit(ctx, { id: key, ...claimed }, 'failed', reason)
+      // a replay, or a refusal naming the rollout this device already finished, is not an outcome of
+      // that rollout: reported as a security event, so replayed traffic cannot flip finished members to failed
+      const done = journal.update && TERMINAL_STEPS.has(journal.update.step) ? journal.update.rolloutId : undefined
+      if (reason.code === 'ASSIGNMENT_REPLAY' || (claimed && claimed.rolloutId === done)) await emitSecurity(ctx, key, reason, claimed)
+      else if (claimed) await emit(ctx, { id: key, ...claimed }, 'failed', reason)
       else ctx.log('warn', 'offer refused', { ...reason })
     }
     return { kind: 'rejected', ...interval }

@@ -14,6 +14,9 @@ import { EXIT, type CliIo } from './delta-apply.js'
 
 export const DEFAULT_CONFIG = '/etc/slipway-agent/config.json'
 
+/** after SIGTERM the process exits within this long even if a step has not reached a safe point, ms */
+const STOP_GRACE_MS = 4000
+
 const stdio: CliIo = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) }
 
 function parse(args: string[], extra: Record<string, { type: 'string' | 'boolean' }>, io: CliIo) {
@@ -43,7 +46,13 @@ export async function runCommand(args: string[], io: CliIo = stdio): Promise<num
       return EXIT.ok
     }
     const stop = new AbortController()
-    for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => stop.abort())
+    for (const sig of ['SIGTERM', 'SIGINT'] as const)
+      process.once(sig, () => {
+        // the update stops at its next safe point (checkpointed); every journal write is atomic, so
+        // should a step not reach one in time, exiting anyway loses nothing (systemd's stop timeout is longer)
+        stop.abort()
+        setTimeout(() => process.exit(EXIT.ok), STOP_GRACE_MS).unref()
+      })
     await agent.run(stop.signal)
     agent.close()
     return EXIT.ok

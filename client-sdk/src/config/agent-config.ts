@@ -68,7 +68,15 @@ export interface AgentConfig {
     maxAttempts?: number
     /** use an offered delta (default true); false always downloads the full image */
     deltas?: boolean
+    /** one download call ends with NETWORK_ERROR (progress kept, back-off, resumed next tick) after this long, seconds (default 14400) */
+    deadlineSeconds?: number
+    /** a response slower than this over `lowSpeedWindowSeconds` is cut with NETWORK_ERROR, bytes/s (default 64) */
+    minBytesPerSecond?: number
+    /** window of the minimum-throughput rule, seconds (default 60) */
+    lowSpeedWindowSeconds?: number
   }
+  /** deadline of each device API call (poll, reports, root), seconds (default 60): a dripping answer ends in NETWORK_ERROR */
+  requestDeadlineSeconds?: number
   /** seconds past `expires` metadata is still accepted (default 0) */
   expiryGraceSeconds?: number
   /** reboot argv (default: what the slot adapter says, e.g. `systemctl reboot`) */
@@ -104,7 +112,14 @@ export function validateConfig(raw: unknown, baseDir = process.cwd()): AgentConf
   } catch {
     throw bad('server', 'an absolute URL')
   }
-  for (const k of ['pollIntervalSeconds', 'backoffInitialSeconds', 'backoffMaxSeconds', 'expiryGraceSeconds', 'heartbeatSeconds']) num(o, k)
+  for (const k of ['pollIntervalSeconds', 'backoffInitialSeconds', 'backoffMaxSeconds', 'expiryGraceSeconds', 'heartbeatSeconds', 'requestDeadlineSeconds']) num(o, k)
+  if (o.download !== undefined) {
+    if (typeof o.download !== 'object' || o.download === null) throw bad('download', 'an object')
+    const d = o.download as Record<string, unknown>
+    for (const k of ['deadlineSeconds', 'minBytesPerSecond', 'lowSpeedWindowSeconds', 'checkpointBytes', 'bandwidthBytesPerSecond', 'retries', 'retryDelayMs', 'maxAttempts']) {
+      if (d[k] !== undefined && (typeof d[k] !== 'number' || !Number.isFinite(d[k]) || (d[k] as number) < 0)) throw bad(`download.${k}`, 'a number ≥ 0')
+    }
+  }
   num(o, 'pollJitter')
   if (typeof o.slots !== 'object' || o.slots === null || typeof (o.slots as { kind?: unknown }).kind !== 'string') throw bad('slots', 'an object with a kind (uboot, grub, tryboot, file)')
   if (o.rebootCommand !== undefined && (!Array.isArray(o.rebootCommand) || !o.rebootCommand.every((x) => typeof x === 'string') || !o.rebootCommand.length))

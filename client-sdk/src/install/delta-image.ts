@@ -37,7 +37,8 @@ export async function installDelta(o: DeltaInstall): Promise<void> {
   const patch = patchPath(o.stagingDir, o.delta)
   const sink = slotSink(patch, { fresh: !o.resume || o.resume.offset === 0 })
   try {
-    await download({ ...o, expected: { sha256: o.delta.patchSha256, length: o.delta.patchLength }, sink })
+    // the patch is staged in the data folder: a full disk there is DATA_NO_SPACE, not the slot's
+    await download({ ...o, expected: { sha256: o.delta.patchSha256, length: o.delta.patchLength }, sink, sinkNoSpaceCode: 'DATA_NO_SPACE' })
     await sink.finish(o.delta.patchLength)
   } finally {
     await sink.close()

@@ -2,7 +2,8 @@
  * Re-check a slot from disk against the CI-signed release: the first `length`
  * bytes must hash to `sha256`. Used when the agent resumes after the slot was
  * written but before it was verified (the streaming hash of the writer died
- * with the process that computed it).
+ * with the process that computed it), and before a slot-switch trusts a slot
+ * that claims to hold the target already.
  */
 import { open } from 'node:fs/promises'
 import { PayloadVerifier } from '../../../signing/verify/index.js'
@@ -22,5 +23,15 @@ export async function verifySlot(path: string, expected: { sha256: string; lengt
     v.finish()
   } finally {
     await fh.close()
+  }
+}
+
+/** True when the slot holds exactly the signed image; false on any mismatch, short or unreadable slot. */
+export async function slotHolds(path: string, expected: { sha256: string; length: number }): Promise<boolean> {
+  try {
+    await verifySlot(path, expected)
+    return true
+  } catch {
+    return false
   }
 }

@@ -38,6 +38,11 @@ export interface Installed {
   securityVersion: number
 }
 
+/** The `Installed` record of a release. */
+export const installedOf = (r: Pick<Release, 'name' | 'version' | 'sha256' | 'securityVersion'>): Installed => ({ name: r.name, version: r.version, sha256: r.sha256, securityVersion: r.securityVersion })
+
+export type InstallMode = 'full' | 'delta' | 'slot-switch'
+
 export interface UpdateRecord {
   /** random id of this attempt; event ids derive from it */
   id: string
@@ -47,7 +52,10 @@ export interface UpdateRecord {
   action: 'install' | 'rollback'
   release: Release
   delta?: Delta
-  mode: 'full' | 'delta'
+  /** how the target gets into its slot: downloaded whole, rebuilt from a delta, or already there (slot-switch) */
+  mode: InstallMode
+  /** the hash of the slot that claimed to hold the target, done before switching to it (or falling back to a download) */
+  slotCheck?: { slot: string; sha256: string; matched: boolean; at: string }
   artifact: { url: string; length: number }
   patch?: { url: string; length: number }
   /** slot being written (OS) or model slot */
@@ -77,6 +85,13 @@ export interface JournalState {
   os?: Installed
   /** live models by release name */
   models: Record<string, Installed>
+  /**
+   * What each OS slot holds, as last verified (the release it was hashed against).
+   * A claim is dropped the moment the slot is opened for writing and set again once
+   * the slot is verified, so it never names a half-written slot. It is only a hint:
+   * a slot-switch re-hashes the slot before trusting it.
+   */
+  slots?: Partial<Record<string, Installed>>
   /** highest securityVersion ever committed (anti-rollback floor) */
   securityVersion: number
   update?: UpdateRecord

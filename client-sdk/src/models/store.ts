@@ -115,6 +115,21 @@ export class ModelStore {
    * rewritten. On a hash or length mismatch nothing is left behind.
    */
   async install(slot: SlotName, source: ModelSource, expect: ModelExpectation): Promise<ModelManifest> {
+    await this.prepare(slot)
+    const tmp = tempSibling(this.modelPath(slot))
+    const written = await writeHashed(tmp, typeof source === 'string' ? createReadStream(source) : source).catch(async (e: unknown) => {
+      await rm(tmp, { force: true })
+      throw e
+    })
+    return this.#place(slot, tmp, written, expect)
+  }
+
+  /**
+   * Make `slot` ready to be written by someone else (the delta applier writes
+   * `partialPath(slot)`): not the current slot, no previous link to it, no manifest,
+   * no temp files. From here on the slot is incomplete until `adopt`.
+   */
+  async prepare(slot: SlotName): Promise<void> {
     if ((await readSlotLink(this.dir, 'current')) === slot) {
       throw new ModelError('MODEL_SLOT_IN_USE', `slot ${slot} is the current model: install into ${otherSlot(slot)}`, { slot })
     }
@@ -124,12 +139,27 @@ export class ModelStore {
     // the manifest goes first: from here on the slot is incomplete
     await rm(join(dir, MANIFEST), { force: true })
     for (const f of await readdir(dir)) if (f.endsWith('.tmp')) await rm(join(dir, f), { force: true })
-    const target = this.modelPath(slot)
-    const tmp = tempSibling(target)
-    const { sha256, length } = await writeHashed(tmp, typeof source === 'string' ? createReadStream(source) : source).catch(async (e: unknown) => {
-      await rm(tmp, { force: true })
-      throw e
-    })
+  }
+
+  /** Where an outside writer (the delta applier) builds the model of a prepared slot; stable across restarts. */
+  partialPath(slot: SlotName): string {
+    return join(this.slotDir(slot), `${this.fileName}.partial.tmp`)
+  }
+
+  /** Hash a model written by someone else into `partialPath(slot)` and place it as `install` does. */
+  async adopt(slot: SlotName, expect: ModelExpectation): Promise<ModelManifest> {
+    if ((await readSlotLink(this.dir, 'current')) === slot) throw new ModelError('MODEL_SLOT_IN_USE', `slot ${slot} is the current model`, { slot })
+    const path = this.partialPath(slot)
+    return this.#place(slot, path, await hashFile(path), expect)
+  }
+
+  /** Hash a slot's model file (integrity checks, slot-switch). */
+  async hash(slot: SlotName): Promise<{ sha256: string; length: number }> {
+    return hashFile(this.modelPath(slot))
+  }
+
+  async #place(slot: SlotName, tmp: string, got: { sha256: string; length: number }, expect: ModelExpectation): Promise<ModelManifest> {
+    const { sha256, length } = got
     if (sha256 !== expect.sha256.toLowerCase() || (expect.length !== undefined && length !== expect.length)) {
       await rm(tmp, { force: true })
       throw new ModelError('MODEL_HASH_MISMATCH', `model for slot ${slot} hashes to ${sha256} (${length} bytes), expected ${expect.sha256}${expect.length !== undefined ? ` (${expect.length} bytes)` : ''}`, {
@@ -139,7 +169,8 @@ export class ModelStore {
         expected: expect,
       })
     }
-    await rename(tmp, target)
+    const dir = this.slotDir(slot)
+    await rename(tmp, this.modelPath(slot))
     await fsyncDir(dir)
     const manifest: ModelManifest = {
       sha256,
@@ -168,6 +199,16 @@ export class ModelStore {
     await this.activate(previous)
     return previous
   }
+}
+
+async function hashFile(path: string): Promise<{ sha256: string; length: number }> {
+  const hash = createHash('sha256')
+  let length = 0
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
+    hash.update(chunk as Buffer)
+    length += (chunk as Buffer).length
+  }
+  return { sha256: hash.digest('hex'), length }
 }
 
 async function writeHashed(path: string, source: AsyncIterable<Uint8Array>): Promise<{ sha256: string; length: number }> {

@@ -46,7 +46,26 @@ export interface DeviceEvent {
   rolloutId: string
   release: { name: string; version: string }
   state: 'downloading' | 'installing' | 'rebooting' | 'health-checking' | 'succeeded' | 'failed' | 'rolled-back'
+  /** how the release got into its slot */
+  mode?: 'full' | 'delta' | 'slot-switch'
+  /** on `downloading`: bytes of the payload (patch or image) received so far */
+  progress?: { bytes: number; total: number }
   reason?: { code: string; message: string }
+  at: string
+}
+
+/**
+ * Something the device refused or found that is not an install outcome: a
+ * refused offer (a replayed assignment, say) or an integrity drift. Never
+ * counted against a rollout.
+ */
+export interface SecurityEvent {
+  id: string
+  seq: number
+  kind: 'offer-refused'
+  reason: { code: string; message: string }
+  /** what the refused documents claimed, unverified (for the operator, never acted on) */
+  claimed?: { rolloutId?: string; release?: { name: string; version: string }; counter?: number }
   at: string
 }
 
@@ -99,7 +118,13 @@ export class DeviceApi {
     readonly server: URL,
     private readonly http: HttpClient,
     private readonly credential: () => string | undefined,
+    /** each call ends with NETWORK_ERROR after this long (a server dripping its answer never ends on its own), ms */
+    private readonly deadlineMs = 60_000,
   ) {}
+
+  #deadline(): { signal: AbortSignal } {
+    return { signal: AbortSignal.timeout(this.deadlineMs) }
+  }
 
   url(path: string): URL {
     return new URL(path, this.server)
@@ -114,7 +139,9 @@ export class DeviceApi {
   async #json(method: string, path: string, body: unknown, auth: boolean, ok: number[]): Promise<{ status: number; json: unknown; headers: Record<string, string | string[] | undefined> }> {
     const headers: Record<string, string> = { accept: 'application/json', ...(auth ? this.authHeader() : {}) }
     if (body !== undefined) headers['content-type'] = 'application/json'
-    const res = await this.http.fetchBytes(this.url(path), { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
+    const res = await this.http
+      .fetchBytes(this.url(path), { method, headers, body: body === undefined ? undefined : JSON.stringify(body), ...this.#deadline() })
+      .catch((e: unknown) => Promise.reject(deadlineOr(e, `${method} ${path}`, this.deadlineMs)))
     let json: unknown
     if (res.body.length > 0) {
       try {
@@ -136,7 +163,9 @@ export class DeviceApi {
 
   async poll(etag?: string): Promise<PollResult> {
     const headers: Record<string, string> = { accept: 'application/json', ...this.authHeader(), ...(etag ? { 'if-none-match': etag } : {}) }
-    const res = await this.http.fetchBytes(this.url('/v1/device/update'), { headers })
+    const res = await this.http
+      .fetchBytes(this.url('/v1/device/update'), { headers, ...this.#deadline() })
+      .catch((e: unknown) => Promise.reject(deadlineOr(e, 'GET /v1/device/update', this.deadlineMs)))
     const interval = intervalOf(res.headers['slipway-poll-interval'])
     const withInterval = interval ? { pollIntervalSeconds: interval } : {}
     if (res.status === 204) return { kind: 'none', ...withInterval }
@@ -156,17 +185,30 @@ export class DeviceApi {
     await this.#json('POST', '/v1/device/events', { events }, true, [200])
   }
 
+  async security(event: SecurityEvent): Promise<void> {
+    await this.#json('POST', '/v1/device/security-events', event, true, [200])
+  }
+
   async health(report: HealthReport): Promise<void> {
     await this.#json('POST', '/v1/device/health', report, true, [200])
   }
 
   /** Root metadata version `n` (canonical bytes), or undefined when the server has no such version (end of the chain). */
   async root(n: number): Promise<Buffer | undefined> {
-    const res = await this.http.fetchBytes(this.url(`/v1/trust/root/${n}.json`), { headers: { accept: 'application/json' } })
+    const res = await this.http
+      .fetchBytes(this.url(`/v1/trust/root/${n}.json`), { headers: { accept: 'application/json' }, ...this.#deadline() })
+      .catch((e: unknown) => Promise.reject(deadlineOr(e, `GET /v1/trust/root/${n}.json`, this.deadlineMs)))
     if (res.status === 404) return undefined
     if (res.status !== 200) throw statusError(res.status, undefined, `GET /v1/trust/root/${n}.json`)
     return res.body
   }
+}
+
+/** A call cut by its deadline says so (the abort itself only says "aborted"). */
+function deadlineOr(e: unknown, what: string, ms: number): unknown {
+  const err = e as { name?: string; cause?: { name?: string }; message?: string }
+  const aborted = err?.name === 'AbortError' || err?.cause?.name === 'AbortError' || /aborted/i.test(String(err?.message))
+  return aborted ? new AgentError('NETWORK_ERROR', `${what}: no complete answer within ${ms / 1000} s`, { deadline: true }, { cause: e }) : e
 }
 
 export function statusError(status: number, json: unknown, what: string): AgentError {

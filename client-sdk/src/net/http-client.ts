@@ -33,6 +33,8 @@ export interface RequestInit {
   method?: string
   headers?: Record<string, string>
   body?: Buffer | string
+  /** aborts the request and its body (deadlines: a server that drips bytes never ends on its own) */
+  signal?: AbortSignal
 }
 
 export class HttpClient {
@@ -54,7 +56,7 @@ export class HttpClient {
     const body = init.body === undefined ? undefined : Buffer.from(init.body)
     const headers = { ...init.headers, ...(body ? { 'content-length': String(body.length) } : {}) }
     return new Promise((resolve, reject) => {
-      const req = mod.request(url, { method: init.method ?? 'GET', headers, agent: secure ? this.#agents.https : this.#agents.http }, (res) => {
+      const req = mod.request(url, { method: init.method ?? 'GET', headers, agent: secure ? this.#agents.https : this.#agents.http, ...(init.signal ? { signal: init.signal } : {}) }, (res) => {
         res.setTimeout(this.#idleMs, () => res.destroy(new AgentError('NETWORK_ERROR', `no data from ${url.host} for ${this.#idleMs} ms`)))
         resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res })
       })

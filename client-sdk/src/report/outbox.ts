@@ -8,10 +8,10 @@
 import { readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { mkdir } from 'node:fs/promises'
-import type { DeviceEvent, HealthReport } from '../net/device-api.js'
+import type { DeviceEvent, HealthReport, SecurityEvent } from '../net/device-api.js'
 import { readJson, syncDir, writeJsonDurable } from '../journal/atomic-file.js'
 
-export type Report = { kind: 'event'; body: DeviceEvent } | { kind: 'health'; body: HealthReport }
+export type Report = { kind: 'event'; body: DeviceEvent } | { kind: 'health'; body: HealthReport } | { kind: 'security'; body: SecurityEvent }
 
 export interface QueuedReport {
   file: string
@@ -19,7 +19,10 @@ export interface QueuedReport {
 }
 
 /** Distributes Omit over the union members. */
-export type Unsequenced = { kind: 'event'; body: Omit<DeviceEvent, 'seq'> } | { kind: 'health'; body: Omit<HealthReport, 'seq'> }
+export type Unsequenced =
+  | { kind: 'event'; body: Omit<DeviceEvent, 'seq'> }
+  | { kind: 'health'; body: Omit<HealthReport, 'seq'> }
+  | { kind: 'security'; body: Omit<SecurityEvent, 'seq'> }
 
 const NAME = /^(\d{12})\.json$/
 
@@ -39,11 +42,29 @@ export class Outbox {
       next = Math.max(next, q.report.body.seq + 1)
     }
     box.#next = next
+    // a temp file of a write that a crash interrupted (the rename never happened): nothing refers to it.
+    // Only a dead writer's (the suffix is its pid): `slipway-agent status` opens the outbox while the daemon writes.
+    for (const n of await readdir(dir)) {
+      const pid = /\.tmp-(\d+)$/.exec(n)?.[1]
+      if (pid && !alive(Number(pid))) await rm(join(dir, n), { force: true })
+    }
     return box
   }
 
-  /** Queue a report unless one with the same id is already queued; returns its seq (or the queued one's). */
-  async add(r: Unsequenced): Promise<number | undefined> {
+  #adding: Promise<unknown> = Promise.resolve()
+
+  /**
+   * Queue a report unless one with the same id is already queued; returns its seq (or undefined).
+   * Adds run one at a time: a progress report queued without waiting must never share a seq
+   * (or the seq file's temp file) with the state report queued right after it.
+   */
+  add(r: Unsequenced): Promise<number | undefined> {
+    const next = this.#adding.then(() => this.#add(r))
+    this.#adding = next.catch(() => undefined)
+    return next
+  }
+
+  async #add(r: Unsequenced): Promise<number | undefined> {
     if (this.#ids.has(r.body.id)) return undefined
     const seq = this.#next
     await writeJsonDurable(join(this.dir, 'seq.json'), { next: seq + 1 })
@@ -60,7 +81,7 @@ export class Outbox {
     const out: QueuedReport[] = []
     for (const file of names) {
       const report = await readJson<Report>(join(this.dir, file)).catch(() => undefined)
-      if (report && (report.kind === 'event' || report.kind === 'health') && typeof report.body?.id === 'string') out.push({ file, report })
+      if (report && (report.kind === 'event' || report.kind === 'health' || report.kind === 'security') && typeof report.body?.id === 'string') out.push({ file, report })
       else await rm(join(this.dir, file), { force: true })
     }
     return out
@@ -76,5 +97,14 @@ export class Outbox {
 
   get size(): number {
     return this.#ids.size
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'
   }
 }

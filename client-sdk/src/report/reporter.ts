@@ -80,6 +80,7 @@ export class Reporter {
     try {
       const first = group[0] as QueuedReport
       if (first.report.kind === 'health') await this.api.health(first.report.body)
+      else if (first.report.kind === 'security') await this.api.security(first.report.body)
       else await this.api.events(group.map((q) => q.report.body as DeviceEvent))
       return 'sent'
     } catch (e) {

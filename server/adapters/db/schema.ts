@@ -70,6 +70,26 @@ export interface DeviceInstalledTable {
   sha256: string
   security_version: number
   updated_at: string
+  install_mode: string | null
+}
+
+export interface DeviceProgressTable {
+  device_id: string
+  name: string
+  version: string
+  bytes: number
+  total: number
+  at: string
+}
+
+export interface DeviceSecurityEventsTable {
+  device_id: string
+  report_id: string
+  seq: number
+  kind: string
+  code: string
+  body: string
+  received_at: string
 }
 
 export interface RolloutsTable {
@@ -218,6 +238,8 @@ export interface Database {
   enrollment_tokens: EnrollmentTokensTable
   devices: DevicesTable
   device_installed: DeviceInstalledTable
+  device_progress: DeviceProgressTable
+  device_security_events: DeviceSecurityEventsTable
   rollouts: RolloutsTable
   rollout_devices: RolloutDevicesTable
   device_assignments: DeviceAssignmentsTable

@@ -12,11 +12,15 @@ export interface EnrollmentToken {
   createdAt: string
 }
 
+export type InstallMode = 'full' | 'delta' | 'slot-switch'
+
 export interface InstalledRelease {
   name: string
   version: string
   sha256: string
   securityVersion: number
+  /** how the device got it, as its `succeeded` event said (absent: enrolled with it, or not said) */
+  installMode?: InstallMode
 }
 
 export interface Device {
@@ -185,4 +189,25 @@ export interface MemberCounts {
   silent: number
   pending: number
   reverted: number
+}
+
+/** How far a device's current download got (from its latest progress event). */
+export interface DownloadProgress {
+  name: string
+  version: string
+  bytes: number
+  total: number
+  at: string
+}
+
+/** A refused offer (or other finding) a device reported: never an install outcome. */
+export interface DeviceSecurityEvent {
+  id: string
+  seq: number
+  kind: string
+  code: string
+  message: string
+  claimed?: { rolloutId?: string; release?: { name: string; version: string } }
+  at: string
+  receivedAt: string
 }

@@ -7,7 +7,7 @@
 import { conflict, notFound } from '../errors.js'
 import type { Release } from '../model.js'
 import type { FleetCaches } from './caches.js'
-import type { DeviceReportState, Gate, Rollout, RolloutMember } from './model.js'
+import type { DeviceReportState, Gate, InstallMode, Rollout, RolloutMember } from './model.js'
 import type { FleetRepositories } from './repositories.js'
 
 export interface ReleaseName {
@@ -21,7 +21,21 @@ export interface DeviceEvent {
   rolloutId?: string
   release: ReleaseName
   state: DeviceReportState
+  /** how the release got into its slot (issue 12 §2) */
+  mode?: InstallMode
+  /** on `downloading`: bytes of the payload received so far */
+  progress?: { bytes: number; total: number }
   reason?: { code: string; message: string }
+  at?: string
+}
+
+/** A refused offer a device reports (issue 12 §6): audited and kept, never a rollout outcome. */
+export interface SecurityReport {
+  id: string
+  seq: number
+  kind: 'offer-refused'
+  reason: { code: string; message: string }
+  claimed?: { rolloutId?: string; release?: ReleaseName; counter?: number }
   at?: string
 }
 
@@ -83,6 +97,7 @@ export class ReportService {
           continue
         }
         const newest = await tx.devices.advance(deviceId, e.seq, e.state, at)
+        if (e.progress && newest) await tx.devices.saveProgress(deviceId, { name: e.release.name, version: e.release.version, ...e.progress, at: e.at ?? at })
         let applied = newest
         if (m) {
           const forTarget = e.release.name === m.release.name && e.release.version === m.release.version
@@ -91,7 +106,11 @@ export class ReportService {
           touched.add(m.rollout.id)
         }
         if (e.state === 'succeeded' && rel && newest)
-          await tx.devices.setInstalled(deviceId, { name: rel.name, version: rel.version, sha256: rel.sha256, securityVersion: rel.securityVersion }, at)
+          await tx.devices.setInstalled(
+            deviceId,
+            { name: rel.name, version: rel.version, sha256: rel.sha256, securityVersion: rel.securityVersion, ...(e.mode ? { installMode: e.mode } : {}) },
+            at,
+          )
         if (applied) o.accepted++
         else o.stale++
       }
@@ -99,6 +118,25 @@ export class ReportService {
     })
     for (const id of touched) this.evaluateSoon(id)
     return out
+  }
+
+  /**
+   * A security event: stored and audited, never applied to a rollout member (a replayed
+   * assignment must not flip a finished member to failed). Its claims are unverified.
+   */
+  async security(deviceId: string, r: SecurityReport): Promise<{ accepted: boolean }> {
+    const at = this.now().toISOString()
+    const accepted = await this.fleet.transaction(async (tx) => {
+      const event = { id: r.id, seq: r.seq, kind: r.kind, code: r.reason.code, message: r.reason.message, ...(r.claimed ? { claimed: r.claimed } : {}), at: r.at ?? at, receivedAt: at }
+      if ((await tx.devices.addSecurityEvent(deviceId, event)) === 'duplicate') return false
+      await tx.devices.advance(deviceId, r.seq, null, at)
+      await tx.audit.append(
+        { actor: `device:${deviceId}`, action: `device.${r.kind}`, subject: `device:${deviceId}`, reason: r.reason.code, before: null, after: { message: r.reason.message, claimed: r.claimed ?? null } },
+        at,
+      )
+      return true
+    })
+    return { accepted }
   }
 
   async health(deviceId: string, h: HealthReport): Promise<{ accepted: boolean; ok: boolean; failed: string[] }> {

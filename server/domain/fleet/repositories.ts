@@ -4,6 +4,8 @@ import type {
   Device,
   DeviceGroup,
   DevicePollContext,
+  DeviceSecurityEvent,
+  DownloadProgress,
   DeviceWithInstalled,
   EnrollmentToken,
   InstalledRelease,
@@ -69,6 +71,12 @@ export interface DeviceRepository {
   saveHealth(deviceId: string, name: string, version: string, metrics: Record<string, number>, at: string, seq: number): Promise<void>
   /** Last reported values of one metric by devices running `name` at another version than `exceptVersion`. */
   metricValues(name: string, exceptVersion: string, metric: string, limit: number): Promise<number[]>
+  saveProgress(deviceId: string, p: DownloadProgress): Promise<void>
+  progress(deviceId: string): Promise<DownloadProgress | undefined>
+  /** 'duplicate' when (device, id) was stored before. */
+  addSecurityEvent(deviceId: string, e: DeviceSecurityEvent): Promise<'created' | 'duplicate'>
+  /** newest first */
+  securityEvents(deviceId: string, limit: number): Promise<DeviceSecurityEvent[]>
 }
 
 /** Counts of devices by one field, most devices first. */

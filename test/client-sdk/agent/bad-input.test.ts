@@ -80,7 +80,12 @@ t.test('a replayed older assignment after a newer one: ASSIGNMENT_REPLAY', async
   await dev.agent.tick()
   await offer(api, { image: imageB, release: releaseOf(imageB), counter: 4 })
   api.blobRoute = undefined
-  await failedWith(t, api, dev, 'ASSIGNMENT_REPLAY')
+  const reported = api.events.length
+  t.match(await dev.agent.tick(), { outcome: 'idle', poll: 'rejected' }, 'the tick ends normally')
+  // issue 12 §6: a replay is a security event, never an install outcome of the rollout it names
+  t.equal(api.events.length, reported, 'no state event for the replayed rollout')
+  t.match(api.security, [{ kind: 'offer-refused', reason: { code: 'ASSIGNMENT_REPLAY' }, claimed: { rolloutId: 'ro-1', release: { version: '2.0.0' } } }])
+  await untouched(t, dev)
 })
 
 t.test('a redirect of the artifact to another host: DOWNLOAD_REDIRECT_REFUSED', async (t) => {
@@ -90,10 +95,13 @@ t.test('a redirect of the artifact to another host: DOWNLOAD_REDIRECT_REFUSED', 
   await failedWith(t, api, dev, 'DOWNLOAD_REDIRECT_REFUSED')
 })
 
-t.test('a truncated body: DOWNLOAD_TRUNCATED once the attempts are spent', async (t) => {
+t.test('a body that breaks off at the same byte every time: DOWNLOAD_TRUNCATED once the attempts are spent', async (t) => {
   const { api, dev } = await setup(t)
   await offer(api, { image: imageB, release: releaseOf(imageB) })
-  api.blobRoute = (req, res) => sendBlob(req, res, imageB, { cutAfter: 1000 })
+  // Range ignored: every attempt starts over and never gets further (one that does get further is progress, and finishes)
+  api.blobRoute = (req, res) => sendBlob(req, res, imageB, { cutAfter: 1000, ignoreRange: true })
+  // the first tick got its first 1000 bytes (progress: it does not count as an attempt); the second gets no further
+  t.equal((await dev.agent.tick()).outcome, 'retry-later')
   await failedWith(t, api, dev, 'DOWNLOAD_TRUNCATED')
 })
 

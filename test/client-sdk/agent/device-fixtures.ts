@@ -58,6 +58,8 @@ export function releaseOf(image: Buffer, over: Partial<Release> = {}): Release {
 export interface FakeApi extends Served {
   events: any[]
   health: any[]
+  /** security events (refused offers) */
+  security: any[]
   blobs: Map<string, Buffer>
   /** the 200 poll body to serve (undefined → 204) */
   offer?: unknown
@@ -70,7 +72,7 @@ export interface FakeApi extends Served {
 
 /** The device API of DEVICE-API.md, minimal: poll, blobs, events, health, root chain. */
 export async function fakeApi(t: Test, trust: TrustKit): Promise<FakeApi> {
-  const api = { events: [] as any[], health: [] as any[], blobs: new Map<string, Buffer>(), trust, newerRoots: [] as Buffer[] } as FakeApi
+  const api = { events: [] as any[], health: [] as any[], security: [] as any[], blobs: new Map<string, Buffer>(), trust, newerRoots: [] as Buffer[] } as FakeApi
   const srv = await serve((req, res, body) => {
     const url = req.url ?? ''
     const json = (status: number, v: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(v))
@@ -91,6 +93,10 @@ export async function fakeApi(t: Test, trust: TrustKit): Promise<FakeApi> {
       api.events.push(...JSON.parse(body.toString()).events)
       return json(200, { accepted: 1, duplicates: 0, stale: 0 })
     }
+    if (url === '/v1/device/security-events') {
+      api.security.push(JSON.parse(body.toString()))
+      return json(200, { accepted: true })
+    }
     if (url === '/v1/device/health') {
       api.health.push(JSON.parse(body.toString()))
       return json(200, { accepted: true })
@@ -108,7 +114,10 @@ export async function fakeApi(t: Test, trust: TrustKit): Promise<FakeApi> {
 }
 
 /** Publish `image` as release `r` and offer it to `deviceId` (optionally through a delta patch). */
-export async function offer(api: FakeApi, o: { image: Buffer; release: Release; deviceId?: string; counter?: number; assignmentExpires?: string; patch?: { bytes: Buffer; sourceSha256: string } }) {
+export async function offer(
+  api: FakeApi,
+  o: { image: Buffer; release: Release; deviceId?: string; counter?: number; assignmentExpires?: string; patch?: { bytes: Buffer; sourceSha256: string }; action?: 'install' | 'rollback'; rolloutId?: string },
+) {
   api.blobs.set(o.release.sha256, o.image)
   let delta: Delta | undefined
   if (o.patch) {
@@ -118,7 +127,7 @@ export async function offer(api: FakeApi, o: { image: Buffer; release: Release; 
   const a: Assignment = {
     deviceId: o.deviceId ?? 'dev-1',
     release: { name: o.release.name, version: o.release.version, sha256: o.release.sha256 },
-    rolloutId: 'ro-1',
+    rolloutId: o.rolloutId ?? 'ro-1',
     counter: o.counter ?? 1,
     ...(delta ? { delta } : {}),
   }
@@ -127,7 +136,7 @@ export async function offer(api: FakeApi, o: { image: Buffer; release: Release; 
     release: await api.trust.release(o.release),
     ...(delta ? { delta: await api.trust.delta(delta), patch: { url: `/v1/blobs/${delta.patchSha256}`, length: delta.patchLength } } : {}),
     artifact: { url: `/v1/blobs/${o.release.sha256}`, length: o.release.length },
-    action: 'install',
+    action: o.action ?? 'install',
     pollIntervalSeconds: 1,
   }
 }

@@ -1,5 +1,5 @@
 import { CompiledQuery, sql, type Kysely, type Selectable } from 'kysely'
-import type { Device, DevicePollContext, DeviceWithInstalled, InstalledRelease } from '../../../domain/fleet/model.js'
+import type { Device, DevicePollContext, DeviceSecurityEvent, DeviceWithInstalled, DownloadProgress, InstalledRelease, InstallMode } from '../../../domain/fleet/model.js'
 import { toAssignment } from './assignments.js'
 import { filterDevices } from './device-filter.js'
 import type { DeviceListQuery, DeviceRepository } from '../../../domain/fleet/repositories.js'
@@ -23,11 +23,12 @@ const toDevice = (r: Selectable<DevicesTable>): Device => ({
   decommissionedAt: r.decommissioned_at ?? null,
 })
 
-const toInstalled = (r: Pick<Selectable<DeviceInstalledTable>, 'name' | 'version' | 'sha256' | 'security_version'>): InstalledRelease => ({
+const toInstalled = (r: Pick<Selectable<DeviceInstalledTable>, 'name' | 'version' | 'sha256' | 'security_version' | 'install_mode'>): InstalledRelease => ({
   name: r.name,
   version: r.version,
   sha256: r.sha256,
   securityVersion: Number(r.security_version),
+  ...(r.install_mode ? { installMode: r.install_mode as InstallMode } : {}),
 })
 
 const deviceRow = (d: Device) => ({
@@ -96,7 +97,7 @@ export class KyselyDevices implements DeviceRepository {
   }
 
   async installed(deviceId: string): Promise<InstalledRelease[]> {
-    const rows = await this.db.selectFrom('device_installed').select(['name', 'version', 'sha256', 'security_version']).where('device_id', '=', deviceId).orderBy('name').execute()
+    const rows = await this.db.selectFrom('device_installed').select(['name', 'version', 'sha256', 'security_version', 'install_mode']).where('device_id', '=', deviceId).orderBy('name').execute()
     return rows.map(toInstalled)
   }
 
@@ -114,8 +115,10 @@ export class KyselyDevices implements DeviceRepository {
   private async upsertInstalled(deviceId: string, r: InstalledRelease, at: string): Promise<void> {
     await this.db
       .insertInto('device_installed')
-      .values({ device_id: deviceId, name: r.name, version: r.version, sha256: r.sha256, security_version: r.securityVersion, updated_at: at })
-      .onConflict((oc) => oc.columns(['device_id', 'name']).doUpdateSet({ version: r.version, sha256: r.sha256, security_version: r.securityVersion, updated_at: at }))
+      .values({ device_id: deviceId, name: r.name, version: r.version, sha256: r.sha256, security_version: r.securityVersion, updated_at: at, install_mode: r.installMode ?? null })
+      .onConflict((oc) =>
+        oc.columns(['device_id', 'name']).doUpdateSet({ version: r.version, sha256: r.sha256, security_version: r.securityVersion, updated_at: at, install_mode: r.installMode ?? null }),
+      )
       .execute()
   }
 
@@ -140,7 +143,7 @@ export class KyselyDevices implements DeviceRepository {
     if (!rows.length) return []
     const inst = await this.db
       .selectFrom('device_installed')
-      .select(['device_id', 'name', 'version', 'sha256', 'security_version'])
+      .select(['device_id', 'name', 'version', 'sha256', 'security_version', 'install_mode'])
       .where('device_id', 'in', rows.map((r) => r.id))
       .execute()
     const by = new Map<string, InstalledRelease[]>()
@@ -229,5 +232,33 @@ export class KyselyDevices implements DeviceRepository {
       .limit(limit)
       .execute()
     return rows.map((r) => (JSON.parse(r.metrics) as Record<string, unknown>)[metric]).filter((v): v is number => typeof v === 'number' && Number.isFinite(v))
+  }
+
+  async saveProgress(deviceId: string, p: DownloadProgress): Promise<void> {
+    const row = { name: p.name, version: p.version, bytes: p.bytes, total: p.total, at: p.at }
+    await this.db
+      .insertInto('device_progress')
+      .values({ device_id: deviceId, ...row })
+      .onConflict((oc) => oc.column('device_id').doUpdateSet(row))
+      .execute()
+  }
+
+  async progress(deviceId: string): Promise<DownloadProgress | undefined> {
+    const r = await this.db.selectFrom('device_progress').selectAll().where('device_id', '=', deviceId).executeTakeFirst()
+    return r && { name: r.name, version: r.version, bytes: Number(r.bytes), total: Number(r.total), at: r.at }
+  }
+
+  async addSecurityEvent(deviceId: string, e: DeviceSecurityEvent): Promise<'created' | 'duplicate'> {
+    const res = await this.db
+      .insertInto('device_security_events')
+      .values({ device_id: deviceId, report_id: e.id, seq: e.seq, kind: e.kind, code: e.code, body: JSON.stringify(e), received_at: e.receivedAt })
+      .onConflict((oc) => oc.columns(['device_id', 'report_id']).doNothing())
+      .executeTakeFirst()
+    return Number(res.numInsertedOrUpdatedRows ?? 0) === 1 ? 'created' : 'duplicate'
+  }
+
+  async securityEvents(deviceId: string, limit: number): Promise<DeviceSecurityEvent[]> {
+    const rows = await this.db.selectFrom('device_security_events').select('body').where('device_id', '=', deviceId).orderBy('seq', 'desc').limit(limit).execute()
+    return rows.map((r) => JSON.parse(r.body) as DeviceSecurityEvent)
   }
 }

@@ -1,0 +1,128 @@
+/**
+ * Model half of `npm run bench:agent` (issue 12 §1): the real agent bundle
+ * updates a live GGUF-like model (gen_model.py: model-v1 → model-v2-2layers,
+ * two of 32 layers re-generated and the header grown) once by downloading the
+ * whole model and once through a delta applied from the live model into the
+ * other model slot. Printed side by side with the full download as the
+ * baseline of the same run: bytes downloaded, wall time, peak RSS.
+ * Data: the ~190 MB model pair (reused when present) and one patch.
+ */
+import { spawnSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Test } from 'tap'
+import { ModelStore } from '../../client-sdk/src/models/index.js'
+import { initFileSlots } from '../../client-sdk/src/slots/index.js'
+import { fakeApi, releaseOf, trustKit, type FakeApi } from '../client-sdk/agent/device-fixtures.js'
+import { fileBlobs, MiB, served, sha256, timed } from './agent-harness.js'
+
+interface Options {
+  dir: string
+  shared: string
+  bundle: string
+  idleRssMb: number
+}
+
+async function modelDevice(api: FakeApi, work: string, mode: 'full' | 'delta', v1: string, v1Sha: string): Promise<{ config: string; journal: string; current: string }> {
+  const d = join(work, `device-${mode}`)
+  rmSync(d, { recursive: true, force: true })
+  const slots = join(d, 'slots')
+  const data = join(d, 'data')
+  const models = join(d, 'models')
+  mkdirSync(slots, { recursive: true })
+  mkdirSync(data, { recursive: true, mode: 0o700 })
+  const os = Buffer.alloc(4096, 1)
+  writeFileSync(join(slots, 'slot-a.img'), os)
+  await initFileSlots(slots, 'a')
+  // the live model, provisioned as a factory would: store slot a, `current` → a
+  const store = new ModelStore({ dir: join(models, 'llm') })
+  await store.install('a', v1, { sha256: v1Sha, name: 'llm', version: '1.0.0' })
+  await store.activate('a')
+  writeFileSync(join(d, 'root.json'), api.trust.root)
+  writeFileSync(join(data, 'credential.json'), JSON.stringify({ deviceId: 'bench-1', credential: 'sld_test', server: api.url, hardwareId: 'hw', enrolledAt: '' }), { mode: 0o600 })
+  const config = join(d, 'agent.json')
+  writeFileSync(
+    config,
+    JSON.stringify({
+      server: api.url,
+      dataDir: data,
+      trustedRootFile: join(d, 'root.json'),
+      hardware: 'rpi4',
+      hardwareId: 'hw',
+      installed: { name: 'rootfs', version: '1.0.0', sha256: createHash('sha256').update(os).digest('hex'), securityVersion: 1 },
+      slots: { kind: 'file', dir: slots, rebootCommand: ['true'] },
+      models: { dir: models },
+      logLevel: 'error',
+      ...(mode === 'full' ? { download: { deltas: false } } : {}),
+    }),
+  )
+  return { config, journal: join(data, 'journal.json'), current: store.currentPath() }
+}
+
+export async function benchModels(modes: Array<'full' | 'delta'>, o: Options): Promise<void> {
+  const src = join(o.dir, 'model')
+  if (!existsSync(join(src, 'model-v2-2layers.gguf'))) spawnSync('python3', [join(o.shared, 'gen_model.py'), src], { stdio: 'inherit' })
+  const v1 = join(src, 'model-v1.gguf')
+  const v2 = join(src, 'model-v2-2layers.gguf')
+  const work = join(o.dir, 'agent-model')
+  mkdirSync(work, { recursive: true })
+  const patch = join(work, 'model.patch')
+  if (!existsSync(patch)) {
+    console.log('building the model delta (server builder)…')
+    const { makeDelta } = await import('../../server/delta/index.js')
+    await makeDelta(v1, v2, `${patch}.tmp`)
+    spawnSync('mv', [`${patch}.tmp`, patch])
+  }
+  const [v1Sha, v2Sha, patchSha] = await Promise.all([sha256(v1), sha256(v2), sha256(patch)])
+  const size = statSync(v2).size
+  const patchLength = statSync(patch).size
+  const teardowns: Array<() => unknown> = []
+  const api = await fakeApi({ teardown: (f: () => unknown) => teardowns.push(f) } as unknown as Test, await trustKit())
+  api.blobRoute = fileBlobs(new Map([[v2Sha, v2], [patchSha, patch]]))
+  const rel = { ...releaseOf(Buffer.alloc(0), { name: 'llm', version: '2.0.0', kind: 'model', securityVersion: 0 }), sha256: v2Sha, length: size }
+  const delta = { sourceSha256: v1Sha, targetSha256: v2Sha, patchSha256: patchSha, patchLength, format: 'slipway-delta-1' }
+  api.offer = {
+    assignment: await api.trust.assignment({ deviceId: 'bench-1', release: { name: 'llm', version: '2.0.0', sha256: v2Sha }, rolloutId: 'bench', counter: 1, delta }),
+    release: await api.trust.release(rel),
+    delta: await api.trust.delta(delta),
+    patch: { url: `/v1/blobs/${patchSha}`, length: patchLength },
+    artifact: { url: `/v1/blobs/${v2Sha}`, length: size },
+    action: 'install',
+  }
+  console.log(`\nmodel ${(size / MiB).toFixed(0)} MiB (model-v1 → model-v2-2layers), patch ${(patchLength / MiB).toFixed(1)} MiB`)
+  const results = new Map<string, { mib: number; s: number; rssMb: number }>()
+  const rows: string[] = []
+  for (const mode of modes) {
+    const dev = await modelDevice(api, work, mode, v1, v1Sha)
+    served.clear()
+    spawnSync('sync')
+    const agent = await timed([process.execPath, o.bundle, 'run', '--once', '--config', dev.config])
+    const outcome = (JSON.parse(agent.out.trim().split('\n').at(-1)!) as { outcome: string }).outcome
+    const j = JSON.parse(await readFile(dev.journal, 'utf8'))
+    const ok = outcome === 'committed' && j.update.mode === mode && (await sha256(dev.current)) === v2Sha
+    const mib = [...served.values()].reduce((a, b) => a + b, 0) / MiB
+    results.set(mode, { mib, s: agent.s, rssMb: agent.rssMb })
+    rows.push(
+      [
+        `model-${mode}`.padEnd(11),
+        `${mib.toFixed(1)} MiB`.padStart(11),
+        `${agent.s.toFixed(1)} s`.padStart(8),
+        `${agent.rssMb.toFixed(0)} MB`.padStart(8),
+        `${(agent.rssMb - o.idleRssMb).toFixed(0)} MB`.padStart(10),
+        ok ? 'live model verified' : `WRONG RESULT (${outcome}, ${j.update?.mode})`,
+      ].join('  '),
+    )
+    rmSync(join(work, `device-${mode}`), { recursive: true, force: true })
+  }
+  console.log(`\n${['mode'.padEnd(11), 'downloaded'.padStart(11), 'agent'.padStart(8), 'peak RSS'.padStart(8), 'above idle'.padStart(10), 'check'].join('  ')}`)
+  for (const r of rows) console.log(r)
+  const f = results.get('full')
+  const d = results.get('delta')
+  if (f && d)
+    console.log(
+      `delta / full: downloaded ${(d.mib / f.mib).toFixed(3)}×, time ${(d.s / f.s).toFixed(2)}×, peak RSS ${(d.rssMb / f.rssMb).toFixed(2)}× (above idle ${((d.rssMb - o.idleRssMb) / Math.max(1, f.rssMb - o.idleRssMb)).toFixed(2)}×)`,
+    )
+  for (const t of teardowns) await t()
+}
