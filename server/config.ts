@@ -7,8 +7,13 @@ import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 
 export interface S3Config {
-  /** URL of the S3 / MinIO endpoint, e.g. http://minio:9000 */
+  /** URL of the S3 / MinIO endpoint the servers and workers use, e.g. http://minio:9000 */
   endPoint: string
+  /**
+   * URL devices reach the same S3 at, for presigned download URLs (a presigned URL's
+   * signature covers its host, so it must be signed for the public name); default endPoint.
+   */
+  publicEndPoint?: string
   bucket: string
   accessKey: string
   secretKey: string
@@ -57,6 +62,8 @@ export interface DeltaConfig {
 export interface Config {
   port: number
   host: string
+  /** `slipway worker`'s /metrics and /healthz port (WORKER_PORT, default 9090) */
+  workerPort: number
   /** Embedded-mode home: SQLite database, blobs, staged uploads, dev keys. */
   dataDir: string
   /** Where unfinished uploads are staged; shared by all replicas and workers when scaled out. */
@@ -155,7 +162,10 @@ function bool(src: Source, name: string, dflt: boolean): boolean {
 
 function s3(src: Source): S3Config | undefined {
   const endPoint = url(src, 'S3_ENDPOINT', ['http:', 'https:'])
-  if (!endPoint) return undefined
+  if (!endPoint) {
+    if (src.S3_PUBLIC_ENDPOINT) throw new ConfigError('S3_PUBLIC_ENDPOINT', 'needs S3_ENDPOINT')
+    return undefined
+  }
   const need = (name: string): string => {
     const v = src[name]
     if (!v) throw new ConfigError(name, 'is required when S3_ENDPOINT is set')
@@ -163,8 +173,10 @@ function s3(src: Source): S3Config | undefined {
   }
   const bucket = need('S3_BUCKET')
   if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) throw new ConfigError('S3_BUCKET', 'is not a valid bucket name')
+  const publicEndPoint = url(src, 'S3_PUBLIC_ENDPOINT', ['http:', 'https:'])
   return {
     endPoint,
+    ...(publicEndPoint ? { publicEndPoint } : {}),
     bucket,
     accessKey: need('S3_ACCESS_KEY'),
     secretKey: need('S3_SECRET_KEY'),
@@ -217,6 +229,7 @@ export function loadConfig(env: Source = process.env): Config {
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`)
   return {
     port: integer(src, 'PORT', 8080, 0, 65535),
+    workerPort: integer(src, 'WORKER_PORT', 9090, 0, 65535),
     host,
     dataDir,
     uploadDir: resolve(src.SLIPWAY_UPLOAD_DIR || `${dataDir}/uploads`),

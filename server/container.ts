@@ -24,6 +24,7 @@ import { FleetCaches } from './domain/fleet/caches.js'
 import { EnrollmentService } from './domain/fleet/enrollment-service.js'
 import { ReportService } from './domain/fleet/report-service.js'
 import { RolloutService } from './domain/fleet/rollout-service.js'
+import { createMetrics } from './metrics/metrics.js'
 import { evaluateSoon } from './workers/jobs.js'
 
 export interface Container extends Services {
@@ -102,8 +103,10 @@ export async function createContainer(
     const rollouts = new RolloutService(repos.fleet, repos.releases, caches)
     const assignments = new AssignmentService(repos.fleet, caches, onlineSigner, deltas, config.pollIntervalSeconds)
     const reports = new ReportService(repos.fleet, caches, (n, v) => repos.releases.findByNameVersion(n, v), (id) => evaluateSoon(queue, id))
+    const metrics = createMetrics({ queue, deltas, deltaRepo: repos.deltas, rollouts })
     return {
       config,
+      metrics,
       caches,
       rollouts,
       assignments,

@@ -1,6 +1,7 @@
 /** What `container.ts` builds from config and `buildApp` / workers consume. */
 import type { TusUploadArea } from './adapters/uploads/tus-upload-area.js'
 import type { Config } from './config.js'
+import type { Metrics } from './metrics/metrics.js'
 import type { AuthService } from './domain/auth-service.js'
 import type { DeltaService } from './domain/delta-service.js'
 import type { BlobStore, JobQueue, OnlineSigner } from './domain/ports.js'
@@ -36,4 +37,6 @@ export interface Services {
   /** rollout definitions, operator actions, the gate */
   rollouts: RolloutService
   caches: FleetCaches
+  /** this process's Prometheus registry (server /metrics, worker WORKER_PORT /metrics) */
+  metrics: Metrics
 }

@@ -10,7 +10,7 @@ import { BlobNotFound } from '../domain/errors.js'
 import type { ByteRange } from '../domain/ports.js'
 import type { Services } from '../services.js'
 import { ALL_ROLES, requireRole } from './auth.js'
-import type { Metrics } from './metrics.js'
+import type { Metrics } from '../metrics/metrics.js'
 import { parseRange } from './range.js'
 import { errors } from './schemas.js'
 

@@ -7,7 +7,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { Server as TusServer } from '@tus/server'
 import type { Services } from '../services.js'
 import { requireRole } from './auth.js'
-import type { Metrics } from './metrics.js'
+import type { Metrics } from '../metrics/metrics.js'
 
 const UPLOADS_PATH = '/v1/uploads'
 
