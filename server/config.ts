@@ -66,7 +66,7 @@ export interface Config {
   workerPort: number
   /** Embedded-mode home: SQLite database, blobs, staged uploads, dev keys. */
   dataDir: string
-  /** Where unfinished uploads are staged; shared by all replicas and workers when scaled out. */
+  /** Where unfinished uploads are staged in file mode (with S3 they go straight to S3 multipart). */
   uploadDir: string
   /** Bootstrap admin token; generated and printed once when unset. */
   adminToken?: string

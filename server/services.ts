@@ -1,5 +1,5 @@
 /** What `container.ts` builds from config and `buildApp` / workers consume. */
-import type { TusUploadArea } from './adapters/uploads/tus-upload-area.js'
+import type { TusUploadArea } from './adapters/uploads/tus-area.js'
 import type { Config } from './config.js'
 import type { Metrics } from './metrics/metrics.js'
 import type { AuthService } from './domain/auth-service.js'
@@ -18,6 +18,7 @@ export interface Services {
   config: Config
   repos: Repositories
   blobs: BlobStore
+  /** staged tus uploads: a folder (file mode) or S3 multipart */
   uploads: TusUploadArea
   queue: JobQueue
   auth: AuthService

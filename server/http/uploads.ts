@@ -26,6 +26,8 @@ export const uploadRoutes =
     const tus = new TusServer({
       path: UPLOADS_PATH,
       datastore: services.uploads.store,
+      // S3 mode: shared through Redis, so a PATCH may land on any replica
+      ...(services.uploads.locker ? { locker: services.uploads.locker } : {}),
       maxSize: services.config.maxUploadBytes,
       relativeLocation: true,
       respectForwardedHeaders: true,

@@ -166,6 +166,26 @@ export interface DeltasTable {
   finished_at: string | null
 }
 
+export interface MultipartUploadsTable {
+  id: string
+  object_key: string
+  s3_upload_id: string
+  size: number | null
+  part_size: number
+  parts_length: number
+  tail_length: number
+  metadata: string
+  created_at: string
+  completed_at: string | null
+}
+
+export interface MultipartUploadPartsTable {
+  upload_id: string
+  part_number: number
+  etag: string
+  length: number
+}
+
 export interface Database {
   api_tokens: ApiTokensTable
   releases: ReleasesTable
@@ -180,4 +200,6 @@ export interface Database {
   device_health: DeviceHealthTable
   audit_log: AuditLogTable
   deltas: DeltasTable
+  multipart_uploads: MultipartUploadsTable
+  multipart_upload_parts: MultipartUploadPartsTable
 }
