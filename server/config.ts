@@ -78,6 +78,12 @@ export interface Config {
   queuePrefix: string
   /** S3 blob store; files in dataDir when unset. */
   s3?: S3Config
+  /**
+   * File mode behind nginx: blob downloads are answered with `X-Accel-Redirect: <prefix><path
+   * under the blob folder>` after the server checked authorization, and nginx sends the file
+   * (sendfile). The prefix is an `internal` nginx location aliased to `<data>/blobs/`.
+   */
+  accelRedirectPrefix?: string
   /** Largest artifact accepted, bytes (default 16 GiB). */
   maxUploadBytes: number
   /** An unfinished upload is reclaimed after this many seconds without progress (default 24 h). */
@@ -216,6 +222,15 @@ function keys(src: Source, dataDir: string): KeysConfig {
   return { dir, online: { kind: 'pkcs11', modulePath, tokenLabel, pin, keyLabel } }
 }
 
+function accelRedirect(src: Source): { accelRedirectPrefix?: string } {
+  const raw = src.SLIPWAY_ACCEL_REDIRECT_PREFIX
+  if (!raw) return {}
+  if (!/^\/[A-Za-z0-9_.\/-]*\/$/.test(raw) || raw.includes('..'))
+    throw new ConfigError('SLIPWAY_ACCEL_REDIRECT_PREFIX', 'must be a URL path that starts and ends with /, e.g. /_slipway_blobs/')
+  if (src.S3_ENDPOINT) throw new ConfigError('SLIPWAY_ACCEL_REDIRECT_PREFIX', 'is for file mode: with S3_ENDPOINT downloads redirect to presigned URLs')
+  return { accelRedirectPrefix: raw }
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 
 export function loadConfig(env: Source = process.env): Config {
@@ -238,6 +253,7 @@ export function loadConfig(env: Source = process.env): Config {
     redisUrl: url(src, 'REDIS_URL', ['redis:', 'rediss:']),
     queuePrefix: prefix(src, 'SLIPWAY_QUEUE_PREFIX', 'slipway'),
     s3: s3(src),
+    ...accelRedirect(src),
     maxUploadBytes: integer(src, 'SLIPWAY_MAX_UPLOAD_BYTES', 16 * 1024 ** 3, 1, Number.MAX_SAFE_INTEGER),
     uploadExpirySeconds: integer(src, 'SLIPWAY_UPLOAD_EXPIRY_SECONDS', 24 * 3600, 60, 365 * 24 * 3600),
     logLevel,

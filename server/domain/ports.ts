@@ -47,6 +47,11 @@ export interface BlobStore {
   get(sha256: string, range?: ByteRange): Promise<Readable>
   /** A short-lived URL a client can GET directly (S3); undefined when the store has none. */
   presignedGetUrl(sha256: string, expirySeconds: number): Promise<string | undefined>
+  /**
+   * Where the blob lies under the store's root folder (`sha256/ab/ab…`), for a web
+   * server in front to send the file itself (X-Accel-Redirect); only stores on a file system have one.
+   */
+  relativePath?(sha256: string): string
   /** Remove a blob; a no-op when absent. */
   delete(sha256: string): Promise<void>
   /** Throws DependencyUnavailable when the store cannot be reached. */

@@ -1,7 +1,9 @@
 /**
  * Blob download by content address with HTTP Range (RFC 7233): strong ETag (the
  * sha256), If-None-Match, If-Range, 206/416, streamed without buffering. With S3
- * the server redirects to a short-lived presigned URL unless configured to proxy.
+ * the server redirects to a short-lived presigned URL unless configured to proxy. In
+ * file mode behind nginx (SLIPWAY_ACCEL_REDIRECT_PREFIX) it authorizes, then hands
+ * the file to nginx with X-Accel-Redirect.
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
@@ -56,6 +58,16 @@ export const blobRoutes =
       }
       const p = await plan(request, reply, sha256)
       if (p.status === 304) return reply.status(304).send()
+      if (config.accelRedirectPrefix && blobs.relativePath) {
+        // nginx sends the file itself (sendfile) and applies the Range; this server only authorized
+        metrics.downloadBytes.inc(p.range ? p.range.end - p.range.start + 1 : p.size)
+        reply.removeHeader('content-range')
+        return reply
+          .status(200)
+          .header('content-type', 'application/octet-stream')
+          .header('x-accel-redirect', config.accelRedirectPrefix + blobs.relativePath(sha256))
+          .send()
+      }
       const length = p.range ? p.range.end - p.range.start + 1 : p.size
       const body = await blobs.get(sha256, p.range)
       metrics.downloadBytes.inc(length)

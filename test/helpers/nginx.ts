@@ -20,6 +20,8 @@ export interface NginxRender {
   port: number
   /** nginx's prefix folder: pid, logs, temp files */
   prefix: string
+  /** the blob folder of a file-mode server, in place of /var/lib/slipway/blobs/ */
+  blobDir?: string
 }
 
 export function renderNginxConf(text: string, r: NginxRender): string {
@@ -30,6 +32,7 @@ export function renderNginxConf(text: string, r: NginxRender): string {
     .replace(upstream, `upstream slipway {\n${r.upstreams.map((u) => `    server ${u};`).join('\n')}\n    keepalive 32;\n  }`)
     .replace('listen 443 ssl;', `listen 127.0.0.1:${r.port} ssl;`)
     .replaceAll('/etc/nginx/tls/', `${r.tlsDir}/`)
+    .replace('alias /var/lib/slipway/blobs/;', `alias ${r.blobDir ?? '/var/lib/slipway/blobs'}/;`)
     .replace('events {}', `pid ${r.prefix}/nginx.pid;\nerror_log ${r.prefix}/error.log warn;\nevents {}`)
     .replace(
       'http {',
