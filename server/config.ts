@@ -7,8 +7,13 @@ import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 
 export interface S3Config {
-  /** URL of the S3 / MinIO endpoint, e.g. http://minio:9000 */
+  /** URL of the S3 / MinIO endpoint the servers and workers use, e.g. http://minio:9000 */
   endPoint: string
+  /**
+   * URL devices reach the same S3 at, for presigned download URLs (a presigned URL's
+   * signature covers its host, so it must be signed for the public name); default endPoint.
+   */
+  publicEndPoint?: string
   bucket: string
   accessKey: string
   secretKey: string
@@ -83,9 +88,11 @@ export interface BoundaryConfig {
 export interface Config {
   port: number
   host: string
+  /** `slipway worker`'s /metrics and /healthz port (WORKER_PORT, default 9090) */
+  workerPort: number
   /** Embedded-mode home: SQLite database, blobs, staged uploads, dev keys. */
   dataDir: string
-  /** Where unfinished uploads are staged; shared by all replicas and workers when scaled out. */
+  /** Where unfinished uploads are staged in file mode (with S3 they go straight to S3 multipart). */
   uploadDir: string
   /** Bootstrap admin token; generated and printed once when unset. */
   adminToken?: string
@@ -97,6 +104,12 @@ export interface Config {
   queuePrefix: string
   /** S3 blob store; files in dataDir when unset. */
   s3?: S3Config
+  /**
+   * File mode behind nginx: blob downloads are answered with `X-Accel-Redirect: <prefix><path
+   * under the blob folder>` after the server checked authorization, and nginx sends the file
+   * (sendfile). The prefix is an `internal` nginx location aliased to `<data>/blobs/`.
+   */
+  accelRedirectPrefix?: string
   /** Largest artifact accepted, bytes (default 16 GiB). */
   maxUploadBytes: number
   /** An unfinished upload is reclaimed after this many seconds without progress (default 24 h). */
@@ -185,7 +198,10 @@ function bool(src: Source, name: string, dflt: boolean): boolean {
 
 function s3(src: Source): S3Config | undefined {
   const endPoint = url(src, 'S3_ENDPOINT', ['http:', 'https:'])
-  if (!endPoint) return undefined
+  if (!endPoint) {
+    if (src.S3_PUBLIC_ENDPOINT) throw new ConfigError('S3_PUBLIC_ENDPOINT', 'needs S3_ENDPOINT')
+    return undefined
+  }
   const need = (name: string): string => {
     const v = src[name]
     if (!v) throw new ConfigError(name, 'is required when S3_ENDPOINT is set')
@@ -193,8 +209,10 @@ function s3(src: Source): S3Config | undefined {
   }
   const bucket = need('S3_BUCKET')
   if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) throw new ConfigError('S3_BUCKET', 'is not a valid bucket name')
+  const publicEndPoint = url(src, 'S3_PUBLIC_ENDPOINT', ['http:', 'https:'])
   return {
     endPoint,
+    ...(publicEndPoint ? { publicEndPoint } : {}),
     bucket,
     accessKey: need('S3_ACCESS_KEY'),
     secretKey: need('S3_SECRET_KEY'),
@@ -247,6 +265,15 @@ function tpmAttestation(src: Source, keysDir: string): TpmAttestationConfig | un
   }
 }
 
+function accelRedirect(src: Source): { accelRedirectPrefix?: string } {
+  const raw = src.SLIPWAY_ACCEL_REDIRECT_PREFIX
+  if (!raw) return {}
+  if (!/^\/[A-Za-z0-9_.\/-]*\/$/.test(raw) || raw.includes('..'))
+    throw new ConfigError('SLIPWAY_ACCEL_REDIRECT_PREFIX', 'must be a URL path that starts and ends with /, e.g. /_slipway_blobs/')
+  if (src.S3_ENDPOINT) throw new ConfigError('SLIPWAY_ACCEL_REDIRECT_PREFIX', 'is for file mode: with S3_ENDPOINT downloads redirect to presigned URLs')
+  return { accelRedirectPrefix: raw }
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 
 /**
@@ -268,6 +295,7 @@ export function loadConfig(env: Source = process.env, read?: Set<string>): Confi
   const keysConfig = keys(src, dataDir)
   return {
     port: integer(src, 'PORT', 8080, 0, 65535),
+    workerPort: integer(src, 'WORKER_PORT', 9090, 0, 65535),
     host,
     dataDir,
     uploadDir: resolve(src.SLIPWAY_UPLOAD_DIR || `${dataDir}/uploads`),
@@ -276,6 +304,7 @@ export function loadConfig(env: Source = process.env, read?: Set<string>): Confi
     redisUrl: url(src, 'REDIS_URL', ['redis:', 'rediss:']),
     queuePrefix: prefix(src, 'SLIPWAY_QUEUE_PREFIX', 'slipway'),
     s3: s3(src),
+    ...accelRedirect(src),
     maxUploadBytes: integer(src, 'SLIPWAY_MAX_UPLOAD_BYTES', 16 * 1024 ** 3, 1, Number.MAX_SAFE_INTEGER),
     uploadExpirySeconds: integer(src, 'SLIPWAY_UPLOAD_EXPIRY_SECONDS', 24 * 3600, 60, 365 * 24 * 3600),
     logLevel,

@@ -9,6 +9,9 @@ import { BlobPatchBuilder } from './adapters/delta/blob-patch-builder.js'
 import { BullMqQueue, InProcessQueue } from './adapters/queue/index.js'
 import { ensureDevRoot, type DevRoot } from './adapters/signer/dev-root.js'
 import { openOnlineSigner } from './adapters/signer/online-signer.js'
+import { RedisLocker } from './adapters/uploads/redis-locker.js'
+import { S3UploadArea } from './adapters/uploads/s3-upload-area.js'
+import type { TusUploadArea as UploadArea } from './adapters/uploads/tus-area.js'
 import { TusUploadArea } from './adapters/uploads/tus-upload-area.js'
 import type { Config } from './config.js'
 import { AuthService } from './domain/auth-service.js'
@@ -33,6 +36,7 @@ import { openRateLimitRedis } from './adapters/rate-limit/redis-store.js'
 import { announceRolloutChange, followRolloutChanges } from './domain/fleet/rollout-changes.js'
 import { InProcessChangeBus, RedisChangeBus } from './adapters/bus/index.js'
 import type { ChangeBus } from './domain/ports.js'
+import { createMetrics } from './metrics/metrics.js'
 import { evaluateSoon } from './workers/jobs.js'
 
 export interface Container extends Services {
@@ -44,6 +48,16 @@ export interface Container extends Services {
 function blobStore(config: Config): BlobStore {
   if (config.s3) return new S3BlobStore(config.s3)
   return new FileBlobStore({ root: join(config.dataDir, 'blobs') })
+}
+
+/** S3 mode: uploads go straight to S3 multipart, locks through Redis; file mode: the upload folder. */
+function uploadArea(config: Config, blobs: BlobStore, repos: Repositories): UploadArea {
+  const expiryMs = config.uploadExpirySeconds * 1000
+  if (blobs instanceof S3BlobStore) {
+    const locker = config.redisUrl ? new RedisLocker(config.redisUrl, config.queuePrefix) : undefined
+    return new S3UploadArea(blobs, repos.multipartUploads, { expiryMs, maxUploadBytes: config.maxUploadBytes }, locker)
+  }
+  return new TusUploadArea(config.uploadDir, expiryMs, blobs)
 }
 
 
@@ -93,7 +107,8 @@ export async function createContainer(
     closers.unshift(() => queue.close())
     // BullMQ would reconnect forever and the process would look healthy: say it at start instead
     if (config.redisUrl) await queue.ping().catch((e: unknown) => { throw new RedisUnreachable(config.redisUrl as string, e) })
-    const uploads = new TusUploadArea(config.uploadDir, config.uploadExpirySeconds * 1000)
+    const uploads = uploadArea(config, blobs, repos)
+    closers.unshift(() => uploads.close())
     const auth = new AuthService(repos.tokens, repos.fleet.devices)
     const trust = new TrustService(repos.roots)
     // file keys (embedded default): the first start creates a dev root; a PKCS#11
@@ -102,7 +117,7 @@ export async function createContainer(
     const onlineSigner = await openOnlineSigner(config.keys.online)
     closers.unshift(() => onlineSigner.close())
     await trust.checkOnlineKey(onlineSigner.keyId) // TRUST_ROOT_MISSING until a root is installed
-    const releases = new ReleaseService(repos.releases, blobs, uploads, new SignedReleaseVerifier(trust))
+    const releases = new ReleaseService(repos.releases, uploads, new SignedReleaseVerifier(trust))
     const deltas = new DeltaService(
       repos.deltas,
       repos.releases,
@@ -128,8 +143,10 @@ export async function createContainer(
     const changes = new PollingChangeFeed((topic) => (topic === 'fleet' ? inventory.fleetMark() : inventory.rolloutMark(topic.slice('rollout:'.length))))
     closers.unshift(async () => changes.close())
     const reports = new ReportService(repos.fleet, caches, (n, v) => repos.releases.findByNameVersion(n, v), (id) => evaluateSoon(queue, id))
+    const metrics = createMetrics({ queue, deltas, deltaRepo: repos.deltas, rollouts })
     return {
       config,
+      metrics,
       caches,
       rollouts,
       assignments,

@@ -1,6 +1,7 @@
 /** What `container.ts` builds from config and `buildApp` / workers consume. */
-import type { TusUploadArea } from './adapters/uploads/tus-upload-area.js'
+import type { TusUploadArea } from './adapters/uploads/tus-area.js'
 import type { Config } from './config.js'
+import type { Metrics } from './metrics/metrics.js'
 import type { AuthService } from './domain/auth-service.js'
 import type { DeltaService } from './domain/delta-service.js'
 import type { BlobStore, ChangeBus, JobQueue, OnlineSigner } from './domain/ports.js'
@@ -22,6 +23,7 @@ export interface Services {
   config: Config
   repos: Repositories
   blobs: BlobStore
+  /** staged tus uploads: a folder (file mode) or S3 multipart */
   uploads: TusUploadArea
   queue: JobQueue
   /** change notices between processes (rollout transitions → cache invalidation) */
@@ -53,4 +55,6 @@ export interface Services {
   downloads: DownloadPolicy
   /** the shared store of the rate limits when scaled out (else each process counts alone) */
   rateLimitRedis?: RateLimitRedis
+  /** this process's Prometheus registry (server /metrics, worker WORKER_PORT /metrics) */
+  metrics: Metrics
 }

@@ -12,6 +12,7 @@ const HELP = `slipway — signed OTA updates and rollouts
   slipway worker                run job workers (with REDIS_URL)
   slipway migrate               apply database migrations and exit
   slipway token create|list|revoke   manage API tokens on the server host
+  slipway backup DIR | restore DIR   embedded: database (online), blobs, keys (scale-out: README)
   slipway push FILE --name N --version V --kind os-image|model --hardware HW --key KEY
                                 sign and publish a release (SLIPWAY_URL, SLIPWAY_TOKEN, SLIPWAY_RELEASE_KEY)
   slipway keys create-root|add-release-key|revoke-release-key|set-threshold|rotate-online|show|generate
@@ -65,6 +66,10 @@ async function run(argv: string[]): Promise<void> {
     }
     case 'token':
       return (await import('./token.js')).tokenCommand(loadConfig(), rest)
+    case 'backup':
+      return (await import('./backup.js')).backupCommand(loadConfig(), rest)
+    case 'restore':
+      return (await import('./backup.js')).restoreCommand(loadConfig(), rest)
     case 'push':
       return (await import('./push.js')).pushCommand(cliEnv(), rest)
     case 'keys':

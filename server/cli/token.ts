@@ -1,15 +1,15 @@
 /**
  * `slipway token create|list|revoke`: token administration on the server host,
  * straight on the database named by the server's own config (like `migrate`).
- * Remote admins use POST/GET/DELETE /v1/tokens with an admin token instead.
+ * Remote admins use POST/GET/DELETE /v1/tokens with an admin token instead. It never
+ * creates a database: see server-database.ts.
  */
-import { join } from 'node:path'
-import { openRepositories } from '../adapters/db/index.js'
 import type { Config } from '../config.js'
 import { AuthService } from '../domain/auth-service.js'
 import { ROLES, type Role } from '../domain/model.js'
 import { parse, required, UsageError } from './args.js'
 import { table } from './table.js'
+import { openServerDatabase } from './server-database.js'
 
 export const USAGE = `usage:
   slipway token create --role admin|ci|operator|viewer [--label TEXT] [--ttl SECONDS]
@@ -23,7 +23,7 @@ export async function tokenCommand(config: Config, argv: string[]): Promise<void
     USAGE,
   )
   const [action, id] = positionals
-  const repos = await openRepositories({ databaseUrl: config.databaseUrl, sqlitePath: join(config.dataDir, 'slipway.db') })
+  const repos = await openServerDatabase(config)
   try {
     const auth = new AuthService(repos.tokens, repos.fleet.devices)
     if (action === 'create') {

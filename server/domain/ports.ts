@@ -51,6 +51,11 @@ export interface BlobStore {
    * each assignment gets its own URL and the store's access log names who fetched.
    */
   presignedGetUrl(sha256: string, expirySeconds: number, issuedFor?: string): Promise<string | undefined>
+  /**
+   * Where the blob lies under the store's root folder (`sha256/ab/ab…`), for a web
+   * server in front to send the file itself (X-Accel-Redirect); only stores on a file system have one.
+   */
+  relativePath?(sha256: string): string
   /** Remove a blob; a no-op when absent. */
   delete(sha256: string): Promise<void>
   /** Throws DependencyUnavailable when the store cannot be reached. */

@@ -2,14 +2,14 @@
  * Binds a finished upload to release metadata. The bytes are re-hashed (or their
  * streaming hash reused) and must match the declared sha256 and length; only then
  * are they committed to the blob store and the release row written. A failed bind
- * leaves no release and reclaims the staged bytes.
+ * leaves no release and reclaims the staged bytes. Where the bytes are staged (a
+ * folder, or S3 multipart) and how they move into the blob store is the upload area's.
  */
 import { createHash, randomUUID } from 'node:crypto'
 import type { Readable } from 'node:stream'
 import { TrustError } from '../../signing/verify/index.js'
 import { conflict, notFound, SlipwayError, unprocessable } from './errors.js'
 import type { Principal, Release } from './model.js'
-import type { BlobStore } from './ports.js'
 import { checkReleaseInput, type ReleaseInput } from './release-input.js'
 import type { ReleaseListQuery, ReleaseRepository } from './repositories.js'
 import type { ReleaseMetadataVerifier, UploadArea, VerifiedReleaseMetadata } from './upload-area.js'
@@ -63,7 +63,6 @@ const exists = (existing: Release, input: ReleaseInput) =>
 export class ReleaseService {
   constructor(
     private readonly releases: ReleaseRepository,
-    private readonly blobs: BlobStore,
     private readonly uploads: UploadArea,
     private readonly verifier: ReleaseMetadataVerifier,
     private readonly now: () => Date = () => new Date(),
@@ -114,7 +113,7 @@ export class ReleaseService {
           declared: input.length,
           actual: upload.size,
         })
-      const actual = upload.sha256 ? { sha256: upload.sha256 } : await sha256Of(this.uploads.read(upload.id))
+      const actual = upload.sha256 ? { sha256: upload.sha256 } : await sha256Of(await this.uploads.read(upload.id))
       if (actual.sha256 !== input.sha256)
         throw unprocessable('DIGEST_MISMATCH', 'the uploaded bytes do not hash to the declared sha256', {
           declared: input.sha256,
@@ -126,9 +125,7 @@ export class ReleaseService {
       throw e
     }
 
-    await this.uploads.commit(upload.id, (path) =>
-      this.blobs.putFile(path, { sha256: input.sha256, length: input.length }, { consume: true }),
-    )
+    await this.uploads.commit(upload.id, { sha256: input.sha256, length: input.length })
     const release: Release = {
       id: randomUUID(),
       name: input.name,

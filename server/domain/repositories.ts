@@ -45,6 +45,8 @@ export interface Repositories {
   /** devices, enrollment, rollouts, audit */
   fleet: FleetRepositories
   deltas: DeltaRepository
+  /** the S3 multipart ledger of uploads (scale-out uploads without a shared folder) */
+  multipartUploads: MultipartUploadRepository
   /** Throws DependencyUnavailable when the database cannot be reached. */
   ping(): Promise<void>
   close(): Promise<void>
@@ -79,4 +81,44 @@ export interface DeltaRepository {
   transitionOne(id: string, from: readonly DeltaState[], changes: DeltaChanges): Promise<boolean>
   /** Rows per state, and Σ(target length − patch length) over ready deltas (for /metrics). */
   summary(): Promise<{ byState: Record<DeltaState, number>; savedBytes: number }>
+}
+
+/** An upload going straight to S3 multipart: what a PATCH on any replica needs to resume it. */
+export interface MultipartUpload {
+  id: string
+  objectKey: string
+  s3UploadId: string
+  /** declared total length; undefined while deferred */
+  size: number | undefined
+  partSize: number
+  /** bytes in completed parts */
+  partsLength: number
+  /** bytes after them, held in the tail object */
+  tailLength: number
+  metadata: Record<string, string | null>
+  createdAt: string
+  completedAt?: string
+}
+
+export interface MultipartPart {
+  partNumber: number
+  etag: string
+  length: number
+}
+
+export interface MultipartUploadRepository {
+  insert(u: MultipartUpload): Promise<void>
+  find(id: string): Promise<MultipartUpload | undefined>
+  parts(id: string): Promise<MultipartPart[]>
+  /**
+   * Record an uploaded part, advance partsLength by its length and set tailLength,
+   * only if partsLength is still `fromLength` (a stale writer changes nothing); true if recorded.
+   */
+  addPart(id: string, part: MultipartPart, fromLength: number, tailLength: number): Promise<boolean>
+  /** Set tailLength, only if partsLength is still `partsLength`. */
+  setTail(id: string, partsLength: number, tailLength: number): Promise<boolean>
+  declareSize(id: string, size: number): Promise<void>
+  markCompleted(id: string, at: string): Promise<void>
+  delete(id: string): Promise<void>
+  createdBefore(at: string, limit: number): Promise<MultipartUpload[]>
 }

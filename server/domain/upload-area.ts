@@ -1,6 +1,7 @@
 /** Port: where resumable uploads are staged until a release binds them. */
 import type { Readable } from 'node:stream'
 import type { Provenance } from './model.js'
+import type { BlobInfo } from './ports.js'
 import type { ReleaseInput } from './release-input.js'
 
 export interface StagedUpload {
@@ -15,12 +16,13 @@ export interface StagedUpload {
 
 export interface UploadArea {
   get(id: string): Promise<StagedUpload | undefined>
-  read(id: string): Readable
+  /** The finished upload's bytes, streamed (for hashing when no streaming hash covers them). */
+  read(id: string): Promise<Readable>
   /**
-   * Hands the finished upload's bytes to `store` as a local file path (which it may
-   * consume by rename), then forgets the upload.
+   * Moves the finished, verified upload into the blob store as `blob` (a rename on
+   * disk, a server-side copy in S3), then forgets the upload.
    */
-  commit(id: string, store: (path: string) => Promise<void>): Promise<void>
+  commit(id: string, blob: BlobInfo): Promise<void>
   /** Forget an upload and reclaim its bytes; a no-op when absent. */
   remove(id: string): Promise<void>
   /** Reclaim uploads idle past their expiry; returns how many. */

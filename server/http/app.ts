@@ -9,9 +9,7 @@ import type { Services } from '../services.js'
 import { blobRoutes } from './blobs.js'
 import { deltaRoutes } from './deltas.js'
 import { errorOptions, registerErrorHandling } from './errors.js'
-import { observeDeltas } from './delta-metrics.js'
-import { observeFleet } from './fleet-metrics.js'
-import { createMetrics, observeRequests, type Metrics } from './metrics.js'
+import type { Metrics } from '../metrics/metrics.js'
 import { opsRoutes } from './ops.js'
 import { releaseRoutes } from './releases.js'
 import { ErrorBody } from './schemas.js'
@@ -25,6 +23,16 @@ import { consoleRoutes } from './console.js'
 import { rolloutRoutes } from './rollouts.js'
 import { quarantineRoutes } from './quarantine.js'
 import { registerThrottle } from './throttle.js'
+
+/** Request durations by route, into the process's metrics. */
+function observeRequests(app: FastifyInstance, metrics: Metrics): void {
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.httpDuration.observe(
+      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    )
+  })
+}
 
 export interface AppOptions {
   /** false for no logs; else pino options (level defaults to config, stream to stdout) */
@@ -48,9 +56,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
     return503OnClosing: true,
     ...errorOptions,
   })
-  const metrics = createMetrics(services.queue)
-  observeDeltas(metrics.registry, services.deltas, services.repos.deltas)
-  const polls = observeFleet(metrics.registry, services)
+  const { metrics } = services
   registerErrorHandling(app, await registerThrottle(app, services))
   observeRequests(app, metrics)
   app.addSchema(ErrorBody)
@@ -71,7 +77,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   await app.register(uploadRoutes(services, metrics))
   await app.register(blobRoutes(services, metrics))
   await app.register(trustRoutes(services))
-  await app.register(deviceRoutes(services, polls))
+  await app.register(deviceRoutes(services, metrics.polls))
   await app.register(rolloutRoutes(services))
   await app.register(fleetRoutes(services))
   await app.register(quarantineRoutes(services))

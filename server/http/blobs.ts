@@ -6,6 +6,9 @@
  * A device reaches only the blobs its current or previous assignment names (anything
  * else is the same 404 as a missing blob) and every byte it fetches counts against its
  * download budget (DownloadPolicy). Operators and CI reach every blob.
+ *
+ * In file mode behind nginx (SLIPWAY_ACCEL_REDIRECT_PREFIX) it authorizes, then hands
+ * the file to nginx with X-Accel-Redirect.
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
@@ -15,7 +18,7 @@ import { isBudgetExceeded, type GrantedBlob } from '../domain/fleet/download-pol
 import type { ByteRange } from '../domain/ports.js'
 import type { Services } from '../services.js'
 import { ALL_ROLES, deviceOf, principalOf, requireRole } from './auth.js'
-import type { Metrics } from './metrics.js'
+import type { Metrics } from '../metrics/metrics.js'
 import { parseRange } from './range.js'
 import { errors } from './schemas.js'
 
@@ -88,6 +91,16 @@ export const blobRoutes =
       }
       const p = await plan(request, reply, sha256)
       if (p.status === 304) return reply.status(304).send()
+      if (config.accelRedirectPrefix && blobs.relativePath) {
+        // nginx sends the file itself (sendfile) and applies the Range; this server only authorized
+        metrics.downloadBytes.inc(p.range ? p.range.end - p.range.start + 1 : p.size)
+        reply.removeHeader('content-range')
+        return reply
+          .status(200)
+          .header('content-type', 'application/octet-stream')
+          .header('x-accel-redirect', config.accelRedirectPrefix + blobs.relativePath(sha256))
+          .send()
+      }
       const length = p.range ? p.range.end - p.range.start + 1 : p.size
       const counted = grant && (await reserve(request, grant, length))
       // a store failure sent nothing: it costs the device nothing either

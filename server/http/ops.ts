@@ -2,7 +2,7 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { Type } from 'typebox'
 import type { Services } from '../services.js'
-import type { Metrics } from './metrics.js'
+import type { Metrics } from '../metrics/metrics.js'
 import { errors } from './schemas.js'
 
 const Check = Type.Object({ ok: Type.Boolean(), error: Type.Optional(Type.String()) })

@@ -7,7 +7,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { Server as TusServer } from '@tus/server'
 import type { Services } from '../services.js'
 import { requireRole } from './auth.js'
-import type { Metrics } from './metrics.js'
+import type { Metrics } from '../metrics/metrics.js'
 
 const UPLOADS_PATH = '/v1/uploads'
 
@@ -46,6 +46,8 @@ export const uploadRoutes =
     const tus = new TusServer({
       path: UPLOADS_PATH,
       datastore: services.uploads.store,
+      // S3 mode: shared through Redis, so a PATCH may land on any replica
+      ...(services.uploads.locker ? { locker: services.uploads.locker } : {}),
       maxSize: services.config.maxUploadBytes,
       relativeLocation: true,
       respectForwardedHeaders: true,

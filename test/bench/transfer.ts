@@ -3,8 +3,9 @@
  * server on the embedded defaults, then download it with 8 parallel ranged
  * requests. Baselines measured in the same run on the same machine: `dd` to disk
  * (with fdatasync, as the server syncs a blob before it is visible) for the upload,
- * `cat` of the stored blob to /dev/null for the download. Prints ratios and the
- * server's peak RSS.
+ * `cat` of the stored blob to /dev/null for the download. Then the same download
+ * through nginx with deploy/nginx.conf (TLS) and SLIPWAY_ACCEL_REDIRECT_PREFIX: the
+ * server authorizes, nginx sends the file. Prints ratios and the server's peak RSS.
  *
  *   npm run bench:transfer                 # 2 GiB
  *   BENCH_SIZE_MIB=512 npm run bench:transfer
@@ -17,6 +18,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { freePort } from '../helpers/net.js'
+import { startNginx } from '../helpers/nginx.js'
+import { makeTls } from '../helpers/tls.js'
 
 const BIN = fileURLToPath(new URL('../../server/bin/slipway.mjs', import.meta.url))
 const SIZE = Number(process.env.BENCH_SIZE_MIB ?? 2048) * 1024 * 1024
@@ -58,17 +61,20 @@ async function main() {
     const port = await freePort()
     const admin = 'slw_' + randomBytes(32).toString('base64url')
     const env = { ...process.env, SLIPWAY_DATA_DIR: join(dir, 'data'), PORT: String(port), SLIPWAY_ADMIN_TOKEN: admin, LOG_LEVEL: 'warn' }
-    const server = spawn(process.execPath, [BIN, 'start'], { env, stdio: ['ignore', 'ignore', 'inherit'] })
-    try {
-      const url = `http://127.0.0.1:${port}`
+    const url = `http://127.0.0.1:${port}`
+    const startSlipway = async (extra: Record<string, string> = {}) => {
+      const child = spawn(process.execPath, [BIN, 'start'], { env: { ...env, ...extra }, stdio: ['ignore', 'ignore', 'inherit'] })
       for (let i = 0; ; i++) {
         try {
-          if ((await fetch(`${url}/healthz`)).ok) break
+          if ((await fetch(`${url}/healthz`)).ok) return child
         } catch {
           if (i > 300) throw new Error('server did not start')
           await new Promise((r) => setTimeout(r, 100))
         }
       }
+    }
+    let server = await startSlipway()
+    try {
       const ci = execFileSync(process.execPath, [BIN, 'token', 'create', '--role', 'ci'], { env, encoding: 'utf8' }).trim()
       const pushEnv = { ...env, SLIPWAY_URL: url, SLIPWAY_TOKEN: ci, SLIPWAY_CLI_STATE: join(dir, 'cli'), SLIPWAY_RELEASE_KEY: join(dir, 'data', 'keys', 'release.pem') }
       let out = ''
@@ -106,20 +112,39 @@ async function main() {
 
       const catSeconds = seconds(() => execFileSync('sh', ['-c', `cat '${blob}' > /dev/null`]))
       const part = Math.ceil(SIZE / STREAMS)
-      const curlArgs = (i: number) => [
-        '-sS', '-f', '-o', '/dev/null', '-H', `authorization: Bearer ${ci}`,
-        '-r', `${i * part}-${Math.min(SIZE, (i + 1) * part) - 1}`, `${url}/v1/blobs/${sha256}`,
-      ]
-      const t0 = process.hrtime.bigint()
-      await Promise.all(
-        Array.from({ length: STREAMS }, (_, i) =>
-          new Promise<void>((resolve, reject) =>
-            spawn('curl', curlArgs(i), { stdio: 'inherit' }).on('close', (code) => (code === 0 ? resolve() : reject(new Error(`curl exit ${code}`)))),
+      const download = async (base: string, extra: string[] = []) => {
+        const curlArgs = (i: number) => [
+          '-sS', '-f', '-o', '/dev/null', ...extra, '-H', `authorization: Bearer ${ci}`,
+          '-r', `${i * part}-${Math.min(SIZE, (i + 1) * part) - 1}`, `${base}/v1/blobs/${sha256}`,
+        ]
+        const t0 = process.hrtime.bigint()
+        await Promise.all(
+          Array.from({ length: STREAMS }, (_, i) =>
+            new Promise<void>((resolve, reject) =>
+              spawn('curl', curlArgs(i), { stdio: 'inherit' }).on('close', (code) => (code === 0 ? resolve() : reject(new Error(`curl exit ${code}`)))),
+            ),
           ),
-        ),
-      )
-      const downloadSeconds = Number(process.hrtime.bigint() - t0) / 1e9
+        )
+        return Number(process.hrtime.bigint() - t0) / 1e9
+      }
+      const downloadSeconds = await download(url)
       const rss = await peakRssMiB(server.pid!)
+
+      // the same server, now behind nginx with X-Accel-Redirect
+      server.kill('SIGTERM')
+      await new Promise((r) => server.once('close', r))
+      server = await startSlipway({ SLIPWAY_ACCEL_REDIRECT_PREFIX: '/_slipway_blobs/' })
+      const tls = await makeTls(join(dir, 'tls'))
+      const nginx = await startNginx({ upstreams: [`127.0.0.1:${port}`], tlsDir: tls.dir, prefix: join(dir, 'nginx'), blobDir: join(dir, 'data', 'blobs') })
+      const { chmod } = await import('node:fs/promises')
+      await chmod(dir, 0o755) // nginx's workers run unprivileged
+      let nginxSeconds: number
+      try {
+        nginxSeconds = await download(nginx.url, ['--cacert', tls.serverCert])
+      } finally {
+        await nginx.stop()
+      }
+      const catAgain = seconds(() => execFileSync('sh', ['-c', `cat '${blob}' > /dev/null`]))
 
       const up = mbps(SIZE, pushSeconds)
       const dd = mbps(SIZE, ddSeconds)
@@ -128,6 +153,9 @@ async function main() {
       console.log(`\nbench:transfer  ${SIZE / 2 ** 20} MiB, embedded defaults, ${STREAMS} ranged download streams`)
       console.log(`  upload   slipway push  ${up.toFixed(0).padStart(6)} MB/s   dd to disk ${dd.toFixed(0).padStart(6)} MB/s   ratio ${(up / dd).toFixed(2)}  (goal >= 0.50)`)
       console.log(`  download 8 x Range     ${down.toFixed(0).padStart(6)} MB/s   cat blob   ${cat.toFixed(0).padStart(6)} MB/s   ratio ${(down / cat).toFixed(2)}  (goal >= 0.70)`)
+      const viaNginx = mbps(SIZE, nginxSeconds)
+      const cat2 = mbps(SIZE, catAgain)
+      console.log(`  download nginx+TLS, X-Accel-Redirect ${viaNginx.toFixed(0).padStart(6)} MB/s   cat blob   ${cat2.toFixed(0).padStart(6)} MB/s   ratio ${(viaNginx / cat2).toFixed(2)}  (goal >= 0.70)`)
       console.log(`  server peak RSS        ${rss.toFixed(0).padStart(6)} MiB  (goal < 250 MiB)`)
       console.log(`  refused or repeated pushes, against the whole push they used to cost (${pushSeconds.toFixed(1)} s); CLI start-up alone (slipway --help) ${startup.toFixed(2)} s:`)
       for (const [label, s] of refused) console.log(`    ${label.padEnd(36)} ${s.toFixed(2).padStart(6)} s   ratio ${(s / pushSeconds).toFixed(3)}${/identical/.test(label) ? '' : '  (goal < 1 s)'}`)

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { applyDelta } from '../../client-sdk/src/delta/index.js'
 import { call, sha256 } from '../helpers/api.js'
-import { slipway } from '../helpers/cli.js'
+import { slipway, waitForOutput } from '../helpers/cli.js'
 import { imagePair, pushRelease, waitForDelta } from '../helpers/deltas.js'
 import { scaleOutEnv } from '../helpers/scale-out.js'
 import { startServer } from '../helpers/server.js'
@@ -42,12 +42,16 @@ t.test('a worker process builds a requested delta on Postgres + Redis + S3', asy
   const workDir = join(dir, 'worker-work')
   const worker = slipway(['worker'], {
     ...env,
-    LOG_LEVEL: 'warn',
+    LOG_LEVEL: 'info',
+    WORKER_PORT: '0',
     SLIPWAY_DATA_DIR: join(dir, 'worker-data'),
     SLIPWAY_DELTA_WORK_DIR: workDir,
     SLIPWAY_ONLINE_KEY_FILE: join(srv.config.keys.dir, 'online.pem'),
   })
   t.teardown(() => worker.child.kill('SIGKILL'))
+  const started = await waitForOutput(worker.child, (s) => /"url":"http:[^"]+".*worker started/.test(s), 60_000)
+  const workerUrl = /"url":"(http:[^"]+)"/.exec(started)![1]!
+  t.same(await (await fetch(`${workerUrl}/healthz`)).json(), { status: 'ok' }, 'the worker answers /healthz on WORKER_PORT')
   const done = await waitForDelta(srv, op, a.json.id, ['ready', 'too-large', 'failed'], 120_000)
   t.match(done, { state: 'ready', attempts: 1, offered: true, error: null }, JSON.stringify(done.error))
 
@@ -64,6 +68,14 @@ t.test('a worker process builds a requested delta on Postgres + Redis + S3', asy
 
   const metrics = (await call(srv, undefined, 'GET', '/metrics')).raw.toString('utf8')
   t.match(metrics, /slipway_deltas\{state="ready"\} 1\b/, 'every replica reports delta states from the database')
+
+  // what the worker did shows on its own /metrics: the build it ran, the queue it serves
+  const workerMetrics = await (await fetch(`${workerUrl}/metrics`)).text()
+  t.match(workerMetrics, /slipway_delta_builds_total\{result="ready"\} 1\b/, 'the worker counts its build')
+  t.match(workerMetrics, /slipway_delta_build_duration_seconds_count\{result="ready"\} 1\b/)
+  t.match(workerMetrics, /slipway_queue_jobs\{job="build-delta",state="waiting"\} 0\b/, 'queue depth from Redis')
+  t.match(workerMetrics, /slipway_deltas\{state="ready"\} 1\b/)
+  t.notMatch(metrics, /slipway_delta_builds_total\{result="ready"\}/, 'the API server built nothing')
 
   worker.child.kill('SIGTERM')
   const exit = await worker.done

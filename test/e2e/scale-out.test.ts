@@ -1,12 +1,15 @@
 /**
  * The scale-out deployment on real services: PostgreSQL (fresh database), Redis
- * (random key prefix), S3 (s3rver), two server replicas sharing an upload folder,
- * and a separate `slipway worker` process.
+ * (random key prefix), S3 (s3rver), two server replicas with no shared folder
+ * (uploads go straight to S3 multipart, locks through Redis), and a separate
+ * `slipway worker` process.
  */
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Client } from 'minio'
+import pg from 'pg'
 import t from 'tap'
 import { call, releaseBody, sha256 } from '../helpers/api.js'
 import { slipway } from '../helpers/cli.js'
@@ -15,12 +18,9 @@ import { startServer, type TestServer } from '../helpers/server.js'
 
 t.test('two replicas and a worker on Postgres + Redis + S3', async (t) => {
   const services = await scaleOutEnv(t, { s3: true })
-  const shared = await mkdtemp(join(tmpdir(), 'slipway-shared-uploads-'))
-  t.teardown(() => rm(shared, { recursive: true, force: true }))
-  const env = {
-    ...services,
-    SLIPWAY_UPLOAD_DIR: shared,
-  }
+  const scratch = await mkdtemp(join(tmpdir(), 'slipway-scale-out-'))
+  t.teardown(() => rm(scratch, { recursive: true, force: true }))
+  const env = { ...services }
   const a: TestServer = await startServer(env)
   t.teardown(() => a.close())
   // replicas share the online key (in production: one PKCS#11 key); A created the dev root
@@ -65,20 +65,30 @@ t.test('two replicas and a worker on Postgres + Redis + S3', async (t) => {
   const missing = await fetch(`${a.url}/v1/blobs/${'e'.repeat(64)}`, { headers: { authorization: `Bearer ${ci}` }, redirect: 'manual' })
   t.equal(missing.status, 404, 'no redirect for a blob that does not exist')
 
-  // an abandoned upload, aged past its expiry, is reclaimed by a separate worker process
+  // an abandoned upload (some bytes in its S3 tail object), aged past its expiry, is
+  // reclaimed by a separate worker process: ledger row and S3 objects
   const stale = await call(a, ci, 'POST', '/v1/uploads', undefined, { 'tus-resumable': '1.0.0', 'upload-length': '100' })
   const staleId = stale.headers.get('location')!.split('/').pop()!
-  const infoPath = join(shared, `${staleId}.json`)
-  const info = JSON.parse(await readFile(infoPath, 'utf8'))
-  info.creation_date = new Date(Date.now() - 3 * 24 * 3600_000).toISOString()
-  await writeFile(infoPath, JSON.stringify(info))
-  const worker = slipway(['worker'], { ...env, ...onlineKey, LOG_LEVEL: 'warn', SLIPWAY_DATA_DIR: join(shared, 'worker-data') })
+  const half = await fetch(`${b.url}/v1/uploads/${staleId}`, {
+    method: 'PATCH',
+    headers: { authorization: `Bearer ${ci}`, 'tus-resumable': '1.0.0', 'upload-offset': '0', 'content-type': 'application/offset+octet-stream' },
+    body: new Uint8Array(50),
+  })
+  t.equal(half.headers.get('upload-offset'), '50')
+  const s3 = new Client({ endPoint: '127.0.0.1', port: Number(new URL(services.S3_ENDPOINT!).port), useSSL: false, accessKey: services.S3_ACCESS_KEY!, secretKey: services.S3_SECRET_KEY! })
+  t.ok(await s3.statObject(services.S3_BUCKET!, `uploads/${staleId}.tail`), 'the partial bytes wait in S3, not on a replica')
+  const db = new pg.Client({ connectionString: services.DATABASE_URL })
+  await db.connect()
+  await db.query(`UPDATE multipart_uploads SET created_at = $1 WHERE id = $2`, [new Date(Date.now() - 3 * 24 * 3600_000).toISOString(), staleId])
+  const worker = slipway(['worker'], { ...env, ...onlineKey, LOG_LEVEL: 'warn', WORKER_PORT: '0', SLIPWAY_DATA_DIR: join(scratch, 'worker-data') })
   t.teardown(() => worker.child.kill('SIGKILL'))
   const deadline = Date.now() + 20_000
-  while ((await readdir(shared)).some((f) => f.startsWith(staleId))) {
+  while ((await db.query('SELECT 1 FROM multipart_uploads WHERE id = $1', [staleId])).rowCount) {
     if (Date.now() > deadline) throw new Error('the worker did not reclaim the expired upload')
     await new Promise((r) => setTimeout(r, 100))
   }
+  await db.end()
+  await t.rejects(s3.statObject(services.S3_BUCKET!, `uploads/${staleId}.tail`), { code: 'NotFound' }, 'its tail object is gone')
   t.pass('the worker reclaimed the expired upload')
   worker.child.kill('SIGTERM')
   const exit = await worker.done

@@ -29,6 +29,16 @@ t.test('unknown command and missing flags are usage errors', async (t) => {
   t.match(p.stderr, /--version is required|--kind is required|is required/)
 })
 
+t.test('token refuses to create a new database in the wrong folder', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'slipway-cli-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const r = await slipway(['token', 'create', '--role', 'admin'], { SLIPWAY_DATA_DIR: dir }).done
+  t.equal(r.code, 1)
+  t.match(r.stderr, /error: DATABASE_NOT_FOUND: no Slipway database at .*slipway\.db.*SLIPWAY_DATA_DIR/)
+  t.equal(r.stdout, '', 'no token printed')
+  t.same(await readdir(dir), [], 'nothing created')
+})
+
 t.test('start, create a CI token, push, resume a killed push, download, stop', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'slipway-cli-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))

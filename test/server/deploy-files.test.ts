@@ -1,37 +1,123 @@
 /**
  * The deploy files can't be run here (no Docker engine, no systemd as PID 1), so
- * they are checked statically: the compose topology, and that the environment it
- * gives the server is a configuration the server accepts.
+ * they are checked without an engine: the compose topology, that the environment it
+ * gives the server is a configuration the server accepts, that the image owns every
+ * folder the server writes, and that nginx (Debian's) accepts deploy/nginx.conf.
  */
 import { execFileSync, spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { parse } from 'yaml'
 import { loadConfig } from '../../server/config.js'
+import { nginxTest, writeNginxConf } from '../helpers/nginx.js'
+import { makeTls } from '../helpers/tls.js'
 
 const deploy = (f: string) => fileURLToPath(new URL(`../../deploy/${f}`, import.meta.url))
 
-t.test('compose: postgres, redis, minio, two replicas, one worker, sharing uploads', async (t) => {
-  const doc = parse(readFileSync(deploy('compose.yaml'), 'utf8'), { merge: true }) as {
-    services: Record<string, { command?: string[]; environment?: Record<string, string>; volumes?: string[] }>
+type Service = { command?: string[]; environment?: Record<string, string>; volumes?: string[]; ports?: string[]; healthcheck?: { test: string[] } }
+
+function compose(): Record<string, Service> {
+  return (parse(readFileSync(deploy('compose.yaml'), 'utf8'), { merge: true }) as { services: Record<string, Service> }).services
+}
+
+/** A slipway service's environment with ${VAR:?msg} filled in with sample values. */
+function sampleEnv(s: Service): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(s.environment ?? {}).map(([k, v]) => [
+      k,
+      String(v).replace(/\$\{(\w+)(:\?[^}]*)?\}/g, (_m, n: string) =>
+        n === 'SLIPWAY_ADMIN_TOKEN' ? 'x'.repeat(40) : n === 'S3_PUBLIC_ENDPOINT' ? 'https://s3.example.com' : `sample-${n.toLowerCase()}`,
+      ),
+    ]),
+  )
+}
+
+/** The Dockerfile's ENV lines, and the folders it creates with `install -d -o USER` before `USER`. */
+function image(): { env: Record<string, string>; user: string; owned: Map<string, string> } {
+  const text = readFileSync(deploy('Dockerfile'), 'utf8').replace(/\\\n\s*/g, ' ')
+  const env: Record<string, string> = {}
+  const owned = new Map<string, string>()
+  let user = 'root'
+  for (const line of text.split('\n')) {
+    const [instr, ...rest] = line.trim().split(/\s+/)
+    if (instr === 'ENV') for (const kv of rest) env[kv.split('=')[0]!] = kv.split('=').slice(1).join('=')
+    if (instr === 'USER') user = rest[0]!
+    if (instr === 'RUN') {
+      for (const m of line.matchAll(/install -d -o (\w+) -g \w+(?: -m \d+)? ((?:\/[\w./-]+\s*)+)/g))
+        for (const path of m[2]!.trim().split(/\s+/)) owned.set(path, m[1]!)
+    }
   }
-  const s = doc.services
+  return { env, user, owned }
+}
+
+t.test('compose: postgres, redis, minio, two replicas, one worker, TLS proxy, public S3 endpoint', async (t) => {
+  const s = compose()
   for (const name of ['postgres', 'redis', 'minio', 'server-1', 'server-2', 'worker', 'proxy']) t.ok(s[name], `service ${name}`)
   t.same(s.worker!.command, ['worker'])
+  t.match(JSON.stringify(s.worker!.healthcheck), /9090\/healthz/, 'the worker is probed on WORKER_PORT')
+  t.ok(s.proxy!.volumes?.includes('./tls:/etc/nginx/tls:ro'), 'certificates mounted where nginx.conf reads them')
+  t.same(s.proxy!.ports, ['443:443'])
   for (const name of ['server-1', 'server-2', 'worker']) {
-    t.ok(s[name]!.volumes?.some((v) => v.startsWith('uploads:')), `${name} mounts the shared upload volume`)
-    // substitute ${VAR:?msg} with sample values and check the server would start with it
-    const env = Object.fromEntries(
-      Object.entries(s[name]!.environment ?? {}).map(([k, v]) => [
-        k,
-        String(v).replace(/\$\{(\w+)(:\?[^}]*)?\}/g, (_m, n: string) => (n === 'SLIPWAY_ADMIN_TOKEN' ? 'x'.repeat(40) : `sample-${n.toLowerCase()}`)),
-      ]),
-    )
-    const c = loadConfig(env)
+    const c = loadConfig(sampleEnv(s[name]!))
     t.ok(c.databaseUrl && c.redisUrl && c.s3, `${name}: database, redis and S3 configured`)
-    t.equal(c.uploadDir, '/var/lib/slipway/uploads')
+    t.equal(new URL(c.s3!.endPoint).hostname, 'minio')
+    t.not(new URL(c.s3!.publicEndPoint!).hostname, 'minio', `${name}: presigned URLs name a host devices can reach`)
+    t.equal(c.workerPort, 9090)
   }
+})
+
+t.test('image: every folder the server writes exists and belongs to the image user', async (t) => {
+  const img = image()
+  t.equal(img.user, 'node', 'the image runs as node, not root')
+  const s = compose()
+  for (const name of ['server-1', 'server-2', 'worker']) {
+    const c = loadConfig({ ...img.env, ...sampleEnv(s[name]!) })
+    const mounts = (s[name]!.volumes ?? []).map((v) => v.split(':')[1]!)
+    // a named volume starts as a copy of the image folder under it, owner included
+    for (const m of mounts) t.equal(img.owned.get(m), 'node', `${name}: volume mount ${m} is created and owned by node in the image`)
+    const written = [c.dataDir, c.keys.dir, c.delta.workDir, ...(c.s3 ? [] : [c.uploadDir])]
+    for (const p of written) t.equal(img.owned.get(p) ?? img.owned.get(dirname(p)), 'node', `${name}: ${p} (or its parent) is owned by node`)
+  }
+  t.match(readFileSync(deploy('Dockerfile'), 'utf8'), /apt-get install[^\n]*\bbzip2\b/, 'bzip2 (the delta builder decodes bsdiff output with it) is in the image')
+})
+
+t.test('every environment variable the server reads is set in compose or has a documented default', async (t) => {
+  const root = fileURLToPath(new URL('../../', import.meta.url))
+  const read = new Set<string>()
+  const files = execFileSync('git', ['ls-files', 'server', 'signing'], { cwd: root, encoding: 'utf8' }).split('\n').filter((f) => f.endsWith('.ts'))
+  for (const f of files) {
+    const text = readFileSync(join(root, f), 'utf8')
+    for (const re of [/\bsrc\.([A-Z][A-Z0-9_]+)/g, /\(src, '([A-Z][A-Z0-9_]+)'/g, /need\('([A-Z][A-Z0-9_]+)'\)/g, /process\.env\.([A-Z][A-Z0-9_]+)/g])
+      for (const m of text.matchAll(re)) read.add(m[1]!)
+  }
+  t.ok(read.has('DATABASE_URL') && read.has('WORKER_PORT') && read.has('S3_PUBLIC_ENDPOINT'), 'the scan finds the variables config.ts reads')
+  const readme = readFileSync(join(root, 'README.md'), 'utf8')
+  const s = compose()
+  const env = { ...image().env, ...sampleEnv(s['server-1']!) }
+  // the deployed environment is one the server accepts: nothing required is missing
+  t.doesNotThrow(() => loadConfig(env))
+  for (const name of [...read].sort()) {
+    if (name in env) continue
+    // not set: then the README must say what it defaults to (a row or a mention in its tables)
+    t.match(readme, new RegExp(`\`${name}\``), `${name} is set in compose or documented with its default in the README`)
+  }
+})
+
+t.test('deploy/nginx.conf passes nginx -t (TLS, client certificates forwarded, no buffering)', async (t) => {
+  const text = readFileSync(deploy('nginx.conf'), 'utf8')
+  for (const d of ['listen 443 ssl;', 'ssl_verify_client optional;', 'proxy_set_header X-Client-Cert $ssl_client_escaped_cert;', 'proxy_request_buffering off;', 'proxy_buffering off;', 'client_max_body_size 0;'])
+    t.ok(text.includes(d), d)
+  const dir = await mkdtemp(join(tmpdir(), 'slipway-nginx-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const tls = await makeTls(join(dir, 'tls'))
+  const { conf } = await writeNginxConf({ upstreams: ['127.0.0.1:1', '127.0.0.1:2'], tlsDir: tls.dir, prefix: join(dir, 'nginx') })
+  // throws, failing the test, with nginx's own message when it refuses the file
+  nginxTest(conf, join(dir, 'nginx'))
+  t.pass('nginx -t accepts the shipped config')
 })
 
 t.test('systemd units pass systemd-analyze verify', async (t) => {

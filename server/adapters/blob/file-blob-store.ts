@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto'
 import { constants } from 'node:fs'
 import { access, copyFile, type FileHandle, link, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
+import { dirname, join, relative } from 'node:path'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { BlobNotFound, DependencyUnavailable } from '../../domain/errors.js'
@@ -48,6 +48,11 @@ export class FileBlobStore implements BlobStore {
   path(sha256: string): string {
     assertSha256(sha256)
     return join(this.blobDir, sha256.slice(0, 2), sha256)
+  }
+
+  /** The same, under the store's root: what nginx appends to its alias (X-Accel-Redirect). */
+  relativePath(sha256: string): string {
+    return relative(this.root, this.path(sha256))
   }
 
   async stat(sha256: string): Promise<BlobInfo | undefined> {

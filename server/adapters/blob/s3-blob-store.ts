@@ -30,6 +30,11 @@ export interface S3BlobStoreOptions {
   secretKey: string
   /** Bucket region (default `us-east-1`); given explicitly so presigning needs no region lookup. */
   region?: string
+  /**
+   * Base URL devices use for the same S3 (default `endPoint`). Presigned URLs are signed
+   * for this host: SigV4 covers the Host header, so a URL cannot be re-pointed afterwards.
+   */
+  publicEndPoint?: string
 }
 
 const BLOB_PREFIX = 'blobs/sha256/'
@@ -37,32 +42,21 @@ const TMP_PREFIX = 'tmp/'
 
 export class S3BlobStore implements BlobStore {
   private readonly client: Client
+  /** signs presigned URLs only (no request ever goes out on it) */
+  private readonly publicClient: Client
   private readonly bucket: string
   private readonly region: string
 
   constructor(opts: S3BlobStoreOptions) {
-    let url: URL
-    try {
-      url = new URL(opts.endPoint)
-    } catch {
-      throw invalid('S3_BAD_ENDPOINT', 'the S3 endpoint must be a URL like http://127.0.0.1:9000', {
-        endPoint: opts.endPoint,
-      })
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw invalid('S3_BAD_ENDPOINT', 'the S3 endpoint must use http or https', { endPoint: opts.endPoint })
-    }
-    const useSSL = url.protocol === 'https:'
     this.bucket = opts.bucket
     this.region = opts.region ?? 'us-east-1'
-    this.client = new Client({
-      endPoint: url.hostname,
-      port: url.port ? Number(url.port) : useSSL ? 443 : 80,
-      useSSL,
-      accessKey: opts.accessKey,
-      secretKey: opts.secretKey,
-      region: this.region,
-    })
+    this.client = minioClient(opts.endPoint, opts, this.region)
+    this.publicClient = opts.publicEndPoint ? minioClient(opts.publicEndPoint, opts, this.region) : this.client
+  }
+
+  /** The minio client on the internal endpoint, for adapters that share this store's bucket (multipart uploads). */
+  get s3(): { client: Client; bucket: string } {
+    return { client: this.client, bucket: this.bucket }
   }
 
   async init(): Promise<void> {
@@ -140,7 +134,7 @@ export class S3BlobStore implements BlobStore {
     // a signed response header makes the URL unique to `issuedFor` (and visible in S3 access logs)
     const headers = issuedFor ? { 'response-content-disposition': `attachment; filename="${issuedFor.replace(/[^A-Za-z0-9._-]/g, '_')}"` } : undefined
     try {
-      return await this.client.presignedGetObject(this.bucket, blobKey(sha256), expirySeconds, headers)
+      return await this.publicClient.presignedGetObject(this.bucket, blobKey(sha256), expirySeconds, headers)
     } catch (e) {
       throw translateS3Error(e, sha256)
     }
@@ -174,7 +168,28 @@ export class S3BlobStore implements BlobStore {
   }
 }
 
-function blobKey(sha256: string): string {
+function minioClient(endPoint: string, opts: S3BlobStoreOptions, region: string): Client {
+  let url: URL
+  try {
+    url = new URL(endPoint)
+  } catch {
+    throw invalid('S3_BAD_ENDPOINT', 'the S3 endpoint must be a URL like http://127.0.0.1:9000', { endPoint })
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw invalid('S3_BAD_ENDPOINT', 'the S3 endpoint must use http or https', { endPoint })
+  }
+  const useSSL = url.protocol === 'https:'
+  return new Client({
+    endPoint: url.hostname,
+    port: url.port ? Number(url.port) : useSSL ? 443 : 80,
+    useSSL,
+    accessKey: opts.accessKey,
+    secretKey: opts.secretKey,
+    region,
+  })
+}
+
+export function blobKey(sha256: string): string {
   assertSha256(sha256)
   return BLOB_PREFIX + sha256
 }

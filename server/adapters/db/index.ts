@@ -5,6 +5,7 @@ import type { Repositories } from '../../domain/repositories.js'
 import { connectDatabase, type Dialect } from './connect.js'
 import { migrateToLatest } from './migrate.js'
 import { KyselyDeltaRepository } from './delta-repository.js'
+import { KyselyMultipartUploadRepository } from './multipart-upload-repository.js'
 import { KyselyReleaseRepository } from './release-repository.js'
 import { KyselyRootRepository } from './root-repository.js'
 import { KyselyTokenRepository } from './token-repository.js'
@@ -35,6 +36,7 @@ export async function openRepositories(opts: OpenOptions): Promise<Repositories 
     roots: new KyselyRootRepository(db),
     fleet: fleetRepositories(db),
     deltas: new KyselyDeltaRepository(db),
+    multipartUploads: new KyselyMultipartUploadRepository(db),
     async ping() {
       try {
         await sql`select 1`.execute(db)

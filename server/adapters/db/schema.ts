@@ -229,6 +229,26 @@ export interface RolloutReservationsTable {
   expires_at: string
 }
 
+export interface MultipartUploadsTable {
+  id: string
+  object_key: string
+  s3_upload_id: string
+  size: number | null
+  part_size: number
+  parts_length: number
+  tail_length: number
+  metadata: string
+  created_at: string
+  completed_at: string | null
+}
+
+export interface MultipartUploadPartsTable {
+  upload_id: string
+  part_number: number
+  etag: string
+  length: number
+}
+
 export interface Database {
   device_groups: DeviceGroupsTable
   rollout_reservations: RolloutReservationsTable
@@ -249,4 +269,6 @@ export interface Database {
   device_health: DeviceHealthTable
   audit_log: AuditLogTable
   deltas: DeltasTable
+  multipart_uploads: MultipartUploadsTable
+  multipart_upload_parts: MultipartUploadPartsTable
 }

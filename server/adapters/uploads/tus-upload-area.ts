@@ -1,20 +1,28 @@
 /**
- * Staged uploads on local disk through tus's FileStore: the tus HTTP handler writes
- * them, the release service reads, commits or removes them through this adapter.
- * Bytes live in `<dir>/<id>`, tus's upload info in `<dir>/<id>.json`.
+ * Staged uploads on local disk through tus's FileStore (file mode, or a folder shared
+ * by every replica): the tus HTTP handler writes them, the release service reads,
+ * commits or removes them through this adapter. Bytes live in `<dir>/<id>`, tus's
+ * upload info in `<dir>/<id>.json`.
  */
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
-import type { StagedUpload, UploadArea } from '../../domain/upload-area.js'
+import type { Locker } from '@tus/utils'
+import type { BlobInfo, BlobStore } from '../../domain/ports.js'
+import type { StagedUpload } from '../../domain/upload-area.js'
 import { HashingFileStore } from './hashing-file-store.js'
+import type { TusUploadArea as TusArea } from './tus-area.js'
 
-export class TusUploadArea implements UploadArea {
+export class TusUploadArea implements TusArea {
   readonly store: HashingFileStore
+  /** tus's in-process default: one process owns the folder's locks */
+  readonly locker: Locker | undefined = undefined
 
   constructor(
     readonly directory: string,
     /** an unfinished or unbound upload is reclaimed this long after it was created */
     expiryMs: number,
+    /** where commit() moves a finished upload (absent: tests that only stage) */
+    private readonly blobs?: BlobStore,
   ) {
     this.store = new HashingFileStore({ directory, expirationPeriodInMilliseconds: expiryMs })
   }
@@ -35,14 +43,17 @@ export class TusUploadArea implements UploadArea {
     }
   }
 
-  read(id: string): Readable {
+  async read(id: string): Promise<Readable> {
     return this.store.read(id)
   }
 
-  async commit(id: string, store: (path: string) => Promise<void>): Promise<void> {
-    await store(join(this.directory, id))
+  async commit(id: string, blob: BlobInfo): Promise<void> {
+    if (!this.blobs) throw new Error('this upload area was built without a blob store')
+    await this.blobs.putFile(join(this.directory, id), blob, { consume: true })
     await this.remove(id)
   }
+
+  async close(): Promise<void> {}
 
   async remove(id: string): Promise<void> {
     // the bytes may already be gone (consumed by a rename into the blob store)

@@ -4,9 +4,9 @@
  * members by verdict and its phase. Polls are counted by this process.
  */
 import { Counter, Gauge, type Registry } from 'prom-client'
-import type { Services } from '../services.js'
+import type { RolloutService } from '../domain/fleet/rollout-service.js'
 
-export function observeFleet(registry: Registry, services: Pick<Services, 'rollouts'>): Counter<'result'> {
+export function observeFleet(registry: Registry, rollouts: RolloutService): Counter<'result'> {
   new Gauge({
     name: 'slipway_rollout_devices',
     help: 'members of each running or paused rollout by verdict (healthy, failed, silent, pending)',
@@ -14,10 +14,10 @@ export function observeFleet(registry: Registry, services: Pick<Services, 'rollo
     registers: [registry],
     async collect() {
       this.reset()
-      const live = await services.rollouts.list({ state: 'running', limit: 100 }).catch(() => [])
-      const paused = await services.rollouts.list({ state: 'paused', limit: 100 }).catch(() => [])
+      const live = await rollouts.list({ state: 'running', limit: 100 }).catch(() => [])
+      const paused = await rollouts.list({ state: 'paused', limit: 100 }).catch(() => [])
       for (const r of [...live, ...paused]) {
-        const v = await services.rollouts.view(r.id).catch(() => undefined)
+        const v = await rollouts.view(r.id).catch(() => undefined)
         if (!v) continue
         for (const verdict of ['healthy', 'failed', 'silent', 'pending'] as const) this.set({ rollout: r.id, verdict }, v.totals[verdict])
       }
@@ -31,7 +31,7 @@ export function observeFleet(registry: Registry, services: Pick<Services, 'rollo
     async collect() {
       this.reset()
       for (const state of ['draft', 'running', 'paused', 'completed', 'aborted', 'rolled_back'] as const)
-        this.set({ state }, (await services.rollouts.list({ state, limit: 500 }).catch(() => [])).length)
+        this.set({ state }, (await rollouts.list({ state, limit: 500 }).catch(() => [])).length)
     },
   })
   return new Counter({ name: 'slipway_device_polls_total', help: 'device polls by result: none (204), not-modified (304), assignment (200)', labelNames: ['result'], registers: [registry] })

@@ -1,7 +1,16 @@
-/** Prometheus metrics (prom-client), one registry per app so tests can build several. */
-import type { FastifyInstance } from 'fastify'
+/**
+ * Prometheus metrics (prom-client), one registry per process (or per launched server in
+ * tests). Built by the container for servers and workers alike, so what a `slipway
+ * worker` does (delta builds, jobs) shows on its own /metrics (WORKER_PORT), and what is
+ * read from the database or the queue shows the same on every process.
+ */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { DeltaService } from '../domain/delta-service.js'
 import type { JobQueue } from '../domain/ports.js'
+import type { DeltaRepository } from '../domain/repositories.js'
+import type { RolloutService } from '../domain/fleet/rollout-service.js'
+import { observeDeltas } from './delta-metrics.js'
+import { observeFleet } from './fleet-metrics.js'
 
 export interface Metrics {
   registry: Registry
@@ -10,9 +19,18 @@ export interface Metrics {
   downloadBytes: Counter
   /** device downloads refused past their budget (issue 10 §3: the exfiltration signal) */
   downloadBudgetExceeded: Counter
+  /** device polls by result: none, not-modified, assignment */
+  polls: Counter<'result'>
 }
 
-export function createMetrics(queue: JobQueue): Metrics {
+export interface MetricSources {
+  queue: JobQueue
+  deltas: DeltaService
+  deltaRepo: DeltaRepository
+  rollouts: RolloutService
+}
+
+export function createMetrics(sources: MetricSources): Metrics {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry, prefix: 'slipway_' })
   new Gauge({
@@ -22,13 +40,16 @@ export function createMetrics(queue: JobQueue): Metrics {
     registers: [registry],
     async collect() {
       this.reset()
-      const depth = await queue.depth().catch(() => ({}))
+      const depth = await sources.queue.depth().catch(() => ({}))
       for (const [job, counts] of Object.entries(depth))
         for (const [state, n] of Object.entries(counts)) this.set({ job, state }, n)
     },
   })
+  observeDeltas(registry, sources.deltas, sources.deltaRepo)
+  const polls = observeFleet(registry, sources.rollouts)
   return {
     registry,
+    polls,
     httpDuration: new Histogram({
       name: 'slipway_http_request_duration_seconds',
       help: 'HTTP request duration by route',
@@ -44,13 +65,4 @@ export function createMetrics(queue: JobQueue): Metrics {
       registers: [registry],
     }),
   }
-}
-
-export function observeRequests(app: FastifyInstance, metrics: Metrics): void {
-  app.addHook('onResponse', async (request, reply) => {
-    metrics.httpDuration.observe(
-      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
-      reply.elapsedTime / 1000,
-    )
-  })
 }
