@@ -104,6 +104,8 @@ t.test('kill at every step of a model delta', async (t) => {
     phases: [{ percent: 100, minDevices: 1, soakSeconds: 0 }],
     gate: { minSample: 1000, maxFailures: 1000 },
     start: true,
+    // the devices enroll after the rollout exists
+    allowEmpty: true,
     reason: 'kill test',
   })
   t.equal(created.status, 201, JSON.stringify(created.json?.error ?? ''))
