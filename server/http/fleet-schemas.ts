@@ -60,12 +60,12 @@ export const EventsBody = Type.Object({ events: Type.Array(DeviceEvent, { minIte
 export const SecurityEventBody = Type.Object(
   {
     id: Uuidish,
-    seq: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
+    seq: Seq,
     kind: Type.Literal('offer-refused'),
     reason: Type.Object({ code: Type.String({ maxLength: 64 }), message: Type.String({ maxLength: 4096 }) }, { additionalProperties: false }),
     claimed: Type.Optional(
       Type.Object(
-        { rolloutId: Type.Optional(Type.String({ maxLength: 64 })), release: Type.Optional(ReleaseRef), counter: Type.Optional(Type.Integer({ minimum: 0 })) },
+        { rolloutId: Type.Optional(Type.String({ maxLength: 64 })), release: Type.Optional(ReleaseRef), counter: Type.Optional(Type.Integer({ minimum: 0, maximum: 2147483647 })) },
         { additionalProperties: false },
       ),
     ),
