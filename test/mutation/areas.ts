@@ -38,7 +38,7 @@ export const areas = {
   http: {
     title: 'Byte ranges and route authorization',
     mutate: ['server/http/range.ts', 'server/http/auth.ts'],
-    tests: ['test/server/range.test.ts', 'test/server/route-roles.test.ts'],
+    tests: ['test/server/range.test.ts', 'test/server/range-refusals.test.ts', 'test/server/route-roles.test.ts'],
   },
   delta: {
     title: 'Delta apply, ops and format (agent side)',
