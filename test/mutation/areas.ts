@@ -21,6 +21,7 @@ export const areas = {
       'test/signing/canonical-json.test.ts',
       'test/signing/verify-attacks.test.ts',
       'test/signing/verify-survivors.test.ts',
+      'test/signing/threshold-refusals.test.ts',
       'test/signing/envelope-metadata.test.ts',
     ],
   },
