@@ -6,6 +6,8 @@
 import t from 'tap'
 import { encodeEnvelope, signEnvelope } from '../../signing/envelope.js'
 import { FileKeySigner } from '../../signing/file-signer.js'
+import { keyIdOf, type TufKey } from '../../signing/keys.js'
+import type { Signer } from '../../signing/signer.js'
 import { TrustedRoot, verifyRelease } from '../../signing/verify/index.js'
 import { keys, releaseDoc, rootSigned, signed, type RootKeys } from './fixtures.js'
 
@@ -74,5 +76,27 @@ t.test('a key revoked by a rotation', async (t) => {
   t.match(refusal(trust, await signed(releaseDoc(), [revoked])), {
     code: 'SIGNATURE_REVOKED_KEY',
     message: 'signed by 1 key(s) revoked from release (0/1 valid)',
+  })
+})
+
+t.test('a key of a type the role may not use', async (t) => {
+  const root = await signed(rootSigned(k), k.root.slice(0, 2))
+  const trust = TrustedRoot.fromPinned(root, { allowedKeyTypes: { release: ['ecdsa'] } })
+  t.match(refusal(trust, await signed(releaseDoc(), [k.release[0]!])), {
+    code: 'KEY_TYPE_NOT_ALLOWED',
+    message: 'signed by 1 key(s) of a type release may not use (0/1 valid)',
+  })
+})
+
+t.test('one key under two keyids counts once, and the message says how many keyids', async (t) => {
+  const ec = FileKeySigner.generate('ecdsa')
+  const alt: TufKey = { ...ec.publicKey, keyval: { public: ec.publicKey.keyval.public.trimEnd() } } // the PEM spelt another way
+  const asAlt: Signer = { keyId: keyIdOf(alt), publicKey: alt, sign: (d) => ec.sign(d) }
+  const kk: RootKeys = { ...k, release: [ec, asAlt] }
+  const trust = TrustedRoot.fromPinned(await signed(rootSigned(kk, { thresholds: { release: 2 } }), k.root.slice(0, 2)))
+  t.match(refusal(trust, await signed(releaseDoc(), kk.release)), {
+    code: 'SIGNATURE_DUPLICATE',
+    message: 'one release key signed under 2 keyids (1/2 valid)',
+    details: { role: 'release', valid: 1, threshold: 2 },
   })
 })
