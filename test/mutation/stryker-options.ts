@@ -1,6 +1,9 @@
 /** The Stryker options for one area: shared by `npm run mutate` and `npm run mutate:check`. */
-import type { PartialStrykerOptions } from '@stryker-mutator/api/core'
+import type { Stryker } from '@stryker-mutator/core'
 import { areas, breakScore, incrementalFile, type AreaName } from './areas.js'
+
+/** What `new Stryker(...)` takes (its type lives in @stryker-mutator/api, which is not ours to import). */
+type PartialStrykerOptions = ConstructorParameters<typeof Stryker>[0]
 
 export interface RunChoices {
   /** Mutate only these files of the area (default: all of them). */
