@@ -183,9 +183,11 @@ t.test('file apply records progress in a file and resumes from it', async (t) =>
       progressPath,
       checkpointBytes: 1,
       onProgress: () => {
-        if (++n === 2) throw new Error('crash')
+        if (++n === 2) throw Object.assign(new Error('crash'), { code: 'TEST_CRASH' })
       },
     }),
+    { code: 'TEST_CRASH' },
+    'the crash in the progress callback stops the apply, and is what the caller sees',
   )
   t.ok((await stat(progressPath)).isFile(), 'progress recorded')
   const r = await applyDelta(join(dir, 'src'), join(dir, 'patch'), join(dir, 'out'), { progressPath })

@@ -43,7 +43,7 @@ t.test('make a delta, apply it, and refuse what does not fit', async (t) => {
     return r
   }
   await failing([p('new'), p('patch'), p('wrong-source-out')], /^error: DELTA_SOURCE_MISMATCH: /, 'wrong source')
-  await t.rejects(access(p('wrong-source-out')), 'a wrong source is caught before the target is created')
+  await t.rejects(access(p('wrong-source-out')), { code: 'ENOENT' }, 'a wrong source is caught before the target is created')
 
   const corrupt = Buffer.from(patch)
   corrupt[corrupt.length - 1]! ^= 0xff
@@ -67,7 +67,7 @@ t.test('make a delta, apply it, and refuse what does not fit', async (t) => {
   const noInput = await slipway(['delta', 'make', p('missing'), p('new'), p('patch2')], {}).done
   t.equal(noInput.code, 1)
   t.match(noInput.stderr, /^error: DELTA_BUILD_INPUT: /)
-  await t.rejects(access(p('patch2')), 'no partial patch is left')
+  await t.rejects(access(p('patch2')), { code: 'ENOENT' }, 'no partial patch is left')
   const badBudget = await slipway(['delta', 'make', p('old'), p('new'), p('patch3'), '--memory-budget', 'lots'], {}).done
   t.equal(badBudget.code, 64)
   t.match(badBudget.stderr, /--memory-budget must be a number of bytes/)

@@ -66,8 +66,8 @@ t.test('config file, overridden by env', async (t) => {
   t.equal(c.dataDir, '/var/lib/slipway')
   t.equal(c.logLevel, 'debug', 'env wins over the file')
   await writeFile(file, '{not json')
-  t.throws(() => loadConfig({ SLIPWAY_CONFIG: file }), { name: 'ConfigError', variable: 'SLIPWAY_CONFIG' })
-  t.throws(() => loadConfig({ SLIPWAY_CONFIG: join(dir, 'missing.json') }), { name: 'ConfigError', variable: 'SLIPWAY_CONFIG' })
+  t.throws(() => loadConfig({ SLIPWAY_CONFIG: file }), { name: 'ConfigError', code: 'CONFIG_INVALID', variable: 'SLIPWAY_CONFIG' })
+  t.throws(() => loadConfig({ SLIPWAY_CONFIG: join(dir, 'missing.json') }), { name: 'ConfigError', code: 'CONFIG_INVALID', variable: 'SLIPWAY_CONFIG' })
 })
 
 t.test('keys: file online key by default, PKCS#11 when PKCS11_MODULE is set', async (t) => {
@@ -93,7 +93,7 @@ t.test('keys: a wrong or incomplete PKCS#11 setting names its variable', async (
     [without('PKCS11_MODULE'), 'PKCS11_MODULE'],
     [{ ...hsm, SLIPWAY_ONLINE_KEY_FILE: '/k.pem' }, 'SLIPWAY_ONLINE_KEY_FILE'],
   ]
-  for (const [env, variable] of cases) t.throws(() => loadConfig(env), { name: 'ConfigError', variable }, variable)
+  for (const [env, variable] of cases) t.throws(() => loadConfig(env), { name: 'ConfigError', code: 'CONFIG_INVALID', variable }, variable)
   const err = (() => {
     try {
       loadConfig({ ...hsm, PKCS11_PIN_FILE: '/run/pin' })
@@ -126,6 +126,6 @@ t.test('delta settings: defaults, values, and each wrong one named', async (t) =
     [{ SLIPWAY_DELTA_TOP_SOURCES: '-1' }, 'SLIPWAY_DELTA_TOP_SOURCES'],
     [{ SLIPWAY_DELTA_TOP_SOURCES: '1000' }, 'SLIPWAY_DELTA_TOP_SOURCES'],
   ] as Array<[Record<string, string>, string]>) {
-    t.throws(() => loadConfig(env), { name: 'ConfigError', variable: name }, `${JSON.stringify(env)} names ${name}`)
+    t.throws(() => loadConfig(env), { name: 'ConfigError', code: 'CONFIG_INVALID', variable: name }, `${JSON.stringify(env)} names ${name}`)
   }
 })

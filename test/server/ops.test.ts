@@ -81,5 +81,5 @@ t.test('graceful shutdown finishes an in-flight download', async (t) => {
   }
   await closed
   t.ok(Buffer.concat(chunks).equals(data), 'all bytes arrived, intact, after close() began')
-  await t.rejects(fetch(`${srv.url}/healthz`), 'no new connections after shutdown')
+  await t.rejects(fetch(`${srv.url}/healthz`), { message: 'fetch failed', cause: { code: 'ECONNREFUSED' } }, 'no new connections after shutdown')
 })

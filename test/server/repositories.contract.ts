@@ -3,6 +3,10 @@ import type { Test } from 'tap'
 import type { ApiToken, DeltaRecord, Release, StoredRoot } from '../../server/domain/model.js'
 import type { Repositories } from '../../server/domain/repositories.js'
 
+// The driver's own codes for a broken constraint: better-sqlite3's, then PostgreSQL's SQLSTATE.
+const uniqueViolation = /^(SQLITE_CONSTRAINT_UNIQUE|23505)$/
+const foreignKeyViolation = /^(SQLITE_CONSTRAINT_FOREIGNKEY|23503)$/
+
 const token = (id: string, over: Partial<ApiToken> = {}): ApiToken => ({
   id,
   role: 'ci',
@@ -52,7 +56,7 @@ export function repositoriesContract(t: Test, open: () => Promise<Repositories>)
     t.equal((await repos.tokens.findByHash('hash-t2'))?.revokedAt, '2026-02-01T00:00:00.000Z')
     t.equal(await repos.tokens.countUsable('ci', '2026-05-01T00:00:00.000Z'), 1)
     t.equal(await repos.tokens.countUsable('admin', '2026-05-01T00:00:00.000Z'), 1)
-    await t.rejects(repos.tokens.insert(token('t4', { tokenHash: 'hash-t1' })), 'token hashes are unique')
+    await t.rejects(repos.tokens.insert(token('t4', { tokenHash: 'hash-t1' })), { code: uniqueViolation }, 'token hashes are unique')
   })
 
   t.test('releases: insert, duplicate name+version, find, list with keyset pages', async (t) => {
@@ -124,7 +128,7 @@ export function repositoriesContract(t: Test, open: () => Promise<Repositories>)
     t.same(again, { delta: delta('x1', 'd1', 'd3'), created: false }, 'the same pair returns the existing row')
     t.equal(await repos.deltas.findById('x9'), undefined)
     t.equal((await repos.deltas.insertOrGet(delta('x2', 'd2', 'd3'))).created, true)
-    await t.rejects(repos.deltas.insertOrGet(delta('x3', 'nope', 'd3')), 'from must be a release')
+    await t.rejects(repos.deltas.insertOrGet(delta('x3', 'nope', 'd3')), { code: foreignKeyViolation }, 'from must be a release')
     t.same(await repos.deltas.findByReleases('d2', 'd3'), delta('x2', 'd2', 'd3'))
     t.same((await repos.deltas.listByContent('d1'.repeat(32), 'd3'.repeat(32))).map((d) => d.id), ['x1'])
 

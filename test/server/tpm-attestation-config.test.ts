@@ -22,8 +22,8 @@ t.test('settings: off unless SLIPWAY_TPM_EK_CA_FILE is set; defaults; wrong valu
     challengeTtlSeconds: 300,
   })
   t.match(loadConfig({ SLIPWAY_TPM_EK_CA_FILE: '/ca.pem', SLIPWAY_TPM_CHALLENGE_KEY_FILE: '/run/k', SLIPWAY_TPM_CHALLENGE_TTL_SECONDS: '60' }).tpmAttestation, { challengeKeyFile: '/run/k', challengeTtlSeconds: 60 })
-  t.throws(() => loadConfig({ SLIPWAY_TPM_CHALLENGE_KEY_FILE: '/run/k' }), { name: 'ConfigError', variable: 'SLIPWAY_TPM_EK_CA_FILE' })
-  t.throws(() => loadConfig({ SLIPWAY_TPM_EK_CA_FILE: '/ca.pem', SLIPWAY_TPM_CHALLENGE_TTL_SECONDS: '5' }), { name: 'ConfigError', variable: 'SLIPWAY_TPM_CHALLENGE_TTL_SECONDS' })
+  t.throws(() => loadConfig({ SLIPWAY_TPM_CHALLENGE_KEY_FILE: '/run/k' }), { name: 'ConfigError', code: 'CONFIG_INVALID', variable: 'SLIPWAY_TPM_EK_CA_FILE' })
+  t.throws(() => loadConfig({ SLIPWAY_TPM_EK_CA_FILE: '/ca.pem', SLIPWAY_TPM_CHALLENGE_TTL_SECONDS: '5' }), { name: 'ConfigError', code: 'CONFIG_INVALID', variable: 'SLIPWAY_TPM_CHALLENGE_TTL_SECONDS' })
 })
 
 t.test('the verifier from config: a key file made once (0600) and shared by replicas; unusable files named', async (t) => {
@@ -44,9 +44,9 @@ t.test('the verifier from config: a key file made once (0600) and shared by repl
   const attestation = await attestTpmKey(key, (r) => one.challenge(r))
   t.same(await two.verify(attestation, createPublicKey(key.publicKeyPem).export({ type: 'spki', format: 'der' })), { tpmResident: true })
 
-  await t.rejects(loadTpmAttestationVerifier({ ...c, ekCaFile: join(dir, 'missing.pem') }), { name: 'ConfigError', variable: 'SLIPWAY_TPM_EK_CA_FILE' })
+  await t.rejects(loadTpmAttestationVerifier({ ...c, ekCaFile: join(dir, 'missing.pem') }), { name: 'ConfigError', code: 'CONFIG_INVALID', variable: 'SLIPWAY_TPM_EK_CA_FILE' })
   await writeFile(join(dir, 'empty.pem'), 'no certificates here\n')
-  await t.rejects(loadTpmAttestationVerifier({ ...c, ekCaFile: join(dir, 'empty.pem') }), { name: 'ConfigError', variable: 'SLIPWAY_TPM_EK_CA_FILE' })
+  await t.rejects(loadTpmAttestationVerifier({ ...c, ekCaFile: join(dir, 'empty.pem') }), { name: 'ConfigError', code: 'CONFIG_INVALID', variable: 'SLIPWAY_TPM_EK_CA_FILE' })
   await writeFile(join(dir, 'short.key'), 'abcd\n')
-  await t.rejects(loadTpmAttestationVerifier({ ...c, challengeKeyFile: join(dir, 'short.key') }), { name: 'ConfigError', variable: 'SLIPWAY_TPM_CHALLENGE_KEY_FILE' })
+  await t.rejects(loadTpmAttestationVerifier({ ...c, challengeKeyFile: join(dir, 'short.key') }), { name: 'ConfigError', code: 'CONFIG_INVALID', variable: 'SLIPWAY_TPM_CHALLENGE_KEY_FILE' })
 })

@@ -60,7 +60,7 @@ t.test('the private key cannot leave the token', async (t) => {
   lib.C_FindObjectsFinal(s2)
   const attrs = lib.C_GetAttributeValue(s2, priv as Buffer, [{ type: pkcs11js.CKA_SENSITIVE }, { type: pkcs11js.CKA_EXTRACTABLE }])
   t.same(attrs.map((a) => a.value), [Buffer.from([1]), Buffer.from([0])], 'sensitive, not extractable')
-  t.throws(() => lib.C_GetAttributeValue(s2, priv as Buffer, [{ type: pkcs11js.CKA_VALUE }]), /CKR_ATTRIBUTE_SENSITIVE/)
+  t.throws(() => lib.C_GetAttributeValue(s2, priv as Buffer, [{ type: pkcs11js.CKA_VALUE }]), { name: 'Pkcs11Error', code: pkcs11js.CKR_ATTRIBUTE_SENSITIVE, message: 'CKR_ATTRIBUTE_SENSITIVE' })
   lib.C_CloseSession(s2)
 })
 

@@ -38,7 +38,8 @@ for (const type of ['ed25519', 'ecdsa'] as const) {
     const doc = JSON.parse(relBytes.toString('utf8'))
     doc.signed.targets['edge-os/2.1.0'].custom.securityVersion = 0
     const tampered = Metadata.fromJSON(MetadataKind.Targets, doc) as Metadata<Targets>
-    t.throws(() => root.verifyDelegate('release', tampered), 'tufjs refuses')
+    // tufjs errors carry no code and its UnsignedMetadataError is not exported: its message is what names it
+    t.throws(() => root.verifyDelegate('release', tampered), { message: /^release was signed by \d+\/\d+ keys$/ }, 'tufjs refuses')
     t.throws(() => verifyRelease(trust, Buffer.from(canonicalWire(doc))), { code: 'SIGNATURE_INVALID' }, 'we refuse')
   })
 }

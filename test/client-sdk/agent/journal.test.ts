@@ -41,7 +41,7 @@ t.test('a failed write leaves memory and disk at the previous step', async (t) =
   const j = await Journal.open(path)
   await j.change((s) => void (s.lastCounter = 1))
   await rm(dir, { recursive: true, force: true }) // the folder is gone: the temp file cannot be created
-  await t.rejects(j.change((s) => void (s.lastCounter = 2)))
+  await t.rejects(j.change((s) => void (s.lastCounter = 2)), { code: 'ENOENT' }, 'the temp file cannot be created')
   t.equal(j.state.lastCounter, 1)
 })
 
