@@ -42,7 +42,13 @@ Configuration is read from the environment; see the README.`
 
 async function run(argv: string[]): Promise<void> {
   const [command, ...rest] = argv
-  const usage = command === undefined ? undefined : COMMAND_USAGE[command]
+  // `rollout create` has its own, longer usage (every gate and phase flag)
+  const usage =
+    command === 'rollout' && rest[0] === 'create'
+      ? async () => (await import('./rollout-flags.js')).CREATE_USAGE
+      : command === undefined
+        ? undefined
+        : COMMAND_USAGE[command]
   if (usage && (rest.includes('--help') || rest.includes('-h') || rest[0] === 'help')) {
     process.stdout.write(`${await usage()}\n`)
     return
