@@ -48,6 +48,9 @@ export function checkCounterOption(name: string, v: unknown): void {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) bad(name, 'a whole number >= 0', v)
 }
 
+/** Names what was given without calling into it: String() of an object runs its own toString, which may throw. */
+const describe = (v: unknown): string => (typeof v === 'number' || typeof v === 'boolean' || v === null || v === undefined ? String(v) : typeof v === 'string' ? JSON.stringify(v.slice(0, 40)) : typeof v)
+
 function bad(name: string, want: string, got: unknown): never {
-  throw new TrustError('OPTIONS_INVALID', `verification option ${name} must be ${want}, got ${String(got)}`, { option: name })
+  throw new TrustError('OPTIONS_INVALID', `verification option ${name} must be ${want}, got ${describe(got)}`, { option: name })
 }
