@@ -91,6 +91,8 @@ export interface FleetOverview {
   byVersion: Breakdown
   /** devices not seen since `notSeenSince` (or never) */
   notSeen: number
+  /** devices in quarantine (QuarantineService) */
+  quarantined: number
 }
 
 /** Device inventory for operators: labels, last-seen, overview figures. */

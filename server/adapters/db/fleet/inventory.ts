@@ -55,6 +55,7 @@ export class KyselyInventory implements DeviceInventoryRepository {
       byGroup: await this.by('group_name'),
       byVersion: toBreakdown(versions),
       notSeen: await this.count({ seenBefore: notSeenSince }),
+      quarantined: Number((await this.db.selectFrom('devices').select(sql<number>`count(*)`.as('n')).where('quarantined_at', 'is not', null).executeTakeFirstOrThrow()).n),
     }
   }
 
