@@ -46,6 +46,7 @@ export interface Story {
 const NAME = 'demo-os'
 const GOOD = '1.1.0'
 const BAD = '1.2.0'
+const GROUP = 'field-pi4'
 
 export function tellStory(o: DemoOptions): Story {
   const agents: AgentDevice[] = []
@@ -110,7 +111,11 @@ export function tellStory(o: DemoOptions): Story {
     ]
     // a 20-device canary cannot prove 5%: judge 20% at 90% confidence, and stop at the third failure
     const gate = { maxFailureRate: 0.2, minSample: 10, confidence: 0.9, maxFailures: 3, silentAfterSeconds: 120 }
-    const body = (version: string, reason: string) => ({ release: `${NAME}@${version}`, selector: { hardware: 'rpi4' }, phases, gate, breachAction: 'rollback', reason })
+    const body = (version: string, reason: string) => ({ release: `${NAME}@${version}`, selector: { savedGroup: GROUP }, phases, gate, breachAction: 'rollback', reason })
+    // a dynamic group: a saved selector, membership computed, never stored
+    await api('PUT', `/v1/device-groups/${GROUP}`, { selector: { hardware: 'rpi4', group: 'field' }, description: 'every Pi 4 in the field', reason: 'demo' })
+    const members = (await api('GET', `/v1/device-groups/${GROUP}?limit=1`)).group.devices
+    o.say(`   rollouts target the dynamic group "${GROUP}" (a saved selector: hardware=rpi4, group=field): ${members} devices match`)
 
     o.say(`3. Roll out ${NAME}@${GOOD}: dry run first (it reserves the rollout id, so its counts are the real ones)`)
     const dry = await api('POST', '/v1/rollouts', { ...body(GOOD, 'demo: monthly OS update'), dryRun: true })

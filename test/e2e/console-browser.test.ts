@@ -109,6 +109,17 @@ t.test('console: sign in, watch, pause, audit, 409, breach, read-only', async (t
   await waitForText(page, 'main', /Newest update: rootfs@1\.1\.0/)
   await screenshot(page, '06-device-detail')
 
+  // a download in progress, from the agent's progress events
+  const downloading = devs[6]!
+  const dseq = (seqs.get(downloading.deviceId) ?? 0) + 1
+  seqs.set(downloading.deviceId, dseq)
+  const progressed = await deviceCall(srv, downloading, 'POST', '/v1/device/events', {
+    events: [{ id: randomUUID(), seq: dseq, rolloutId: id, release: { name: 'rootfs', version: '1.1.0' }, state: 'downloading', progress: { bytes: 1048576, total: 4194304 } }],
+  })
+  t.equal(progressed.status, 200, progressed.raw.toString())
+  await page.goto(`${srv.url}/ui/#/devices/${downloading.deviceId}`)
+  t.match(await waitForText(page, '[data-testid=download-progress]', /25%/), /rootfs@1\.1\.0: 1\.0 MiB of 4\.0 MiB \(25%\)/, 'the download progress on the device page')
+
   // quarantine from the device page: a reason and a confirmation; then the device is refused
   const suspect = devs[11]!
   await page.goto(`${srv.url}/ui/#/devices/${suspect.deviceId}`)

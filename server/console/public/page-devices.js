@@ -1,5 +1,5 @@
 // Devices: a filtered, server-paged list; one device with its releases, history, reports, explain and labels.
-import { html, api, useLive, useState, ago, short, ApiError } from './lib.js'
+import { html, api, useLive, useState, ago, short, bytes, ApiError } from './lib.js'
 import { QuarantineCard } from './device-quarantine.js'
 
 const FILTERS = ['search', 'group', 'hardware', 'tag', 'state', 'version', 'notSeenFactor']
@@ -94,6 +94,10 @@ export function DeviceDetail({ id, me }) {
     </dl>
     <section class="card"><h2>Why (explain)</h2><p><strong>${explain.summary}</strong></p><ul>${explain.reasons.map((r) => html`<li>${r}</li>`)}</ul></section>
     <section class="card"><h2>Installed releases</h2><ul>${d.installed.map((i) => html`<li>${i.name}@${i.version} (securityVersion ${i.securityVersion})</li>`)}</ul></section>
+    ${d.progress && html`<section class="card"><h2>Download</h2><p data-testid="download-progress">${d.progress.name}@${d.progress.version}: ${bytes(d.progress.bytes)} of ${bytes(d.progress.total)}${d.progress.total ? ` (${Math.floor((100 * d.progress.bytes) / d.progress.total)}%)` : ''}, reported ${ago(d.progress.at)}</p>
+      <progress max=${d.progress.total || 1} value=${d.progress.bytes} aria-label="download progress"></progress></section>`}
+    ${d.securityEvents?.length > 0 &&
+    html`<section class="card"><h2>Security events</h2><ul data-testid="security-events">${d.securityEvents.map((e) => html`<li><time datetime=${e.at}>${new Date(e.at).toLocaleString()}</time> ${e.kind}: <strong>${e.code}</strong> ${e.message}</li>`)}</ul></section>`}
     ${reports.progress &&
     html`<section class="card"><h2>Newest update: ${reports.progress.release}</h2>
       <ol class="steps">${reports.progress.steps.map((s) => html`<li class=${`step-${s.state}`}>${s.state} <time datetime=${s.at}>${ago(s.at)}</time>${s.reason ? ` — ${s.reason.code}: ${s.reason.message}` : ''}</li>`)}</ol></section>`}
