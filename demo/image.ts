@@ -26,7 +26,8 @@ function files(spec: ImageSpec): Record<string, string> {
   }
 }
 
-const hasMkfs = (): boolean => spawnSync('mkfs.ext4', ['-V'], { stdio: 'ignore' }).status === 0
+/** mkfs.ext4 on PATH, or where Debian puts it (/usr/sbin is not on a normal user's PATH) */
+const mkfs = (): string | undefined => ['mkfs.ext4', '/usr/sbin/mkfs.ext4', '/sbin/mkfs.ext4'].find((c) => spawnSync(c, ['-V'], { stdio: 'ignore' }).status === 0)
 
 /** Builds the image for `spec` in `workDir`; `ext4` says whether it is a real file system. */
 export async function makeImage(workDir: string, spec: ImageSpec): Promise<{ data: Buffer; ext4: boolean }> {
@@ -37,8 +38,9 @@ export async function makeImage(workDir: string, spec: ImageSpec): Promise<{ dat
   }
   const file = join(workDir, `rootfs-${spec.version}.ext4`)
   try {
-    if (hasMkfs()) {
-      const r = spawnSync('mkfs.ext4', ['-q', '-F', '-L', 'demo-rootfs', '-E', 'root_owner=0:0', '-d', root, file, '2M'], { stdio: 'ignore' })
+    const cmd = mkfs()
+    if (cmd) {
+      const r = spawnSync(cmd, ['-q', '-F', '-L', 'demo-rootfs', '-E', 'root_owner=0:0', '-d', root, file, '2M'], { stdio: 'ignore' })
       if (r.status === 0) return { data: await readFile(file), ext4: true }
     }
     const text = Buffer.from(Object.entries(files(spec)).map(([p, s]) => `--- /${p}\n${s}`).join(''))
