@@ -6,7 +6,8 @@
  * The last story line is `DEMO_OUTCOME <json>` for scripts (test/demo/demo.test.ts).
  *
  * Environment: PORT (default 8080; a taken port falls back to a free one),
- * DEMO_DEVICES (200), DEMO_AGENTS (20), DEMO_SOAK_SECONDS (15), DEMO_POLL_SECONDS (3).
+ * DEMO_DEVICES (200), DEMO_AGENTS (20), DEMO_SOAK_SECONDS (20), DEMO_PAUSE_SECONDS (10),
+ * DEMO_POLL_SECONDS (3).
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -61,7 +62,7 @@ Slipway demo — temp folder ${dir} (server log: ${join(dir, 'server.log')})
   viewer token:   ${viewer}   (read-only: sees everything, cannot act)
   admin token:    ${server.adminToken}
 `)
-story = tellStory({ dir, server, devices, agents, fragileShare: 0.3, soakSeconds: num('DEMO_SOAK_SECONDS', 15), pollIntervalSeconds, say })
+story = tellStory({ dir, server, devices, agents, fragileShare: 0.3, soakSeconds: num('DEMO_SOAK_SECONDS', 20), pauseSeconds: num('DEMO_PAUSE_SECONDS', 10), pollIntervalSeconds, say })
 story.outcome.then(
   (outcome) => {
     say(`the story is told in ${((Date.now() - t0) / 1000).toFixed(0)} s.${exitWhenDone ? '' : ' Everything keeps running: explore the console; Ctrl-C stops it all and removes the temp folder.'}`)

@@ -25,6 +25,8 @@ export interface DemoOptions {
   /** share of the fleet on which the broken build fails its health check */
   fragileShare: number
   soakSeconds: number
+  /** a breather between the two rollouts, to look at the first one in the console */
+  pauseSeconds: number
   pollIntervalSeconds: number
   say: (line: string) => void
 }
@@ -127,6 +129,10 @@ export function tellStory(o: DemoOptions): Story {
     const g = await watchRollout(api, good.id, o.say, async (r) => r.rollout.state === 'completed' && (await on(GOOD)) === o.devices, () => stopping)
     o.say(`   completed: all ${o.devices} devices run ${NAME}@${GOOD} (${g.totals.healthy} healthy reports, ${g.totals.failed} failed)`)
 
+    if (o.pauseSeconds) {
+      o.say(`   (${o.pauseSeconds} s to look at it in the console before the next one)`)
+      await sleep(o.pauseSeconds * 1000, () => stopping)
+    }
     o.say(`4. Roll out ${NAME}@${BAD} the same way; the gate should catch it in the canary`)
     const bad = (await api('POST', '/v1/rollouts', { ...body(BAD, 'demo: driver update'), start: true })).rollout
     o.say(`   started rollout ${bad.id} — ${srv.url}/ui/#/rollouts/${bad.id}`)

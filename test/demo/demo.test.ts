@@ -21,7 +21,7 @@ t.test('the demo tells its story, keeps running, and Ctrl-C leaves nothing behin
   const child = spawn(process.execPath, ['--import', 'tsx', 'demo/run.ts'], {
     cwd: ROOT,
     // tsx's compile cache would be the one file outside the demo's folder: off
-    env: { ...process.env, PORT: '0', TMPDIR: tmp, TSX_DISABLE_CACHE: '1', DEMO_SOAK_SECONDS: '4' },
+    env: { ...process.env, PORT: '0', TMPDIR: tmp, TSX_DISABLE_CACHE: '1', DEMO_SOAK_SECONDS: '4', DEMO_PAUSE_SECONDS: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   })
