@@ -25,7 +25,7 @@ import { RedisUnreachable } from './domain/errors.js'
 import type { Repositories } from './domain/repositories.js'
 import { AssignmentService } from './domain/fleet/assignment-service.js'
 import { FleetCaches } from './domain/fleet/caches.js'
-import { PollingChangeFeed } from './domain/fleet/change-feed.js'
+import { announceOn, LiveTopics, rolloutTopic } from './domain/fleet/live-changes.js'
 import { DeviceService } from './domain/fleet/device-service.js'
 import { EnrollmentService } from './domain/fleet/enrollment-service.js'
 import { ReportService } from './domain/fleet/report-service.js'
@@ -132,17 +132,22 @@ export async function createContainer(
     closers.unshift(() => bus.close())
     const caches = new FleetCaches(repos.releases, repos.fleet.rollouts, config.rolloutCacheMs)
     await followRolloutChanges(bus, caches)
-    const rollouts = new RolloutService(repos.fleet, repos.releases, caches, (r) => announceRolloutChange(bus, r.id))
-    const assignments = new AssignmentService(repos.fleet, caches, onlineSigner, deltas, config.pollIntervalSeconds)
-    const quarantine = new QuarantineService(repos.fleet)
+    // live pages (SSE) hear every change through the bus, whichever process made it
+    const live = new LiveTopics(bus)
+    await live.start()
+    closers.unshift(() => live.close())
+    const announce = announceOn(bus)
+    const rollouts = new RolloutService(repos.fleet, repos.releases, caches, (r) => {
+      announceRolloutChange(bus, r.id)
+      announce([rolloutTopic(r.id), 'fleet'])
+    })
+    const assignments = new AssignmentService(repos.fleet, caches, onlineSigner, deltas, config.pollIntervalSeconds, announce)
+    const quarantine = new QuarantineService(repos.fleet, announce)
     const b = config.boundary
     const downloads = new DownloadPolicy(repos.fleet, { factor: b.downloadBudgetFactor, windowSeconds: b.downloadBudgetWindowSeconds, quarantine: b.downloadBudgetQuarantine }, quarantine)
     const rateLimitRedis = config.redisUrl ? openRateLimitRedis(config.redisUrl) : undefined
     if (rateLimitRedis) closers.unshift(async () => void (await rateLimitRedis.quit().catch(() => rateLimitRedis.disconnect())))
-    const inventory = repos.fleet.inventory
-    const changes = new PollingChangeFeed((topic) => (topic === 'fleet' ? inventory.fleetMark() : inventory.rolloutMark(topic.slice('rollout:'.length))))
-    closers.unshift(async () => changes.close())
-    const reports = new ReportService(repos.fleet, caches, (n, v) => repos.releases.findByNameVersion(n, v), (id) => evaluateSoon(queue, id))
+    const reports = new ReportService(repos.fleet, caches, (n, v) => repos.releases.findByNameVersion(n, v), (id) => evaluateSoon(queue, id), announce)
     const metrics = createMetrics({ queue, deltas, deltaRepo: repos.deltas, rollouts })
     return {
       config,
@@ -151,12 +156,12 @@ export async function createContainer(
       rollouts,
       assignments,
       reports,
-      enrollment: new EnrollmentService(repos.fleet),
+      enrollment: new EnrollmentService(repos.fleet, announce),
       quarantine,
       downloads,
       ...(rateLimitRedis ? { rateLimitRedis } : {}),
-      devices: new DeviceService(repos.fleet),
-      changes,
+      devices: new DeviceService(repos.fleet, announce),
+      live,
       repos,
       blobs,
       uploads,

@@ -10,7 +10,7 @@ import type { Repositories } from './domain/repositories.js'
 import type { TrustService } from './domain/trust-service.js'
 import type { AssignmentService } from './domain/fleet/assignment-service.js'
 import type { FleetCaches } from './domain/fleet/caches.js'
-import type { ChangeFeed } from './domain/fleet/change-feed.js'
+import type { LiveTopics } from './domain/fleet/live-changes.js'
 import type { DeviceService } from './domain/fleet/device-service.js'
 import type { EnrollmentService } from './domain/fleet/enrollment-service.js'
 import type { ReportService } from './domain/fleet/report-service.js'
@@ -47,7 +47,7 @@ export interface Services {
   /** device management: labels, dynamic groups, last-seen, overview */
   devices: DeviceService
   /** what the console's live pages listen to */
-  changes: ChangeFeed
+  live: LiveTopics
   caches: FleetCaches
   /** quarantine, release, decommission */
   quarantine: QuarantineService

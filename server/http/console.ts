@@ -12,7 +12,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import type { ServerResponse } from 'node:http'
 import { failureSeries } from '../domain/fleet/failure-series.js'
-import type { Topic } from '../domain/fleet/change-feed.js'
+import type { Topic } from '../domain/fleet/live-changes.js'
 import type { Services } from '../services.js'
 import { ALL_ROLES, principalOf, requireRole } from './auth.js'
 import { errors } from './schemas.js'
@@ -31,7 +31,7 @@ export const consoleRoutes =
   (services: Services): FastifyPluginAsync =>
   async (base) => {
     const app = base.withTypeProvider<TypeBoxTypeProvider>()
-    const { auth, rollouts, repos, changes } = services
+    const { auth, rollouts, repos, live } = services
     const read = requireRole(auth, ALL_ROLES)
 
     await app.register(fastifyStatic, {
@@ -104,7 +104,7 @@ export const consoleRoutes =
         res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' })
         res.write(`retry: 2000\nevent: ready\ndata: ${JSON.stringify({ topic })}\n\n`)
         open.add(res)
-        const stop = changes.watch(topic, () => res.write(`event: change\ndata: ${JSON.stringify({ topic, at: new Date().toISOString() })}\n\n`))
+        const stop = live.watch(topic, () => res.write(`event: change\ndata: ${JSON.stringify({ topic, at: new Date().toISOString() })}\n\n`))
         // a comment now and then keeps proxies from closing an idle stream
         const beat = setInterval(() => res.write(': keep-alive\n\n'), 15_000)
         beat.unref()

@@ -91,6 +91,7 @@ export const OverviewView = Type.Object({
   byVersion: Breakdown,
   notSeen: Type.Integer({ description: 'devices without a call since notSeenSince (or never)' }),
   notSeenSince: Type.String(),
+  quarantined: Type.Integer({ description: 'devices in quarantine' }),
   rollouts: Type.Object({ running: Type.Integer(), paused: Type.Integer() }),
 })
 

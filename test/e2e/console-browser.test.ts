@@ -2,7 +2,7 @@
  * The console in a real browser (Debian's chromium, headless): sign in, watch a rollout
  * progress live as devices report, pause it through the form (reason + confirmation),
  * see the audit entry and the chain verified in the browser, see a 409 when the state
- * moved underneath an open form, see an automatic breach appear live, and a read-only
+ * moved underneath an open form, see an automatic breach appear live, quarantine a device from its page, and a read-only
  * (viewer) token that sees everything and cannot act. Screenshots go to test-artifacts/.
  */
 import { randomUUID } from 'node:crypto'
@@ -109,6 +109,37 @@ t.test('console: sign in, watch, pause, audit, 409, breach, read-only', async (t
   await waitForText(page, 'main', /Newest update: rootfs@1\.1\.0/)
   await screenshot(page, '06-device-detail')
 
+  // a download in progress, from the agent's progress events
+  const downloading = devs[6]!
+  const dseq = (seqs.get(downloading.deviceId) ?? 0) + 1
+  seqs.set(downloading.deviceId, dseq)
+  const progressed = await deviceCall(srv, downloading, 'POST', '/v1/device/events', {
+    events: [{ id: randomUUID(), seq: dseq, rolloutId: id, release: { name: 'rootfs', version: '1.1.0' }, state: 'downloading', progress: { bytes: 1048576, total: 4194304 } }],
+  })
+  t.equal(progressed.status, 200, progressed.raw.toString())
+  await page.goto(`${srv.url}/ui/#/devices/${downloading.deviceId}`)
+  t.match(await waitForText(page, '[data-testid=download-progress]', /25%/), /rootfs@1\.1\.0: 1\.0 MiB of 4\.0 MiB \(25%\)/, 'the download progress on the device page')
+
+  // quarantine from the device page: a reason and a confirmation; then the device is refused
+  const suspect = devs[11]!
+  await page.goto(`${srv.url}/ui/#/devices/${suspect.deviceId}`)
+  await waitForText(page, '[data-testid=quarantine-state]', /Not quarantined/)
+  await page.click('button[data-action=quarantine]')
+  await page.waitForSelector('#dev-quarantine-reason')
+  const submitQuarantine = '[data-testid=quarantine-form] button[type=submit]'
+  t.ok(await page.$eval(submitQuarantine, (b) => (b as HTMLButtonElement).disabled), 'no quarantine without a reason and a confirmation')
+  await page.type('#dev-quarantine-reason', 'unexpected outbound traffic')
+  t.ok(await page.$eval(submitQuarantine, (b) => (b as HTMLButtonElement).disabled), 'nor with a reason alone')
+  await page.click('[data-testid=quarantine-form] input[name=confirm]')
+  await page.click(submitQuarantine)
+  await waitForText(page, '[data-testid=quarantine-state]', /Quarantined.* — unexpected outbound traffic/)
+  await waitForText(page, 'main', /device\.quarantine by token:.* — unexpected outbound traffic/)
+  await screenshot(page, '08-device-quarantined')
+  const refusedDevice = await deviceCall(srv, suspect, 'GET', '/v1/device/update')
+  t.equal(refusedDevice.status, 403, 'the quarantined device is refused by the device API')
+  await page.goto(`${srv.url}/ui/#/`)
+  await waitForText(page, '.stats', /1\s*quarantined/)
+
   // read-only: a viewer sees everything and cannot act
   const ctx = await browser.createBrowserContext()
   const vpage = await ctx.newPage()
@@ -122,6 +153,14 @@ t.test('console: sign in, watch, pause, audit, 409, breach, read-only', async (t
   }, id)
   t.same([refused.status, refused.body.error.code], [403, 'AUTH_FORBIDDEN'], 'and the server refuses it anyway')
   await screenshot(vpage, '07-read-only')
+  await vpage.goto(`${srv.url}/ui/#/devices/${devs[10]!.deviceId}`)
+  await waitForText(vpage, '[data-testid=quarantine-read-only]', /Read-only token \(viewer\)/)
+  t.ok(await vpage.$eval('[data-testid=quarantine-read-only] button', (b) => (b as HTMLButtonElement).disabled), 'a viewer cannot quarantine from the page')
+  const refusedQuarantine = await vpage.evaluate(async (did: string) => {
+    const res = await fetch(`/v1/devices/${did}/quarantine`, { method: 'POST', headers: { authorization: `Bearer ${sessionStorage.getItem('slipway.token')}`, 'content-type': 'application/json' }, body: JSON.stringify({ reason: 'x' }) })
+    return { status: res.status, body: await res.json() }
+  }, devs[10]!.deviceId)
+  t.same([refusedQuarantine.status, refusedQuarantine.body.error.code], [403, 'AUTH_FORBIDDEN'], 'nor through the API')
   await ctx.close()
 
   t.same(pageErrors, [], 'no script error on any page')

@@ -1,5 +1,6 @@
 // Devices: a filtered, server-paged list; one device with its releases, history, reports, explain and labels.
-import { html, api, useLive, useState, ago, short, ApiError } from './lib.js'
+import { html, api, useLive, useState, ago, short, bytes, ApiError } from './lib.js'
+import { QuarantineCard } from './device-quarantine.js'
 
 const FILTERS = ['search', 'group', 'hardware', 'tag', 'state', 'version', 'notSeenFactor']
 
@@ -25,7 +26,7 @@ export function DeviceList({ query }) {
         <thead><tr><th scope="col">Device</th><th scope="col">Hardware id</th><th scope="col">Hardware</th><th scope="col">Group</th><th scope="col">Tags</th><th scope="col">Runs</th><th scope="col">State</th><th scope="col">Last seen</th></tr></thead>
         <tbody>${data.devices.map(
           (d) => html`<tr>
-            <td><a href=${`#/devices/${d.id}`}>${short(d.id)}</a>${d.quarantined || d.quarantinedAt ? html` <span class="state s-paused">quarantined</span>` : ''}</td>
+            <td><a href=${`#/devices/${d.id}`}>${short(d.id)}</a>${d.quarantinedAt ? html` <span class="state s-paused">quarantined</span>` : ''}</td>
             <td>${d.hardwareId}</td><td>${d.hardware}</td><td>${d.group}</td><td>${d.tags.join(', ')}</td>
             <td>${d.installed.map((i) => `${i.name}@${i.version}`).join(', ')}</td><td>${d.lastState ?? '–'}</td><td>${ago(d.lastSeenAt)}</td>
           </tr>`,
@@ -85,15 +86,18 @@ export function DeviceDetail({ id, me }) {
   )
   if (!data) return error ? html`<p role="alert">${error.message}</p>` : html`<p aria-busy="true">Loading…</p>`
   const { device: d, reports, explain, audit } = data
-  const quarantine = d.quarantined ?? d.quarantinedAt ?? d.quarantine
   return html`<h1>Device ${d.hardwareId}</h1>
     <dl class="facts">
       <dt>Id</dt><dd>${d.id}</dd><dt>Hardware</dt><dd>${d.hardware}</dd><dt>Group</dt><dd>${d.group}</dd><dt>Tags</dt><dd>${d.tags.join(', ') || '–'}</dd>
       <dt>Last seen</dt><dd>${ago(d.lastSeenAt)}</dd><dt>Last report</dt><dd>${d.lastState ?? '–'} ${ago(d.lastReportAt)}</dd>
-      ${quarantine !== undefined && html`<dt>Quarantine</dt><dd data-testid="quarantine">${quarantine ? `quarantined ${typeof quarantine === 'string' ? quarantine : ''}` : 'no'}</dd>`}
+      <dt>Quarantine</dt><dd data-testid="quarantine">${d.quarantinedAt ? `quarantined ${ago(d.quarantinedAt)}` : 'no'}</dd>
     </dl>
     <section class="card"><h2>Why (explain)</h2><p><strong>${explain.summary}</strong></p><ul>${explain.reasons.map((r) => html`<li>${r}</li>`)}</ul></section>
     <section class="card"><h2>Installed releases</h2><ul>${d.installed.map((i) => html`<li>${i.name}@${i.version} (securityVersion ${i.securityVersion})</li>`)}</ul></section>
+    ${d.progress && html`<section class="card"><h2>Download</h2><p data-testid="download-progress">${d.progress.name}@${d.progress.version}: ${bytes(d.progress.bytes)} of ${bytes(d.progress.total)}${d.progress.total ? ` (${Math.floor((100 * d.progress.bytes) / d.progress.total)}%)` : ''}, reported ${ago(d.progress.at)}</p>
+      <progress max=${d.progress.total || 1} value=${d.progress.bytes} aria-label="download progress"></progress></section>`}
+    ${d.securityEvents?.length > 0 &&
+    html`<section class="card"><h2>Security events</h2><ul data-testid="security-events">${d.securityEvents.map((e) => html`<li><time datetime=${e.at}>${new Date(e.at).toLocaleString()}</time> ${e.kind}: <strong>${e.code}</strong> ${e.message}</li>`)}</ul></section>`}
     ${reports.progress &&
     html`<section class="card"><h2>Newest update: ${reports.progress.release}</h2>
       <ol class="steps">${reports.progress.steps.map((s) => html`<li class=${`step-${s.state}`}>${s.state} <time datetime=${s.at}>${ago(s.at)}</time>${s.reason ? ` — ${s.reason.code}: ${s.reason.message}` : ''}</li>`)}</ol></section>`}
@@ -107,6 +111,7 @@ export function DeviceDetail({ id, me }) {
           ${r.kind === 'health' && html`<ul>${r.body.checks.map((c) => html`<li>${c.ok ? '✓' : '✗'} ${c.name}${c.output ? html`: <code>${c.output}</code>` : ''}</li>`)}</ul>`}</li>`,
       )}</ul>
     </section>
+    <${QuarantineCard} device=${d} me=${me} onDone=${() => setTick(tick + 1)} />
     ${me.canAct ? html`<${LabelForm} device=${d} onDone=${() => setTick(tick + 1)} />` : html`<p>Read-only token: labels cannot be changed.</p>`}
     <section class="card"><h2>Changes</h2><ol class="timeline">${audit.map((e) => html`<li>${new Date(e.at).toLocaleString()} <strong>${e.action}</strong> by ${e.actor}: ${JSON.stringify(e.before)} → ${JSON.stringify(e.after)}${e.reason ? ` — ${e.reason}` : ''}</li>`)}</ol></section>`
 }

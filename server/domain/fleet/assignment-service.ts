@@ -12,6 +12,7 @@ import { blobsNamedBy } from './download-policy.js'
 import type { DevicePollContext, DeviceWithInstalled, InstalledRelease, Rollout, RolloutMember, StoredAssignment } from './model.js'
 import type { FleetRepositories } from './repositories.js'
 import { notOlder, selectorMisses } from './selector.js'
+import { announceNothing, rolloutTopic, type Announce } from './live-changes.js'
 
 /** Where deltas come from (the delta service); undefined when none is ready. */
 export interface DeltaOffers {
@@ -41,6 +42,8 @@ export class AssignmentService {
     private readonly signer: OnlineSigner,
     private readonly deltas: DeltaOffers | undefined,
     private readonly pollIntervalSeconds: number,
+    /** tells live pages a rollout gained a member */
+    private readonly announce: Announce = announceNothing,
     private readonly now: () => Date = () => new Date(),
   ) {}
 
@@ -175,6 +178,7 @@ export class AssignmentService {
         })
       return true
     })
+    if (won && d.phase !== undefined) this.announce([rolloutTopic(d.rollout.id), 'fleet'])
     if (won) return next
     // a concurrent poll of the same device issued one first: serve that
     return (await this.fleet.assignments.find(device.id)) ?? next

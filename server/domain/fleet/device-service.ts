@@ -7,6 +7,7 @@ import { conflict, invalid, notFound } from '../errors.js'
 import type { Device, DeviceGroup, DeviceWithInstalled, Selector } from './model.js'
 import type { FleetOverview, FleetRepositories, StoredReport } from './repositories.js'
 import { selectorMatches } from './selector.js'
+import { announceNothing, announcedAfter, type Announce } from './live-changes.js'
 
 /** A poll moves lastSeenAt at most this often per device, so that polls rarely write. */
 export const SEEN_RESOLUTION_SECONDS = 60
@@ -44,6 +45,8 @@ const BULK_LIMIT = 10_000
 export class DeviceService {
   constructor(
     private readonly fleet: FleetRepositories,
+    /** tells live pages the fleet changed */
+    private readonly announce: Announce = announceNothing,
     private readonly now: () => Date = () => new Date(),
   ) {}
 
@@ -63,11 +66,11 @@ export class DeviceService {
 
   async update(id: string, patch: LabelPatch, actor: string, reason: string | null): Promise<DeviceWithInstalled> {
     checkPatch(patch)
-    await this.fleet.transaction(async (tx) => {
+    await announcedAfter(this.fleet.transaction(async (tx) => {
       const d = await tx.devices.findById(id)
       if (!d) throw notFound('DEVICE_NOT_FOUND', `no device ${id}`)
       await this.relabel(tx, d, patch, actor, reason, 'device.update')
-    })
+    }), this.announce)
     return this.get(id)
   }
 
@@ -80,9 +83,9 @@ export class DeviceService {
     const devices = await this.matching(selector)
     if (devices.length > BULK_LIMIT) throw invalid('DEVICE_BULK_TOO_MANY', `the selector matches ${devices.length} devices; one bulk operation changes at most ${BULK_LIMIT}`)
     let changed = 0
-    await this.fleet.transaction(async (tx) => {
+    await announcedAfter(this.fleet.transaction(async (tx) => {
       for (const d of devices) if (await this.relabel(tx, d, patch, actor, reason, 'device.bulk-update')) changed++
-    })
+    }), this.announce)
     return { matched: devices.length, changed }
   }
 
@@ -142,23 +145,23 @@ export class DeviceService {
     if (plain.hardware === undefined && plain.group === undefined && !plain.tags?.length)
       throw invalid('DEVICE_SELECTOR_EMPTY', 'a dynamic group needs at least one of hardware, group, tags')
     const at = this.now().toISOString()
-    return this.fleet.transaction(async (tx) => {
+    return announcedAfter(this.fleet.transaction(async (tx) => {
       const before = await tx.groups.find(name)
       const g: DeviceGroup = { name, selector: plain, description, createdBy: before?.createdBy ?? actor, createdAt: before?.createdAt ?? at, updatedAt: at }
       await tx.groups.upsert(g)
       await tx.audit.append({ actor, action: 'device-group.save', subject: `device-group:${name}`, reason, before: before?.selector ?? null, after: plain }, at)
       return g
-    })
+    }), this.announce)
   }
 
   async deleteGroup(name: string, actor: string, reason: string | null): Promise<void> {
     const at = this.now().toISOString()
-    await this.fleet.transaction(async (tx) => {
+    await announcedAfter(this.fleet.transaction(async (tx) => {
       const before = await tx.groups.find(name)
       if (!before) throw notFound('DEVICE_GROUP_NOT_FOUND', `no dynamic group ${name}`)
       if (!(await tx.groups.remove(name))) throw conflict('DEVICE_GROUP_CHANGED', `dynamic group ${name} changed underneath; try again`)
       await tx.audit.append({ actor, action: 'device-group.delete', subject: `device-group:${name}`, reason, before: before.selector, after: null }, at)
-    })
+    }), this.announce)
   }
 
   // ---- views

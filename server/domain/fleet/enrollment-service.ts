@@ -9,6 +9,7 @@ import { notFound, SlipwayError } from '../errors.js'
 import { deviceQuarantined } from './quarantine-service.js'
 import type { Device, EnrollmentToken, InstalledRelease } from './model.js'
 import type { FleetRepositories } from './repositories.js'
+import { announceNothing, announcedAfter, type Announce } from './live-changes.js'
 
 export const ENROLLMENT_TOKEN_PREFIX = 'sle_'
 
@@ -32,6 +33,8 @@ export interface Enrolled {
 export class EnrollmentService {
   constructor(
     private readonly fleet: FleetRepositories,
+    /** tells live pages the fleet changed */
+    private readonly announce: Announce = announceNothing,
     private readonly now: () => Date = () => new Date(),
   ) {}
 
@@ -50,13 +53,13 @@ export class EnrollmentService {
       createdAt: now.toISOString(),
     }
     // the token and its audit entry land together or not at all
-    await this.fleet.transaction(async (tx) => {
+    await announcedAfter(this.fleet.transaction(async (tx) => {
       await tx.enrollmentTokens.insert(record)
       await tx.audit.append(
         { actor: p.createdBy, action: 'enrollment-token.create', subject: `enrollment-token:${record.id}`, reason: null, before: null, after: { group: record.group, maxUses: record.maxUses, expiresAt: record.expiresAt } },
         record.createdAt,
       )
-    })
+    }), this.announce)
     return { token, record }
   }
 
@@ -66,17 +69,17 @@ export class EnrollmentService {
 
   async revokeToken(id: string, actor: string): Promise<void> {
     const at = this.now().toISOString()
-    await this.fleet.transaction(async (tx) => {
+    await announcedAfter(this.fleet.transaction(async (tx) => {
       if (!(await tx.enrollmentTokens.revoke(id, at))) throw notFound('ENROLLMENT_TOKEN_NOT_FOUND', `no unrevoked enrollment token with id ${id}`)
       await tx.audit.append({ actor, action: 'enrollment-token.revoke', subject: `enrollment-token:${id}`, reason: null, before: null, after: { revokedAt: at } }, at)
-    })
+    }), this.announce)
   }
 
   async enroll(req: EnrollRequest): Promise<Enrolled> {
     const now = this.now().toISOString()
     const credential = DEVICE_CREDENTIAL_PREFIX + randomBytes(32).toString('base64url')
     // one transaction: the use is taken only if the device row is written
-    return this.fleet.transaction(async (tx) => {
+    return announcedAfter(this.fleet.transaction(async (tx) => {
       const token = req.enrollmentToken.startsWith(ENROLLMENT_TOKEN_PREFIX) ? await tx.enrollmentTokens.findByHash(sha256(req.enrollmentToken)) : undefined
       if (!token || token.revokedAt !== null) throw invalidToken('ENROLLMENT_TOKEN_INVALID', 'the enrollment token is not valid')
       if (token.expiresAt <= now) throw invalidToken('ENROLLMENT_TOKEN_INVALID', 'the enrollment token has expired')
@@ -103,6 +106,6 @@ export class EnrollmentService {
       else await tx.devices.insert(device)
       await tx.devices.replaceInstalled(device.id, req.installed, now)
       return { device, credential, created: !existing }
-    })
+    }), this.announce)
   }
 }

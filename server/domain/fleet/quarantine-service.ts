@@ -9,6 +9,7 @@
 import { conflict, notFound, SlipwayError } from '../errors.js'
 import type { Device } from './model.js'
 import type { FleetRepositories } from './repositories.js'
+import { announceNothing, announcedAfter, type Announce } from './live-changes.js'
 
 /** A quarantine stores the credential's hash under this prefix: no credential hashes to it, yet it still names the device. */
 export const REVOKED_CREDENTIAL_PREFIX = 'revoked:'
@@ -19,13 +20,15 @@ export const deviceQuarantined = () =>
 export class QuarantineService {
   constructor(
     private readonly fleet: FleetRepositories,
+    /** tells live pages the fleet changed */
+    private readonly announce: Announce = announceNothing,
     private readonly now: () => Date = () => new Date(),
   ) {}
 
   /** Revokes the credential, withdraws the assignment and the rollout memberships, marks the device; 409 when already quarantined. */
   async quarantine(deviceId: string, reason: string, actor: string): Promise<Device> {
     const at = this.now().toISOString()
-    return this.fleet.transaction(async (tx) => {
+    return announcedAfter(this.fleet.transaction(async (tx) => {
       const device = await this.live(tx, deviceId)
       // the conditional write first: of two concurrent quarantines, one wins and the other changes nothing
       if (device.quarantinedAt || !(await tx.devices.setQuarantine(deviceId, { at, reason })))
@@ -48,13 +51,13 @@ export class QuarantineService {
         at,
       )
       return { ...device, quarantinedAt: at, quarantineReason: reason }
-    })
+    }), this.announce)
   }
 
   /** Lifts the quarantine; the revoked credential stays revoked, so the device re-enrolls. 409 when not quarantined. */
   async release(deviceId: string, reason: string, actor: string): Promise<Device> {
     const at = this.now().toISOString()
-    return this.fleet.transaction(async (tx) => {
+    return announcedAfter(this.fleet.transaction(async (tx) => {
       const device = await this.live(tx, deviceId)
       if (!device.quarantinedAt || !(await tx.devices.setQuarantine(deviceId, null))) throw conflict('DEVICE_NOT_QUARANTINED', `device ${deviceId} is not quarantined`)
       await tx.audit.append(
@@ -69,13 +72,13 @@ export class QuarantineService {
         at,
       )
       return { ...device, quarantinedAt: null, quarantineReason: null }
-    })
+    }), this.announce)
   }
 
   /** Deletes the identity (credential, hardware id binding) and keeps the history; the hardware may enroll later as a new device. */
   async decommission(deviceId: string, reason: string, actor: string): Promise<void> {
     const at = this.now().toISOString()
-    await this.fleet.transaction(async (tx) => {
+    await announcedAfter(this.fleet.transaction(async (tx) => {
       const device = await this.live(tx, deviceId)
       // identity: also revoke certificates
       const assignment = await tx.assignments.withdraw(deviceId, at)
@@ -93,7 +96,7 @@ export class QuarantineService {
         },
         at,
       )
-    })
+    }), this.announce)
   }
 
   /** The device, unless unknown or decommissioned (both 404: a decommissioned device has no identity left to act on). */

@@ -9,6 +9,7 @@ import type { Release } from '../model.js'
 import type { FleetCaches } from './caches.js'
 import type { DeviceReportState, Gate, InstallMode, Rollout, RolloutMember } from './model.js'
 import type { FleetRepositories } from './repositories.js'
+import { announceNothing, rolloutTopic, type Announce } from './live-changes.js'
 
 export interface ReleaseName {
   name: string
@@ -65,6 +66,8 @@ export class ReportService {
     private readonly releaseByName: ReleaseLookup,
     /** a rollout's verdict may have changed */
     private readonly evaluateSoon: (rolloutId: string) => void,
+    /** tells live pages what a report changed */
+    private readonly announce: Announce = announceNothing,
     private readonly now: () => Date = () => new Date(),
   ) {}
 
@@ -117,6 +120,7 @@ export class ReportService {
       return o
     })
     for (const id of touched) this.evaluateSoon(id)
+    if (out.accepted) this.announce(['fleet', ...[...touched].map(rolloutTopic)])
     return out
   }
 
@@ -136,6 +140,7 @@ export class ReportService {
       )
       return true
     })
+    if (accepted) this.announce(['fleet'])
     return { accepted }
   }
 
@@ -154,6 +159,7 @@ export class ReportService {
       return true
     })
     if (accepted && m) this.evaluateSoon(m.rollout.id)
+    if (accepted) this.announce(m ? ['fleet', rolloutTopic(m.rollout.id)] : ['fleet'])
     return { accepted, ok: failed.length === 0, failed }
   }
 }

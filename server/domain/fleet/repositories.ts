@@ -91,6 +91,8 @@ export interface FleetOverview {
   byVersion: Breakdown
   /** devices not seen since `notSeenSince` (or never) */
   notSeen: number
+  /** devices in quarantine (QuarantineService) */
+  quarantined: number
 }
 
 /** Device inventory for operators: labels, last-seen, overview figures. */
@@ -100,10 +102,6 @@ export interface DeviceInventoryRepository {
   setLabels(deviceId: string, group: string, tags: string[], at: string): Promise<void>
   count(q: Omit<DeviceListQuery, 'limit' | 'after'>): Promise<number>
   overview(notSeenSince: string): Promise<FleetOverview>
-  /** A value that changes when the rollout or any member changes (for live pages). */
-  rolloutMark(rolloutId: string): Promise<string>
-  /** A value that changes when the fleet changes: an audit entry, a report, an enrollment. */
-  fleetMark(): Promise<string>
 }
 
 export interface DeviceGroupRepository {

@@ -74,7 +74,7 @@ export class RolloutService {
     private readonly fleet: FleetRepositories,
     private readonly releases: ReleaseRepository,
     private readonly caches: FleetCaches,
-    /** called after a transition commits (cache invalidation, metrics) */
+    /** called after a transition (or the creation) commits: cache invalidation, live pages */
     private readonly onTransition: (r: Rollout, action: string) => void = () => {},
     private readonly now: () => Date = () => new Date(),
   ) {}
@@ -98,6 +98,7 @@ export class RolloutService {
       await tx.rollouts.insert(rollout)
       await tx.audit.append({ actor, action: 'rollout.create', subject: `rollout:${rollout.id}`, reason, before: null, after: summary(rollout) }, rollout.createdAt)
     })
+    this.onTransition(rollout, 'rollout.create')
     return rollout
   }
 

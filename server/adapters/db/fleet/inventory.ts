@@ -55,22 +55,7 @@ export class KyselyInventory implements DeviceInventoryRepository {
       byGroup: await this.by('group_name'),
       byVersion: toBreakdown(versions),
       notSeen: await this.count({ seenBefore: notSeenSince }),
+      quarantined: Number((await this.db.selectFrom('devices').select(sql<number>`count(*)`.as('n')).where('quarantined_at', 'is not', null).executeTakeFirstOrThrow()).n),
     }
-  }
-
-  async rolloutMark(rolloutId: string): Promise<string> {
-    const r = await this.db.selectFrom('rollouts').select(['version', 'updated_at']).where('id', '=', rolloutId).executeTakeFirst()
-    const m = await this.db
-      .selectFrom('rollout_devices')
-      .select([sql<number>`count(*)`.as('n'), sql<string | null>`max(reported_at)`.as('last'), sql<number>`sum(reverted)`.as('rev')])
-      .where('rollout_id', '=', rolloutId)
-      .executeTakeFirstOrThrow()
-    return `${r?.version ?? 0}|${m.n}|${m.last ?? ''}|${m.rev ?? 0}`
-  }
-
-  async fleetMark(): Promise<string> {
-    const a = await this.db.selectFrom('audit_log').select(sql<number | null>`max(seq)`.as('seq')).executeTakeFirstOrThrow()
-    const d = await this.db.selectFrom('devices').select([sql<number>`count(*)`.as('n'), sql<string | null>`max(last_report_at)`.as('last')]).executeTakeFirstOrThrow()
-    return `${a.seq ?? 0}|${d.n}|${d.last ?? ''}`
   }
 }
