@@ -53,7 +53,10 @@ function uploadError(env: CliEnv, e: unknown): Error {
   return new ApiError(status, err?.code ?? (status === 401 ? 'AUTH_INVALID' : 'UPLOAD_FAILED'), err?.message ?? `the upload was refused with HTTP ${status} by ${env.url}`)
 }
 
-function tusUpload(env: CliEnv, path: string, size: number, fingerprint: string, release: string, onProgress: (sent: number) => void): Promise<string> {
+/** The upload id; or, when the server found the release published meanwhile (200 at creation), that release. */
+type Uploaded = { uploadId: string } | { existing: { id: string; sha256: string; name: string; version: string } }
+
+function tusUpload(env: CliEnv, path: string, size: number, fingerprint: string, release: string, onProgress: (sent: number) => void): Promise<Uploaded> {
   return new Promise((resolve, reject) => {
     const stateDir = process.env.SLIPWAY_CLI_STATE ?? join(homedir(), '.config', 'slipway')
     const upload = new tus.Upload(createReadStream(path), {
@@ -78,8 +81,15 @@ function tusUpload(env: CliEnv, path: string, size: number, fingerprint: string,
         return retry
       },
       onProgress: (sent) => onProgress(sent),
-      onError: (e) => reject(uploadError(env, e)),
-      onSuccess: () => resolve(upload.url!.split('/').pop()!),
+      onError: (e) => {
+        const res = (e as { originalResponse?: { getStatus(): number; getBody(): string } | null }).originalResponse
+        if (res?.getStatus() === 200) {
+          const existing = (JSON.parse(res.getBody() || '{}') as Partial<Extract<Uploaded, { existing: unknown }>>).existing
+          if (existing) return resolve({ existing })
+        }
+        reject(uploadError(env, e))
+      },
+      onSuccess: () => resolve({ uploadId: upload.url!.split('/').pop()! }),
     })
     void mkdir(stateDir, { recursive: true }).then(async () => {
       const previous = await upload.findPreviousUploads()
@@ -137,11 +147,14 @@ export async function pushCommand(env: CliEnv, argv: string[], keyFromEnv = proc
     const bar = progressBar(info.size)
     bar.phase('uploading')
     const fingerprint = `slipway-${sha256}-${info.size}-${env.url}`
-    const uploadId = await tusUpload(env, file, info.size, fingerprint, signedBytes.toString('utf8'), (sent) => bar.update(sent))
+    const uploaded = await tusUpload(env, file, info.size, fingerprint, signedBytes.toString('utf8'), (sent) => bar.update(sent))
     bar.done()
-    const published = await apiRequest(env, 'POST', '/v1/releases', { uploadId, ...fields, sha256, metadata: signed })
-    status = published.status
-    release = published.body as typeof release & object
+    if ('existing' in uploaded) release = uploaded.existing
+    else {
+      const published = await apiRequest(env, 'POST', '/v1/releases', { uploadId: uploaded.uploadId, ...fields, sha256, metadata: signed })
+      status = published.status
+      release = published.body as typeof release & object
+    }
   }
   const metadataFile = `${file}.release.json`
   await writeFile(metadataFile, signedBytes).catch((e: Error) => process.stderr.write(`warning: could not write ${metadataFile}: ${e.message}\n`))

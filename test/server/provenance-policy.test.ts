@@ -166,3 +166,55 @@ t.test('PostgreSQL: the same (migration 012)', async (t) => {
   t.teardown(() => srv.close())
   await suite(t, srv)
 })
+
+t.test('CLI: release policy, push --sbom refused before hashing then published, release show', async (t) => {
+  const { mkdtemp, rm, writeFile, readFile } = await import('node:fs/promises')
+  const { tmpdir } = await import('node:os')
+  const { join } = await import('node:path')
+  const { slipway } = await import('../helpers/cli.js')
+  const { devReleaseKeyPath } = await import('../helpers/trust.js')
+  const srv = await startServer()
+  const dir = await mkdtemp(join(tmpdir(), 'slipway-prov-'))
+  t.teardown(async () => {
+    await srv.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+  const op = { SLIPWAY_URL: srv.url, SLIPWAY_TOKEN: await srv.token('operator') }
+  const env = { SLIPWAY_URL: srv.url, SLIPWAY_TOKEN: await srv.token('ci'), SLIPWAY_CLI_STATE: join(dir, 'state'), SLIPWAY_RELEASE_KEY: devReleaseKeyPath(srv) }
+
+  const set = await slipway(['release', 'policy', 'model-x', '--require', 'sourceRevision,sbomDigest,license', '--reason', 'EU AI Act'], op).done
+  t.equal(set.code, 0, set.stderr)
+  t.match(set.stdout, /require\s+sourceRevision, sbomDigest, license/)
+  const byCi = await slipway(['release', 'policy', 'model-x', '--require', 'none'], env).done
+  t.match(byCi.stderr, /error: AUTH_FORBIDDEN \(403\)/, 'CI may read, not set')
+  t.match((await slipway(['release', 'policy', 'model-x'], env).done).stdout, /updated\s+\S+ by token:/)
+
+  const model = join(dir, 'model.gguf')
+  await writeFile(model, randomBytes(3 * 2 ** 20))
+  const sbom = join(dir, 'sbom.spdx.json')
+  await writeFile(sbom, JSON.stringify({ spdxVersion: 'SPDX-2.3', name: 'model-x' }))
+  const args = ['push', model, '--name', 'model-x', '--version', '2.0.0', '--kind', 'model', '--hardware', 'rpi5', '--source-revision', 'f00dcafe']
+  const refused = await slipway([...args, '--sbom', sbom], env).done
+  t.equal(refused.code, 1)
+  t.match(refused.stderr, /error: PROVENANCE_REQUIRED \(422\): releases named model-x must carry signed provenance license/)
+  t.notMatch(refused.stderr, /hashing|uploading/, 'refused before hashing or uploading')
+  const mismatch = await slipway([...args, '--sbom', sbom, '--sbom-digest', 'sha256:' + '0'.repeat(64)], env).done
+  t.match(mismatch.stderr, /--sbom-digest .* is not the sha256 of/, 'a digest that is not the file')
+
+  const ok = await slipway([...args, '--sbom', sbom, '--license', 'Apache-2.0'], env).done
+  t.equal(ok.code, 0, ok.stderr)
+  const show = await slipway(['release', 'show', 'model-x@2.0.0'], env).done
+  t.equal(show.code, 0, show.stderr)
+  t.match(show.stdout, new RegExp(`provenance\\s+source f00dcafe, builder unspecified, sbom sha256:${sha256(await readFile(sbom))}, license Apache-2\\.0`))
+  t.match(show.stdout, /signed by\s+[0-9a-f]{64} \(release role\)/)
+  const back = await call(srv, op.SLIPWAY_TOKEN, 'GET', '/v1/releases/model-x/2.0.0/sbom')
+  t.ok(back.raw.equals(await readFile(sbom)), 'the SBOM the push stored is the one its release names')
+
+  // metadata signed already (release sign, then push --metadata): the policy sees what is signed
+  const signedFile = join(dir, 'm.json')
+  const sign = await slipway(['release', 'sign', model, '--name', 'model-x', '--version', '2.1.0', '--kind', 'model', '--hardware', 'rpi5', '--key', devReleaseKeyPath(srv), '--out', signedFile], {}).done
+  t.equal(sign.code, 0, sign.stderr)
+  const viaMetadata = await slipway(['push', model, '--name', 'model-x', '--version', '2.1.0', '--kind', 'model', '--hardware', 'rpi5', '--metadata', signedFile], env).done
+  t.match(viaMetadata.stderr, /error: PROVENANCE_REQUIRED \(422\): .*sourceRevision, sbomDigest, license/, 'signed without provenance: refused')
+  t.notMatch(viaMetadata.stderr, /uploading/)
+})
