@@ -69,7 +69,7 @@ async function main() {
         try {
           if ((await fetch(`${url}/healthz`)).ok) return child
         } catch {
-          if (i > 300) throw new Error('server did not start')
+          if (i > 900) throw new Error('server did not start')
           await new Promise((r) => setTimeout(r, 100))
         }
       }
