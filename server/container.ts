@@ -19,6 +19,8 @@ import { DeltaService } from './domain/delta-service.js'
 import type { BlobStore, FleetVersions, JobQueue } from './domain/ports.js'
 import { ReleaseService } from './domain/release-service.js'
 import { SignedReleaseVerifier } from './domain/signed-release-verifier.js'
+import { ReleasePolicyService } from './domain/release-policy-service.js'
+import { SbomService } from './domain/sbom-service.js'
 import { TrustService } from './domain/trust-service.js'
 import type { Services } from './services.js'
 import { RedisUnreachable } from './domain/errors.js'
@@ -117,7 +119,8 @@ export async function createContainer(
     const onlineSigner = await openOnlineSigner(config.keys.online)
     closers.unshift(() => onlineSigner.close())
     await trust.checkOnlineKey(onlineSigner.keyId) // TRUST_ROOT_MISSING until a root is installed
-    const releases = new ReleaseService(repos.releases, uploads, new SignedReleaseVerifier(trust))
+    const releasePolicies = new ReleasePolicyService(repos.fleet)
+    const releases = new ReleaseService(repos.releases, uploads, new SignedReleaseVerifier(trust), releasePolicies)
     const deltas = new DeltaService(
       repos.deltas,
       repos.releases,
@@ -169,6 +172,8 @@ export async function createContainer(
       bus,
       auth,
       releases,
+      releasePolicies,
+      sboms: new SbomService(repos.releases, blobs),
       deltas,
       trust,
       onlineSigner,

@@ -6,6 +6,8 @@ import type { AuthService } from './domain/auth-service.js'
 import type { DeltaService } from './domain/delta-service.js'
 import type { BlobStore, ChangeBus, JobQueue, OnlineSigner } from './domain/ports.js'
 import type { ReleaseService } from './domain/release-service.js'
+import type { ReleasePolicyService } from './domain/release-policy-service.js'
+import type { SbomService } from './domain/sbom-service.js'
 import type { Repositories } from './domain/repositories.js'
 import type { TrustService } from './domain/trust-service.js'
 import type { AssignmentService } from './domain/fleet/assignment-service.js'
@@ -30,6 +32,10 @@ export interface Services {
   bus: ChangeBus
   auth: AuthService
   releases: ReleaseService
+  /** provenance policy per release name (issue 12 §5) */
+  releasePolicies: ReleasePolicyService
+  /** SBOM documents, stored as blobs and linked by the signed sbomDigest */
+  sboms: SbomService
   /** delta requests, builds (the build-delta job) and offers */
   deltas: DeltaService
   /** the published root chain; verifies release metadata */

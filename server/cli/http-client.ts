@@ -34,8 +34,9 @@ export async function apiRequest(env: CliEnv, method: string, path: string, body
   try {
     res = await fetch(`${env.url}${path}`, {
       method,
-      headers: { authorization: `Bearer ${env.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
+      // bytes go as they are (an SBOM); anything else as JSON
+      headers: { authorization: `Bearer ${env.token}`, ...(body === undefined ? {} : { 'content-type': body instanceof Uint8Array ? 'application/octet-stream' : 'application/json' }) },
+      body: body === undefined ? undefined : body instanceof Uint8Array ? new Blob([new Uint8Array(body)]) : JSON.stringify(body),
     })
   } catch (e) {
     throw unreachable(env.url, e)

@@ -23,6 +23,7 @@ import { ApiError, apiRequest, unreachable, type CliEnv } from './http-client.js
 import { openSigners } from './key-spec.js'
 import { progressBar } from './progress.js'
 import { artifactFile, RELEASE_OPTIONS, RELEASE_USAGE, releaseFlags, releaseOf, sha256File } from './release-fields.js'
+import { sbomFile, signedProvenance, type SignedEnvelope } from './push-provenance.js'
 
 // Node build exports FileUrlStorage; the bundled .d.ts only types the browser build
 const { FileUrlStorage } = tus as unknown as { FileUrlStorage: new (path: string) => tus.UrlStorage }
@@ -32,6 +33,7 @@ export const USAGE = `usage: slipway push FILE ${RELEASE_USAGE}
   --key KEY        sign the release metadata with this CI release key (default: $SLIPWAY_RELEASE_KEY):
                    a PEM key file, or pkcs11:token=<label>;object=<key label> (PKCS11_MODULE, PKCS11_PIN)
   --metadata FILE  release metadata already signed with slipway release sign
+  --sbom FILE      store this SBOM on the server and sign its sha256 as the provenance sbomDigest
 Writes the signed metadata to FILE.release.json (for slipway release verify).`
 
 /** Delays between attempts of one upload request, ms: about 40 s in all before the run fails. */
@@ -51,7 +53,10 @@ function uploadError(env: CliEnv, e: unknown): Error {
   return new ApiError(status, err?.code ?? (status === 401 ? 'AUTH_INVALID' : 'UPLOAD_FAILED'), err?.message ?? `the upload was refused with HTTP ${status} by ${env.url}`)
 }
 
-function tusUpload(env: CliEnv, path: string, size: number, fingerprint: string, onProgress: (sent: number) => void): Promise<string> {
+/** The upload id; or, when the server found the release published meanwhile (200 at creation), that release. */
+type Uploaded = { uploadId: string } | { existing: { id: string; sha256: string; name: string; version: string } }
+
+function tusUpload(env: CliEnv, path: string, size: number, fingerprint: string, release: string, onProgress: (sent: number) => void): Promise<Uploaded> {
   return new Promise((resolve, reject) => {
     const stateDir = process.env.SLIPWAY_CLI_STATE ?? join(homedir(), '.config', 'slipway')
     const upload = new tus.Upload(createReadStream(path), {
@@ -61,7 +66,9 @@ function tusUpload(env: CliEnv, path: string, size: number, fingerprint: string,
       // each PATCH streams a 64 MiB slice of the file: bounded requests, nothing buffered
       chunkSize: 64 * 1024 * 1024,
       retryDelays: RETRY_DELAYS,
-      metadata: { filename: path.split('/').pop() ?? 'artifact' },
+      // the signed release metadata rides on the creation request: the server refuses
+      // there, before the first byte, whatever the preflight did not catch
+      metadata: { filename: path.split('/').pop() ?? 'artifact', release },
       urlStorage: new FileUrlStorage(join(stateDir, 'uploads.json')),
       fingerprint: async () => fingerprint,
       removeFingerprintOnSuccess: true,
@@ -74,8 +81,15 @@ function tusUpload(env: CliEnv, path: string, size: number, fingerprint: string,
         return retry
       },
       onProgress: (sent) => onProgress(sent),
-      onError: (e) => reject(uploadError(env, e)),
-      onSuccess: () => resolve(upload.url!.split('/').pop()!),
+      onError: (e) => {
+        const res = (e as { originalResponse?: { getStatus(): number; getBody(): string } | null }).originalResponse
+        if (res?.getStatus() === 200) {
+          const existing = (JSON.parse(res.getBody() || '{}') as Partial<Extract<Uploaded, { existing: unknown }>>).existing
+          if (existing) return resolve({ existing })
+        }
+        reject(uploadError(env, e))
+      },
+      onSuccess: () => resolve({ uploadId: upload.url!.split('/').pop()! }),
     })
     void mkdir(stateDir, { recursive: true }).then(async () => {
       const previous = await upload.findPreviousUploads()
@@ -86,7 +100,7 @@ function tusUpload(env: CliEnv, path: string, size: number, fingerprint: string,
 }
 
 export async function pushCommand(env: CliEnv, argv: string[], keyFromEnv = process.env.SLIPWAY_RELEASE_KEY): Promise<void> {
-  const { values, positionals } = parse(argv, { ...RELEASE_OPTIONS, metadata: { type: 'string' }, key: { type: 'string', multiple: true } }, USAGE)
+  const { values, positionals } = parse(argv, { ...RELEASE_OPTIONS, metadata: { type: 'string' }, key: { type: 'string', multiple: true }, sbom: { type: 'string' } }, USAGE)
   const file = required(positionals[0], 'FILE', USAGE)
   // every flag is checked before a byte is hashed or sent
   const flags = releaseFlags(values, USAGE)
@@ -95,8 +109,14 @@ export async function pushCommand(env: CliEnv, argv: string[], keyFromEnv = proc
   const keys = values.key ?? (values.metadata || !keyFromEnv ? [] : [keyFromEnv])
   if (!values.metadata && keys.length === 0)
     throw new UsageError(`the server accepts only signed releases: give --key KEY (or set SLIPWAY_RELEASE_KEY), or --metadata FILE.json\n\n${USAGE}`)
-  let metadata: { signatures?: Array<{ keyid?: unknown }> } | undefined
-  if (values.metadata) metadata = JSON.parse(await readFile(values.metadata, 'utf8')) as typeof metadata
+  let metadata: SignedEnvelope | undefined
+  if (values.metadata) {
+    metadata = JSON.parse(await readFile(values.metadata, 'utf8')) as SignedEnvelope
+    // what is signed already is what the provenance policy will see
+    flags.provenance = { ...signedProvenance(metadata), ...flags.provenance }
+  }
+  const sbom = values.sbom ? await sbomFile(values.sbom, flags.provenance.sbomDigest) : undefined
+  if (sbom) flags.provenance.sbomDigest = sbom.digest
   // open the keys before the upload: a wrong PIN or path must not cost a multi-GB transfer
   const { signers, close } = await openSigners(keys)
   const { name, version, kind, hardware, securityVersion, provenance } = flags
@@ -107,6 +127,7 @@ export async function pushCommand(env: CliEnv, argv: string[], keyFromEnv = proc
     // 1. refusals that need no bytes: version, keys, a different release of this version
     const keyIds = signers.length > 0 ? signers.map((s) => s.keyId) : (metadata?.signatures ?? []).map((s) => String(s.keyid))
     await apiRequest(env, 'POST', '/v1/releases/preflight', { ...fields, keyIds })
+    if (sbom) await apiRequest(env, 'POST', '/v1/sboms', sbom.bytes)
 
     const bar = progressBar(info.size)
     bar.phase('hashing')
@@ -126,11 +147,14 @@ export async function pushCommand(env: CliEnv, argv: string[], keyFromEnv = proc
     const bar = progressBar(info.size)
     bar.phase('uploading')
     const fingerprint = `slipway-${sha256}-${info.size}-${env.url}`
-    const uploadId = await tusUpload(env, file, info.size, fingerprint, (sent) => bar.update(sent))
+    const uploaded = await tusUpload(env, file, info.size, fingerprint, signedBytes.toString('utf8'), (sent) => bar.update(sent))
     bar.done()
-    const published = await apiRequest(env, 'POST', '/v1/releases', { uploadId, ...fields, sha256, metadata: signed })
-    status = published.status
-    release = published.body as typeof release & object
+    if ('existing' in uploaded) release = uploaded.existing
+    else {
+      const published = await apiRequest(env, 'POST', '/v1/releases', { uploadId: uploaded.uploadId, ...fields, sha256, metadata: signed })
+      status = published.status
+      release = published.body as typeof release & object
+    }
   }
   const metadataFile = `${file}.release.json`
   await writeFile(metadataFile, signedBytes).catch((e: Error) => process.stderr.write(`warning: could not write ${metadataFile}: ${e.message}\n`))

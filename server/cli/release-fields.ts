@@ -18,10 +18,12 @@ export const RELEASE_OPTIONS = {
   'source-revision': { type: 'string' },
   builder: { type: 'string' },
   'sbom-digest': { type: 'string' },
+  license: { type: 'string' },
 } as const
 
 export const RELEASE_USAGE = `--name NAME --version SEMVER --kind os-image|model --hardware HW[,HW...]
-                    [--security-version N] [--source-revision REV] [--builder ID] [--sbom-digest DIGEST]`
+                    [--security-version N] [--source-revision REV] [--builder ID] [--sbom-digest DIGEST]
+                    [--license SPDX]`
 
 type Values = { [K in keyof typeof RELEASE_OPTIONS]?: (typeof RELEASE_OPTIONS)[K] extends { multiple: true } ? string[] : string }
 
@@ -38,7 +40,8 @@ export function releaseFlags(values: Values, usage: string) {
     ...(values['source-revision'] ? { sourceRevision: values['source-revision'] } : {}),
     ...(values.builder ? { builder: values.builder } : {}),
     ...(values['sbom-digest'] ? { sbomDigest: values['sbom-digest'] } : {}),
-  }
+    ...(values.license ? { license: values.license } : {}),
+  } as { sourceRevision?: string; builder?: string; sbomDigest?: string; license?: string }
   return { name, version, kind, hardware, securityVersion, provenance }
 }
 
@@ -60,6 +63,7 @@ export function releaseOf(f: ReturnType<typeof releaseFlags>, artifact: { sha256
       sourceRevision: f.provenance.sourceRevision ?? 'unspecified',
       builder: f.provenance.builder ?? 'unspecified',
       sbomDigest: f.provenance.sbomDigest ?? 'unspecified',
+      ...(f.provenance.license ? { license: f.provenance.license } : {}),
     },
   }
 }

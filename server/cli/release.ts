@@ -12,12 +12,14 @@ import { artifactFile, RELEASE_OPTIONS, RELEASE_USAGE, releaseFlags, releaseOf, 
 import { readChain, readRootFile } from './root-chain.js'
 import type { CliEnv } from './http-client.js'
 import { listReleases, RELEASE_VIEW_USAGE, showRelease } from './release-view.js'
+import { RELEASE_POLICY_USAGE, releasePolicy } from './release-policy.js'
 
 export const USAGE = `usage:
   slipway release sign ARTIFACT ${RELEASE_USAGE}
                     --key KEY [--key KEY…] --out FILE.json [--expires-days N]
   slipway release verify FILE.json (--chain DIR | --root 1.root.json [--root 2.root.json…]) [--artifact ARTIFACT]
 ${RELEASE_VIEW_USAGE}
+${RELEASE_POLICY_USAGE}
 
 KEY is a PEM private key file or pkcs11:token=<label>;object=<key label> (PKCS11_MODULE, PKCS11_PIN).`
 
@@ -25,6 +27,7 @@ export async function releaseCommand(argv: string[], env: () => CliEnv): Promise
   const [sub, ...rest] = argv
   if (sub === 'list') return listReleases(env(), rest)
   if (sub === 'show') return showRelease(env(), rest)
+  if (sub === 'policy') return releasePolicy(env(), rest)
   if (sub === undefined || sub === 'help' || sub === '--help') return void process.stdout.write(`${USAGE}\n`)
   const { values: v, positionals } = parse(
     argv,

@@ -35,6 +35,8 @@ export interface Provenance {
   sourceRevision?: string
   builder?: string
   sbomDigest?: string
+  /** SPDX licence expression (models) */
+  license?: string
 }
 
 export interface Release {

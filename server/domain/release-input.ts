@@ -20,11 +20,13 @@ const SEMVER =
 // lowercase, starts with a letter or digit, no "/", no "..", no control characters
 const NAME = /^[a-z0-9](?:[a-z0-9_-]|\.(?!\.)){0,127}$/
 
+export function checkReleaseName(name: string): void {
+  if (!NAME.test(name))
+    throw invalid('RELEASE_NAME_INVALID', 'name must be 1-128 of a-z 0-9 . _ - , start with a letter or digit, and hold no "/" or ".."', { name })
+}
+
 export function checkReleaseInput(input: ReleaseInput): void {
-  if (!NAME.test(input.name))
-    throw invalid('RELEASE_NAME_INVALID', 'name must be 1-128 of a-z 0-9 . _ - , start with a letter or digit, and hold no "/" or ".."', {
-      name: input.name,
-    })
+  checkReleaseName(input.name)
   if (input.version.length > 128 || !SEMVER.test(input.version))
     throw invalid('RELEASE_VERSION_INVALID', 'version must be a SemVer 2.0.0 string such as 1.4.0', { version: input.version })
   for (const hw of input.hardware)

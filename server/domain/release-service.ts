@@ -7,9 +7,10 @@
  */
 import { createHash, randomUUID } from 'node:crypto'
 import type { Readable } from 'node:stream'
+import { parseRelease } from '../../signing/metadata/release.js'
 import { TrustError } from '../../signing/verify/index.js'
 import { conflict, notFound, SlipwayError, unprocessable } from './errors.js'
-import type { Principal, Release } from './model.js'
+import type { Principal, Provenance, Release } from './model.js'
 import { checkReleaseInput, type ReleaseInput } from './release-input.js'
 import type { ReleaseListQuery, ReleaseRepository } from './repositories.js'
 import type { ReleaseMetadataVerifier, UploadArea, VerifiedReleaseMetadata } from './upload-area.js'
@@ -60,30 +61,62 @@ const isRefusal = (e: unknown) => e instanceof TrustError || (e instanceof Slipw
 const exists = (existing: Release, input: ReleaseInput) =>
   conflict('RELEASE_EXISTS', `${input.name} ${input.version} already exists with other content`, { id: existing.id, sha256: existing.sha256 })
 
+/** The provenance policy of a release name (ReleasePolicyService). */
+export interface ProvenanceGate {
+  /** PROVENANCE_REQUIRED when `provenance` lacks a field the policy of `name` requires */
+  enforce(name: string, provenance: Provenance): Promise<void>
+}
+
 export class ReleaseService {
   constructor(
     private readonly releases: ReleaseRepository,
     private readonly uploads: UploadArea,
     private readonly verifier: ReleaseMetadataVerifier,
+    private readonly policy: ProvenanceGate,
     private readonly now: () => Date = () => new Date(),
   ) {}
 
   /**
    * Everything a push can be refused for that needs no bytes, so that CI hears it
    * before a multi-GB upload: names and version, the signing keys (or the whole
-   * signed metadata, once there is one), and an existing release of that version.
+   * signed metadata, once there is one), the provenance policy (on the signed
+   * provenance, or before signing on the declared one), and an existing release of
+   * that version.
    */
   async preflight(p: ReleasePreflight): Promise<PreflightResult> {
     const input: ReleaseInput = { ...p, uploadId: '', sha256: p.sha256 ?? '' }
     checkReleaseInput(input)
-    if (p.metadata !== undefined && p.sha256 !== undefined) await this.verifier.verify(input)
-    else if (p.keyIds !== undefined) await this.verifier.checkSigners(p.keyIds)
-    else await this.verifier.verify(input) // RELEASE_METADATA_REQUIRED
+    if (p.metadata !== undefined && p.sha256 !== undefined) await this.policy.enforce(p.name, (await this.verifier.verify(input)).provenance)
+    else if (p.keyIds !== undefined) {
+      await this.verifier.checkSigners(p.keyIds)
+      await this.policy.enforce(p.name, p.provenance)
+    } else await this.verifier.verify(input) // RELEASE_METADATA_REQUIRED
     const existing = await this.releases.findByNameVersion(p.name, p.version)
     if (!existing) return { existing: null }
     // without a hash, only the fields CI declared can tell a different release apart
     if (!sameRelease(existing, { ...input, sha256: p.sha256 ?? existing.sha256 })) throw exists(existing, input)
     return { existing }
+  }
+
+  /**
+   * The preflight of a tus creation request that carries the signed release metadata
+   * (Upload-Metadata `release`): a client that is not `slipway push` is refused before
+   * its first byte too. The pushed fields are the signed ones; the declared upload
+   * length must be the signed length.
+   */
+  async preflightUpload(envelopeText: string, uploadLength: number | undefined): Promise<PreflightResult> {
+    let envelope: { signed?: unknown }
+    let signed: ReturnType<typeof parseRelease>['release']
+    try {
+      envelope = JSON.parse(envelopeText) as { signed?: unknown }
+      signed = parseRelease(envelope.signed).release
+    } catch (e) {
+      if (e instanceof TrustError) throw e
+      throw new TrustError('DOC_MALFORMED', `the release metadata of the upload is not JSON: ${(e as Error).message}`)
+    }
+    if (uploadLength !== undefined && uploadLength !== signed.length)
+      throw unprocessable('LENGTH_MISMATCH', 'the upload length differs from the signed length', { declared: signed.length, actual: uploadLength })
+    return this.preflight({ ...signed, metadata: envelope })
   }
 
   async publish(input: ReleaseInput, by: Principal): Promise<PublishResult> {
@@ -92,6 +125,8 @@ export class ReleaseService {
       checkReleaseInput(input)
       // Signatures first, even for a re-push: nothing unsigned is ever acknowledged.
       verified = await this.verifier.verify(input)
+      // what CI signed, not what the push body says, must satisfy the policy
+      await this.policy.enforce(input.name, verified.provenance)
       const existing = await this.releases.findByNameVersion(input.name, input.version)
       if (existing) return await this.repeat(existing, input)
     } catch (e) {

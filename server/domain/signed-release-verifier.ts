@@ -25,7 +25,7 @@ function mismatches(signed: Release, pushed: ReleaseInput): string[] {
   if (sorted(signed.hardware) !== sorted(pushed.hardware)) out.push('hardware')
   if (signed.securityVersion !== pushed.securityVersion) out.push('securityVersion')
   // provenance is optional in the push; what is given must agree with what CI signed
-  for (const k of ['sourceRevision', 'builder', 'sbomDigest'] as const)
+  for (const k of ['sourceRevision', 'builder', 'sbomDigest', 'license'] as const)
     if (pushed.provenance[k] !== undefined && pushed.provenance[k] !== signed.provenance[k]) out.push(`provenance.${k}`)
   return out
 }

@@ -11,6 +11,7 @@ import { deltaRoutes } from './deltas.js'
 import { errorOptions, registerErrorHandling } from './errors.js'
 import type { Metrics } from '../metrics/metrics.js'
 import { opsRoutes } from './ops.js'
+import { provenanceRoutes } from './provenance.js'
 import { releaseRoutes } from './releases.js'
 import { ErrorBody } from './schemas.js'
 import { tokenRoutes } from './tokens.js'
@@ -73,6 +74,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   await app.register(opsRoutes(services, metrics))
   await app.register(tokenRoutes(services))
   await app.register(releaseRoutes(services))
+  await app.register(provenanceRoutes(services))
   await app.register(deltaRoutes(services))
   await app.register(uploadRoutes(services, metrics))
   await app.register(blobRoutes(services, metrics))

@@ -61,6 +61,8 @@ export const fleetRoutes =
               notSeenFactor: Type.Optional(Type.Number({ minimum: 1, maximum: 10000, description: 'only devices not seen for this many poll intervals' })),
               state: Type.Optional(Type.String({ maxLength: 32 })),
               version: Type.Optional(Type.String({ maxLength: 260, description: 'name or name@version of an installed release' })),
+              sourceRevision: Type.Optional(Type.String({ maxLength: 200, description: 'runs a release signed with this provenance.sourceRevision' })),
+              sbomDigest: Type.Optional(Type.String({ maxLength: 200, description: 'runs a release signed with this provenance.sbomDigest' })),
               limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
               after: Type.Optional(Type.String({ maxLength: 64 })),
             },

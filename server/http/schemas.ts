@@ -23,6 +23,7 @@ export const Provenance = Type.Object(
     sourceRevision: Type.Optional(Type.String({ maxLength: 200 })),
     builder: Type.Optional(Type.String({ maxLength: 200 })),
     sbomDigest: Type.Optional(Type.String({ maxLength: 200 })),
+    license: Type.Optional(Type.String({ maxLength: 256, description: 'SPDX licence expression (models)' })),
   },
   { additionalProperties: false },
 )

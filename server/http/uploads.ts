@@ -8,6 +8,7 @@ import { Server as TusServer } from '@tus/server'
 import type { Services } from '../services.js'
 import { requireRole } from './auth.js'
 import type { Metrics } from '../metrics/metrics.js'
+import { toErrorResponse } from './errors.js'
 
 const UPLOADS_PATH = '/v1/uploads'
 
@@ -34,10 +35,31 @@ function jsonErrors(tus: TusServer): void {
   const target = tus as unknown as { write: TusWrite }
   const write = target.write.bind(tus)
   target.write = (context, headers, status, body = '') => {
-    if (status < 400) return write(context, headers, status, body)
+    // our own answers (a refusal with its CODE, an identical release) are JSON already
+    if (body.startsWith('{"')) headers.set('Content-Type', 'application/json; charset=utf-8')
+    if (status < 400 || body.startsWith('{"error"')) return write(context, headers, status, body)
     headers.set('Content-Type', 'application/json; charset=utf-8')
     return write(context, headers, status, tusErrorBody(status, body))
   }
+}
+
+/**
+ * A creation request whose Upload-Metadata carries the signed release metadata (key
+ * `release`, the envelope's JSON) gets the push preflight before a byte is accepted:
+ * signature, version, provenance policy, an existing release. A refusal answers with
+ * the API's error body and status; an identical release answers 200 with it, and no
+ * upload is created. tus sends what a hook throws as `{status_code, body}`.
+ */
+async function refuseBeforeFirstByte(services: Services, release: string | undefined, size: number | undefined): Promise<void> {
+  if (release === undefined) return
+  let existing
+  try {
+    ;({ existing } = await services.releases.preflightUpload(release, size))
+  } catch (e) {
+    const { status, body } = toErrorResponse(e)
+    throw { status_code: status, body: JSON.stringify(body) }
+  }
+  if (existing) throw { status_code: 200, body: JSON.stringify({ existing }) }
 }
 
 export const uploadRoutes =
@@ -51,6 +73,10 @@ export const uploadRoutes =
       maxSize: services.config.maxUploadBytes,
       relativeLocation: true,
       respectForwardedHeaders: true,
+      onUploadCreate: async (_req, upload) => {
+        await refuseBeforeFirstByte(services, upload.metadata?.release ?? undefined, upload.size)
+        return {}
+      },
     })
     jsonErrors(tus)
 

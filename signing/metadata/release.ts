@@ -18,6 +18,8 @@ export interface Provenance {
   builder: string
   /** sha256 of the SBOM document */
   sbomDigest: string
+  /** licence of the artifact (SPDX expression), for models; absent when CI did not say */
+  license?: string
 }
 
 /** What a release says about its artifact: the domain view of the targets document. */
@@ -79,6 +81,8 @@ export function parseRelease(v: unknown): { signed: ReleaseSigned; release: Rele
       sourceRevision: str(p.sourceRevision, 'provenance.sourceRevision'),
       builder: str(p.builder, 'provenance.builder'),
       sbomDigest: str(p.sbomDigest, 'provenance.sbomDigest', 128),
+      // optional: metadata signed before it existed stays valid
+      ...(p.license === undefined ? {} : { license: str(p.license, 'provenance.license', 256) }),
     },
   }
   if (path !== targetPath(release)) throw new TrustError('DOC_MALFORMED', `target path ${path} is not ${targetPath(release)}`)

@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { freePort } from '../helpers/net.js'
+import { rawTusRefusals } from './refusal-tus.js'
 import { startNginx } from '../helpers/nginx.js'
 import { makeTls } from '../helpers/tls.js'
 
@@ -68,7 +69,7 @@ async function main() {
         try {
           if ((await fetch(`${url}/healthz`)).ok) return child
         } catch {
-          if (i > 300) throw new Error('server did not start')
+          if (i > 900) throw new Error('server did not start')
           await new Promise((r) => setTimeout(r, 100))
         }
       }
@@ -100,7 +101,7 @@ async function main() {
         ['identical re-push (hash, no upload)', [...base, '--version', '1.0.0', '--hardware', 'rpi5'], /already published/],
       ]
       const startup = seconds(() => execFileSync(process.execPath, [BIN, '--help'], { stdio: 'ignore' }))
-      const refused = refusals.map(([label, args, expect]) => {
+      const refused: Array<readonly [string, number]> = refusals.map(([label, args, expect]) => {
         let stderr = ''
         const s = seconds(() => {
           stderr = spawnSync(process.execPath, args, { env: pushEnv, encoding: 'utf8' }).stderr
@@ -108,6 +109,18 @@ async function main() {
         if (!expect.test(stderr)) throw new Error(`${label}: unexpected answer: ${stderr}`)
         return [label, s] as const
       })
+      // the raw tus path, then the provenance policy through the CLI (issue 17 / issue 12 §5)
+      const setPolicy = async () => {
+        const res = await fetch(`${url}/v1/releases/bench/policy`, { method: 'PUT', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify({ require: ['sourceRevision', 'builder'] }) })
+        if (res.status !== 200) throw new Error(`policy: ${res.status} ${await res.text()}`)
+      }
+      const rawTus = await rawTusRefusals({ url, ciToken: ci, keyPath: pushEnv.SLIPWAY_RELEASE_KEY, strangerKeyPath: stranger, name: 'bench', sha256, size: SIZE }, setPolicy)
+      let policyStderr = ''
+      const policySeconds = seconds(() => {
+        policyStderr = spawnSync(process.execPath, [...base, '--version', '1.0.7', '--hardware', 'rpi5'], { env: pushEnv, encoding: 'utf8' }).stderr
+      })
+      if (!/PROVENANCE_REQUIRED/.test(policyStderr)) throw new Error(`provenance policy: unexpected answer: ${policyStderr}`)
+      refused.push(['provenance policy (before hashing)', policySeconds], ...rawTus)
       const blob = join(dir, 'data', 'blobs', 'sha256', sha256.slice(0, 2), sha256)
 
       const catSeconds = seconds(() => execFileSync('sh', ['-c', `cat '${blob}' > /dev/null`]))

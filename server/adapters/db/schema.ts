@@ -249,6 +249,14 @@ export interface MultipartUploadPartsTable {
   length: number
 }
 
+/** migration 012 */
+export interface ReleasePoliciesTable {
+  name: string
+  required: string
+  updated_by: string
+  updated_at: string
+}
+
 export interface Database {
   device_groups: DeviceGroupsTable
   rollout_reservations: RolloutReservationsTable
@@ -271,4 +279,5 @@ export interface Database {
   deltas: DeltasTable
   multipart_uploads: MultipartUploadsTable
   multipart_upload_parts: MultipartUploadPartsTable
+  release_policies: ReleasePoliciesTable
 }

@@ -1,4 +1,5 @@
 /** Fleet persistence ports. `transaction` runs a unit of work atomically on one connection. */
+import type { ReleasePolicyRepository } from '../provenance-policy.js'
 import type {
   AuditEntry,
   Device,
@@ -38,6 +39,9 @@ export interface DeviceListQuery {
   /** release name, optionally with `version` */
   name?: string
   version?: string
+  /** runs a release whose signed provenance carries this source revision / SBOM digest */
+  sourceRevision?: string
+  sbomDigest?: string
   limit: number
   after?: string
 }
@@ -218,6 +222,8 @@ export interface FleetRepositories {
   reports: ReportRepository
   audit: AuditRepository
   downloads: DownloadRepository
+  /** provenance policies per release name (audited with the fleet's changes) */
+  releasePolicies: ReleasePolicyRepository
   /** Runs `fn` in one database transaction (retried by the caller on conflicts). */
   transaction<T>(fn: (tx: FleetRepositories) => Promise<T>): Promise<T>
 }

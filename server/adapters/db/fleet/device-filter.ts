@@ -2,6 +2,7 @@
 import { sql, type SelectQueryBuilder } from 'kysely'
 import type { DeviceListQuery } from '../../../domain/fleet/repositories.js'
 import type { Database } from '../schema.js'
+import { filterByProvenance } from './provenance-filter.js'
 
 /** LIKE wildcards in user text match themselves (escape character `\`). */
 const literal = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`)
@@ -38,5 +39,5 @@ export function filterDevices<O>(
       ),
     )
   }
-  return query
+  return filterByProvenance(query, q)
 }

@@ -13,6 +13,7 @@ import { KyselyEnrollmentTokens } from './enrollment-tokens.js'
 import { KyselyMembers } from './members.js'
 import { KyselyReports } from './reports.js'
 import { KyselyRollouts } from './rollouts.js'
+import { KyselyReleasePolicies } from '../release-policy-repository.js'
 
 export function fleetRepositories(db: Kysely<Database>, inTransaction = false): FleetRepositories {
   return {
@@ -27,6 +28,7 @@ export function fleetRepositories(db: Kysely<Database>, inTransaction = false): 
     reports: new KyselyReports(db),
     audit: new KyselyAudit(db),
     downloads: new KyselyDownloads(db),
+    releasePolicies: new KyselyReleasePolicies(db),
     transaction: (fn) => (inTransaction ? fn(fleetRepositories(db, true)) : withAuditRetry(() => db.transaction().execute((trx) => fn(fleetRepositories(trx, true))))),
   }
 }
