@@ -1,5 +1,6 @@
 /** Inventory and integrity over real HTTP on embedded SQLite (scenario: inventory.scenarios.ts), and the size limit. */
 import t from 'tap'
+import { slipway } from '../helpers/cli.js'
 import { deviceCall } from '../helpers/device-call.js'
 import { enroll, enrollmentToken } from '../helpers/fleet.js'
 import { startServer } from '../helpers/server.js'
@@ -8,7 +9,16 @@ import { inventoryOf, inventoryScenario } from './inventory.scenarios.js'
 t.test('inventory and integrity on SQLite', async (t) => {
   const srv = await startServer()
   t.teardown(() => srv.close())
-  await inventoryScenario(t, srv)
+  const { op, a, b } = await inventoryScenario(t, srv)
+  const shown = await slipway(['device', 'show', a], { SLIPWAY_URL: srv.url, SLIPWAY_TOKEN: op }).done
+  t.equal(shown.code, 0, shown.stderr)
+  t.match(shown.stdout, /os +Debian GNU\/Linux 12 \(bookworm\), kernel 6\.1\.0-27-arm64/)
+  t.match(shown.stdout, /agent +0\.1\.0, bootloader uboot, TPM no/)
+  t.match(shown.stdout, /packages +2 \(digest [0-9a-f]{12}…, list stored\)/)
+  t.match(shown.stdout, /models +llm@1\.0\.0/)
+  t.match(shown.stdout, /integrity +DRIFT in os rootfs@1\.0\.0, first differing MiB 3 \(1 report/)
+  const other = await slipway(['device', 'show', b], { SLIPWAY_URL: srv.url, SLIPWAY_TOKEN: op }).done
+  t.match(other.stdout, /names an unknown release: never trusted/)
 })
 
 t.test('an inventory over its size limit is 413 with the error body', async (t) => {

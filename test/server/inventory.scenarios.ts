@@ -31,7 +31,7 @@ export function inventoryOf(kernel: string, packages: Array<{ name: string; vers
   }
 }
 
-export async function inventoryScenario(t: Test, srv: TestServer): Promise<void> {
+export async function inventoryScenario(t: Test, srv: TestServer): Promise<{ op: string; a: string; b: string }> {
   const op = await srv.token('operator')
   const v1 = await publish(srv, { version: '1.0.0' })
   const token = await enrollmentToken(srv, 'inv')
@@ -146,4 +146,5 @@ export async function inventoryScenario(t: Test, srv: TestServer): Promise<void>
   const metrics = await fetch(`${srv.url}/metrics`).then((r) => r.text())
   t.match(metrics, /slipway_device_integrity_findings_total\{state="drift",release_known="true"\} 1/)
   t.match(metrics, /slipway_device_integrity_findings_total\{state="drift",release_known="false"\} 1/)
+  return { op, a: a.deviceId, b: b.deviceId }
 }
