@@ -85,6 +85,14 @@ export interface BoundaryConfig {
   enrollmentsPerTokenPerMinute: number
 }
 
+/** Fleet inventory and integrity checks (issue 12 §3-4). */
+export interface InventoryConfig {
+  /** largest inventory report accepted, bytes (default 1 MiB): 413 BODY_TOO_LARGE past it */
+  maxBytes: number
+  /** quarantine a device when it reports integrity drift (default false: flag, metric and audit only) */
+  integrityQuarantine: boolean
+}
+
 export interface Config {
   port: number
   host: string
@@ -128,6 +136,7 @@ export interface Config {
   delta: DeltaConfig
   tpmAttestation?: TpmAttestationConfig
   boundary: BoundaryConfig
+  inventory: InventoryConfig
 }
 
 export class ConfigError extends Error {
@@ -327,6 +336,10 @@ export function loadConfig(env: Source = process.env, read?: Set<string>): Confi
       devicePresignSeconds: integer(src, 'SLIPWAY_DEVICE_PRESIGN_SECONDS', 60, 10, 3600),
       authFailuresPerMinute: integer(src, 'SLIPWAY_AUTH_FAILURES_PER_MINUTE', 100, 0, 1_000_000),
       enrollmentsPerTokenPerMinute: integer(src, 'SLIPWAY_ENROLLMENTS_PER_TOKEN_PER_MINUTE', 1000, 0, 1_000_000),
+    },
+    inventory: {
+      maxBytes: integer(src, 'SLIPWAY_INVENTORY_MAX_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
+      integrityQuarantine: bool(src, 'SLIPWAY_INTEGRITY_QUARANTINE', false),
     },
   }
 }

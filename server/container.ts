@@ -34,6 +34,8 @@ import { ReportService } from './domain/fleet/report-service.js'
 import { RolloutService } from './domain/fleet/rollout-service.js'
 import { DownloadPolicy } from './domain/fleet/download-policy.js'
 import { QuarantineService } from './domain/fleet/quarantine-service.js'
+import { InventoryService } from './domain/fleet/inventory-service.js'
+import { IntegrityService } from './domain/fleet/integrity-service.js'
 import { openRateLimitRedis } from './adapters/rate-limit/redis-store.js'
 import { announceRolloutChange, followRolloutChanges } from './domain/fleet/rollout-changes.js'
 import { InProcessChangeBus, RedisChangeBus } from './adapters/bus/index.js'
@@ -152,6 +154,10 @@ export async function createContainer(
     if (rateLimitRedis) closers.unshift(async () => void (await rateLimitRedis.quit().catch(() => rateLimitRedis.disconnect())))
     const reports = new ReportService(repos.fleet, caches, (n, v) => repos.releases.findByNameVersion(n, v), (id) => evaluateSoon(queue, id), announce)
     const metrics = createMetrics({ queue, deltas, deltaRepo: repos.deltas, rollouts })
+    const integrity = new IntegrityService(repos.fleet, (n, v) => repos.releases.findByNameVersion(n, v), quarantine, {
+      quarantine: config.inventory.integrityQuarantine,
+      onFinding: (state, known) => metrics.integrityFindings.inc({ state, release_known: String(known) }),
+    })
     return {
       config,
       metrics,
@@ -161,6 +167,8 @@ export async function createContainer(
       reports,
       enrollment: new EnrollmentService(repos.fleet, announce),
       quarantine,
+      inventory: new InventoryService(repos.fleet),
+      integrity,
       downloads,
       ...(rateLimitRedis ? { rateLimitRedis } : {}),
       devices: new DeviceService(repos.fleet, announce),

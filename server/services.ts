@@ -19,6 +19,8 @@ import type { ReportService } from './domain/fleet/report-service.js'
 import type { RolloutService } from './domain/fleet/rollout-service.js'
 import type { DownloadPolicy } from './domain/fleet/download-policy.js'
 import type { QuarantineService } from './domain/fleet/quarantine-service.js'
+import type { InventoryService } from './domain/fleet/inventory-service.js'
+import type { IntegrityService } from './domain/fleet/integrity-service.js'
 import type { RateLimitRedis } from './adapters/rate-limit/redis-store.js'
 
 export interface Services {
@@ -57,6 +59,10 @@ export interface Services {
   caches: FleetCaches
   /** quarantine, release, decommission */
   quarantine: QuarantineService
+  /** device inventory reports and package searches (issue 12 §3) */
+  inventory: InventoryService
+  /** integrity findings: flag, audit, metric, optional quarantine (issue 12 §4) */
+  integrity: IntegrityService
   /** which blobs a device may download, and its download budget */
   downloads: DownloadPolicy
   /** the shared store of the rate limits when scaled out (else each process counts alone) */

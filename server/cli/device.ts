@@ -9,6 +9,7 @@ import { apiRequest, type CliEnv } from './http-client.js'
 import { table } from './table.js'
 import { QUARANTINE_COMMANDS, QUARANTINE_USAGE, quarantineCommand } from './device-quarantine.js'
 import { DEVICE_MANAGE_USAGE, deviceBulk, deviceSet } from './device-manage.js'
+import { inventoryLines } from './inventory-view.js'
 
 export const DEVICE_USAGE = `usage:
   slipway device list [--group G] [--tag T] [--state S] [--version NAME[@VERSION]] [--limit N] [--after ID] [--json]
@@ -72,6 +73,7 @@ async function show(env: () => CliEnv, argv: string[]): Promise<void> {
       `  last report  ${d.lastState ?? '-'} (seq ${d.lastSeq}) at ${d.lastReportAt ?? 'never'}`,
       `  enrolled     ${d.createdAt}`,
       ...(d.progress && d.lastState === 'downloading' ? [`  downloading  ${d.progress.name}@${d.progress.version}: ${pct(d.progress)}% (${d.progress.bytes}/${d.progress.total} bytes at ${d.progress.at})`] : []),
+      ...inventoryLines((body as { inventory?: never }).inventory, (body as { integrity?: never }).integrity),
       ...(d.securityEvents ?? []).slice(0, 5).map((e) => `  security     ${e.kind} ${e.code} at ${e.receivedAt}${e.claimed?.rolloutId ? ` (claimed rollout ${e.claimed.rolloutId})` : ''}`),
       '',
     ].join('\n'),

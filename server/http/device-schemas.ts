@@ -1,5 +1,6 @@
 /** Wire schemas (TypeBox) of device management: device views, label patches, dynamic groups, the overview. */
 import { Type } from 'typebox'
+import { InventorySelectorSchema } from './inventory-schemas.js'
 
 const Name = Type.String({ minLength: 1, maxLength: 128 })
 const Tag = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._:/-]+$' })
@@ -28,7 +29,7 @@ export const DeviceView = Type.Object(
 )
 
 export const SelectorSchema = Type.Object(
-  { hardware: Type.Optional(Name), group: Type.Optional(Name), tags: Type.Optional(Type.Array(Tag, { maxItems: 32 })) },
+  { hardware: Type.Optional(Name), group: Type.Optional(Name), tags: Type.Optional(Type.Array(Tag, { maxItems: 32 })), inventory: Type.Optional(InventorySelectorSchema) },
   { additionalProperties: false },
 )
 
@@ -73,7 +74,7 @@ export const GroupBody = Type.Object(
 
 export const GroupView = Type.Object({
   name: Type.String(),
-  selector: Type.Object({ hardware: Type.Optional(Type.String()), group: Type.Optional(Type.String()), tags: Type.Optional(Type.Array(Type.String())) }),
+  selector: Type.Object({ hardware: Type.Optional(Type.String()), group: Type.Optional(Type.String()), tags: Type.Optional(Type.Array(Type.String())), inventory: Type.Optional(InventorySelectorSchema) }),
   description: Nullable(Type.String()),
   createdBy: Type.String(),
   createdAt: Type.String(),

@@ -6,6 +6,7 @@ import { Type } from 'typebox'
 import type { Services } from '../services.js'
 import { DEVICE_ONLY, deviceOf, devicePrincipalOf, requireRole } from './auth.js'
 import { EnrollBody, EnrollReply, EventsBody, HealthBody, SecurityEventBody } from './fleet-schemas.js'
+import { InventoryBody, InventoryReply } from './inventory-schemas.js'
 import { errors } from './schemas.js'
 import { enrollmentRateLimit } from './throttle.js'
 
@@ -81,12 +82,27 @@ export const deviceRoutes =
         onRequest: deviceOnly,
         schema: {
           tags: ['device'],
-          summary: 'Something the device refused (a replayed assignment, say): audited, never a rollout outcome',
+          summary: 'Something the device refused (a replayed assignment) or found (integrity drift, a check past its time budget): audited, never a rollout outcome',
           body: SecurityEventBody,
-          response: { 200: Type.Object({ accepted: Type.Boolean() }), ...errors(400, 401, 403) },
+          response: { 200: Type.Object({ accepted: Type.Boolean() }, { additionalProperties: true }), ...errors(400, 401, 403) },
         },
       },
-      async (request) => reports.security(deviceOf(request), request.body),
+      async (request) => (request.body.kind === 'offer-refused' ? reports.security(deviceOf(request), request.body) : services.integrity.report(deviceOf(request), request.body)),
+    )
+
+    app.put(
+      '/v1/device/inventory',
+      {
+        onRequest: deviceOnly,
+        bodyLimit: config.inventory.maxBytes,
+        schema: {
+          tags: ['device'],
+          summary: 'The device inventory (OS, kernel, packages, models, free space, bootloader, TPM), at boot and when it changes',
+          body: InventoryBody,
+          response: { 200: InventoryReply, ...errors(400, 401, 403, 413) },
+        },
+      },
+      async (request) => services.inventory.report(deviceOf(request), request.body),
     )
 
     app.post(

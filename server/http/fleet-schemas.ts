@@ -1,5 +1,6 @@
 /** Wire schemas (TypeBox) of the device API and the fleet / rollout operator API. */
 import { Type } from 'typebox'
+import { IntegrityDetails, InventorySelectorSchema } from './inventory-schemas.js'
 
 const Sha256 = Type.String({ pattern: '^[0-9a-f]{64}$' })
 const Name = Type.String({ minLength: 1, maxLength: 128 })
@@ -61,8 +62,9 @@ export const SecurityEventBody = Type.Object(
   {
     id: Uuidish,
     seq: Seq,
-    kind: Type.Literal('offer-refused'),
+    kind: Type.Union([Type.Literal('offer-refused'), Type.Literal('integrity'), Type.Literal('integrity-timeout')]),
     reason: Type.Object({ code: Type.String({ maxLength: 64 }), message: Type.String({ maxLength: 4096 }) }, { additionalProperties: false }),
+    integrity: Type.Optional(IntegrityDetails),
     claimed: Type.Optional(
       Type.Object(
         { rolloutId: Type.Optional(Type.String({ maxLength: 64 })), release: Type.Optional(ReleaseRef), counter: Type.Optional(Type.Integer({ minimum: 0, maximum: 2147483647 })) },
@@ -130,6 +132,7 @@ export const RolloutBody = Type.Object(
           group: Type.Optional(Name),
           tags: Type.Optional(Type.Array(Tag, { maxItems: 32 })),
           savedGroup: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'a dynamic group (saved selector); its fields are copied into the rollout' })),
+          inventory: Type.Optional(InventorySelectorSchema),
         },
         { additionalProperties: false },
       ),

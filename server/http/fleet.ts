@@ -9,6 +9,8 @@ import type { Services } from '../services.js'
 import { ALL_ROLES, principalOf, requireRole, WATCHERS } from './auth.js'
 import { DeviceView } from './device-schemas.js'
 import { EnrollmentTokenBody } from './fleet-schemas.js'
+import { InventoryQuery } from './inventory-schemas.js'
+import { inventoryFilter } from './inventory-query.js'
 import { errors } from './schemas.js'
 
 const OPERATORS = ['operator', 'admin'] as const
@@ -65,6 +67,7 @@ export const fleetRoutes =
               sbomDigest: Type.Optional(Type.String({ maxLength: 200, description: 'runs a release signed with this provenance.sbomDigest' })),
               limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
               after: Type.Optional(Type.String({ maxLength: 64 })),
+              ...InventoryQuery,
             },
             { additionalProperties: false },
           ),
@@ -72,11 +75,12 @@ export const fleetRoutes =
         },
       },
       async (request) => {
-        const { version, notSeenFactor, limit, after, ...q } = request.query
+        const { version, notSeenFactor, limit, after, ...rest } = request.query
+        const { q, inventory } = await inventoryFilter(rest, services.inventory)
         const at = version?.lastIndexOf('@') ?? -1
         const release = version === undefined ? {} : at > 0 ? { name: version.slice(0, at), version: version.slice(at + 1) } : { name: version }
         const seen = notSeenFactor === undefined ? {} : { seenBefore: new Date(Date.now() - notSeenFactor * services.config.pollIntervalSeconds * 1000).toISOString() }
-        const filter = { ...q, ...release, ...seen }
+        const filter = { ...q, ...release, ...seen, ...inventory }
         const devices = await fleet.devices.list({ ...filter, limit, ...(after !== undefined && { after }) })
         return { devices: devices.map(({ credentialHash: _c, ...d }) => d), total: await fleet.inventory.count(filter) }
       },
@@ -89,8 +93,14 @@ export const fleetRoutes =
         const d = await fleet.devices.findById(request.params.id)
         if (!d) throw notFound('DEVICE_NOT_FOUND', `no device ${request.params.id}`)
         const { credentialHash: _c, ...shown } = d
-        const [rollouts, progress, securityEvents] = await Promise.all([fleet.members.forDevice(d.id), fleet.devices.progress(d.id), fleet.devices.securityEvents(d.id, 20)])
-        return { ...shown, rollouts, ...(progress ? { progress } : {}), securityEvents }
+        const [rollouts, progress, securityEvents, inventory, integrity] = await Promise.all([
+          fleet.members.forDevice(d.id),
+          fleet.devices.progress(d.id),
+          fleet.devices.securityEvents(d.id, 20),
+          services.inventory.view(d.id),
+          services.integrity.flags(d.id),
+        ])
+        return { ...shown, rollouts, ...(progress ? { progress } : {}), securityEvents, inventory, integrity }
       },
     )
 

@@ -21,6 +21,8 @@ export interface Metrics {
   downloadBudgetExceeded: Counter
   /** device polls by result: none, not-modified, assignment */
   polls: Counter<'result'>
+  /** integrity findings devices reported (issue 12 §4), by state and whether the release was known */
+  integrityFindings: Counter<'state' | 'release_known'>
 }
 
 export interface MetricSources {
@@ -59,6 +61,12 @@ export function createMetrics(sources: MetricSources): Metrics {
     }),
     uploadBytes: new Counter({ name: 'slipway_upload_bytes_total', help: 'artifact bytes received through uploads', registers: [registry] }),
     downloadBytes: new Counter({ name: 'slipway_download_bytes_total', help: 'blob bytes served', registers: [registry] }),
+    integrityFindings: new Counter({
+      name: 'slipway_device_integrity_findings_total',
+      help: 'integrity findings reported by devices: drift (a slot or model no longer hashes to its signed sha256) or timeout (a check ran out of its time budget)',
+      labelNames: ['state', 'release_known'],
+      registers: [registry],
+    }),
     downloadBudgetExceeded: new Counter({
       name: 'slipway_device_download_budget_exceeded_total',
       help: 'device downloads refused because the device passed its download budget for a blob',

@@ -31,6 +31,8 @@ import { adoptProvisionedModels } from './provisioned-models.js'
 import { clearProgress, progressTracker, readProgress, type ProgressView } from './progress.js'
 import { keepReserve } from './data-space.js'
 import { nextDelaySeconds } from './schedule.js'
+import { InventoryReporter } from './inventory-step.js'
+import { IntegrityChecker, type IntegrityResult } from './integrity-step.js'
 
 export interface TickResult {
   /** what the update did this round */
@@ -57,6 +59,8 @@ export interface Agent {
   /** ticks until `signal` aborts; after `reboot-issued` waits for the reboot to stop the process */
   run(signal?: AbortSignal): Promise<void>
   enroll(enrollmentToken: string): Promise<DeviceCredential>
+  /** re-hash the active slot and live models now (the schedule does it every integrityIntervalSeconds) */
+  checkIntegrity(): Promise<IntegrityResult[]>
   status(): Promise<AgentStatus>
   close(): void
 }
@@ -91,6 +95,14 @@ export async function createAgent(config: AgentConfig, deps: AgentDeps = {}): Pr
 
   ctx.progress = progressTracker(ctx)
   const heartbeat = new Heartbeat(config.heartbeatSeconds)
+  const inventory = new InventoryReporter(config.dataDir)
+  const integrity = new IntegrityChecker(config.dataDir)
+  /** idle work after a poll: the inventory when it changed (or first since start), a due integrity check in the background */
+  async function idleWork(): Promise<void> {
+    await inventory.maybeSend(ctx)
+    if (await integrity.due(ctx).catch(() => false))
+      void integrity.run(ctx).catch((e: unknown) => log('warn', 'integrity check failed', { message: (e as Error).message }))
+  }
   const pending = () => {
     const u = journal.update
     if (!u || TERMINAL_STEPS.has(u.step)) return false
@@ -117,7 +129,10 @@ export async function createAgent(config: AgentConfig, deps: AgentDeps = {}): Pr
     const poll = await pollOnce(ctx, credential.deviceId)
     const interval = poll.pollIntervalSeconds ? { pollIntervalSeconds: poll.pollIntervalSeconds } : {}
     // what the boot phase finished (committed, rolled-back) is this round's news unless a new install follows
-    if (!pending()) return { outcome: boot, poll: poll.kind, ...interval }
+    if (!pending()) {
+      await idleWork()
+      return { outcome: boot, poll: poll.kind, ...interval }
+    }
     await mkdir(ctx.stagingDir, { recursive: true })
     if (journal.update?.release.kind === 'model') return { outcome: await runModelUpdate(ctx), poll: poll.kind, ...interval }
     const outcome = await runInstall(ctx)
@@ -170,6 +185,7 @@ export async function createAgent(config: AgentConfig, deps: AgentDeps = {}): Pr
       )
       return credential
     },
+    checkIntegrity: () => integrity.run(ctx),
     async status() {
       const progress = await readProgress(config.dataDir)
       let slotStatus: SlotStatus | undefined

@@ -88,6 +88,24 @@ export interface AgentConfig {
   /** device key inside a TPM 2.0 through tpm2-tools (README "TPM-resident device keys"); absent: a file key */
   tpm?: TpmConfig
   logLevel?: 'debug' | 'info' | 'warn' | 'error'
+  /** the inventory report (issue 12 §3); every field has a default for a real device */
+  inventory?: {
+    /** false: never report (default true) */
+    enabled?: boolean
+    /** default /etc/os-release */
+    osReleasePath?: string
+    /** argv printing `name\tversion` lines (default dpkg-query -W); false: no package list */
+    packagesCommand?: string[] | false
+    /** TPM device node whose presence means a TPM (default /dev/tpmrm0); `tpm` config also counts */
+    tpmDevice?: string
+    /** override what is reported (tests, devices whose kernel string is not uname -r) */
+    kernel?: string
+    tpm?: boolean
+  }
+  /** seconds between integrity checks of the active slot and live models (default 86400; 0: never) */
+  integrityIntervalSeconds?: number
+  /** a check that has not finished after this many seconds reports integrity-timeout (default 3600) */
+  integrityBudgetSeconds?: number
 }
 
 const bad = (field: string, want: string) => new AgentError('CONFIG_INVALID', `config: ${field} must be ${want}`, { field })
@@ -112,7 +130,15 @@ export function validateConfig(raw: unknown, baseDir = process.cwd()): AgentConf
   } catch {
     throw bad('server', 'an absolute URL')
   }
-  for (const k of ['pollIntervalSeconds', 'backoffInitialSeconds', 'backoffMaxSeconds', 'expiryGraceSeconds', 'heartbeatSeconds', 'requestDeadlineSeconds']) num(o, k)
+  for (const k of ['pollIntervalSeconds', 'backoffInitialSeconds', 'backoffMaxSeconds', 'expiryGraceSeconds', 'heartbeatSeconds', 'requestDeadlineSeconds', 'integrityIntervalSeconds', 'integrityBudgetSeconds']) num(o, k)
+  if (o.inventory !== undefined) {
+    const inv = o.inventory as Record<string, unknown>
+    if (typeof inv !== 'object' || inv === null) throw bad('inventory', 'an object')
+    for (const k of ['osReleasePath', 'tpmDevice', 'kernel']) if (inv[k] !== undefined && (typeof inv[k] !== 'string' || !inv[k])) throw bad(`inventory.${k}`, 'a non-empty string')
+    for (const k of ['enabled', 'tpm']) if (inv[k] !== undefined && typeof inv[k] !== 'boolean') throw bad(`inventory.${k}`, 'true or false')
+    const pc = inv.packagesCommand
+    if (pc !== undefined && pc !== false && (!Array.isArray(pc) || !pc.length || !pc.every((x) => typeof x === 'string'))) throw bad('inventory.packagesCommand', 'false or a non-empty array of strings')
+  }
   if (o.download !== undefined) {
     if (typeof o.download !== 'object' || o.download === null) throw bad('download', 'an object')
     const d = o.download as Record<string, unknown>

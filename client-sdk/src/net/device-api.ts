@@ -6,6 +6,7 @@
  */
 import { canonicalWire } from '../../../signing/canonical-json.js'
 import { AgentError } from '../errors.js'
+import type { InventoryReport } from '../inventory/digest.js'
 import type { HttpClient } from './http-client.js'
 
 export interface EnrollRequest {
@@ -62,11 +63,27 @@ export interface DeviceEvent {
 export interface SecurityEvent {
   id: string
   seq: number
-  kind: 'offer-refused'
+  kind: 'offer-refused' | 'integrity' | 'integrity-timeout'
   reason: { code: string; message: string }
+  /** what an integrity check found (kinds integrity, integrity-timeout) */
+  integrity?: IntegrityFinding
   /** what the refused documents claimed, unverified (for the operator, never acted on) */
   claimed?: { rolloutId?: string; release?: { name: string; version: string }; counter?: number }
   at: string
+}
+
+/** An integrity check's finding: the target no longer hashes to its signed sha256, or the check ran out of time. */
+export interface IntegrityFinding {
+  target: 'os' | 'model'
+  release: { name: string; version: string }
+  /** the signed sha256 hashed against */
+  sha256: string
+  /** what it hashed to (drift only) */
+  actual?: string
+  /** first 1 MiB region whose hash differs from the one recorded when the content was last found intact; null: none recorded */
+  firstDifferingMiB?: number | null
+  checkedBytes: number
+  elapsedMs: number
 }
 
 export interface HealthReport {
@@ -191,6 +208,13 @@ export class DeviceApi {
 
   async health(report: HealthReport): Promise<void> {
     await this.#json('POST', '/v1/device/health', report, true, [200])
+  }
+
+  /** PUT /v1/device/inventory: `wantPackages` asks for the package list with the next report. */
+  async inventory(report: InventoryReport): Promise<{ changed: boolean; wantPackages: boolean }> {
+    const { json } = await this.#json('PUT', '/v1/device/inventory', report, true, [200])
+    if (!isObj(json) || typeof json.wantPackages !== 'boolean') throw invalid('inventory answer lacks wantPackages')
+    return { changed: json.changed === true, wantPackages: json.wantPackages }
   }
 
   /** Root metadata version `n` (canonical bytes), or undefined when the server has no such version (end of the chain). */

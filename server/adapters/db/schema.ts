@@ -61,6 +61,8 @@ export interface DevicesTable {
   quarantined_at: string | null
   quarantine_reason: string | null
   decommissioned_at: string | null
+  /** migration 011: selector facts of the latest inventory (JSON) */
+  inventory: string | null
 }
 
 export interface DeviceInstalledTable {
@@ -257,7 +259,58 @@ export interface ReleasePoliciesTable {
   updated_at: string
 }
 
+/** migration 011 */
+export interface DeviceInventoryTable {
+  device_id: string
+  digest: string
+  os: string | null
+  kernel: string | null
+  agent_version: string | null
+  bootloader: string | null
+  tpm: number | null
+  packages_digest: string | null
+  packages_list_digest: string | null
+  body: string
+  reported_at: string
+  changed_at: string
+}
+
+export interface DeviceInventoryHistoryTable {
+  device_id: string
+  digest: string
+  body: string
+  changed_at: string
+}
+
+export interface DeviceInventoryModelsTable {
+  device_id: string
+  name: string
+  version: string
+  sha256: string
+}
+
+export interface DevicePackagesTable {
+  device_id: string
+  name: string
+  version: string
+}
+
+export interface DeviceIntegrityTable {
+  device_id: string
+  state: string
+  first_at: string
+  last_at: string
+  reports: number
+  release_known: number
+  last_report: string
+}
+
 export interface Database {
+  device_inventory: DeviceInventoryTable
+  device_inventory_history: DeviceInventoryHistoryTable
+  device_inventory_models: DeviceInventoryModelsTable
+  device_packages: DevicePackagesTable
+  device_integrity: DeviceIntegrityTable
   device_groups: DeviceGroupsTable
   rollout_reservations: RolloutReservationsTable
   api_tokens: ApiTokensTable

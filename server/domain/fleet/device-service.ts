@@ -142,8 +142,8 @@ export class DeviceService {
 
   async saveGroup(name: string, selector: Selector, description: string | null, actor: string, reason: string | null): Promise<DeviceGroup> {
     const { savedGroup: _s, ...plain } = selector
-    if (plain.hardware === undefined && plain.group === undefined && !plain.tags?.length)
-      throw invalid('DEVICE_SELECTOR_EMPTY', 'a dynamic group needs at least one of hardware, group, tags')
+    if (plain.hardware === undefined && plain.group === undefined && !plain.tags?.length && !plain.inventory)
+      throw invalid('DEVICE_SELECTOR_EMPTY', 'a dynamic group needs at least one of hardware, group, tags, inventory')
     const at = this.now().toISOString()
     return announcedAfter(this.fleet.transaction(async (tx) => {
       const before = await tx.groups.find(name)

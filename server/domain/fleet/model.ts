@@ -1,4 +1,5 @@
 /** Fleet records: devices, enrollment tokens, rollouts, their members, the audit log. */
+import type { InventoryFacts, InventorySelector } from './inventory.js'
 
 export interface EnrollmentToken {
   id: string
@@ -42,6 +43,8 @@ export interface Device {
   quarantineReason?: string | null
   /** set once decommissioned: identity gone, history kept */
   decommissionedAt?: string | null
+  /** the selector facts of the device's latest inventory report (absent: none yet) */
+  inventory?: InventoryFacts
 }
 
 export interface DeviceWithInstalled extends Device {
@@ -60,6 +63,8 @@ export interface Selector {
   tags?: string[]
   /** the dynamic group this selector was copied from (when a rollout targeted one) */
   savedGroup?: string
+  /** exact matches on the device's latest inventory (issue 12 §3) */
+  inventory?: InventorySelector
 }
 
 /** A dynamic group: a saved selector over inventory fields; membership is computed. */
@@ -208,6 +213,8 @@ export interface DeviceSecurityEvent {
   code: string
   message: string
   claimed?: { rolloutId?: string; release?: { name: string; version: string } }
+  /** an integrity finding's details, with whether the release it names is known */
+  integrity?: unknown
   at: string
   receivedAt: string
 }

@@ -30,12 +30,29 @@ export interface DeviceEvent {
   at?: string
 }
 
-/** A refused offer a device reports (issue 12 §6): audited and kept, never a rollout outcome. */
+/** What an integrity check found (issue 12 §4); the release and sha256 are the device's claim. */
+export interface IntegrityDetails {
+  /** the active OS slot or a live model */
+  target: 'os' | 'model'
+  release: ReleaseName
+  /** the signed sha256 the device hashed against */
+  sha256: string
+  /** what it hashed to (drift), absent on a timeout */
+  actual?: string
+  /** the first 1 MiB region whose hash differs from the one recorded when the content was last found intact (null: none recorded) */
+  firstDifferingMiB?: number | null
+  /** bytes hashed, and how long it took */
+  checkedBytes: number
+  elapsedMs: number
+}
+
+/** A refused offer (issue 12 §6) or an integrity finding (§4): audited and kept, never a rollout outcome. */
 export interface SecurityReport {
   id: string
   seq: number
-  kind: 'offer-refused'
+  kind: 'offer-refused' | 'integrity' | 'integrity-timeout'
   reason: { code: string; message: string }
+  integrity?: IntegrityDetails
   claimed?: { rolloutId?: string; release?: ReleaseName; counter?: number }
   at?: string
 }

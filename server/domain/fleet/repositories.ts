@@ -16,6 +16,7 @@ import type {
   RolloutMember,
   StoredAssignment,
 } from './model.js'
+import type { InventoryPackage, InventorySelector, StoredInventory } from './inventory.js'
 
 export interface EnrollmentTokenRepository {
   insert(t: EnrollmentToken): Promise<void>
@@ -42,6 +43,12 @@ export interface DeviceListQuery {
   /** runs a release whose signed provenance carries this source revision / SBOM digest */
   sourceRevision?: string
   sbomDigest?: string
+  /** exact matches on the latest inventory (issue 12 §3) */
+  inventory?: InventorySelector
+  /** only these devices (a package-version search resolved to ids) */
+  ids?: string[]
+  /** devices flagged by an integrity check: 'drift' or 'timeout' */
+  integrity?: string
   limit: number
   after?: string
 }
@@ -210,7 +217,41 @@ export interface AuditRepository {
   list(q: { after?: number; limit: number; subject?: string }): Promise<AuditEntry[]>
 }
 
+/** The latest inventory per device, its change history and package lists (issue 12 §3). */
+export interface InventoryRepository {
+  find(deviceId: string): Promise<StoredInventory | undefined>
+  /** Writes the latest inventory; when `changed`, also a history row, its models and the device row's facts. */
+  save(deviceId: string, inv: StoredInventory, changed: boolean): Promise<void>
+  /** Replaces the device's package list (and records whose digest it is). */
+  replacePackages(deviceId: string, digest: string, list: InventoryPackage[]): Promise<void>
+  /** newest first */
+  history(deviceId: string, limit: number): Promise<Array<{ digest: string; changedAt: string; report: unknown }>>
+  /** Every device that has a package of this name, with the version(s) it has. */
+  packageHolders(name: string): Promise<Array<{ deviceId: string; version: string }>>
+}
+
+/** An integrity finding on a device (issue 12 §4), kept until an operator clears it. */
+export interface IntegrityFlag {
+  state: 'drift' | 'timeout'
+  firstAt: string
+  lastAt: string
+  reports: number
+  /** false when any report of it named a release the server does not know (or with another sha256) */
+  releaseKnown: boolean
+  lastReport: unknown
+}
+
+export interface IntegrityRepository {
+  /** Adds a report to the device's flag of that state (creating it). */
+  flag(deviceId: string, state: IntegrityFlag['state'], r: { at: string; releaseKnown: boolean; report: unknown }): Promise<void>
+  flags(deviceId: string): Promise<IntegrityFlag[]>
+  /** Removes the device's flags; how many there were. */
+  clear(deviceId: string): Promise<number>
+}
+
 export interface FleetRepositories {
+  inventoryReports: InventoryRepository
+  integrity: IntegrityRepository
   enrollmentTokens: EnrollmentTokenRepository
   devices: DeviceRepository
   inventory: DeviceInventoryRepository

@@ -58,8 +58,12 @@ export function releaseOf(image: Buffer, over: Partial<Release> = {}): Release {
 export interface FakeApi extends Served {
   events: any[]
   health: any[]
-  /** security events (refused offers) */
+  /** security events (refused offers, integrity findings) */
   security: any[]
+  /** inventory reports (PUT /v1/device/inventory) */
+  inventory: any[]
+  /** answer inventory reports with wantPackages: true while the last one carried no list */
+  wantPackages?: boolean
   blobs: Map<string, Buffer>
   /** the 200 poll body to serve (undefined → 204) */
   offer?: unknown
@@ -72,7 +76,7 @@ export interface FakeApi extends Served {
 
 /** The device API of DEVICE-API.md, minimal: poll, blobs, events, health, root chain. */
 export async function fakeApi(t: Test, trust: TrustKit): Promise<FakeApi> {
-  const api = { events: [] as any[], health: [] as any[], security: [] as any[], blobs: new Map<string, Buffer>(), trust, newerRoots: [] as Buffer[] } as FakeApi
+  const api = { events: [] as any[], health: [] as any[], security: [] as any[], inventory: [] as any[], blobs: new Map<string, Buffer>(), trust, newerRoots: [] as Buffer[] } as FakeApi
   const srv = await serve((req, res, body) => {
     const url = req.url ?? ''
     const json = (status: number, v: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(v))
@@ -96,6 +100,11 @@ export async function fakeApi(t: Test, trust: TrustKit): Promise<FakeApi> {
     if (url === '/v1/device/security-events') {
       api.security.push(JSON.parse(body.toString()))
       return json(200, { accepted: true })
+    }
+    if (url === '/v1/device/inventory' && req.method === 'PUT') {
+      const r = JSON.parse(body.toString())
+      api.inventory.push(r)
+      return json(200, { changed: true, wantPackages: Boolean(api.wantPackages) && !r.packages?.list })
     }
     if (url === '/v1/device/health') {
       api.health.push(JSON.parse(body.toString()))

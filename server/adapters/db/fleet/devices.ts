@@ -1,5 +1,6 @@
 import { CompiledQuery, sql, type Kysely, type Selectable } from 'kysely'
 import type { Device, DevicePollContext, DeviceSecurityEvent, DeviceWithInstalled, DownloadProgress, InstalledRelease, InstallMode } from '../../../domain/fleet/model.js'
+import type { InventoryFacts } from '../../../domain/fleet/inventory.js'
 import { toAssignment } from './assignments.js'
 import { filterDevices } from './device-filter.js'
 import type { DeviceListQuery, DeviceRepository } from '../../../domain/fleet/repositories.js'
@@ -21,6 +22,7 @@ const toDevice = (r: Selectable<DevicesTable>): Device => ({
   quarantinedAt: r.quarantined_at ?? null,
   quarantineReason: r.quarantine_reason ?? null,
   decommissionedAt: r.decommissioned_at ?? null,
+  ...(r.inventory ? { inventory: JSON.parse(r.inventory) as InventoryFacts } : {}),
 })
 
 const toInstalled = (r: Pick<Selectable<DeviceInstalledTable>, 'name' | 'version' | 'sha256' | 'security_version' | 'install_mode'>): InstalledRelease => ({

@@ -9,6 +9,8 @@ import { KyselyDeviceGroups, KyselyReservations } from './device-groups.js'
 import { KyselyDevices } from './devices.js'
 import { KyselyDownloads } from './downloads.js'
 import { KyselyInventory } from './inventory.js'
+import { KyselyInventoryReports } from './inventory-reports.js'
+import { KyselyIntegrity } from './integrity.js'
 import { KyselyEnrollmentTokens } from './enrollment-tokens.js'
 import { KyselyMembers } from './members.js'
 import { KyselyReports } from './reports.js'
@@ -20,6 +22,8 @@ export function fleetRepositories(db: Kysely<Database>, inTransaction = false): 
     enrollmentTokens: new KyselyEnrollmentTokens(db),
     devices: new KyselyDevices(db),
     inventory: new KyselyInventory(db),
+    inventoryReports: new KyselyInventoryReports(db),
+    integrity: new KyselyIntegrity(db),
     groups: new KyselyDeviceGroups(db),
     reservations: new KyselyReservations(db),
     rollouts: new KyselyRollouts(db),

@@ -1,0 +1,60 @@
+/**
+ * The inventory report and its digests. The digest covers everything but free space
+ * (which moves all the time), so the agent sends a report at boot and when that
+ * digest changes, not on every tick.
+ */
+import { createHash } from 'node:crypto'
+
+export interface InventoryPackage {
+  name: string
+  version: string
+}
+
+/** The body of PUT /v1/device/inventory (client-sdk/DEVICE-API.md). */
+export interface InventoryReport {
+  os?: { id?: string; versionId?: string; prettyName?: string }
+  kernel?: string
+  agentVersion: string
+  packages?: { digest: string; count: number; list?: InventoryPackage[] }
+  models: Array<{ name: string; version: string; sha256: string }>
+  storage: Array<{ name: string; freeBytes: number; totalBytes?: number }>
+  bootloader?: string
+  tpm?: boolean
+  digest?: string
+  at?: string
+}
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex')
+
+/** sha256 of the sorted, deduplicated `name\tversion\n` lines (what the server checks a sent list against). */
+export function packagesDigest(list: InventoryPackage[]): string {
+  return sha256([...new Set(list.map((p) => `${p.name}\t${p.version}\n`))].sort().join(''))
+}
+
+/** Sorted keys, so that the same facts always give the same text. */
+function stable(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stable).join(',')}]`
+  if (v && typeof v === 'object')
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${stable((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`
+  return JSON.stringify(v ?? null)
+}
+
+/** The digest of the report's facts: free space, the list itself, the digest and the time are left out. */
+export function inventoryDigest(r: InventoryReport): string {
+  const byName = <T extends { name: string }>(xs: T[]) => [...xs].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+  return sha256(
+    stable({
+      os: r.os ?? null,
+      kernel: r.kernel ?? null,
+      agentVersion: r.agentVersion,
+      packages: r.packages?.digest ?? null,
+      models: byName(r.models),
+      storage: byName(r.storage).map((s) => s.name),
+      bootloader: r.bootloader ?? null,
+      tpm: r.tpm ?? null,
+    }),
+  )
+}
