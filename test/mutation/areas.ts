@@ -19,6 +19,7 @@ export const areas = {
     mutate: ['signing/verify/*.ts', '!signing/verify/index.ts', 'signing/canonical-json.ts'],
     tests: [
       'test/signing/canonical-json.test.ts',
+      'test/signing/canonical-json-edges.test.ts',
       'test/signing/verify-attacks.test.ts',
       'test/signing/verify-survivors.test.ts',
       'test/signing/threshold-refusals.test.ts',
