@@ -37,7 +37,7 @@ export const areas = {
       'server/domain/fleet/cohort.ts',
       'server/domain/fleet/transitions.ts',
     ],
-    tests: ['test/server/fleet-gate.test.ts', 'test/server/fleet-gate-edges.test.ts'],
+    tests: ['test/server/fleet-gate-edges.test.ts', 'test/server/fleet-gate.test.ts'],
   },
   http: {
     title: 'Byte ranges and route authorization',
