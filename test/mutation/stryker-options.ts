@@ -39,6 +39,9 @@ export function strykerOptions(area: AreaName, choices: RunChoices = {}): Partia
     jsonReporter: { fileName: `reports/mutation/${area}.json` },
     clearTextReporter: { allowColor: false, logTests: false, reportScoreTable: true },
     tempDirName: `.stryker-tmp/${area}`,
+    // tap's own state: a test run in the work tree while Stryker copies the sandbox
+    // deletes files under .tap mid-copy and crashes the run (ENOENT)
+    ignorePatterns: ['.tap'],
     cleanTempDir: 'always',
     plugins: ['@stryker-mutator/tap-runner', '@stryker-mutator/typescript-checker'],
   }
