@@ -10,6 +10,7 @@ import type { Repositories } from './domain/repositories.js'
 import type { TrustService } from './domain/trust-service.js'
 import type { AssignmentService } from './domain/fleet/assignment-service.js'
 import type { FleetCaches } from './domain/fleet/caches.js'
+import type { DevicePollCache } from './domain/fleet/device-cache.js'
 import type { ChangeFeed } from './domain/fleet/change-feed.js'
 import type { DeviceService } from './domain/fleet/device-service.js'
 import type { EnrollmentService } from './domain/fleet/enrollment-service.js'
@@ -49,6 +50,8 @@ export interface Services {
   /** what the console's live pages listen to */
   changes: ChangeFeed
   caches: FleetCaches
+  /** the poll path's per-process copy of devices, dropped on every device change */
+  deviceCache: DevicePollCache
   /** quarantine, release, decommission */
   quarantine: QuarantineService
   /** which blobs a device may download, and its download budget */
