@@ -25,8 +25,11 @@ interface Entry {
 export class DevicePollCache implements Pick<DeviceRepository, 'findByCredentialHash'> {
   private readonly entries = new Map<string, Entry>()
   private readonly hashesOf = new Map<string, Set<string>>()
-  /** bumped by every invalidation: a read that started before one is not stored */
+  /** bumped by every invalidation; a read keeps what it read only if its device was not invalidated since it started */
   private generation = 0
+  private allForgottenAt = 0
+  private readonly forgottenAt = new Map<string, number>()
+  private reading = 0
 
   constructor(
     private readonly devices: Pick<DeviceRepository, 'findByCredentialHash'>,
@@ -38,30 +41,40 @@ export class DevicePollCache implements Pick<DeviceRepository, 'findByCredential
     const hit = this.entries.get(hash)
     if (hit && this.now() - hit.at < this.opts.ttlMs) return hit.ctx
     if (hit) this.drop(hash, hit.ctx.id)
-    const generation = this.generation
-    const ctx = await this.devices.findByCredentialHash(hash)
-    // a change committed while we read may have been announced already: do not keep what we read
-    if (ctx && generation === this.generation && this.opts.ttlMs > 0 && this.opts.maxEntries > 0) this.store(hash, ctx)
+    const started = this.generation
+    this.reading++
+    let ctx: DevicePollContext | undefined
+    try {
+      ctx = await this.devices.findByCredentialHash(hash)
+      // a change committed while we read may have been announced already: do not keep what we read
+      const stale = this.allForgottenAt > started || (ctx !== undefined && (this.forgottenAt.get(ctx.id) ?? 0) > started)
+      if (ctx && !stale && this.opts.ttlMs > 0 && this.opts.maxEntries > 0) this.store(hash, ctx)
+    } finally {
+      // the marks only matter to reads in flight
+      if (--this.reading === 0) this.forgottenAt.clear()
+    }
     return ctx
   }
 
-  /** This replica moved the device's last-seen: keep the copy in step, so the next poll does not write again. */
-  seen(deviceId: string, at: string): void {
+  /** This process moved the device's last-seen to `at` (exact) or found it at least `at`: keep the copy in step, so the next poll does not write again. */
+  seen(deviceId: string, at: string, exact: boolean): void {
     for (const hash of this.hashesOf.get(deviceId) ?? []) {
       const e = this.entries.get(hash)
-      if (e && (e.ctx.lastSeenAt === null || e.ctx.lastSeenAt < at)) e.ctx = { ...e.ctx, lastSeenAt: at }
+      if (e && (exact || e.ctx.lastSeenAt === null || e.ctx.lastSeenAt < at)) e.ctx = { ...e.ctx, lastSeenAt: at }
     }
   }
 
   /** Drops the entries of these devices, or of every device ('*'). */
   forget(deviceIds: readonly string[] | '*'): void {
-    this.generation++
+    const generation = ++this.generation
     if (deviceIds === '*') {
+      this.allForgottenAt = generation
       this.entries.clear()
       this.hashesOf.clear()
       return
     }
     for (const id of deviceIds) {
+      if (this.reading > 0) this.forgottenAt.set(id, generation)
       for (const hash of this.hashesOf.get(id) ?? []) this.entries.delete(hash)
       this.hashesOf.delete(id)
     }

@@ -18,8 +18,8 @@ const MAX_LISTED = 500
 export interface DeviceChangeListener {
   /** committed writes to these devices */
   changed(deviceIds: string[]): void
-  /** this process moved a device's last-seen (not announced: the poll tolerates an older value) */
-  seen(deviceId: string, at: string): void
+  /** this process moved a device's last-seen to `at` (exact), or found it at or after `at` (not exact); not announced: the poll tolerates an older value */
+  seen(deviceId: string, at: string, exact: boolean): void
 }
 
 type Args = unknown[]
@@ -68,7 +68,8 @@ function wrap(fleet: FleetRepositories, touched: (id: string) => void, listener:
         if (prop !== 'touch' || !listener) return Reflect.get(target, prop, target) as unknown
         return async (deviceId: string, at: string, notBefore: string) => {
           const wrote = await fleet.inventory.touch(deviceId, at, notBefore)
-          listener.seen(deviceId, at)
+          // written: the row holds `at`; not written: it holds something at or after notBefore
+          listener.seen(deviceId, wrote ? at : notBefore, wrote)
           return wrote
         }
       },
@@ -112,7 +113,7 @@ export function deviceChangeListener(bus: ChangeBus, cache: DevicePollCache): De
       cache.forget(ids)
       bus.publish(DEVICE_CHANGES, ids.length > MAX_LISTED ? RESYNC : ids.join(',')).catch(() => undefined)
     },
-    seen: (id, at) => cache.seen(id, at),
+    seen: (id, at, exact) => cache.seen(id, at, exact),
   }
 }
 
