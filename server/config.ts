@@ -132,6 +132,10 @@ export interface Config {
   rolloutTickSeconds: number
   /** longest a replica serves a rollout decision it missed a change notice for, in milliseconds (change bus fallback) */
   rolloutCacheMs: number
+  /** longest a replica serves a cached device (poll path) it missed a change notice for, in seconds (0: no device cache) */
+  deviceCacheSeconds: number
+  /** devices cached per process for the poll path */
+  deviceCacheEntries: number
   keys: KeysConfig
   delta: DeltaConfig
   tpmAttestation?: TpmAttestationConfig
@@ -321,6 +325,8 @@ export function loadConfig(env: Source = process.env, read?: Set<string>): Confi
     pollIntervalSeconds: integer(src, 'SLIPWAY_POLL_INTERVAL_SECONDS', 300, 1, 7 * 24 * 3600),
     rolloutTickSeconds: integer(src, 'SLIPWAY_ROLLOUT_TICK_SECONDS', 5, 1, 3600),
     rolloutCacheMs: integer(src, 'SLIPWAY_ROLLOUT_CACHE_MS', 1000, 0, 10 * 60 * 1000),
+    deviceCacheSeconds: integer(src, 'SLIPWAY_DEVICE_CACHE_SECONDS', 900, 0, 24 * 3600),
+    deviceCacheEntries: integer(src, 'SLIPWAY_DEVICE_CACHE_ENTRIES', 250_000, 1, 100_000_000),
     keys: keysConfig,
     delta: {
       memoryBudget: integer(src, 'SLIPWAY_DELTA_MEMORY_BUDGET', 2 ** 30, 128 * 2 ** 20, Number.MAX_SAFE_INTEGER),

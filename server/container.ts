@@ -38,6 +38,8 @@ import { InventoryService } from './domain/fleet/inventory-service.js'
 import { IntegrityService } from './domain/fleet/integrity-service.js'
 import { openRateLimitRedis } from './adapters/rate-limit/redis-store.js'
 import { announceRolloutChange, followRolloutChanges } from './domain/fleet/rollout-changes.js'
+import { DevicePollCache } from './domain/fleet/device-cache.js'
+import { announcingDeviceChanges, deviceChangeListener, followDeviceChanges } from './domain/fleet/device-changes.js'
 import { InProcessChangeBus, RedisChangeBus } from './adapters/bus/index.js'
 import type { ChangeBus } from './domain/ports.js'
 import { createMetrics } from './metrics/metrics.js'
@@ -105,6 +107,13 @@ export async function createContainer(
   })
   const closers: Array<() => Promise<void>> = [() => repos.close()]
   try {
+    const bus = changeBus(config, opts.onQueueError ?? (() => {}))
+    closers.unshift(() => bus.close())
+    // the poll reads devices through a per-process cache; every device write, by any
+    // service in any process, drops the device's entry everywhere (device-changes.ts)
+    const deviceCache = new DevicePollCache(repos.fleet.devices, { ttlMs: config.deviceCacheSeconds * 1000, maxEntries: config.deviceCacheEntries })
+    repos.fleet = announcingDeviceChanges(repos.fleet, deviceChangeListener(bus, deviceCache))
+    await followDeviceChanges(bus, deviceCache)
     const blobs = blobStore(config)
     await blobs.init()
     const queue = jobQueue(config, opts.onQueueError ?? (() => {}))
@@ -113,7 +122,7 @@ export async function createContainer(
     if (config.redisUrl) await queue.ping().catch((e: unknown) => { throw new RedisUnreachable(config.redisUrl as string, e) })
     const uploads = uploadArea(config, blobs, repos)
     closers.unshift(() => uploads.close())
-    const auth = new AuthService(repos.tokens, repos.fleet.devices)
+    const auth = new AuthService(repos.tokens, deviceCache)
     const trust = new TrustService(repos.roots)
     // file keys (embedded default): the first start creates a dev root; a PKCS#11
     // key is opened first so that module / PIN / key mistakes are the error shown
@@ -133,8 +142,6 @@ export async function createContainer(
       opts.fleet ?? fleetVersions(repos),
       { offerRatio: config.delta.offerRatio, topSources: config.delta.topSources },
     )
-    const bus = changeBus(config, opts.onQueueError ?? (() => {}))
-    closers.unshift(() => bus.close())
     const caches = new FleetCaches(repos.releases, repos.fleet.rollouts, config.rolloutCacheMs)
     await followRolloutChanges(bus, caches)
     // live pages (SSE) hear every change through the bus, whichever process made it
@@ -162,6 +169,7 @@ export async function createContainer(
       config,
       metrics,
       caches,
+      deviceCache,
       rollouts,
       assignments,
       reports,

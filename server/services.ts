@@ -13,6 +13,7 @@ import type { TrustService } from './domain/trust-service.js'
 import type { AssignmentService } from './domain/fleet/assignment-service.js'
 import type { FleetCaches } from './domain/fleet/caches.js'
 import type { LiveTopics } from './domain/fleet/live-changes.js'
+import type { DevicePollCache } from './domain/fleet/device-cache.js'
 import type { DeviceService } from './domain/fleet/device-service.js'
 import type { EnrollmentService } from './domain/fleet/enrollment-service.js'
 import type { ReportService } from './domain/fleet/report-service.js'
@@ -57,6 +58,8 @@ export interface Services {
   /** what the console's live pages listen to */
   live: LiveTopics
   caches: FleetCaches
+  /** the poll path's per-process copy of devices, dropped on every device change */
+  deviceCache: DevicePollCache
   /** quarantine, release, decommission */
   quarantine: QuarantineService
   /** device inventory reports and package searches (issue 12 §3) */

@@ -135,8 +135,11 @@ export class PermanentJobError extends Error {
 
 // ---------------------------------------------------------------- change bus
 
-/** Called with each message published on a channel this process subscribed to. */
+/** Called with each message published on a channel this process subscribed to, or with RESYNC. */
 export type ChangeHandler = (message: string) => void
+
+/** Delivered to every handler when notices may have been lost (the bus reconnected): anything may have changed. */
+export const RESYNC = '*'
 
 /**
  * Fire-and-forget notices between processes ("rollout X changed"), so every replica

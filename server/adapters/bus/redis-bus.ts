@@ -6,7 +6,7 @@
  * expiry fallback (ports.ts).
  */
 import { Redis } from 'ioredis'
-import type { ChangeBus, ChangeHandler } from '../../domain/ports.js'
+import { RESYNC, type ChangeBus, type ChangeHandler } from '../../domain/ports.js'
 import { DependencyUnavailable } from '../../domain/errors.js'
 import { parseRedisUrl, type RedisConnectionOptions } from '../queue/redis-connection.js'
 import { deliver } from './in-process-bus.js'
@@ -48,6 +48,13 @@ export class RedisChangeBus implements ChangeBus {
       this.subscriber = this.connect()
       this.subscriber.on('message', (key: string, message: string) => {
         for (const h of [...(this.handlers.get(key) ?? [])]) deliver(h, message)
+      })
+      // notices published while the subscriber was away are lost: after a reconnect
+      // every handler hears RESYNC ("anything may have changed") and drops what it cached
+      let connected = false
+      this.subscriber.on('ready', () => {
+        if (connected) for (const set of [...this.handlers.values()]) for (const h of [...set]) deliver(h, RESYNC)
+        connected = true
       })
     }
     const key = this.key(channel)

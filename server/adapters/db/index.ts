@@ -12,7 +12,7 @@ import { KyselyTokenRepository } from './token-repository.js'
 import { fleetRepositories } from './fleet/index.js'
 
 export { connectDatabase } from './connect.js'
-export { migrateToLatest, MIGRATIONS_DIR } from './migrate.js'
+export { migrateTo, migrateToLatest, migrationNames, MIGRATIONS_DIR } from './migrate.js'
 
 export interface OpenOptions {
   databaseUrl?: string

@@ -47,3 +47,16 @@ export async function migrateToLatest(db: Kysely<any>, dir = MIGRATIONS_DIR): Pr
   }
   return { applied: (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName) }
 }
+
+/** Migration names in order (`001_initial`, …), as the migrator knows them. */
+export async function migrationNames(dir = MIGRATIONS_DIR): Promise<string[]> {
+  return Object.keys(await new SqlFileProvider(dir).getMigrations())
+}
+
+/** Applies migrations up to and including `target` only (tests build a database at an older schema with it). */
+export async function migrateTo(db: Kysely<any>, target: string, dir = MIGRATIONS_DIR): Promise<MigrationOutcome> {
+  const migrator = new Migrator({ db, provider: new SqlFileProvider(dir) })
+  const { error, results } = await migrator.migrateTo(target)
+  if (error) throw new Error(`migration to ${target} failed: ${(error as Error).message ?? String(error)}`, { cause: error })
+  return { applied: (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName) }
+}

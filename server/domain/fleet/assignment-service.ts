@@ -47,10 +47,13 @@ export class AssignmentService {
     private readonly now: () => Date = () => new Date(),
   ) {}
 
-  /** `known`: what authentication just read (device, installed set, assignment); else it is read here. */
+  /** `known`: what authentication just read (device, installed set, assignment; maybe cached); else it is read here. */
   async poll(deviceId: string, ifNoneMatch: string | undefined, known?: DevicePollContext): Promise<PollResult> {
-    const [device, current] = known
-      ? [known, known.assignment]
+    // `known` may come from the poll cache: a device holding an ETag other than the one
+    // we have shows our copy may be behind (a notice still on its way), so read the database
+    const trusted = known && (ifNoneMatch === undefined || ifNoneMatch === known.assignment?.etag) ? known : undefined
+    const [device, current] = trusted
+      ? [trusted, trusted.assignment]
       : await Promise.all([this.fleet.devices.findById(deviceId), this.fleet.assignments.find(deviceId)])
     if (!device) return { kind: 'none', pollIntervalSeconds: this.pollIntervalSeconds }
     const desired = await this.decide(device, current)
