@@ -18,6 +18,8 @@ import type { RolloutService } from './domain/fleet/rollout-service.js'
 import type { DownloadPolicy } from './domain/fleet/download-policy.js'
 import type { QuarantineService } from './domain/fleet/quarantine-service.js'
 import type { RateLimitRedis } from './adapters/rate-limit/redis-store.js'
+import type { DeviceAuthService } from './domain/identity/device-auth-service.js'
+import type { DeviceIdentityService } from './domain/identity/device-identity-service.js'
 
 export interface Services {
   config: Config
@@ -57,4 +59,8 @@ export interface Services {
   rateLimitRedis?: RateLimitRedis
   /** this process's Prometheus registry (server /metrics, worker WORKER_PORT /metrics) */
   metrics: Metrics
+  /** the one device-authentication decision (mTLS, forwarded certificate, message signature) */
+  deviceAuth: DeviceAuthService
+  /** device certificates: enrollment with a CSR, renewal, claims and approval, revocation, the CRL */
+  identity: DeviceIdentityService
 }

@@ -56,7 +56,7 @@ async function setup(t: Test, mode: Mode, size: number, behaviour: (i: number) =
   const t0 = Date.now()
   const devices = await mapLimit(Array.from({ length: size }, (_, i) => i), 32, async (i) => {
     const d = await enroll(srv, et, { installed: [installedOf(v1)], tags: i % 2 ? ['odd'] : [] })
-    return new SimDevice(d.deviceId, d.credential, behaviour(i), v1)
+    return new SimDevice(d.deviceId, d, behaviour(i), v1)
   })
   if (process.env.SIM_DEBUG) console.error(`enrolled ${size} in ${Date.now() - t0} ms`)
   return { srv, op, v1, devices }

@@ -1,4 +1,6 @@
 /** Kysely table types: the SQL shape of migrations/*.sql. */
+import type { ColumnType } from 'kysely'
+
 export interface ApiTokensTable {
   id: string
   role: string
@@ -41,6 +43,8 @@ export interface EnrollmentTokensTable {
   revoked_at: string | null
   created_by: string
   created_at: string
+  /** migration 005; defaults to 0 */
+  require_tpm: ColumnType<number, number | undefined, number>
 }
 
 export interface DevicesTable {
@@ -61,6 +65,8 @@ export interface DevicesTable {
   quarantined_at: string | null
   quarantine_reason: string | null
   decommissioned_at: string | null
+  /** migration 005; defaults to 0 */
+  key_tpm_resident: ColumnType<number, number | undefined, number>
 }
 
 export interface DeviceInstalledTable {
@@ -249,6 +255,28 @@ export interface MultipartUploadPartsTable {
   length: number
 }
 
+export interface DeviceCertificatesTable {
+  serial: string
+  device_id: string
+  state: string
+  key_type: string
+  public_key: string
+  key_tpm_resident: number
+  certificate: string
+  claim: string | null
+  not_before: string
+  not_after: string
+  issued_at: string
+  revoked_at: string | null
+  revocation_reason: string | null
+}
+
+export interface DeviceCaTable {
+  id: number
+  certificate: string
+  created_at: string
+}
+
 export interface Database {
   device_groups: DeviceGroupsTable
   rollout_reservations: RolloutReservationsTable
@@ -271,4 +299,6 @@ export interface Database {
   deltas: DeltasTable
   multipart_uploads: MultipartUploadsTable
   multipart_upload_parts: MultipartUploadPartsTable
+  device_certificates: DeviceCertificatesTable
+  device_ca: DeviceCaTable
 }
