@@ -7,7 +7,7 @@ import { invalid } from '../domain/errors.js'
 import { DeviceAuthService } from '../domain/identity/device-auth-service.js'
 import type { Services } from '../services.js'
 import { deviceOf, devicePrincipalOf, deviceRequestOf, requireDevice } from './auth.js'
-import { CertificateReply, EnrollBody, EnrollReply, EventsBody, HealthBody, RenewBody, SecurityEventBody } from './fleet-schemas.js'
+import { AttestationChallengeBody, AttestationChallengeReply, CertificateReply, EnrollBody, EnrollReply, EventsBody, HealthBody, RenewBody, SecurityEventBody } from './fleet-schemas.js'
 import { errors } from './schemas.js'
 import { enrollmentRateLimit } from './throttle.js'
 
@@ -47,6 +47,25 @@ export const deviceRoutes =
         const r = await identity.enroll({ ...rest, csr, ...(attestation !== undefined ? { attestation } : {}) }, proof)
         const { kind, ...grant } = r
         return reply.status(kind === 'created' ? 201 : kind === 'claim-pending' ? 202 : 200).send({ ...grant, pollIntervalSeconds: config.pollIntervalSeconds })
+      },
+    )
+
+    app.post(
+      '/v1/device/attestation-challenge',
+      {
+        // throttled with enrollments: same token key, same budget
+        config: { rateLimit: enrollmentRateLimit(config.boundary) },
+        schema: {
+          tags: ['device'],
+          summary: 'Round 1 of a TPM key attestation before enrollment: a credential-activation challenge for the EK and attestation key',
+          security: [],
+          body: AttestationChallengeBody,
+          response: { 200: AttestationChallengeReply, ...errors(400, 401, 422, 429) },
+        },
+      },
+      async (request) => {
+        const { enrollmentToken, ...activation } = request.body
+        return identity.attestationChallenge(enrollmentToken, activation) as Promise<{ challenge: string; credentialBlob: string; encryptedSecret: string }>
       },
     )
 

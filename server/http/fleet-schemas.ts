@@ -24,6 +24,22 @@ export const EnrollBody = Type.Object(
   { additionalProperties: false },
 )
 
+/** Round 1 of a TPM key attestation (DEVICE-API.md "TPM key attestation") */
+export const AttestationChallengeBody = Type.Object(
+  {
+    enrollmentToken: Type.String({ minLength: 1, maxLength: 256 }),
+    ekCertificate: Type.String({ minLength: 1, maxLength: 8192, description: 'the TPM\'s EK certificate, DER base64 (NV index 0x01c00002)' }),
+    akPublic: Type.String({ minLength: 1, maxLength: 1024, description: 'the attestation key\'s TPMT_PUBLIC, base64' }),
+  },
+  { additionalProperties: false },
+)
+
+export const AttestationChallengeReply = Type.Object({
+  challenge: Type.String({ description: 'sealed by the server; sent back with the attestation' }),
+  credentialBlob: Type.String({ description: 'TPM2_MakeCredential credential blob, base64' }),
+  encryptedSecret: Type.String({ description: 'the seed encrypted to the EK, base64' }),
+})
+
 const CertificateFields = {
   deviceId: Type.String(),
   group: Type.String(),

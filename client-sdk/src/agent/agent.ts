@@ -12,6 +12,8 @@ import type { AgentConfig } from '../config/agent-config.js'
 import { AgentError } from '../errors.js'
 import { loadCredential, type DeviceCredential } from '../identity/credential.js'
 import { FileDeviceKey, type DeviceKey } from '../identity/device-key.js'
+import { TpmDeviceKey } from '../identity/tpm-key.js'
+import { tpmAttestationFor } from '../identity/tpm-enroll.js'
 import { enroll, renew, renewalDue } from '../identity/enroll.js'
 import { loadTls } from '../identity/tls.js'
 import { Journal, TERMINAL_STEPS, type JournalState } from '../journal/journal.js'
@@ -80,7 +82,8 @@ export async function createAgent(config: AgentConfig, deps: AgentDeps = {}): Pr
   const credentialFile = config.credentialFile ?? join(config.dataDir, 'credential.json')
   let credential = await loadCredential(credentialFile)
   const keyFile = config.keyFile ?? join(config.dataDir, 'device-key.pem')
-  let key: DeviceKey | undefined = deps.deviceKey ?? (await FileDeviceKey.load(keyFile))
+  // config.tpm: the key lives in the TPM (created at its handle on first start); else a file key
+  let key: DeviceKey | undefined = deps.deviceKey ?? (config.tpm ? await TpmDeviceKey.open(config.tpm) : await FileDeviceKey.load(keyFile))
   const http = new HttpClient({ ...(config.tls ? { tls: await loadTls(config.tls) } : {}) })
   // a certificate and the key sign every request; an old enrollment's bearer credential until it re-enrolls
   const api = new DeviceApi(
@@ -197,6 +200,7 @@ export async function createAgent(config: AgentConfig, deps: AgentDeps = {}): Pr
           hardware: config.hardware,
           ...(config.tags ? { tags: config.tags } : {}),
           installed: s.os ? [s.os, ...Object.values(s.models)] : Object.values(s.models),
+          ...(key instanceof TpmDeviceKey ? await tpmAttestationFor(api, key, token, log) : {}),
         },
         key,
         credentialFile,

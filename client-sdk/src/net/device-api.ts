@@ -190,6 +190,14 @@ export class DeviceApi {
     return json as unknown as EnrollResult
   }
 
+  /** Round 1 of a TPM key attestation, before enrollment (DEVICE-API.md "TPM key attestation"). */
+  async attestationChallenge(req: { enrollmentToken: string; ekCertificate: string; akPublic: string }): Promise<{ challenge: string; credentialBlob: string; encryptedSecret: string }> {
+    const { json } = await this.#json('POST', '/v1/device/attestation-challenge', req, false, [200])
+    if (!isObj(json) || typeof json.challenge !== 'string' || typeof json.credentialBlob !== 'string' || typeof json.encryptedSecret !== 'string')
+      throw invalid('attestation challenge lacks challenge, credentialBlob or encryptedSecret')
+    return json as { challenge: string; credentialBlob: string; encryptedSecret: string }
+  }
+
   /** A new certificate for the key in `csr`, the request signed with the current key. */
   async renew(csr: string): Promise<CertificateResult> {
     const { json } = await this.#json('POST', '/v1/device/certificate', { csr }, true, [200])

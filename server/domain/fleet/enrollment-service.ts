@@ -14,11 +14,17 @@ export const ENROLLMENT_TOKEN_PREFIX = 'sle_'
 
 /** Check an enrollment token and take one of its uses, in the caller's transaction (so the use is taken only if the enrollment is written). */
 export async function takeEnrollmentToken(tx: FleetRepositories, secret: string, now: string): Promise<EnrollmentToken> {
+  const token = await checkEnrollmentToken(tx, secret, now)
+  if (!(await tx.enrollmentTokens.takeUse(token.id)))
+    throw invalidToken('ENROLLMENT_TOKEN_USED_UP', `the enrollment token was already used ${token.maxUses} times`)
+  return token
+}
+
+/** The token is valid now (not revoked, not expired, not used up), without taking a use. */
+export async function checkEnrollmentToken(tx: FleetRepositories, secret: string, now: string): Promise<EnrollmentToken> {
   const token = secret.startsWith(ENROLLMENT_TOKEN_PREFIX) ? await tx.enrollmentTokens.findByHash(sha256(secret)) : undefined
   if (!token || token.revokedAt !== null) throw invalidToken('ENROLLMENT_TOKEN_INVALID', 'the enrollment token is not valid')
   if (token.expiresAt <= now) throw invalidToken('ENROLLMENT_TOKEN_INVALID', 'the enrollment token has expired')
-  if (!(await tx.enrollmentTokens.takeUse(token.id)))
-    throw invalidToken('ENROLLMENT_TOKEN_USED_UP', `the enrollment token was already used ${token.maxUses} times`)
   return token
 }
 

@@ -9,7 +9,7 @@
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto'
 import { notFound, SlipwayError, unprocessable } from '../errors.js'
-import { takeEnrollmentToken } from '../fleet/enrollment-service.js'
+import { checkEnrollmentToken, takeEnrollmentToken } from '../fleet/enrollment-service.js'
 import { deviceQuarantined } from '../fleet/quarantine-service.js'
 import type { Device, DeviceCertificate, DeviceClaim, InstalledRelease } from '../fleet/model.js'
 import type { FleetRepositories } from '../fleet/repositories.js'
@@ -133,14 +133,29 @@ export class DeviceIdentityService {
     })
   }
 
+  /**
+   * Round 1 of a key attestation, before enrollment: the device has no identity yet, so
+   * the request carries a valid enrollment token (checked, not used up) and is throttled
+   * with enrollments. Stateless: the challenge is sealed with the replicas' shared key.
+   */
+  async attestationChallenge(enrollmentToken: string, request: unknown): Promise<unknown> {
+    const token = await checkEnrollmentToken(this.fleet, enrollmentToken, this.#now().toISOString())
+    if (token.uses >= token.maxUses) throw new SlipwayError('unauthenticated', 'ENROLLMENT_TOKEN_USED_UP', `the enrollment token was already used ${token.maxUses} times`)
+    if (!this.o.attestation) throw new SlipwayError('invalid', 'ATTESTATION_NOT_SUPPORTED', 'this server has no key attestation verifier configured (SLIPWAY_TPM_EK_CA_FILE)')
+    return this.o.attestation.challenge(request)
+  }
+
   /** Renewal: the device proved its current key (the request's signature); the CSR may carry the same key or a new one. */
   async renew(principal: DevicePrincipal, csrPem: string, attestation?: unknown): Promise<CertificateGrant> {
     const csr = this.ca.checkCsr(csrPem)
     if (csr.commonName !== principal.deviceId) throw unprocessable('CERT_CSR_INVALID', `the certificate request names ${csr.commonName}, not the device id ${principal.deviceId}`)
-    const tpm = await this.#attest(attestation, csr.spki)
+    const attested = await this.#attest(attestation, csr.spki)
     const now = this.#now()
     const at = now.toISOString()
     return this.fleet.transaction(async (tx) => {
+      // the same key renewing keeps what its attestation proved; a new key must prove it again
+      const current = principal.certificate
+      const tpm = attested || (current !== undefined && current.keyTpmResident && Buffer.from(current.publicKey, 'base64').equals(csr.spki))
       const cert = await this.#issue(tx, principal.deviceId, csrPem, principal.deviceId, 'active', tpm, null, now)
       const superseded = await tx.certificates.revokeForDevice(principal.deviceId, at, 'superseded: renewed', { states: ['active'], exceptSerial: cert.serial })
       await tx.devices.setKeyTpmResident(principal.deviceId, tpm)

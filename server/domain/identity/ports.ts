@@ -52,5 +52,7 @@ export interface NonceStore {
  * throws (with its own code) when the attestation is forged or does not chain.
  */
 export interface KeyAttestationVerifier {
+  /** Round 1 (TPM credential activation): a challenge only the TPM holding that EK and AK can answer; opaque here. */
+  challenge(request: unknown): Promise<unknown>
   verify(attestation: unknown, devicePublicKeySpkiDer: Buffer): Promise<{ tpmResident: boolean }>
 }
