@@ -16,6 +16,10 @@ import { call } from '../helpers/api.js'
 import { imagePair, pushRelease } from '../helpers/deltas.js'
 import { startServer } from '../helpers/server.js'
 import { startSwtpm } from '../helpers/swtpm.js'
+import { renew } from '../../client-sdk/src/identity/enroll.js'
+import { TpmDeviceKey } from '../../client-sdk/src/identity/tpm-key.js'
+import { DeviceApi } from '../../client-sdk/src/net/device-api.js'
+import { HttpClient } from '../../client-sdk/src/net/http-client.js'
 
 t.test('a TPM-resident key enrolls under requireTpm and runs the whole update loop; a file key and a foreign EK are refused', async (t) => {
   const tpm = await startSwtpm(t)
@@ -78,4 +82,15 @@ t.test('a TPM-resident key enrolls under requireTpm and runs the whole update lo
   t.same(shown.json.installed.map((i: { version: string }) => i.version), ['1.1.0'], 'the server sees the device on 1.1.0')
   const view = (await call(srv, op, 'GET', `/v1/rollouts/${rollout.json.rollout.id}`)).json
   t.equal(view.totals.healthy, 1, `the TPM device counts healthy in its rollout: ${JSON.stringify(view.totals)}`)
+
+  // renewal of the same TPM key (signed by the TPM) keeps what the attestation proved
+  const key = await TpmDeviceKey.open({ tcti: tpm.tcti })
+  const http = new HttpClient()
+  t.teardown(() => http.close())
+  const api = new DeviceApi(new URL(srv.url), http, () => ({ key, serial: cred.serial! }), 30_000)
+  const renewed = await renew(api, cred, key, join(dir, 'renewed.json'))
+  t.not(renewed.serial, cred.serial)
+  const after = await call(srv, op, 'GET', `/v1/devices/${cred.deviceId}/certificates`)
+  const list = after.json.certificates ?? after.json
+  t.match(list.find((c: { serial: string }) => c.serial === renewed.serial), { state: 'active', keyTpmResident: true }, 'the renewed certificate is still TPM-resident')
 })
