@@ -93,7 +93,7 @@ export function tellStory(o: DemoOptions): Story {
       const tags = isFragile(i) ? ['simulated', 'gpu-rev-b'] : ['simulated']
       const d = await enroll(srv, token, { hardwareId: `pi-sim-${String(i).padStart(3, '0')}`, hardware: 'rpi4', tags, installed: [installed] })
       if (isFragile(i)) fragile.add(d.deviceId)
-      return new SimDevice(d.deviceId, d.credential, 'healthy', undefined)
+      return new SimDevice(d.deviceId, d, 'healthy', undefined)
     })
     await mapLimit(Array.from({ length: o.agents }, (_, i) => i), 4, async (i) => {
       const name = String(i).padStart(2, '0')

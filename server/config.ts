@@ -4,6 +4,7 @@
  * start. A bad value stops the start with a message naming the variable.
  */
 import { readFileSync } from 'node:fs'
+import { isIP } from 'node:net'
 import { resolve } from 'node:path'
 
 export interface S3Config {
@@ -45,6 +46,23 @@ export interface KeysConfig {
   /** Development key folder: the dev root, CI release and online file keys (mode 0600). */
   dir: string
   online: OnlineKeyConfig
+  /** the device CA's key: a file (default `<keys>/device-ca.pem`, generated) or a PKCS#11 key (PKCS11_DEVICE_CA_KEY_LABEL) */
+  deviceCa: DeviceCaKeyConfig
+}
+
+/** Same shape as the online key's: a file key, or a key in the PKCS#11 token of PKCS11_MODULE. */
+export type DeviceCaKeyConfig = OnlineKeyConfig
+
+/** Device identity (client-sdk/DEVICE-API.md "Identity"). */
+export interface DeviceIdentityConfig {
+  /** lifetime of issued device certificates, seconds (default 30 days); agents renew at 2/3 */
+  certLifetimeSeconds: number
+  /** also accept the old `sld_` bearer credentials, for one release (default false) */
+  bearerCompat: boolean
+  /** peers allowed to forward a verified client certificate in X-Client-Cert: IPs and CIDRs */
+  trustedProxies: string[]
+  /** terminate TLS in the server (https, optional client certificates) when set */
+  tls?: { certFile: string; keyFile: string; clientCaFile?: string }
 }
 
 /** Delta builds (DESIGN.md "Payloads and deltas"). */
@@ -141,6 +159,7 @@ export interface Config {
   tpmAttestation?: TpmAttestationConfig
   boundary: BoundaryConfig
   inventory: InventoryConfig
+  identity: DeviceIdentityConfig
 }
 
 export class ConfigError extends Error {
@@ -241,10 +260,23 @@ function prefix(src: Source, name: string, dflt: string): string {
   return raw
 }
 
-const PKCS11_VARS = ['PKCS11_TOKEN_LABEL', 'PKCS11_PIN', 'PKCS11_PIN_FILE', 'PKCS11_ONLINE_KEY_LABEL']
+const PKCS11_VARS = ['PKCS11_TOKEN_LABEL', 'PKCS11_PIN', 'PKCS11_PIN_FILE', 'PKCS11_ONLINE_KEY_LABEL', 'PKCS11_DEVICE_CA_KEY_LABEL']
+
+function deviceCaKey(src: Source, dir: string, online: OnlineKeyConfig): DeviceCaKeyConfig {
+  const label = src.PKCS11_DEVICE_CA_KEY_LABEL
+  if (!label) return { kind: 'file', path: resolve(src.SLIPWAY_DEVICE_CA_KEY_FILE || `${dir}/device-ca.pem`) }
+  if (src.SLIPWAY_DEVICE_CA_KEY_FILE) throw new ConfigError('SLIPWAY_DEVICE_CA_KEY_FILE', 'cannot be set together with PKCS11_DEVICE_CA_KEY_LABEL')
+  if (online.kind !== 'pkcs11') throw new ConfigError('PKCS11_MODULE', 'is required when PKCS11_DEVICE_CA_KEY_LABEL is set')
+  return { ...online, keyLabel: label }
+}
 
 function keys(src: Source, dataDir: string): KeysConfig {
   const dir = resolve(src.SLIPWAY_KEYS_DIR || `${dataDir}/keys`)
+  const base = keysWithoutCa(src, dir)
+  return { ...base, deviceCa: deviceCaKey(src, dir, base.online) }
+}
+
+function keysWithoutCa(src: Source, dir: string): Omit<KeysConfig, 'deviceCa'> {
   const modulePath = src.PKCS11_MODULE
   if (!modulePath) {
     const stray = PKCS11_VARS.find((v) => src[v])
@@ -285,6 +317,32 @@ function accelRedirect(src: Source): { accelRedirectPrefix?: string } {
     throw new ConfigError('SLIPWAY_ACCEL_REDIRECT_PREFIX', 'must be a URL path that starts and ends with /, e.g. /_slipway_blobs/')
   if (src.S3_ENDPOINT) throw new ConfigError('SLIPWAY_ACCEL_REDIRECT_PREFIX', 'is for file mode: with S3_ENDPOINT downloads redirect to presigned URLs')
   return { accelRedirectPrefix: raw }
+}
+
+/** SLIPWAY_TRUSTED_PROXIES: comma-separated IPv4/IPv6 addresses and CIDRs. */
+function proxies(src: Source): string[] {
+  const raw = src.SLIPWAY_TRUSTED_PROXIES
+  if (!raw) return []
+  return raw.split(',').map((e) => e.trim()).filter(Boolean).map((e) => {
+    const [addr, bits, extra] = e.split('/')
+    const family = isIP(addr ?? '')
+    const max = family === 6 ? 128 : 32
+    if (!family || extra !== undefined || (bits !== undefined && (!/^\d{1,3}$/.test(bits) || Number(bits) > max)))
+      throw new ConfigError('SLIPWAY_TRUSTED_PROXIES', `"${e}" is not an IP address or CIDR`)
+    return e
+  })
+}
+
+function tls(src: Source): DeviceIdentityConfig['tls'] {
+  const certFile = src.TLS_CERT_FILE
+  const keyFile = src.TLS_KEY_FILE
+  if (!certFile && !keyFile) {
+    if (src.TLS_CLIENT_CA_FILE) throw new ConfigError('TLS_CERT_FILE', 'is required when TLS_CLIENT_CA_FILE is set')
+    return undefined
+  }
+  if (!certFile) throw new ConfigError('TLS_CERT_FILE', 'is required when TLS_KEY_FILE is set')
+  if (!keyFile) throw new ConfigError('TLS_KEY_FILE', 'is required when TLS_CERT_FILE is set')
+  return { certFile: resolve(certFile), keyFile: resolve(keyFile), ...(src.TLS_CLIENT_CA_FILE ? { clientCaFile: resolve(src.TLS_CLIENT_CA_FILE) } : {}) }
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
@@ -346,6 +404,12 @@ export function loadConfig(env: Source = process.env, read?: Set<string>): Confi
     inventory: {
       maxBytes: integer(src, 'SLIPWAY_INVENTORY_MAX_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
       integrityQuarantine: bool(src, 'SLIPWAY_INTEGRITY_QUARANTINE', false),
+    },
+    identity: {
+      certLifetimeSeconds: integer(src, 'SLIPWAY_DEVICE_CERT_LIFETIME_SECONDS', 30 * 86400, 60, 825 * 86400),
+      bearerCompat: bool(src, 'SLIPWAY_DEVICE_BEARER_COMPAT', false),
+      trustedProxies: proxies(src),
+      tls: tls(src),
     },
   }
 }

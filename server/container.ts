@@ -44,6 +44,13 @@ import { InProcessChangeBus, RedisChangeBus } from './adapters/bus/index.js'
 import type { ChangeBus } from './domain/ports.js'
 import { createMetrics } from './metrics/metrics.js'
 import { evaluateSoon } from './workers/jobs.js'
+import { loadTpmAttestationVerifier } from './adapters/attestation/tpm-attestation.js'
+import { noDeviceCaInWorker, SigningDeviceCa } from './adapters/identity/device-ca.js'
+import { InProcessNonceStore, RedisNonceStore } from './adapters/identity/nonce-store.js'
+import { DeviceAuthService } from './domain/identity/device-auth-service.js'
+import { DeviceIdentityService } from './domain/identity/device-identity-service.js'
+import type { KeyAttestationVerifier, NonceStore } from './domain/identity/ports.js'
+import { TrustedProxies } from './domain/identity/trusted-proxies.js'
 
 export interface Container extends Services {
   /** set when this start created the development root (first start with file keys) */
@@ -98,6 +105,10 @@ export async function createContainer(
     onQueueError?: (e: Error) => void
     /** what the fleet runs (tests inject one; default: the stub until devices exist) */
     fleet?: FleetVersions
+    /** checks TPM key attestations at enrollment; without one an enrollment carrying an attestation is refused */
+    attestation?: KeyAttestationVerifier
+    /** open the device CA (default true); false in `slipway worker`, which serves no device route */
+    deviceCa?: boolean
   } = {},
 ): Promise<Container> {
   const repos = await openRepositories({
@@ -111,7 +122,7 @@ export async function createContainer(
     closers.unshift(() => bus.close())
     // the poll reads devices through a per-process cache; every device write, by any
     // service in any process, drops the device's entry everywhere (device-changes.ts)
-    const deviceCache = new DevicePollCache(repos.fleet.devices, { ttlMs: config.deviceCacheSeconds * 1000, maxEntries: config.deviceCacheEntries })
+    const deviceCache = new DevicePollCache({ findByCredentialHash: (h) => repos.fleet.devices.findByCredentialHash(h), findWithDevice: (s) => repos.fleet.certificates.findWithDevice(s) }, { ttlMs: config.deviceCacheSeconds * 1000, maxEntries: config.deviceCacheEntries })
     repos.fleet = announcingDeviceChanges(repos.fleet, deviceChangeListener(bus, deviceCache))
     await followDeviceChanges(bus, deviceCache)
     const blobs = blobStore(config)
@@ -122,7 +133,7 @@ export async function createContainer(
     if (config.redisUrl) await queue.ping().catch((e: unknown) => { throw new RedisUnreachable(config.redisUrl as string, e) })
     const uploads = uploadArea(config, blobs, repos)
     closers.unshift(() => uploads.close())
-    const auth = new AuthService(repos.tokens, deviceCache)
+    const auth = new AuthService(repos.tokens)
     const trust = new TrustService(repos.roots)
     // file keys (embedded default): the first start creates a dev root; a PKCS#11
     // key is opened first so that module / PIN / key mistakes are the error shown
@@ -159,6 +170,30 @@ export async function createContainer(
     const downloads = new DownloadPolicy(repos.fleet, { factor: b.downloadBudgetFactor, windowSeconds: b.downloadBudgetWindowSeconds, quarantine: b.downloadBudgetQuarantine }, quarantine)
     const rateLimitRedis = config.redisUrl ? openRateLimitRedis(config.redisUrl) : undefined
     if (rateLimitRedis) closers.unshift(async () => void (await rateLimitRedis.quit().catch(() => rateLimitRedis.disconnect())))
+    // only the HTTP server issues and checks device certificates: a worker opening the CA
+    // key would need the server's keys folder (SIGNER_KEY_MISMATCH with its own)
+    const deviceCa = (opts.deviceCa ?? true) ? await SigningDeviceCa.open(config.keys.deviceCa, repos.fleet.deviceCa) : undefined
+    if (deviceCa) closers.unshift(() => deviceCa.close())
+    const ca = deviceCa ?? noDeviceCaInWorker
+    // a signature's nonce must be refused by every replica: Redis when scaled out
+    const nonces: NonceStore = config.redisUrl ? new RedisNonceStore(config.redisUrl, config.queuePrefix) : new InProcessNonceStore()
+    closers.unshift(async () => nonces.close?.())
+    const deviceAuth = new DeviceAuthService({
+      // both lookups through the poll cache: a poll that changes nothing reads no database
+      certificates: deviceCache,
+      devices: deviceCache,
+      ca,
+      nonces,
+      proxies: new TrustedProxies(config.identity.trustedProxies),
+      bearerCompat: config.identity.bearerCompat,
+      apiTokens: auth,
+    })
+    // SLIPWAY_TPM_EK_CA_FILE: key attestations at enrollment are checked against the operator's EK CA
+    const attestation = opts.attestation ?? (deviceCa && config.tpmAttestation ? await loadTpmAttestationVerifier(config.tpmAttestation) : undefined)
+    const identity = new DeviceIdentityService(repos.fleet, ca, {
+      certLifetimeSeconds: config.identity.certLifetimeSeconds,
+      ...(attestation ? { attestation } : {}),
+    })
     const reports = new ReportService(repos.fleet, caches, (n, v) => repos.releases.findByNameVersion(n, v), (id) => evaluateSoon(queue, id), announce)
     const metrics = createMetrics({ queue, deltas, deltaRepo: repos.deltas, rollouts })
     const integrity = new IntegrityService(repos.fleet, (n, v) => repos.releases.findByNameVersion(n, v), quarantine, {
@@ -181,6 +216,8 @@ export async function createContainer(
       ...(rateLimitRedis ? { rateLimitRedis } : {}),
       devices: new DeviceService(repos.fleet, announce),
       live,
+      deviceAuth,
+      identity,
       repos,
       blobs,
       uploads,

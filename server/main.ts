@@ -58,7 +58,7 @@ export async function launch(config: Config, opts: LaunchOptions = {}): Promise<
     return {
       app,
       container,
-      url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,
+      url: `${config.identity.tls ? 'https' : 'http'}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,
       bootstrapToken,
       warnings,
       async close() {

@@ -23,6 +23,8 @@ import type { QuarantineService } from './domain/fleet/quarantine-service.js'
 import type { InventoryService } from './domain/fleet/inventory-service.js'
 import type { IntegrityService } from './domain/fleet/integrity-service.js'
 import type { RateLimitRedis } from './adapters/rate-limit/redis-store.js'
+import type { DeviceAuthService } from './domain/identity/device-auth-service.js'
+import type { DeviceIdentityService } from './domain/identity/device-identity-service.js'
 
 export interface Services {
   config: Config
@@ -72,4 +74,8 @@ export interface Services {
   rateLimitRedis?: RateLimitRedis
   /** this process's Prometheus registry (server /metrics, worker WORKER_PORT /metrics) */
   metrics: Metrics
+  /** the one device-authentication decision (mTLS, forwarded certificate, message signature) */
+  deviceAuth: DeviceAuthService
+  /** device certificates: enrollment with a CSR, renewal, claims and approval, revocation, the CRL */
+  identity: DeviceIdentityService
 }

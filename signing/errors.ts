@@ -52,7 +52,9 @@ export type TrustErrorCode =
   | 'PKCS11_KEY_EXISTS'
   | 'PKCS11_FAILED'
   // ---- device certificates
-  | 'CERT_CSR_INVALID'
+  | 'CERT_CSR_INVALID' // not a PKCS#10 request, or not for the expected name
+  | 'CERT_CSR_KEY_NOT_ALLOWED' // the request's key is neither ECDSA P-256 nor Ed25519
+  | 'CERT_CSR_SIGNATURE_INVALID' // not signed by the key it carries (no proof of possession)
   | 'CERT_CHAIN_INVALID'
   | 'CERT_EXPIRED'
   | 'CERT_REVOKED'

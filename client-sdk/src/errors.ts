@@ -4,6 +4,7 @@
  * (signature, expiry, binding, payload hash) or a `DeltaError` code from the
  * applier. The server and operators match on `code`, never on the message.
  */
+import { CodedError } from './coded-error.js'
 export type AgentErrorCode =
   | 'CONFIG_INVALID' // config file missing, not JSON, or a field of the wrong type
   | 'JOURNAL_CORRUPT' // the state file is not a journal this agent wrote
@@ -33,17 +34,7 @@ export type AgentErrorCode =
   | 'TPM_KEY_INVALID' // the configured persistent handle holds a key that is not a TPM-resident P-256 signing key
   | 'AGENT_STOPPING' // SIGTERM: the update stopped at a safe point (checkpointed) and resumes at the next start
 
-export class AgentError extends Error {
-  constructor(
-    readonly code: AgentErrorCode,
-    message: string,
-    readonly details?: Record<string, unknown>,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options)
-    this.name = 'AgentError'
-  }
-}
+export class AgentError extends CodedError<AgentErrorCode> {}
 
 export const isAgentError = (e: unknown, code?: AgentErrorCode): e is AgentError =>
   e instanceof AgentError && (code === undefined || e.code === code)
@@ -57,7 +48,8 @@ export interface Reason {
 /** Map any thrown value to a reportable reason; unknown errors keep their message under `AGENT_INTERNAL`. */
 export function reasonOf(e: unknown): Reason {
   const err = e as { code?: unknown; message?: unknown; name?: unknown }
-  const named = err && ['AgentError', 'TrustError', 'DeltaError', 'SlotError'].includes(String(err.name))
+  // every agent tree (CodedError), and the signing library's TrustError (signing/ keeps its own base)
+  const named = e instanceof CodedError || (err && String(err.name) === 'TrustError')
   if (named && typeof err.code === 'string') return { code: err.code, message: String(err.message).slice(0, 1000) }
   const errno = err && typeof err.code === 'string' ? err.code : undefined
   if (errno === 'ENOSPC' || errno === 'EFBIG' || errno === 'EDQUOT') return { code: 'SLOT_NO_SPACE', message: String(err.message).slice(0, 1000) }

@@ -10,7 +10,8 @@ import { actorNames } from './resolve.js'
 import { table } from './table.js'
 
 export const ENROLL_TOKEN_USAGE = `usage:
-  slipway enroll-token create --group G --uses N --ttl SECONDS [--json]   prints the token once
+  slipway enroll-token create --group G --uses N --ttl SECONDS [--require-tpm] [--json]   prints the token once
+      --require-tpm: refuse devices whose key is not proven TPM-resident (key attestation)
   slipway enroll-token list [--json]
   slipway enroll-token revoke ID`
 
@@ -25,7 +26,7 @@ function wholeNumber(v: string, flag: string): number {
 export async function enrollTokenCommand(env: () => CliEnv, argv: string[]): Promise<void> {
   const { values, positionals } = parse(
     argv,
-    { group: { type: 'string' }, uses: { type: 'string' }, ttl: { type: 'string' }, json: { type: 'boolean' } },
+    { group: { type: 'string' }, uses: { type: 'string' }, ttl: { type: 'string' }, 'require-tpm': { type: 'boolean' }, json: { type: 'boolean' } },
     ENROLL_TOKEN_USAGE,
   )
   const [sub, id] = positionals
@@ -33,10 +34,10 @@ export async function enrollTokenCommand(env: () => CliEnv, argv: string[]): Pro
     const group = required(values.group, '--group', ENROLL_TOKEN_USAGE)
     const maxUses = wholeNumber(required(values.uses, '--uses', ENROLL_TOKEN_USAGE), '--uses')
     const ttlSeconds = wholeNumber(required(values.ttl, '--ttl', ENROLL_TOKEN_USAGE), '--ttl')
-    const { body } = await apiRequest(env(), 'POST', '/v1/enrollment-tokens', { group, maxUses, ttlSeconds })
+    const { body } = await apiRequest(env(), 'POST', '/v1/enrollment-tokens', { group, maxUses, ttlSeconds, ...(values['require-tpm'] ? { requireTpm: true } : {}) })
     const t = body as ShownToken & { token: string }
     if (values.json) return void process.stdout.write(`${JSON.stringify(t, null, 2)}\n`)
-    process.stderr.write(`created enrollment token ${t.id} for group ${t.group}: ${t.maxUses} uses, expires ${t.expiresAt}; shown once:\n`)
+    process.stderr.write(`created enrollment token ${t.id} for group ${t.group}: ${t.maxUses} uses, expires ${t.expiresAt}${t.requireTpm ? ', TPM-resident keys only' : ''}; shown once:\n`)
     process.stdout.write(`${t.token}\n`)
   } else if (sub === 'list') {
     const { body } = await apiRequest(env(), 'GET', '/v1/enrollment-tokens')
@@ -47,7 +48,7 @@ export async function enrollTokenCommand(env: () => CliEnv, argv: string[]): Pro
     const who = tokens.length ? await actorNames(env()) : (a: string) => a
     process.stdout.write(
       tokens.length
-        ? table(['id', 'group', 'uses', 'status', 'expires', 'created by'], tokens.map((t) => [t.id, t.group, `${t.uses}/${t.maxUses}`, status(t), t.expiresAt, who(t.createdBy)]))
+        ? table(['id', 'group', 'uses', 'status', 'expires', 'tpm', 'created by'], tokens.map((t) => [t.id, t.group, `${t.uses}/${t.maxUses}`, status(t), t.expiresAt, t.requireTpm ? 'required' : '-', who(t.createdBy)]))
         : 'no enrollment tokens\n',
     )
   } else if (sub === 'revoke') {

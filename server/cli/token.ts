@@ -25,7 +25,7 @@ export async function tokenCommand(config: Config, argv: string[]): Promise<void
   const [action, id] = positionals
   const repos = await openServerDatabase(config)
   try {
-    const auth = new AuthService(repos.tokens, repos.fleet.devices)
+    const auth = new AuthService(repos.tokens)
     if (action === 'create') {
       const role = required(values.role, '--role', USAGE)
       if (!ROLES.includes(role as Role)) throw new UsageError(`--role must be one of ${ROLES.join(', ')}`)

@@ -13,7 +13,7 @@ export async function runWorker(config: Config): Promise<void> {
   const log = pino({ level: config.logLevel, name: 'slipway-worker' })
   for (const w of unknownVariableWarnings()) log.warn(w)
   if (!config.redisUrl) log.warn('REDIS_URL is not set: this worker sees only its own in-process queue, which nothing else feeds')
-  const container = await createContainer(config, { onQueueError: (err) => log.warn({ err }, 'queue connection error') })
+  const container = await createContainer(config, { onQueueError: (err) => log.warn({ err }, 'queue connection error'), deviceCa: false })
   const app = await buildWorkerApp(container, { level: config.logLevel === 'info' ? 'warn' : config.logLevel })
   try {
     await registerWorkers(container)

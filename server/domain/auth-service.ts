@@ -6,12 +6,10 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto'
 import { SlipwayError } from './errors.js'
 import type { ApiToken, Principal, PrincipalRole, Role } from './model.js'
-import { deviceQuarantined, REVOKED_CREDENTIAL_PREFIX } from './fleet/quarantine-service.js'
-import type { DeviceRepository } from './fleet/repositories.js'
 import type { TokenRepository } from './repositories.js'
 
 export const TOKEN_PREFIX = 'slw_'
-/** device credentials (issued at enrollment) */
+/** bearer device credentials of old enrollments (SLIPWAY_DEVICE_BEARER_COMPAT only) */
 export const DEVICE_CREDENTIAL_PREFIX = 'sld_'
 
 export const hashToken = (token: string): string => createHash('sha256').update(token, 'utf8').digest('hex')
@@ -27,7 +25,6 @@ export interface CreatedToken {
 export class AuthService {
   constructor(
     private readonly tokens: TokenRepository,
-    private readonly devices: Pick<DeviceRepository, 'findByCredentialHash'>,
     private readonly now: () => Date = () => new Date(),
   ) {}
 
@@ -65,26 +62,10 @@ export class AuthService {
     return (await this.create('admin', 'bootstrap')).token
   }
 
-  /**
-   * Resolves a bearer token to a principal, or throws a 401 with a specific code. The
-   * one decision on who a device is: a quarantined device is refused here (403
-   * DEVICE_QUARANTINED) on every route it could call.
-   */
+  /** Resolves an API token to a principal, or throws a 401 with a specific code. Devices: identity/device-auth-service.ts. */
   async authenticate(token: string | undefined): Promise<Principal> {
     if (!token) throw unauthenticated('AUTH_MISSING', 'an API token is required (Authorization: Bearer <token>)')
     const hash = hashToken(token)
-    if (token.startsWith(DEVICE_CREDENTIAL_PREFIX)) {
-      const device = await this.devices.findByCredentialHash(hash)
-      if (!device || !timingSafeEqual(Buffer.from(device.credentialHash, 'hex'), Buffer.from(hash, 'hex'))) {
-        // a revoked credential still names its device: quarantined says so, released must re-enroll
-        const revoked = await this.devices.findByCredentialHash(REVOKED_CREDENTIAL_PREFIX + hash)
-        if (revoked?.quarantinedAt) throw deviceQuarantined()
-        if (revoked) throw unauthenticated('DEVICE_CREDENTIAL_REVOKED', 'the device credential was revoked: the device must enroll again')
-        throw unauthenticated('DEVICE_CREDENTIAL_INVALID', 'the device credential is not valid (re-enroll the device)')
-      }
-      if (device.quarantinedAt) throw deviceQuarantined()
-      return { kind: 'device', deviceId: device.id, role: 'device', device }
-    }
     const found = await this.tokens.findByHash(hash)
     if (!found || !timingSafeEqual(Buffer.from(found.tokenHash, 'hex'), Buffer.from(hash, 'hex')))
       throw unauthenticated('AUTH_INVALID', 'the API token is not valid')

@@ -1,5 +1,5 @@
 /** Domain records shared by services and repositories. */
-import type { DevicePollContext } from './fleet/model.js'
+import type { DeviceCertificate, DevicePollContext } from './fleet/model.js'
 
 /** `viewer`: read-only (the console's watchers): reads everything an operator reads, acts on nothing. */
 export const ROLES = ['admin', 'ci', 'operator', 'viewer'] as const
@@ -21,7 +21,19 @@ export interface ApiToken {
  * A device principal carries what authentication read in its one query (the device, what
  * it runs, its current assignment), so that the poll reads nothing more.
  */
-export type Principal = { kind: 'token'; tokenId: string; role: Role } | { kind: 'device'; deviceId: string; role: 'device'; device: DevicePollContext }
+export type Principal = { kind: 'token'; tokenId: string; role: Role } | DevicePrincipal
+
+/** A device, as the one device-authentication decision (identity/device-auth-service.ts) found it. */
+export interface DevicePrincipal {
+  kind: 'device'
+  deviceId: string
+  role: 'device'
+  device: DevicePollContext
+  /** the certificate whose key proved possession; absent for a bearer credential (SLIPWAY_DEVICE_BEARER_COMPAT) */
+  certificate?: DeviceCertificate
+  /** how it proved it: mTLS here, a certificate forwarded by a trusted proxy, a message signature, or a bearer credential */
+  via: 'mtls' | 'forwarded-certificate' | 'signature' | 'bearer'
+}
 
 export type PrincipalRole = Principal['role']
 

@@ -2,6 +2,7 @@
  * buildApp(services): the Fastify application, separate from listen() so tests
  * build it on real adapters. One plugin per caller; one error handler.
  */
+import { readFileSync } from 'node:fs'
 import Fastify, { type FastifyInstance } from 'fastify'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
@@ -40,8 +41,27 @@ export interface AppOptions {
   logger?: false | { level?: string; stream?: NodeJS.WritableStream }
 }
 
+/**
+ * With TLS_CERT_FILE the server terminates TLS itself and asks every client for a
+ * certificate (the device CA by default) without requiring one: enrollment and the
+ * management API work without, device routes check it in DeviceAuthService.
+ */
+function httpsOptions(services: Services) {
+  const tls = services.config.identity.tls
+  if (!tls) return undefined
+  return {
+    cert: readFileSync(tls.certFile),
+    key: readFileSync(tls.keyFile),
+    ca: tls.clientCaFile ? readFileSync(tls.clientCaFile) : services.identity.caCertificate,
+    requestCert: true,
+    rejectUnauthorized: false,
+  }
+}
+
 export async function buildApp(services: Services, opts: AppOptions = {}): Promise<FastifyInstance & { metrics: Metrics }> {
+  const https = httpsOptions(services)
   const app = Fastify({
+    ...(https ? { https } : {}),
     logger:
       opts.logger === false
         ? false
@@ -49,7 +69,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
             level: opts.logger?.level ?? services.config.logLevel,
             ...(opts.logger?.stream ? { stream: opts.logger.stream } : {}),
             // never log credentials, whatever a future serializer adds
-            redact: ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization', '*.token', 'token'],
+            redact: ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization', 'req.headers.signature', '*.token', 'token'],
           },
     // JSON bodies are metadata, never artifacts (those go through tus)
     bodyLimit: 1024 * 1024,
@@ -59,6 +79,12 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   })
   const { metrics } = services
   registerErrorHandling(app, await registerThrottle(app, services))
+  // JSON bodies keep their bytes: a device's Content-Digest (RFC 9530) covers exactly what was sent
+  const parseJson = app.getDefaultJsonParser('error', 'error')
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    request.rawBody = body as Buffer
+    parseJson(request, (body as Buffer).toString('utf8'), done)
+  })
   observeRequests(app, metrics)
   app.addSchema(ErrorBody)
 

@@ -17,7 +17,7 @@ import { BlobNotFound } from '../domain/errors.js'
 import { isBudgetExceeded, type GrantedBlob } from '../domain/fleet/download-policy.js'
 import type { ByteRange } from '../domain/ports.js'
 import type { Services } from '../services.js'
-import { ALL_ROLES, deviceOf, principalOf, requireRole } from './auth.js'
+import { ALL_ROLES, deviceOf, principalOf, requireRoleOrDevice } from './auth.js'
 import type { Metrics } from '../metrics/metrics.js'
 import { parseRange } from './range.js'
 import { errors } from './schemas.js'
@@ -67,9 +67,9 @@ export const blobRoutes =
 
     const Params = Type.Object({ sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }) })
     const schema = { tags: ['device', 'management'], params: Params, response: errors(400, 401, 403, 404, 416, 429) }
-    const onRequest = requireRole(services.auth, [...ALL_ROLES, 'device'])
+    const preValidation = requireRoleOrDevice(services.auth, services.deviceAuth, ALL_ROLES)
 
-    app.get('/v1/blobs/:sha256', { onRequest, schema, exposeHeadRoute: false }, async (request, reply) => {
+    app.get('/v1/blobs/:sha256', { preValidation, schema, exposeHeadRoute: false }, async (request, reply) => {
       const { sha256 } = request.params
       const grant = await granted(request, sha256)
       if (config.s3 && !config.s3.proxyDownloads) {
@@ -123,7 +123,7 @@ export const blobRoutes =
       return reply.status(p.status).header('content-type', 'application/octet-stream').header('content-length', length).send(body)
     })
 
-    app.head('/v1/blobs/:sha256', { onRequest, schema }, async (request, reply) => {
+    app.head('/v1/blobs/:sha256', { preValidation, schema }, async (request, reply) => {
       await granted(request, request.params.sha256)
       const p = await plan(request, reply, request.params.sha256)
       const length = p.range ? p.range.end - p.range.start + 1 : p.size

@@ -1,23 +1,27 @@
-/** The device API (client-sdk/DEVICE-API.md): enroll, poll, events, health. */
+/** The device API (client-sdk/DEVICE-API.md): enroll, renew, poll, events, health; the device CA's certificate and CRL. */
 import type { FastifyPluginAsync } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Counter } from 'prom-client'
 import { Type } from 'typebox'
+import { invalid } from '../domain/errors.js'
+import { DeviceAuthService } from '../domain/identity/device-auth-service.js'
 import type { Services } from '../services.js'
-import { DEVICE_ONLY, deviceOf, devicePrincipalOf, requireRole } from './auth.js'
-import { EnrollBody, EnrollReply, EventsBody, HealthBody, SecurityEventBody } from './fleet-schemas.js'
+import { deviceOf, devicePrincipalOf, deviceRequestOf, requireDevice } from './auth.js'
+import { AttestationChallengeBody, AttestationChallengeReply, CertificateReply, EnrollBody, EnrollReply, EventsBody, HealthBody, RenewBody, SecurityEventBody } from './fleet-schemas.js'
 import { InventoryBody, InventoryReply } from './inventory-schemas.js'
 import { errors } from './schemas.js'
 import { enrollmentRateLimit } from './throttle.js'
 
 export const POLL_INTERVAL_HEADER = 'slipway-poll-interval'
+/** `pending` on the poll of a re-enrollment claim awaiting approval */
+export const DEVICE_STATE_HEADER = 'slipway-device-state'
 
 export const deviceRoutes =
   (services: Services, polls?: Counter<'result'>): FastifyPluginAsync =>
   async (base) => {
     const app = base.withTypeProvider<TypeBoxTypeProvider>()
-    const { auth, enrollment, assignments, reports, config } = services
-    const deviceOnly = requireRole(auth, DEVICE_ONLY)
+    const { deviceAuth, identity, enrollment, assignments, reports, config } = services
+    const device = requireDevice(deviceAuth)
 
     app.post(
       '/v1/device/enroll',
@@ -25,22 +29,65 @@ export const deviceRoutes =
         config: { rateLimit: enrollmentRateLimit(config.boundary) },
         schema: {
           tags: ['device'],
-          summary: 'Trade an enrollment token for a device credential (re-enrolling rotates it)',
+          summary: 'Trade an enrollment token and a CSR for a device certificate; re-enrolling needs the current key, else the claim waits for approval',
           security: [],
           body: EnrollBody,
-          response: { 200: EnrollReply, 201: EnrollReply, ...errors(400, 401, 403, 429) },
+          response: { 200: EnrollReply, 201: EnrollReply, 202: EnrollReply, ...errors(400, 401, 403, 422, 429) },
         },
       },
       async (request, reply) => {
-        const r = await enrollment.enroll(request.body)
-        return reply.status(r.created ? 201 : 200).send({ deviceId: r.device.id, credential: r.credential, group: r.device.group, pollIntervalSeconds: config.pollIntervalSeconds })
+        const { csr, attestation, ...rest } = request.body
+        // a request that offers proof of a device key must pass it: a bad signature is refused, not taken for "no proof"
+        const req = deviceRequestOf(request)
+        const proof = DeviceAuthService.offersProof(req) ? await deviceAuth.authenticate(req) : undefined
+        if (csr === undefined) {
+          if (!config.identity.bearerCompat) throw invalid('ENROLL_CSR_REQUIRED', 'enrollment needs a CSR for the device key (csr)')
+          const r = await enrollment.enroll(rest, proof?.deviceId)
+          return reply.status(r.created ? 201 : 200).send({ deviceId: r.device.id, credential: r.credential, group: r.device.group, pollIntervalSeconds: config.pollIntervalSeconds })
+        }
+        const r = await identity.enroll({ ...rest, csr, ...(attestation !== undefined ? { attestation } : {}) }, proof)
+        const { kind, ...grant } = r
+        return reply.status(kind === 'created' ? 201 : kind === 'claim-pending' ? 202 : 200).send({ ...grant, pollIntervalSeconds: config.pollIntervalSeconds })
       },
+    )
+
+    app.post(
+      '/v1/device/attestation-challenge',
+      {
+        // throttled with enrollments: same token key, same budget
+        config: { rateLimit: enrollmentRateLimit(config.boundary) },
+        schema: {
+          tags: ['device'],
+          summary: 'Round 1 of a TPM key attestation before enrollment: a credential-activation challenge for the EK and attestation key',
+          security: [],
+          body: AttestationChallengeBody,
+          response: { 200: AttestationChallengeReply, ...errors(400, 401, 422, 429) },
+        },
+      },
+      async (request) => {
+        const { enrollmentToken, ...activation } = request.body
+        return identity.attestationChallenge(enrollmentToken, activation) as Promise<{ challenge: string; credentialBlob: string; encryptedSecret: string }>
+      },
+    )
+
+    app.post(
+      '/v1/device/certificate',
+      {
+        preValidation: device,
+        schema: {
+          tags: ['device'],
+          summary: 'Renew the device certificate: the request is signed with the current key; the CSR carries the same or a new key',
+          body: RenewBody,
+          response: { 200: CertificateReply, ...errors(400, 401, 403, 422) },
+        },
+      },
+      async (request) => identity.renew(devicePrincipalOf(request), request.body.csr, request.body.attestation),
     )
 
     app.get(
       '/v1/device/update',
       {
-        onRequest: deviceOnly,
+        preValidation: requireDevice(deviceAuth, { allowPending: true }),
         schema: {
           tags: ['device'],
           summary: 'The poll: 204 nothing to do, 200 a signed assignment, 304 unchanged',
@@ -49,9 +96,15 @@ export const deviceRoutes =
         },
       },
       async (request, reply) => {
-        const { deviceId, device } = devicePrincipalOf(request)
-        await services.devices.seen(device)
-        const r = await assignments.poll(deviceId, request.headers['if-none-match'], device)
+        const { deviceId, device: ctx, certificate } = devicePrincipalOf(request)
+        if (certificate?.state === 'pending') {
+          // a claim awaiting approval reaches no rollout: nothing to do, ever, until approved
+          polls?.inc({ result: 'none' })
+          return reply.status(204).header(POLL_INTERVAL_HEADER, String(config.pollIntervalSeconds)).header(DEVICE_STATE_HEADER, 'pending').send()
+        }
+        // a pending claimant is not the device: only a proven device counts as seen
+        await services.devices.seen(ctx)
+        const r = await assignments.poll(deviceId, request.headers['if-none-match'], ctx)
         reply.header(POLL_INTERVAL_HEADER, String(r.pollIntervalSeconds))
         polls?.inc({ result: r.kind })
         if (r.kind === 'none') return reply.status(204).send()
@@ -65,7 +118,7 @@ export const deviceRoutes =
     app.post(
       '/v1/device/events',
       {
-        onRequest: deviceOnly,
+        preValidation: device,
         schema: {
           tags: ['device'],
           summary: 'State reports, idempotent by id, ordered by seq, all-or-nothing per batch',
@@ -79,7 +132,7 @@ export const deviceRoutes =
     app.post(
       '/v1/device/security-events',
       {
-        onRequest: deviceOnly,
+        preValidation: device,
         schema: {
           tags: ['device'],
           summary: 'Something the device refused (a replayed assignment) or found (integrity drift, a check past its time budget): audited, never a rollout outcome',
@@ -93,7 +146,7 @@ export const deviceRoutes =
     app.put(
       '/v1/device/inventory',
       {
-        onRequest: deviceOnly,
+        preValidation: device,
         bodyLimit: config.inventory.maxBytes,
         schema: {
           tags: ['device'],
@@ -108,7 +161,7 @@ export const deviceRoutes =
     app.post(
       '/v1/device/health',
       {
-        onRequest: deviceOnly,
+        preValidation: device,
         schema: {
           tags: ['device'],
           summary: 'Heartbeat with boot status, named checks and metrics after a reboot',
@@ -117,5 +170,17 @@ export const deviceRoutes =
         },
       },
       async (request) => reports.health(deviceOf(request), request.body),
+    )
+
+    app.get(
+      '/v1/device-ca/certificate',
+      { schema: { tags: ['device'], summary: 'The device CA certificate (PEM): the TLS client CA of mTLS and proxies', security: [] } },
+      async (_request, reply) => reply.type('application/x-pem-file').send(identity.caCertificate),
+    )
+
+    app.get(
+      '/v1/device-ca/crl',
+      { schema: { tags: ['device'], summary: 'The device CA revocation list (PEM X.509 v2 CRL, RFC 5280 §5), for TLS proxies', security: [] } },
+      async (_request, reply) => reply.type('application/x-pem-file').header('cache-control', 'no-cache').send(await identity.revocationList()),
     )
   }

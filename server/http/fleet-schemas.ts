@@ -19,15 +19,67 @@ export const EnrollBody = Type.Object(
     hardware: Name,
     tags: Type.Array(Tag, { maxItems: 64, default: [] }),
     installed: Type.Array(Installed, { maxItems: 16, default: [] }),
+    csr: Type.Optional(Type.String({ minLength: 1, maxLength: 16384, description: 'PEM PKCS#10 request, subject CN = hardwareId, signed with the new device key (ECDSA P-256 or Ed25519)' })),
+    attestation: Type.Optional(Type.Unknown({ description: 'key attestation (TPM2_Certify), checked by the configured verifier' })),
   },
   { additionalProperties: false },
 )
 
-export const EnrollReply = Type.Object({
+/** Round 1 of a TPM key attestation (DEVICE-API.md "TPM key attestation") */
+export const AttestationChallengeBody = Type.Object(
+  {
+    enrollmentToken: Type.String({ minLength: 1, maxLength: 256 }),
+    ekCertificate: Type.String({ minLength: 1, maxLength: 8192, description: 'the TPM\'s EK certificate, DER base64 (NV index 0x01c00002)' }),
+    akPublic: Type.String({ minLength: 1, maxLength: 1024, description: 'the attestation key\'s TPMT_PUBLIC, base64' }),
+  },
+  { additionalProperties: false },
+)
+
+export const AttestationChallengeReply = Type.Object({
+  challenge: Type.String({ description: 'sealed by the server; sent back with the attestation' }),
+  credentialBlob: Type.String({ description: 'TPM2_MakeCredential credential blob, base64' }),
+  encryptedSecret: Type.String({ description: 'the seed encrypted to the EK, base64' }),
+})
+
+const CertificateFields = {
   deviceId: Type.String(),
-  credential: Type.String(),
   group: Type.String(),
-  pollIntervalSeconds: Type.Integer(),
+  state: Type.Union([Type.Literal('active'), Type.Literal('pending')], { description: 'pending: a re-enrollment claim without proof of the current key; it reaches nothing until an operator approves it' }),
+  certificate: Type.String({ description: 'PEM device certificate' }),
+  serial: Type.String({ description: 'certificate serial, lowercase hex: the keyid of message signatures' }),
+  notAfter: Type.String(),
+  caCertificate: Type.String({ description: 'PEM device CA certificate' }),
+  keyTpmResident: Type.Boolean(),
+}
+
+/** Key-bound enrollment answers with a certificate; bearer enrollment (SLIPWAY_DEVICE_BEARER_COMPAT) with a credential. */
+export const EnrollReply = Type.Union([
+  Type.Object({ ...CertificateFields, pollIntervalSeconds: Type.Integer() }),
+  Type.Object({ deviceId: Type.String(), credential: Type.String(), group: Type.String(), pollIntervalSeconds: Type.Integer() }),
+])
+
+export const RenewBody = Type.Object(
+  {
+    csr: Type.String({ minLength: 1, maxLength: 16384, description: 'PEM PKCS#10 request, subject CN = device id (same or new key)' }),
+    attestation: Type.Optional(Type.Unknown()),
+  },
+  { additionalProperties: false },
+)
+
+export const CertificateReply = Type.Object(CertificateFields)
+
+export const DeviceCertificateView = Type.Object({
+  serial: Type.String(),
+  deviceId: Type.String(),
+  state: Type.String(),
+  keyType: Type.String(),
+  keyTpmResident: Type.Boolean(),
+  notBefore: Type.String(),
+  notAfter: Type.String(),
+  issuedAt: Type.String(),
+  revokedAt: Type.Union([Type.String(), Type.Null()]),
+  revocationReason: Type.Union([Type.String(), Type.Null()]),
+  claim: Type.Union([Type.Unknown(), Type.Null()]),
 })
 
 /**
@@ -35,6 +87,11 @@ export const EnrollReply = Type.Object({
  * SQLite): the bound makes both databases answer every value the same way (issue 11).
  */
 const Seq = Type.Integer({ minimum: 0, maximum: 2147483647, description: 'report sequence number, at most 2^31 - 1' })
+export const ReasonBody = Type.Object({ reason: Type.String({ minLength: 1, maxLength: 1000 }) }, { additionalProperties: false })
+export const ApproveBody = Type.Object(
+  { reason: Type.String({ minLength: 1, maxLength: 1000 }), serial: Type.Optional(Type.String({ pattern: '^[0-9a-f]{1,40}$', description: 'the pending certificate; default: the newest claim' })) },
+  { additionalProperties: false },
+)
 
 const ReleaseRef = Type.Object({ name: Name, version: Name }, { additionalProperties: false })
 const At = Type.String({ maxLength: 40 })
@@ -159,6 +216,7 @@ export const EnrollmentTokenBody = Type.Object(
     group: Name,
     maxUses: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
     ttlSeconds: Type.Integer({ minimum: 60, maximum: 366 * 24 * 3600 }),
+    requireTpm: Type.Optional(Type.Boolean({ description: 'refuse devices whose key is not proven TPM-resident' })),
   },
   { additionalProperties: false },
 )

@@ -8,7 +8,7 @@ import { actorOf } from '../domain/model.js'
 import type { Services } from '../services.js'
 import { ALL_ROLES, principalOf, requireRole, WATCHERS } from './auth.js'
 import { DeviceView } from './device-schemas.js'
-import { EnrollmentTokenBody } from './fleet-schemas.js'
+import { ApproveBody, DeviceCertificateView, EnrollmentTokenBody, ReasonBody } from './fleet-schemas.js'
 import { InventoryQuery } from './inventory-schemas.js'
 import { inventoryFilter } from './inventory-query.js'
 import { errors } from './schemas.js'
@@ -19,7 +19,7 @@ export const fleetRoutes =
   (services: Services): FastifyPluginAsync =>
   async (base) => {
     const app = base.withTypeProvider<TypeBoxTypeProvider>()
-    const { auth, enrollment, repos, caches, assignments } = services
+    const { auth, enrollment, repos, caches, assignments, identity } = services
     const fleet = repos.fleet
 
     app.post(
@@ -102,6 +102,45 @@ export const fleetRoutes =
         ])
         return { ...shown, rollouts, ...(progress ? { progress } : {}), securityEvents, inventory, integrity }
       },
+    )
+
+    const DeviceId = Type.Object({ id: Type.String({ maxLength: 64 }) })
+    const shownCertificate = ({ publicKey: _k, certificate: _c, ...c }: Awaited<ReturnType<typeof identity.certificates>>[number]) => c
+
+    app.get(
+      '/v1/devices/:id/certificates',
+      {
+        onRequest: requireRole(auth, ALL_ROLES),
+        schema: { tags: ['fleet'], summary: 'The device\'s certificates: active, pending claims, revoked', params: DeviceId, response: { 200: Type.Object({ certificates: Type.Array(DeviceCertificateView) }), ...errors(401, 403, 404) } },
+      },
+      async (request) => ({ certificates: (await identity.certificates(request.params.id)).map(shownCertificate) }),
+    )
+
+    app.post(
+      '/v1/devices/:id/approve',
+      {
+        onRequest: requireRole(auth, OPERATORS),
+        schema: { tags: ['fleet'], summary: 'Approve a re-enrollment claim: its key becomes the device\'s, every other certificate is revoked', params: DeviceId, body: ApproveBody, response: { 200: DeviceCertificateView, ...errors(400, 401, 403, 404) } },
+      },
+      async (request) => shownCertificate(await identity.approve(request.params.id, request.body.serial, actorOf(principalOf(request)), request.body.reason)),
+    )
+
+    app.post(
+      '/v1/devices/:id/revoke',
+      {
+        onRequest: requireRole(auth, OPERATORS),
+        schema: { tags: ['fleet'], summary: 'Revoke every certificate of the device (refused on every route at once; listed in the CRL)', params: DeviceId, body: ReasonBody, response: { 200: Type.Object({ revoked: Type.Array(Type.String()) }), ...errors(400, 401, 403, 404) } },
+      },
+      async (request) => ({ revoked: await identity.revokeDeviceCertificates(request.params.id, request.body.reason, actorOf(principalOf(request))) }),
+    )
+
+    app.post(
+      '/v1/device-certificates/:serial/revoke',
+      {
+        onRequest: requireRole(auth, OPERATORS),
+        schema: { tags: ['fleet'], summary: 'Revoke one device certificate (e.g. reject a re-enrollment claim)', params: Type.Object({ serial: Type.String({ pattern: '^[0-9a-f]{1,40}$' }) }), body: ReasonBody, response: { 200: DeviceCertificateView, ...errors(400, 401, 403, 404) } },
+      },
+      async (request) => shownCertificate(await identity.revokeCertificate(request.params.serial, request.body.reason, actorOf(principalOf(request)))),
     )
 
     app.get(

@@ -5,7 +5,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto'
 import forge from 'node-forge'
 import { TrustError } from '../errors.js'
-import { decodeKey } from '../keys.js'
+import { decodeKey, type KeyType } from '../keys.js'
 import type { Signer } from '../signer.js'
 import { algorithmIdentifier, keyTypeOfObject, keyTypeOfSigOid, verifyX509Signature } from './algorithms.js'
 import { bits, bitStringBytes, children, fromPem, int, parse, seq, tlv, toPem } from './der.js'
@@ -17,6 +17,7 @@ export interface ParsedCsr {
   /** exact SubjectPublicKeyInfo DER, copied into the certificate */
   spki: Buffer
   publicKey: KeyObject
+  keyType: KeyType
 }
 
 /** A CSR for `commonName` (the device id), signed with the device key. */
@@ -47,7 +48,12 @@ export function parseCsr(pem: string): ParsedCsr {
   } catch (e) {
     throw bad('public key does not parse', e)
   }
-  const type = keyTypeOfObject(publicKey)
+  let type: KeyType
+  try {
+    type = keyTypeOfObject(publicKey)
+  } catch (e) {
+    throw new TrustError('CERT_CSR_KEY_NOT_ALLOWED', `certificate request: key ${publicKey.asymmetricKeyType ?? '?'} is not allowed: use ECDSA P-256 or Ed25519`, undefined, { cause: e })
+  }
   let commonName: string | undefined
   let sigOid: string
   try {
@@ -70,6 +76,7 @@ export function parseCsr(pem: string): ParsedCsr {
   } catch (e) {
     throw bad('signature is not a BIT STRING', e)
   }
-  if (!verifyX509Signature(type, info, publicKey, sig)) throw bad('signature does not verify (no proof of key possession)')
-  return { commonName, spki, publicKey }
+  if (!verifyX509Signature(type, info, publicKey, sig))
+    throw new TrustError('CERT_CSR_SIGNATURE_INVALID', 'certificate request: signature does not verify with its own key (no proof of key possession)')
+  return { commonName, spki, publicKey, keyType: type }
 }

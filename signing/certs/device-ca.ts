@@ -86,10 +86,12 @@ export class DeviceCa {
    * Issue a client certificate for `deviceId` from its CSR. The CSR must be signed
    * by its own key (proof of possession) and name the same device.
    */
-  async issue(csrPem: string, o: { deviceId: string; validityDays?: number; now?: Date }): Promise<IssuedCertificate> {
+  async issue(csrPem: string, o: { deviceId: string; validityDays?: number; now?: Date; csrCommonName?: string }): Promise<IssuedCertificate> {
     const csr = parseCsr(csrPem)
-    if (csr.commonName !== o.deviceId)
-      throw new TrustError('CERT_CSR_INVALID', `certificate request is for ${csr.commonName}, not ${o.deviceId}`, { deviceId: o.deviceId })
+    // a device asks for its first certificate before it knows its id: its CSR names its hardware id
+    const expected = o.csrCommonName ?? o.deviceId
+    if (csr.commonName !== expected)
+      throw new TrustError('CERT_CSR_INVALID', `certificate request is for ${csr.commonName}, not ${expected}`, { expected })
     const now = o.now ?? new Date()
     const notAfter = new Date(now.getTime() + (o.validityDays ?? 365) * DAY_MS)
     const serial = serialNumber()

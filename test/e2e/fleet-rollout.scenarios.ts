@@ -56,7 +56,7 @@ async function setup(t: Test, mode: Mode, size: number, behaviour: (i: number) =
   const t0 = Date.now()
   const devices = await mapLimit(Array.from({ length: size }, (_, i) => i), 32, async (i) => {
     const d = await enroll(srv, et, { installed: [installedOf(v1)], tags: i % 2 ? ['odd'] : [] })
-    return new SimDevice(d.deviceId, d.credential, behaviour(i), v1)
+    return new SimDevice(d.deviceId, d, behaviour(i), v1)
   })
   if (process.env.SIM_DEBUG) console.error(`enrolled ${size} in ${Date.now() - t0} ms`)
   return { srv, op, v1, devices }
@@ -188,7 +188,7 @@ export function raceScenario(t: Test): void {
 t.test('postgres+redis: concurrent evaluations from several processes make exactly one transition', async (t) => {
   const f = await setup(t, scaled, 60, () => 'healthy')
   // a second server process on the same database and queue
-  const other = await startServer({ DATABASE_URL: f.srv.config.databaseUrl!, REDIS_URL, SLIPWAY_QUEUE_PREFIX: f.srv.config.queuePrefix, SLIPWAY_ONLINE_KEY_FILE: join(f.srv.config.keys.dir, 'online.pem') })
+  const other = await startServer({ DATABASE_URL: f.srv.config.databaseUrl!, REDIS_URL, SLIPWAY_QUEUE_PREFIX: f.srv.config.queuePrefix, SLIPWAY_KEYS_DIR: f.srv.config.keys.dir })
   t.teardown(() => other.close())
   const v2 = await publish(f.srv, { version: '1.1.0' })
   const created = await call(f.srv, f.op, 'POST', '/v1/rollouts', {

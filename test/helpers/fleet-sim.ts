@@ -6,6 +6,8 @@
  * chaotic (every report twice, in reverse order).
  */
 import { randomUUID } from 'node:crypto'
+import type { DeviceKey } from '../../client-sdk/src/identity/device-key.js'
+import { signRequest } from '../../client-sdk/src/identity/request-signer.js'
 import type { PublishedRelease } from './fleet.js'
 
 export type Behaviour = 'healthy' | 'fail-health' | 'silent' | 'chaotic'
@@ -14,11 +16,20 @@ export interface SimServer {
   url: string
 }
 
-async function req(srv: SimServer, cred: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+/** What a simulated device signs with (an EnrolledDevice has both). */
+export interface SimIdentity {
+  key: DeviceKey
+  serial: string
+}
+
+/** A signed device request (Ed25519 keys: signing and verifying cost tens of microseconds). */
+async function req(srv: SimServer, dev: SimIdentity, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+  const bytes = body === undefined ? undefined : JSON.stringify(body)
+  const signed = await signRequest(dev.key, dev.serial, { method, target: path, body: bytes })
   const res = await fetch(`${srv.url}${path}`, {
     method,
-    headers: { authorization: `Bearer ${cred}`, ...(body !== undefined && { 'content-type': 'application/json' }), ...headers },
-    ...(body !== undefined && { body: JSON.stringify(body) }),
+    headers: { ...signed, ...(bytes !== undefined && { 'content-type': 'application/json' }), ...headers },
+    ...(bytes !== undefined && { body: bytes }),
   })
   const text = await res.text()
   return { status: res.status, json: text ? JSON.parse(text) : undefined, etag: res.headers.get('etag') }
@@ -35,7 +46,7 @@ export class SimDevice {
 
   constructor(
     readonly deviceId: string,
-    readonly credential: string,
+    readonly identity: SimIdentity,
     public behaviour: Behaviour,
     installed: PublishedRelease | undefined,
   ) {
@@ -44,7 +55,7 @@ export class SimDevice {
 
   /** One poll, and the whole install if it got a new assignment. */
   async step(srv: SimServer, decide: (d: SimDevice) => Behaviour = (d) => d.behaviour): Promise<'idle' | 'installed' | 'failed' | 'silent' | 'unchanged'> {
-    const poll = await req(srv, this.credential, 'GET', '/v1/device/update', undefined, this.etag ? { 'if-none-match': this.etag } : {})
+    const poll = await req(srv, this.identity, 'GET', '/v1/device/update', undefined, this.etag ? { 'if-none-match': this.etag } : {})
     if (poll.status === 204) return 'idle'
     if (poll.status === 304) return 'unchanged'
     if (poll.status !== 200) throw new Error(`poll ${poll.status}: ${JSON.stringify(poll.json)}`)
@@ -60,7 +71,7 @@ export class SimDevice {
     const send = async (events: unknown[]) => {
       const batch = behaviour === 'chaotic' ? [...events].reverse() : events
       for (let i = 0; i < (behaviour === 'chaotic' ? 2 : 1); i++) {
-        const r = await req(srv, this.credential, 'POST', '/v1/device/events', { events: batch })
+        const r = await req(srv, this.identity, 'POST', '/v1/device/events', { events: batch })
         if (r.status !== 200) throw new Error(`events ${r.status}: ${JSON.stringify(r.json)}`)
       }
     }
@@ -79,7 +90,7 @@ export class SimDevice {
       metrics: { inference_p95_ms: 500 },
     }
     for (let i = 0; i < (behaviour === 'chaotic' ? 2 : 1); i++) {
-      const h = await req(srv, this.credential, 'POST', '/v1/device/health', health)
+      const h = await req(srv, this.identity, 'POST', '/v1/device/health', health)
       if (h.status !== 200) throw new Error(`health ${h.status}: ${JSON.stringify(h.json)}`)
     }
     if (!ok) {

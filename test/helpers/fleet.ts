@@ -1,5 +1,8 @@
 /** Fleet test helpers over the real HTTP API: publish a release, issue enrollment tokens, enroll devices, run rollouts. */
 import { randomBytes, randomUUID } from 'node:crypto'
+import { createCsr } from '../../client-sdk/src/identity/csr.js'
+import { FileDeviceKey, type DeviceKey } from '../../client-sdk/src/identity/device-key.js'
+import { signRequest } from '../../client-sdk/src/identity/request-signer.js'
 import { call, releaseBody, sha256, tusUpload } from './api.js'
 import type { TestServer } from './server.js'
 
@@ -30,24 +33,43 @@ export async function enrollmentToken(srv: TestServer, group = 'field', maxUses 
 
 export interface EnrolledDevice {
   deviceId: string
-  credential: string
   hardwareId: string
+  group: string
+  /** the device key (Ed25519 in memory unless asked otherwise); deviceCall signs with it */
+  key: DeviceKey
+  /** serial of its certificate: the keyid of its signatures */
+  serial: string
+  certificate: string
+  caCertificate: string
+  notAfter: string
+  /** active, or pending (a re-enrollment claim awaiting approval) */
+  state: 'active' | 'pending'
+  /** HTTP status of the enrollment: 201 new, 200 re-enrolled with proof, 202 claim pending */
+  status: number
 }
 
-export async function enroll(
-  srv: Pick<TestServer, 'url'>,
-  token: string,
-  d: { hardwareId?: string; hardware?: string; tags?: string[]; installed?: Array<{ name: string; version: string; sha256: string; securityVersion: number }> } = {},
-): Promise<EnrolledDevice> {
+export interface EnrollOptions {
+  hardwareId?: string
+  hardware?: string
+  tags?: string[]
+  installed?: Array<{ name: string; version: string; sha256: string; securityVersion: number }>
+  /** the key to enroll (default: a new Ed25519 key) */
+  key?: DeviceKey
+  keyType?: 'ecdsa' | 'ed25519'
+  /** re-enrollment with proof: sign the enroll request with this device's current key */
+  proveWith?: Pick<EnrolledDevice, 'key' | 'serial'>
+}
+
+/** A device creates its key and enrolls with a CSR (subject CN = its hardware id), as the agent does. */
+export async function enroll(srv: Pick<TestServer, 'url'>, token: string, d: EnrollOptions = {}): Promise<EnrolledDevice> {
   const hardwareId = d.hardwareId ?? `hw-${randomUUID()}`
-  const res = await fetch(`${srv.url}/v1/device/enroll`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ enrollmentToken: token, hardwareId, hardware: d.hardware ?? 'rpi5', tags: d.tags ?? [], installed: d.installed ?? [] }),
-  })
+  const key = d.key ?? FileDeviceKey.generate(d.keyType ?? 'ed25519')
+  const body = JSON.stringify({ enrollmentToken: token, hardwareId, hardware: d.hardware ?? 'rpi5', tags: d.tags ?? [], installed: d.installed ?? [], csr: await createCsr(hardwareId, key) })
+  const signed = d.proveWith ? await signRequest(d.proveWith.key, d.proveWith.serial, { method: 'POST', target: '/v1/device/enroll', body }) : {}
+  const res = await fetch(`${srv.url}/v1/device/enroll`, { method: 'POST', headers: { 'content-type': 'application/json', ...signed }, body })
   const json = (await res.json()) as any
-  if (res.status !== 201 && res.status !== 200) throw new Error(`enroll: ${res.status} ${JSON.stringify(json)}`)
-  return { deviceId: json.deviceId, credential: json.credential, hardwareId }
+  if (![200, 201, 202].includes(res.status)) throw new Error(`enroll: ${res.status} ${JSON.stringify(json)}`)
+  return { deviceId: json.deviceId, hardwareId, group: json.group, key, serial: json.serial, certificate: json.certificate, caCertificate: json.caCertificate, notAfter: json.notAfter, state: json.state, status: res.status }
 }
 
 export const installedOf = (r: PublishedRelease) => ({ name: r.name, version: r.version, sha256: r.sha256, securityVersion: r.securityVersion })

@@ -4,6 +4,9 @@
  * Returns the server environment that points at them.
  */
 import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import type { Test } from 'tap'
 import { freshPostgres } from './postgres.js'
@@ -26,7 +29,11 @@ export function redisPrefix(t: Test): string {
 export async function scaleOutEnv(t: Test, opts: { s3?: boolean } = {}): Promise<Record<string, string>> {
   const pg = await freshPostgres()
   t.teardown(() => pg.drop())
-  const env: Record<string, string> = { DATABASE_URL: pg.url, REDIS_URL, SLIPWAY_QUEUE_PREFIX: redisPrefix(t) }
+  // replicas share their keys, as deployed (one keys folder or one HSM): the device CA's
+  // certificate is kept in the database, so every replica must sign with its key
+  const keys = await mkdtemp(join(tmpdir(), 'slipway-keys-'))
+  t.teardown(() => rm(keys, { recursive: true, force: true }))
+  const env: Record<string, string> = { DATABASE_URL: pg.url, REDIS_URL, SLIPWAY_QUEUE_PREFIX: redisPrefix(t), SLIPWAY_KEYS_DIR: keys }
   if (opts.s3) {
     const s3 = await startS3rver()
     t.teardown(() => s3.close())

@@ -177,7 +177,7 @@ t.test('tokens: missing, invalid, expired, revoked, wrong role', async (t) => {
   const malformedHeader = await call(srv, undefined, 'GET', path, undefined, { authorization: 'Basic Zm9vOmJhcg==' })
   t.equal(malformedHeader.json.error.code, 'AUTH_MISSING')
 
-  const longAgo = new AuthService(srv.container.repos.tokens, srv.container.repos.fleet.devices, () => new Date(Date.now() - 3600_000))
+  const longAgo = new AuthService(srv.container.repos.tokens, () => new Date(Date.now() - 3600_000))
   const expired = (await longAgo.create('ci', 'expired', 60)).token
   const exp = await call(srv, expired, 'GET', path)
   t.equal(exp.status, 401)

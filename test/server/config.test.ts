@@ -70,11 +70,30 @@ t.test('config file, overridden by env', async (t) => {
   t.throws(() => loadConfig({ SLIPWAY_CONFIG: join(dir, 'missing.json') }), { name: 'ConfigError', code: 'CONFIG_INVALID', variable: 'SLIPWAY_CONFIG' })
 })
 
+const hsmOnline = { PKCS11_MODULE: '/usr/lib/softhsm/libsofthsm2.so', PKCS11_TOKEN_LABEL: 'slipway', PKCS11_ONLINE_KEY_LABEL: 'online' }
+
+t.test('device identity: defaults, TLS files, trusted proxies; a bad value names its variable', async (t) => {
+  const d = loadConfig({}).identity
+  t.same(d, { certLifetimeSeconds: 30 * 86400, bearerCompat: false, trustedProxies: [], tls: undefined })
+  const c = loadConfig({ TLS_CERT_FILE: '/etc/s/c.pem', TLS_KEY_FILE: '/etc/s/k.pem', SLIPWAY_TRUSTED_PROXIES: '10.0.0.0/8, ::1', SLIPWAY_DEVICE_BEARER_COMPAT: 'true', SLIPWAY_DEVICE_CERT_LIFETIME_SECONDS: '3600' }).identity
+  t.same(c, { certLifetimeSeconds: 3600, bearerCompat: true, trustedProxies: ['10.0.0.0/8', '::1'], tls: { certFile: '/etc/s/c.pem', keyFile: '/etc/s/k.pem' } })
+  for (const [env, variable] of [
+    [{ SLIPWAY_TRUSTED_PROXIES: '10.0.0.0/33' }, 'SLIPWAY_TRUSTED_PROXIES'],
+    [{ SLIPWAY_TRUSTED_PROXIES: 'proxy.local' }, 'SLIPWAY_TRUSTED_PROXIES'],
+    [{ TLS_CERT_FILE: '/c.pem' }, 'TLS_KEY_FILE'],
+    [{ TLS_CLIENT_CA_FILE: '/ca.pem' }, 'TLS_CERT_FILE'],
+    [{ SLIPWAY_DEVICE_CERT_LIFETIME_SECONDS: '10' }, 'SLIPWAY_DEVICE_CERT_LIFETIME_SECONDS'],
+    [{ PKCS11_DEVICE_CA_KEY_LABEL: 'ca' }, 'PKCS11_MODULE'],
+  ] as Array<[Record<string, string>, string]>)
+    t.throws(() => loadConfig(env), { code: 'CONFIG_INVALID', variable }, variable)
+})
+
 t.test('keys: file online key by default, PKCS#11 when PKCS11_MODULE is set', async (t) => {
   const dflt = loadConfig({ SLIPWAY_DATA_DIR: '/srv/slipway' })
-  t.same(dflt.keys, { dir: '/srv/slipway/keys', online: { kind: 'file', path: '/srv/slipway/keys/online.pem' } })
+  t.same(dflt.keys, { dir: '/srv/slipway/keys', online: { kind: 'file', path: '/srv/slipway/keys/online.pem' }, deviceCa: { kind: 'file', path: '/srv/slipway/keys/device-ca.pem' } })
   t.same(loadConfig({ SLIPWAY_DATA_DIR: '/srv/slipway', SLIPWAY_ONLINE_KEY_FILE: '/etc/slipway/online.pem' }).keys.online, { kind: 'file', path: '/etc/slipway/online.pem' })
-  t.same(loadConfig({ SLIPWAY_KEYS_DIR: '/var/lib/slipway/keys' }).keys, { dir: '/var/lib/slipway/keys', online: { kind: 'file', path: '/var/lib/slipway/keys/online.pem' } }, 'a shared keys folder for replicas')
+  t.same(loadConfig({ SLIPWAY_KEYS_DIR: '/var/lib/slipway/keys' }).keys, { dir: '/var/lib/slipway/keys', online: { kind: 'file', path: '/var/lib/slipway/keys/online.pem' }, deviceCa: { kind: 'file', path: '/var/lib/slipway/keys/device-ca.pem' } }, 'a shared keys folder for replicas')
+  t.same(loadConfig({ ...hsmOnline, PKCS11_PIN: '1234', PKCS11_DEVICE_CA_KEY_LABEL: 'device-ca' }).keys.deviceCa, { kind: 'pkcs11', modulePath: hsmOnline.PKCS11_MODULE, tokenLabel: 'slipway', keyLabel: 'device-ca', pin: { value: '1234' } }, 'the device CA key in the same token')
   const hsm = { PKCS11_MODULE: '/usr/lib/softhsm/libsofthsm2.so', PKCS11_TOKEN_LABEL: 'slipway', PKCS11_ONLINE_KEY_LABEL: 'online' }
   t.same(loadConfig({ ...hsm, PKCS11_PIN: '1234' }).keys.online, { kind: 'pkcs11', modulePath: hsm.PKCS11_MODULE, tokenLabel: 'slipway', keyLabel: 'online', pin: { value: '1234' } })
   t.same(loadConfig({ ...hsm, PKCS11_PIN_FILE: '/run/credentials/slipway/pin' }).keys.online, {

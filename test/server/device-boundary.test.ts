@@ -8,6 +8,8 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import t from 'tap'
 import { verifyChain } from '../../server/domain/fleet/audit-chain.js'
+import { createCsr } from '../../client-sdk/src/identity/csr.js'
+import { FileDeviceKey } from '../../client-sdk/src/identity/device-key.js'
 import { call } from '../helpers/api.js'
 import { deviceCall } from '../helpers/device-call.js'
 import { enroll, enrollmentToken, installedOf, publish, type EnrolledDevice } from '../helpers/fleet.js'
@@ -15,6 +17,9 @@ import { assignedFleet, phases1 } from '../helpers/boundary.js'
 import { startServer, type TestServer } from '../helpers/server.js'
 
 const missingBody = async (srv: TestServer, dev: EnrolledDevice, sha256: string) => (await deviceCall(srv, dev, 'GET', `/v1/blobs/${sha256}`)).raw.toString('utf8')
+/** An enroll body with a fresh key's CSR (the route refuses one without: ENROLL_CSR_REQUIRED). */
+const enrollBody = async (enrollmentToken: string, hardwareId: string) =>
+  JSON.stringify({ enrollmentToken, hardwareId, hardware: 'rpi5', tags: [], installed: [], csr: await createCsr(hardwareId, FileDeviceKey.generate('ed25519')) })
 const auditOf = async (srv: TestServer, op: string, subject: string) => (await call(srv, op, 'GET', `/v1/audit?subject=${encodeURIComponent(subject)}`)).json.entries as any[]
 
 t.test('a device downloads only what its assignment names; anything else is the missing-blob 404', async (t) => {
@@ -98,8 +103,8 @@ t.test('download budget policy: the device that passes it is quarantined', async
   const after = await deviceCall(srv, f.dev, 'GET', '/v1/device/update')
   t.equal(after.status, 403)
   t.equal(after.json.error.code, 'DEVICE_QUARANTINED')
-  const actions = (await auditOf(srv, f.op, `device:${f.dev.deviceId}`)).map((e) => `${e.actor} ${e.action}`)
-  t.same(actions, ['system:download-budget device.download-budget-exceeded', 'system:download-budget device.quarantine'])
+  const actions = (await auditOf(srv, f.op, `device:${f.dev.deviceId}`)).filter((e) => e.action !== 'device.enroll').map((e) => `${e.actor} ${e.action}`)
+  t.same(actions, ['system:download-budget device.download-budget-exceeded', 'system:download-budget device-cert.revoke', 'system:download-budget device.quarantine'])
 })
 
 t.test('quarantine: one transaction; 403 DEVICE_QUARANTINED everywhere; out of the rollout counts; release means re-enroll; decommission', async (t) => {
@@ -149,7 +154,7 @@ t.test('quarantine: one transaction; 403 DEVICE_QUARANTINED everywhere; out of t
   const reEnroll = await fetch(`${srv.url}/v1/device/enroll`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ enrollmentToken: f.et, hardwareId: f.dev.hardwareId, hardware: 'rpi5', tags: [], installed: [] }),
+    body: await enrollBody(f.et, f.dev.hardwareId),
   })
   t.equal(reEnroll.status, 403, 'the quarantined hardware cannot enroll its way out')
   t.equal(((await reEnroll.json()) as any).error.code, 'DEVICE_QUARANTINED')
@@ -165,19 +170,23 @@ t.test('quarantine: one transaction; 403 DEVICE_QUARANTINED everywhere; out of t
   t.equal(shown.quarantineReason, 'stolen from the lab')
   t.ok(shown.rollouts[0].withdrawnAt, 'its membership is marked withdrawn')
 
-  // release: the old credential stays dead; the device enrolls again and works
+  // release: the old certificate stays revoked; the device enrolls again (a claim: no current key
+  // to prove), an operator approves it, and it works
   t.equal((await call(srv, f.op, 'POST', `/v1/devices/${f.dev.deviceId}/release`, { reason: 'found, reimaged' })).status, 200)
   const revoked = await deviceCall(srv, f.dev, 'GET', '/v1/device/update')
   t.equal(revoked.status, 401)
-  t.equal(revoked.json.error.code, 'DEVICE_CREDENTIAL_REVOKED')
+  t.equal(revoked.json.error.code, 'DEVICE_CERT_REVOKED')
   const back = await enroll(srv, f.et, { hardwareId: f.dev.hardwareId, installed: [installedOf(f.v1)] })
   t.equal(back.deviceId, f.dev.deviceId, 'the same device, enrolled again')
+  t.equal(back.status, 202, 'as a claim awaiting approval')
+  t.equal((await deviceCall(srv, back, 'GET', '/v1/device/update')).status, 204, 'the claim reaches nothing')
+  t.equal((await call(srv, f.op, 'POST', `/v1/devices/${back.deviceId}/approve`, { reason: 'reimaged by us' })).status, 200)
   t.equal((await deviceCall(srv, back, 'GET', '/v1/device/update')).status, 200)
 
   // decommission: identity gone, history kept, the hardware may come back as a new device
   const del = await call(srv, f.op, 'DELETE', `/v1/devices/${back.deviceId}`, { reason: 'sold' })
   t.equal(del.status, 204)
-  t.equal((await deviceCall(srv, back, 'GET', '/v1/device/update')).json.error.code, 'DEVICE_CREDENTIAL_INVALID')
+  t.equal((await deviceCall(srv, back, 'GET', '/v1/device/update')).json.error.code, 'DEVICE_CERT_REVOKED')
   t.equal((await call(srv, f.op, 'DELETE', `/v1/devices/${back.deviceId}`, { reason: 'again' })).json.error.code, 'DEVICE_NOT_FOUND')
   const tomb = (await call(srv, f.op, 'GET', `/v1/devices/${back.deviceId}`)).json
   t.ok(tomb.decommissionedAt, 'the row and its history stay')
@@ -189,12 +198,17 @@ t.test('quarantine: one transaction; 403 DEVICE_QUARANTINED everywhere; out of t
   t.same(
     audit.map((e) => [e.action, e.reason]),
     [
+      ['device.enroll', null],
+      ['device-cert.revoke', 'quarantined: stolen from the lab'],
       ['device.quarantine', 'stolen from the lab'],
       ['device.release', 'found, reimaged'],
+      ['device.claim', 're-enrollment without proof of the current key: awaits an operator approval'],
+      ['device.approve', 'reimaged by us'],
+      ['device-cert.revoke', 'decommissioned: sold'],
       ['device.decommission', 'sold'],
     ],
   )
-  t.equal(audit[2].before.hardwareId, f.dev.hardwareId, 'the decommission entry keeps the hardware id')
+  t.equal(audit[7].before.hardwareId, f.dev.hardwareId, 'the decommission entry keeps the hardware id')
   t.equal(verifyChain((await call(srv, f.op, 'GET', '/v1/audit')).json.entries).ok, true, 'the audit chain verifies')
 })
 
@@ -226,13 +240,14 @@ t.test('throttling: 2,000 wrong credentials get 429s while a valid device keeps 
   }
   attack = false
   const seen = await poller
-  t.equal((codes.get('DEVICE_CREDENTIAL_INVALID') ?? 0) + (codes.get('AUTH_INVALID') ?? 0), 50, 'the first 50 failures are answered 401')
+  // sld_ bearer credentials are refused outright without SLIPWAY_DEVICE_BEARER_COMPAT: failures all the same
+  t.equal((codes.get('DEVICE_BEARER_DISABLED') ?? 0) + (codes.get('AUTH_INVALID') ?? 0), 50, 'the first 50 failures are answered 401')
   t.equal(codes.get('AUTH_RATE_LIMITED'), 1950, 'the rest 429 AUTH_RATE_LIMITED')
   t.ok(retryAfter, 'every 429 carries Retry-After')
   t.ok(polls > 0, `the valid device polled ${polls} times during the burst`)
   t.same([...seen], [200], 'and was never refused')
   // wrong enrollment tokens from the same address are failures too; a valid token still enrolls
-  const badEnroll = await fetch(`${srv.url}/v1/device/enroll`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ enrollmentToken: 'sle_nope', hardwareId: 'x', hardware: 'rpi5', tags: [], installed: [] }) })
+  const badEnroll = await fetch(`${srv.url}/v1/device/enroll`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: await enrollBody('sle_nope', 'x') })
   t.equal(badEnroll.status, 429)
   t.equal(((await badEnroll.json()) as any).error.code, 'AUTH_RATE_LIMITED')
 
@@ -241,7 +256,7 @@ t.test('throttling: 2,000 wrong credentials get 429s while a valid device keeps 
   const count = async () => (await call(srv, op, 'GET', '/v1/devices')).json.devices.length
   await enroll(srv, f.et)
   const before = await count()
-  const res = await fetch(`${srv.url}/v1/device/enroll`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ enrollmentToken: f.et, hardwareId: 'swarm-1', hardware: 'rpi5', tags: [], installed: [] }) })
+  const res = await fetch(`${srv.url}/v1/device/enroll`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: await enrollBody(f.et, 'swarm-1') })
   t.equal(res.status, 429, 'the fourth enrollment with one token within a minute')
   t.equal(((await res.json()) as any).error.code, 'ENROLLMENT_RATE_LIMITED')
   t.ok(Number(res.headers.get('retry-after')) > 0)

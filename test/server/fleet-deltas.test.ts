@@ -12,6 +12,7 @@ import { applyDelta } from '../../client-sdk/src/delta/index.js'
 import { canonicalWire } from '../../signing/canonical-json.js'
 import { TrustedRoot, verifyAssignment, verifyDelta, checkUpdate, verifyRelease } from '../../signing/verify/index.js'
 import { call, sha256 } from '../helpers/api.js'
+import { deviceCall } from '../helpers/device-call.js'
 import { imagePair, pushRelease } from '../helpers/deltas.js'
 import { enroll, enrollmentToken } from '../helpers/fleet.js'
 import { startServer } from '../helpers/server.js'
@@ -38,7 +39,7 @@ t.test('a delta planned from what devices run is offered on the poll', async (t)
   t.equal(delta.from, v1.id, 'planned from the installed version')
 
   await call(srv, op, 'POST', '/v1/rollouts', { release: 'rootfs@1.1.0', phases: [{ percent: 100, minDevices: 1, soakSeconds: 0 }], start: true, reason: 'delta test' })
-  const poll = await call(srv, dev.credential, 'GET', '/v1/device/update')
+  const poll = await deviceCall(srv, dev, 'GET', '/v1/device/update')
   t.equal(poll.status, 200)
   t.ok(poll.json.delta && poll.json.patch, 'the assignment offers the delta')
   const trusted = TrustedRoot.fromPinned((await call(srv, undefined, 'GET', '/v1/trust/root/1.json')).raw)
@@ -48,7 +49,7 @@ t.test('a delta planned from what devices run is offered on the poll', async (t)
   checkUpdate({ assignment: a, release: rel, delta: d }, { hardware: 'rpi5', securityVersion: 1, installedSha256: v1.sha256 })
   t.equal(a.delta?.patchSha256, d.patchSha256, 'the signed assignment names the signed delta')
 
-  const patch = await call(srv, dev.credential, 'GET', poll.json.patch.url)
+  const patch = await deviceCall(srv, dev, 'GET', poll.json.patch.url)
   t.equal(patch.status, 200, 'the device downloads the patch with its credential')
   t.equal(sha256(patch.raw), d.patchSha256)
   const dir = await mkdtemp(join(tmpdir(), 'slipway-fleet-delta-'))

@@ -6,6 +6,7 @@
 import t from 'tap'
 import { randomUUID } from 'node:crypto'
 import { call } from '../helpers/api.js'
+import { deviceCall } from '../helpers/device-call.js'
 import { enroll, enrollmentToken, installedOf, publish } from '../helpers/fleet.js'
 import { startServer } from '../helpers/server.js'
 import { TrustedRoot, verifyAssignment, verifyRelease, checkUpdate } from '../../signing/verify/index.js'
@@ -19,27 +20,26 @@ t.test('enroll, poll, report, explain', async (t) => {
   const v2 = await publish(srv, { version: '1.1.0' })
   const et = await enrollmentToken(srv, 'lab', 3)
 
-  // enrollment, rotation, bad tokens
+  // enrollment, re-enrollment with proof of the current key (key rotation), bad tokens
   const dev = await enroll(srv, et, { hardwareId: 'pi-0001', tags: ['canary'], installed: [installedOf(v1)] })
-  const again = await enroll(srv, et, { hardwareId: 'pi-0001', tags: ['canary'], installed: [installedOf(v1)] })
+  t.equal(dev.status, 201)
+  t.equal(dev.state, 'active')
+  const again = await enroll(srv, et, { hardwareId: 'pi-0001', tags: ['canary'], installed: [installedOf(v1)], proveWith: dev })
+  t.equal(again.status, 200, 'a re-enrollment signed with the current key is accepted at once')
   t.equal(again.deviceId, dev.deviceId, 're-enrolling the same hardware id keeps the device')
-  t.not(again.credential, dev.credential, 'and rotates its credential')
-  const old = await call(srv, dev.credential, 'GET', '/v1/device/update')
+  t.not(again.serial, dev.serial, 'and gives it a certificate for its new key')
+  const old = await deviceCall(srv, dev, 'GET', '/v1/device/update')
   t.equal(old.status, 401)
-  t.equal(old.json.error.code, 'DEVICE_CREDENTIAL_INVALID', 'the old credential stops working at once')
-  const cred = again.credential
+  t.equal(old.json.error.code, 'DEVICE_CERT_REVOKED', 'the old certificate stops working at once')
   await enroll(srv, et, { hardwareId: 'pi-0002' }) // third and last use
-  const usedUp = await call(srv, undefined, 'POST', '/v1/device/enroll', { enrollmentToken: et, hardwareId: 'pi-0003', hardware: 'rpi5' })
-  t.equal(usedUp.status, 401)
-  t.equal(usedUp.json.error.code, 'ENROLLMENT_TOKEN_USED_UP')
-  const bogus = await call(srv, undefined, 'POST', '/v1/device/enroll', { enrollmentToken: 'sle_nope', hardwareId: 'x', hardware: 'rpi5' })
-  t.equal(bogus.json.error.code, 'ENROLLMENT_TOKEN_INVALID')
+  await t.rejects(enroll(srv, et, { hardwareId: 'pi-0003' }), /401 .*ENROLLMENT_TOKEN_USED_UP/)
+  await t.rejects(enroll(srv, 'sle_nope', { hardwareId: 'x' }), /401 .*ENROLLMENT_TOKEN_INVALID/)
   const list = await call(srv, op, 'GET', '/v1/devices?group=lab')
   t.equal(list.json.devices.length, 2, 'one device per hardware id')
   t.notOk('credentialHash' in list.json.devices[0], 'credential hashes are never listed')
 
   // nothing to do yet
-  const idle = await call(srv, cred, 'GET', '/v1/device/update')
+  const idle = await deviceCall(srv, again, 'GET', '/v1/device/update')
   t.equal(idle.status, 204)
   t.equal(idle.headers.get('slipway-poll-interval'), '300')
   t.equal((await call(srv, op, 'GET', '/v1/device/update')).status, 403, 'an operator token is not a device')
@@ -48,7 +48,7 @@ t.test('enroll, poll, report, explain', async (t) => {
   const created = await call(srv, op, 'POST', '/v1/rollouts', { release: `rootfs@${v2.version}`, phases: [{ percent: 100, minDevices: 1, soakSeconds: 0 }], gate: { minSample: 1 }, start: true, reason: 'test' })
   t.equal(created.status, 201, 'rollout created and started')
   const rolloutId = created.json.rollout.id
-  const poll = await call(srv, cred, 'GET', '/v1/device/update')
+  const poll = await deviceCall(srv, again, 'GET', '/v1/device/update')
   t.equal(poll.status, 200)
   const etag = poll.headers.get('etag')!
   t.ok(etag)
@@ -65,23 +65,23 @@ t.test('enroll, poll, report, explain', async (t) => {
   checkUpdate({ assignment: a, release: rel }, { hardware: 'rpi5', securityVersion: 1 })
   t.pass('assignment and release verify on the device side')
 
-  const same = await call(srv, cred, 'GET', '/v1/device/update', undefined, { 'if-none-match': etag })
+  const same = await deviceCall(srv, again, 'GET', '/v1/device/update', undefined, { 'if-none-match': etag })
   t.equal(same.status, 304, 'unchanged assignment: 304')
-  const again2 = await call(srv, cred, 'GET', '/v1/device/update')
+  const again2 = await deviceCall(srv, again, 'GET', '/v1/device/update')
   t.same(again2.json.assignment, poll.json.assignment, 'the same assignment bytes until the decision changes')
 
   // events: idempotent, ordered
   const ev = (seq: number, state: string, id = randomUUID()) => ({ id, seq, rolloutId, release: { name: 'rootfs', version: v2.version }, state })
   const e1 = ev(1, 'downloading')
-  let r = await call(srv, cred, 'POST', '/v1/device/events', { events: [e1, ev(2, 'installing')] })
+  let r = await deviceCall(srv, again, 'POST', '/v1/device/events', { events: [e1, ev(2, 'installing')] })
   t.same(r.json, { accepted: 2, duplicates: 0, stale: 0 })
-  r = await call(srv, cred, 'POST', '/v1/device/events', { events: [e1] })
+  r = await deviceCall(srv, again, 'POST', '/v1/device/events', { events: [e1] })
   t.same(r.json, { accepted: 0, duplicates: 1, stale: 0 }, 'the same event id twice counts once')
-  r = await call(srv, cred, 'POST', '/v1/device/events', { events: [ev(5, 'succeeded')] })
+  r = await deviceCall(srv, again, 'POST', '/v1/device/events', { events: [ev(5, 'succeeded')] })
   t.equal(r.json.accepted, 1)
-  r = await call(srv, cred, 'POST', '/v1/device/events', { events: [ev(4, 'rebooting')] })
+  r = await deviceCall(srv, again, 'POST', '/v1/device/events', { events: [ev(4, 'rebooting')] })
   t.same(r.json, { accepted: 0, duplicates: 0, stale: 1 }, 'an older report never overwrites a newer state')
-  const h = await call(srv, cred, 'POST', '/v1/device/health', { id: randomUUID(), seq: 6, rolloutId, release: { name: 'rootfs', version: v2.version }, bootOk: true, checks: [{ name: 'unit:app', ok: true }], metrics: { inference_p95_ms: 420 } })
+  const h = await deviceCall(srv, again, 'POST', '/v1/device/health', { id: randomUUID(), seq: 6, rolloutId, release: { name: 'rootfs', version: v2.version }, bootOk: true, checks: [{ name: 'unit:app', ok: true }], metrics: { inference_p95_ms: 420 } })
   t.same(h.json, { accepted: true, ok: true, failed: [] })
 
   const view = await call(srv, op, 'GET', `/v1/rollouts/${rolloutId}`)
@@ -90,7 +90,7 @@ t.test('enroll, poll, report, explain', async (t) => {
   t.equal(totals.failed, 0)
   const dv = await call(srv, op, 'GET', `/v1/devices/${again.deviceId}`)
   t.same(dv.json.installed.map((i: any) => i.version), [v2.version], 'succeeded sets what the device runs')
-  const done = await call(srv, cred, 'GET', '/v1/device/update')
+  const done = await deviceCall(srv, again, 'GET', '/v1/device/update')
   t.equal(done.status, 204, 'nothing left to do once it runs the release')
 
   // explain in words
@@ -100,13 +100,13 @@ t.test('enroll, poll, report, explain', async (t) => {
   t.match(ex.json.reasons.join('\n'), /built for rpi5, the device is rpi4/)
 
   // bad input
-  const notMember = await call(srv, other.credential, 'POST', '/v1/device/events', { events: [{ ...ev(1, 'downloading') }] })
+  const notMember = await deviceCall(srv, other, 'POST', '/v1/device/events', { events: [{ ...ev(1, 'downloading') }] })
   t.equal(notMember.status, 409)
   t.equal(notMember.json.error.code, 'DEVICE_NOT_IN_ROLLOUT')
-  const unknown = await call(srv, cred, 'POST', '/v1/device/events', { events: [{ ...ev(9, 'downloading'), rolloutId: 'no-such-rollout' }] })
+  const unknown = await deviceCall(srv, again, 'POST', '/v1/device/events', { events: [{ ...ev(9, 'downloading'), rolloutId: 'no-such-rollout' }] })
   t.equal(unknown.status, 404)
   t.equal(unknown.json.error.code, 'ROLLOUT_NOT_FOUND')
-  const mixed = await call(srv, cred, 'POST', '/v1/device/events', { events: [ev(10, 'downloading'), { ...ev(11, 'installing'), rolloutId: 'nope' }] })
+  const mixed = await deviceCall(srv, again, 'POST', '/v1/device/events', { events: [ev(10, 'downloading'), { ...ev(11, 'installing'), rolloutId: 'nope' }] })
   t.equal(mixed.status, 404)
   const after = await call(srv, op, 'GET', `/v1/rollouts/${rolloutId}`)
   t.same(after.json.totals, totals, 'a rejected batch stores nothing')

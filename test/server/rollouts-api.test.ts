@@ -9,19 +9,20 @@ import { randomUUID } from 'node:crypto'
 import t from 'tap'
 import { verifyChain } from '../../server/domain/fleet/audit-chain.js'
 import { call } from '../helpers/api.js'
+import { deviceCall } from '../helpers/device-call.js'
 import { enroll, enrollmentToken, installedOf, publish, type EnrolledDevice } from '../helpers/fleet.js'
 import { startServer, type TestServer } from '../helpers/server.js'
 
 const phases1 = [{ percent: 100, minDevices: 1, soakSeconds: 0 }]
 
 async function assigned(srv: TestServer, d: EnrolledDevice): Promise<{ rolloutId: string; version: string }> {
-  const p = await call(srv, d.credential, 'GET', '/v1/device/update')
+  const p = await deviceCall(srv, d, 'GET', '/v1/device/update')
   if (p.status !== 200) throw new Error(`expected an assignment, got ${p.status}`)
   return { rolloutId: p.json.assignment.signed.rolloutId, version: p.json.assignment.signed.release.version }
 }
 
 const report = (srv: TestServer, d: EnrolledDevice, rolloutId: string, version: string, seq: number, state: string) =>
-  call(srv, d.credential, 'POST', '/v1/device/events', { events: [{ id: randomUUID(), seq, rolloutId, release: { name: 'rootfs', version }, state }] })
+  deviceCall(srv, d, 'POST', '/v1/device/events', { events: [{ id: randomUUID(), seq, rolloutId, release: { name: 'rootfs', version }, state }] })
 
 t.test('bad input: stable codes, nothing stored', async (t) => {
   const srv = await startServer()
@@ -126,7 +127,7 @@ t.test('a breach acts within 2 seconds; a metric worse than the previous release
   // baseline: devices on 1.0.0 answer in ~500 ms
   let seq = 100
   for (const d of devices)
-    await call(srv, d.credential, 'POST', '/v1/device/health', { id: randomUUID(), seq: seq++, release: { name: 'rootfs', version: '1.0.0' }, bootOk: true, checks: [], metrics: { inference_p95_ms: 500 } })
+    await deviceCall(srv, d, 'POST', '/v1/device/health', { id: randomUUID(), seq: seq++, release: { name: 'rootfs', version: '1.0.0' }, bootOk: true, checks: [], metrics: { inference_p95_ms: 500 } })
 
   // 1.1.0: 2 s breach on the report that crosses maxFailures
   const c = await call(srv, op, 'POST', '/v1/rollouts', { release: 'rootfs@1.1.0', phases: phases1, gate: { maxFailures: 2, minSample: 50 }, start: true, reason: 'fast breach' })
@@ -147,8 +148,8 @@ t.test('a breach acts within 2 seconds; a metric worse than the previous release
   const took = Date.now() - crossed
   t.equal(state, 'paused')
   t.ok(took < 2000, `paused ${took} ms after the report that crossed the line`)
-  t.equal((await call(srv, devices[7]!.credential, 'GET', '/v1/device/update')).status, 204, 'the pause withdraws the assignment from a device that had not started')
-  t.equal((await call(srv, devices[0]!.credential, 'GET', '/v1/device/update')).status, 200, 'a device that started still finishes')
+  t.equal((await deviceCall(srv, devices[7]!, 'GET', '/v1/device/update')).status, 204, 'the pause withdraws the assignment from a device that had not started')
+  t.equal((await deviceCall(srv, devices[0]!, 'GET', '/v1/device/update')).status, 200, 'a device that started still finishes')
   await call(srv, op, 'POST', `/v1/rollouts/${id}/abort`, { reason: 'bad build' })
 
   // 1.2.0: healthy, but 1.9× slower than what 1.0.0 devices report
@@ -163,7 +164,7 @@ t.test('a breach acts within 2 seconds; a metric worse than the previous release
   for (const d of devices.slice(2, 5)) t.equal((await assigned(srv, d)).rolloutId, mid)
   for (const [i, d] of devices.slice(2, 5).entries()) {
     if (i === 2) t.equal((await call(srv, op, 'GET', `/v1/rollouts/${mid}`)).json.rollout.state, 'running', 'two slow devices are below the minimum sample')
-    await call(srv, d.credential, 'POST', '/v1/device/health', { id: randomUUID(), seq: seq++, rolloutId: mid, release: { name: 'rootfs', version: '1.2.0' }, bootOk: true, checks: [], metrics: { inference_p95_ms: 950 } })
+    await deviceCall(srv, d, 'POST', '/v1/device/health', { id: randomUUID(), seq: seq++, rolloutId: mid, release: { name: 'rootfs', version: '1.2.0' }, bootOk: true, checks: [], metrics: { inference_p95_ms: 950 } })
   }
   let view: any
   const deadline = Date.now() + 5000

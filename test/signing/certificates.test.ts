@@ -65,7 +65,7 @@ t.test('refusals: wrong device, no proof of possession, other CA, expiry, revoca
   const csr = await createCsr('dev-001', device)
   await t.rejects(ca.issue(csr, { deviceId: 'dev-002' }), { code: 'CERT_CSR_INVALID' }, 'CSR for another device')
   const forged = await createCsr('dev-001', { ...device, sign: async () => Buffer.from(await FileKeySigner.generate('ecdsa').sign(Buffer.from('x'))) })
-  await t.rejects(ca.issue(forged, { deviceId: 'dev-001' }), { code: 'CERT_CSR_INVALID' }, 'CSR signature by another key')
+  await t.rejects(ca.issue(forged, { deviceId: 'dev-001' }), { code: 'CERT_CSR_SIGNATURE_INVALID' }, 'CSR signature by another key')
   t.throws(() => parseCsr('garbage'), { code: 'CERT_CSR_INVALID' })
 
   const issued = await ca.issue(csr, { deviceId: 'dev-001', validityDays: 30 })

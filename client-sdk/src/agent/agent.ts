@@ -11,7 +11,10 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { AgentConfig } from '../config/agent-config.js'
 import { AgentError } from '../errors.js'
 import { loadCredential, type DeviceCredential } from '../identity/credential.js'
-import { enroll } from '../identity/enroll.js'
+import { FileDeviceKey, type DeviceKey } from '../identity/device-key.js'
+import { TpmDeviceKey } from '../identity/tpm-key.js'
+import { tpmAttestationFor } from '../identity/tpm-enroll.js'
+import { enroll, renew, renewalDue } from '../identity/enroll.js'
 import { loadTls } from '../identity/tls.js'
 import { Journal, TERMINAL_STEPS, type JournalState } from '../journal/journal.js'
 import { jsonLog, type Log } from '../log.js'
@@ -71,6 +74,10 @@ export interface AgentDeps {
   slots?: SlotAdapter
   /** seconds to wait after a reboot command before ticking again (default 300) */
   rebootWaitSeconds?: number
+  /** the device key (e.g. TPM-resident); default: the file key at config.keyFile, created at the first enrollment */
+  deviceKey?: DeviceKey
+  /** clock for certificate renewal (tests) */
+  now?: () => number
 }
 
 export async function createAgent(config: AgentConfig, deps: AgentDeps = {}): Promise<Agent> {
@@ -78,8 +85,18 @@ export async function createAgent(config: AgentConfig, deps: AgentDeps = {}): Pr
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 })
   const credentialFile = config.credentialFile ?? join(config.dataDir, 'credential.json')
   let credential = await loadCredential(credentialFile)
+  const keyFile = config.keyFile ?? join(config.dataDir, 'device-key.pem')
+  // config.tpm: the key lives in the TPM (created at its handle on first start); else a file key
+  let key: DeviceKey | undefined = deps.deviceKey ?? (config.tpm ? await TpmDeviceKey.open(config.tpm) : await FileDeviceKey.load(keyFile))
   const http = new HttpClient({ ...(config.tls ? { tls: await loadTls(config.tls) } : {}) })
-  const api = new DeviceApi(new URL(config.server), http, () => credential?.credential, (config.requestDeadlineSeconds ?? 60) * 1000)
+  // a certificate and the key sign every request; an old enrollment's bearer credential until it re-enrolls
+  const api = new DeviceApi(
+    new URL(config.server),
+    http,
+    () => (credential?.serial && key ? { key, serial: credential.serial } : credential?.credential),
+    (config.requestDeadlineSeconds ?? 60) * 1000,
+  )
+  const now = deps.now ?? Date.now
   const journal = await Journal.open(join(config.dataDir, 'journal.json'))
   if (!journal.state.os && config.installed) {
     const installed = config.installed
@@ -126,6 +143,7 @@ export async function createAgent(config: AgentConfig, deps: AgentDeps = {}): Pr
     if (credential && heartbeat.due() && !pending()) await heartbeat.beat(ctx)
     await reporter.flush()
     if (!credential) throw new AgentError('NOT_ENROLLED', 'no device credential: run `slipway-agent enroll` first')
+    await renewIfDue()
     const poll = await pollOnce(ctx, credential.deviceId)
     const interval = poll.pollIntervalSeconds ? { pollIntervalSeconds: poll.pollIntervalSeconds } : {}
     // what the boot phase finished (committed, rolled-back) is this round's news unless a new install follows
@@ -138,6 +156,18 @@ export async function createAgent(config: AgentConfig, deps: AgentDeps = {}): Pr
     const outcome = await runInstall(ctx)
     if (outcome !== 'installed') return { outcome, poll: poll.kind, ...interval }
     return { outcome: await runBootPhase(ctx), poll: poll.kind, ...interval }
+  }
+
+  /** Renew the certificate at 2/3 of its lifetime; a failure leaves the current one (still valid) in use. */
+  async function renewIfDue(): Promise<void> {
+    if (!credential || !key || !renewalDue(credential, now())) return
+    try {
+      credential = await renew(api, credential, key, credentialFile)
+      log('info', 'device certificate renewed', { serial: credential.serial, notAfter: credential.notAfter })
+    } catch (e) {
+      const err = e as AgentError
+      log('warn', 'certificate renewal failed', { code: err.code ?? 'AGENT_INTERNAL', message: err.message })
+    }
   }
 
   async function run(signal?: AbortSignal): Promise<void> {
@@ -172,6 +202,11 @@ export async function createAgent(config: AgentConfig, deps: AgentDeps = {}): Pr
     run,
     async enroll(token) {
       const s = journal.state
+      if (!key) {
+        const fresh = FileDeviceKey.generate(config.keyType ?? 'ed25519')
+        await fresh.save(keyFile)
+        key = fresh
+      }
       credential = await enroll(
         api,
         {
@@ -180,7 +215,9 @@ export async function createAgent(config: AgentConfig, deps: AgentDeps = {}): Pr
           hardware: config.hardware,
           ...(config.tags ? { tags: config.tags } : {}),
           installed: s.os ? [s.os, ...Object.values(s.models)] : Object.values(s.models),
+          ...(key instanceof TpmDeviceKey ? await tpmAttestationFor(api, key, token, log) : {}),
         },
+        key,
         credentialFile,
       )
       return credential

@@ -1,6 +1,6 @@
 /**
  * The download settings every payload shares (OS image, delta patch, model): the
- * device credential, resume from the journal's checkpoint, checkpoints written back
+ * device's signed headers, resume from the journal's checkpoint, checkpoints written back
  * to the journal, and the operator's bandwidth cap, redirect allow-list and retries.
  */
 import type { Checkpoint } from '../net/downloader.js'
@@ -12,7 +12,7 @@ export function downloadOptions(ctx: UpdateContext) {
   const d = ctx.config.download
   return {
     http: ctx.http,
-    headers: ctx.api.authHeader(),
+    authHeaders: (url: URL) => ctx.api.authHeaders('GET', url),
     ...(u.download && u.download.offset > 0 ? { resume: u.download } : {}),
     onCheckpoint: async (c: Checkpoint) => {
       await ctx.journal.change((s) => {

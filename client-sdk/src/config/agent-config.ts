@@ -32,8 +32,12 @@ export interface AgentConfig {
   server: string
   /** folder for the journal, report queue, credential, root cache and staged patches */
   dataDir: string
-  /** credential file (default <dataDir>/credential.json), mode 0600 */
+  /** identity file: device id, certificate (default <dataDir>/credential.json), mode 0600 */
   credentialFile?: string
+  /** the device's private key, PKCS#8 PEM, mode 0600 (default <dataDir>/device-key.pem), created at the first enrollment */
+  keyFile?: string
+  /** type of a new file key (default ed25519) */
+  keyType?: 'ecdsa' | 'ed25519'
   /** root.json pinned at provisioning (TUF root v1 or later) */
   trustedRootFile: string
   /** hardware model, e.g. `rpi4`; must be in a release's `hardware` list */
@@ -125,6 +129,8 @@ export function validateConfig(raw: unknown, baseDir = process.cwd()): AgentConf
   const o = raw as Record<string, unknown>
   for (const k of ['server', 'dataDir', 'trustedRootFile', 'hardware', 'hardwareId']) str(o, k)
   str(o, 'credentialFile', true)
+  str(o, 'keyFile', true)
+  if (o.keyType !== undefined && o.keyType !== 'ecdsa' && o.keyType !== 'ed25519') throw bad('keyType', '"ecdsa" or "ed25519"')
   try {
     new URL(o.server as string)
   } catch {
@@ -171,6 +177,7 @@ export function validateConfig(raw: unknown, baseDir = process.cwd()): AgentConf
     trustedRootFile: abs(c.trustedRootFile),
     credentialFile: abs(c.credentialFile ?? join(c.dataDir, 'credential.json')),
     ...(c.tpm?.workDir ? { tpm: { ...c.tpm, workDir: abs(c.tpm.workDir) } } : {}),
+    keyFile: abs(c.keyFile ?? join(c.dataDir, 'device-key.pem')),
   }
 }
 

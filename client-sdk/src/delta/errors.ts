@@ -3,6 +3,7 @@
  * reports to the server and that `slipway-agent delta apply` prints on failure, so
  * callers match on `code`, never on the message.
  */
+import { CodedError } from '../coded-error.js'
 export type DeltaErrorCode =
   /** the patch does not start with the delta magic: not a Slipway delta at all */
   | 'DELTA_BAD_MAGIC'
@@ -27,16 +28,6 @@ export type DeltaErrorCode =
   /** resume state does not match this patch or the target prefix on disk */
   | 'DELTA_RESUME_MISMATCH'
 
-export class DeltaError extends Error {
-  constructor(
-    readonly code: DeltaErrorCode,
-    message: string,
-    readonly details?: Record<string, unknown>,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options)
-    this.name = 'DeltaError'
-  }
-}
+export class DeltaError extends CodedError<DeltaErrorCode> {}
 
 export const isDeltaError = (e: unknown): e is DeltaError => e instanceof DeltaError

@@ -1,4 +1,5 @@
 /** Errors of the model store; `code` is stable and reported to the server. */
+import { CodedError } from '../coded-error.js'
 export type ModelErrorCode =
   /** the installed bytes do not hash to (or are not as long as) the signed release says */
   | 'MODEL_HASH_MISMATCH'
@@ -11,16 +12,6 @@ export type ModelErrorCode =
   /** the models folder holds something the store did not write (a `current` that is no slot link) */
   | 'MODEL_STORE_INVALID'
 
-export class ModelError extends Error {
-  constructor(
-    readonly code: ModelErrorCode,
-    message: string,
-    readonly details?: Record<string, unknown>,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options)
-    this.name = 'ModelError'
-  }
-}
+export class ModelError extends CodedError<ModelErrorCode> {}
 
 export const isModelError = (e: unknown): e is ModelError => e instanceof ModelError

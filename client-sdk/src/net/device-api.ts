@@ -7,7 +7,12 @@
 import { canonicalWire } from '../../../signing/canonical-json.js'
 import { AgentError } from '../errors.js'
 import type { InventoryReport } from '../inventory/digest.js'
+import type { DeviceKey } from '../identity/device-key.js'
+import { signRequest } from '../identity/request-signer.js'
 import type { HttpClient } from './http-client.js'
+
+/** How requests prove the device: its key and certificate serial (signatures), or an old bearer credential. */
+export type DeviceAuth = { key: DeviceKey; serial: string } | { bearer: string }
 
 export interface EnrollRequest {
   enrollmentToken: string
@@ -15,11 +20,26 @@ export interface EnrollRequest {
   hardware: string
   tags?: string[]
   installed?: { name: string; version: string; sha256: string; securityVersion: number }[]
+  /** PEM PKCS#10 request for the device key */
+  csr?: string
+  /** key attestation (TPM), passed through */
+  attestation?: unknown
 }
 
-export interface EnrollResult {
+export interface CertificateResult {
   deviceId: string
-  credential: string
+  group?: string
+  state: 'active' | 'pending'
+  certificate: string
+  serial: string
+  notAfter: string
+  caCertificate: string
+}
+
+export interface EnrollResult extends Partial<CertificateResult> {
+  deviceId: string
+  /** old bearer enrollment only */
+  credential?: string
   group?: string
   pollIntervalSeconds?: number
 }
@@ -134,7 +154,8 @@ export class DeviceApi {
   constructor(
     readonly server: URL,
     private readonly http: HttpClient,
-    private readonly credential: () => string | undefined,
+    /** the device's proof; a string is an old bearer credential */
+    private readonly auth: () => DeviceAuth | string | undefined,
     /** each call ends with NETWORK_ERROR after this long (a server dripping its answer never ends on its own), ms */
     private readonly deadlineMs = 60_000,
   ) {}
@@ -147,17 +168,23 @@ export class DeviceApi {
     return new URL(path, this.server)
   }
 
-  authHeader(): Record<string, string> {
-    const c = this.credential()
-    if (!c) throw new AgentError('NOT_ENROLLED', 'no device credential: run `slipway-agent enroll` first')
-    return { authorization: `Bearer ${c}` }
+  /** Headers proving the device for one request: a fresh signature (new nonce) every time. */
+  async authHeaders(method: string, url: URL, body?: string): Promise<Record<string, string>> {
+    const a = this.auth()
+    if (!a) throw new AgentError('NOT_ENROLLED', 'no device identity: run `slipway-agent enroll` first')
+    if (typeof a === 'string') return { authorization: `Bearer ${a}` }
+    if ('bearer' in a) return { authorization: `Bearer ${a.bearer}` }
+    return signRequest(a.key, a.serial, { method, target: url.pathname + url.search, ...(body !== undefined ? { body } : {}) })
   }
 
-  async #json(method: string, path: string, body: unknown, auth: boolean, ok: number[]): Promise<{ status: number; json: unknown; headers: Record<string, string | string[] | undefined> }> {
-    const headers: Record<string, string> = { accept: 'application/json', ...(auth ? this.authHeader() : {}) }
+  async #json(method: string, path: string, body: unknown, auth: boolean | 'if-enrolled', ok: number[]): Promise<{ status: number; json: unknown; headers: Record<string, string | string[] | undefined> }> {
+    const url = this.url(path)
+    const bytes = body === undefined ? undefined : JSON.stringify(body)
+    const proves = auth === true || (auth === 'if-enrolled' && this.auth() !== undefined)
+    const headers: Record<string, string> = { accept: 'application/json', ...(proves ? await this.authHeaders(method, url, bytes) : {}) }
     if (body !== undefined) headers['content-type'] = 'application/json'
     const res = await this.http
-      .fetchBytes(this.url(path), { method, headers, body: body === undefined ? undefined : JSON.stringify(body), ...this.#deadline() })
+      .fetchBytes(url, { method, headers, body: bytes, ...this.#deadline() })
       .catch((e: unknown) => Promise.reject(deadlineOr(e, `${method} ${path}`, this.deadlineMs)))
     let json: unknown
     if (res.body.length > 0) {
@@ -171,17 +198,35 @@ export class DeviceApi {
     return { status: res.status, json, headers: res.headers }
   }
 
+  /** Enroll; an already enrolled device signs the request with its current key (proof: no approval needed). */
   async enroll(req: EnrollRequest): Promise<EnrollResult> {
-    const { json } = await this.#json('POST', '/v1/device/enroll', req, false, [200, 201])
-    if (!isObj(json) || typeof json.deviceId !== 'string' || typeof json.credential !== 'string' || !json.credential)
-      throw invalid('enroll answer lacks deviceId or credential')
+    const { json } = await this.#json('POST', '/v1/device/enroll', req, 'if-enrolled', [200, 201, 202])
+    if (!isObj(json) || typeof json.deviceId !== 'string') throw invalid('enroll answer lacks deviceId')
+    const withCert = typeof json.certificate === 'string' && typeof json.serial === 'string'
+    if (!withCert && (typeof json.credential !== 'string' || !json.credential)) throw invalid('enroll answer lacks a certificate (or credential)')
     return json as unknown as EnrollResult
   }
 
+  /** Round 1 of a TPM key attestation, before enrollment (DEVICE-API.md "TPM key attestation"). */
+  async attestationChallenge(req: { enrollmentToken: string; ekCertificate: string; akPublic: string }): Promise<{ challenge: string; credentialBlob: string; encryptedSecret: string }> {
+    const { json } = await this.#json('POST', '/v1/device/attestation-challenge', req, false, [200])
+    if (!isObj(json) || typeof json.challenge !== 'string' || typeof json.credentialBlob !== 'string' || typeof json.encryptedSecret !== 'string')
+      throw invalid('attestation challenge lacks challenge, credentialBlob or encryptedSecret')
+    return json as { challenge: string; credentialBlob: string; encryptedSecret: string }
+  }
+
+  /** A new certificate for the key in `csr`, the request signed with the current key. */
+  async renew(csr: string): Promise<CertificateResult> {
+    const { json } = await this.#json('POST', '/v1/device/certificate', { csr }, true, [200])
+    if (!isObj(json) || typeof json.certificate !== 'string' || typeof json.serial !== 'string') throw invalid('renewal answer lacks a certificate')
+    return json as unknown as CertificateResult
+  }
+
   async poll(etag?: string): Promise<PollResult> {
-    const headers: Record<string, string> = { accept: 'application/json', ...this.authHeader(), ...(etag ? { 'if-none-match': etag } : {}) }
+    const url = this.url('/v1/device/update')
+    const headers: Record<string, string> = { accept: 'application/json', ...(await this.authHeaders('GET', url)), ...(etag ? { 'if-none-match': etag } : {}) }
     const res = await this.http
-      .fetchBytes(this.url('/v1/device/update'), { headers, ...this.#deadline() })
+      .fetchBytes(url, { headers, ...this.#deadline() })
       .catch((e: unknown) => Promise.reject(deadlineOr(e, 'GET /v1/device/update', this.deadlineMs)))
     const interval = intervalOf(res.headers['slipway-poll-interval'])
     const withInterval = interval ? { pollIntervalSeconds: interval } : {}

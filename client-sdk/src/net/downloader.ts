@@ -38,8 +38,10 @@ export interface Checkpoint {
 export interface DownloadOptions {
   http: HttpClient
   url: URL
-  /** headers for the server's origin (the credential); never sent to another host */
+  /** headers for the server's origin; never sent to another host */
   headers?: Record<string, string>
+  /** the device's proof for one request to the server's origin (a fresh signature each time); never sent to another host */
+  authHeaders?: (url: URL) => Promise<Record<string, string>>
   /** the signed length and sha256 of the payload */
   expected: { sha256: string; length: number }
   sink: ByteSink
@@ -160,7 +162,8 @@ async function open(o: DownloadOptions, offset: number, etag: string | undefined
   let url = o.url
   let withCredential = true
   for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
-    const headers: Record<string, string> = { ...(withCredential ? o.headers : {}), 'accept-encoding': 'identity' }
+    const auth = withCredential && o.authHeaders ? await o.authHeaders(url) : {}
+    const headers: Record<string, string> = { ...(withCredential ? o.headers : {}), ...auth, 'accept-encoding': 'identity' }
     if (offset > 0) {
       headers.range = `bytes=${offset}-`
       if (etag) headers['if-range'] = etag

@@ -2,6 +2,7 @@
  * Errors of the slot adapters. The stable `code` is what the agent reports and
  * matches on; the message is for people.
  */
+import { CodedError } from '../coded-error.js'
 export type SlotErrorCode =
   /** the bootloader tool (fw_printenv, grub-editenv, ...) is not installed */
   | 'SLOT_TOOL_MISSING'
@@ -20,16 +21,6 @@ export type SlotErrorCode =
   /** a constructor option is invalid */
   | 'SLOT_BAD_CONFIG'
 
-export class SlotError extends Error {
-  constructor(
-    readonly code: SlotErrorCode,
-    message: string,
-    readonly details?: Record<string, unknown>,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options)
-    this.name = 'SlotError'
-  }
-}
+export class SlotError extends CodedError<SlotErrorCode> {}
 
 export const isSlotError = (e: unknown): e is SlotError => e instanceof SlotError

@@ -1,4 +1,6 @@
 /** Kysely table types: the SQL shape of migrations/*.sql. */
+import type { ColumnType } from 'kysely'
+
 export interface ApiTokensTable {
   id: string
   role: string
@@ -41,6 +43,8 @@ export interface EnrollmentTokensTable {
   revoked_at: string | null
   created_by: string
   created_at: string
+  /** migration 013; defaults to 0 */
+  require_tpm: ColumnType<number, number | undefined, number>
 }
 
 export interface DevicesTable {
@@ -63,6 +67,8 @@ export interface DevicesTable {
   decommissioned_at: string | null
   /** migration 011: selector facts of the latest inventory (JSON) */
   inventory: string | null
+  /** migration 013; defaults to 0 */
+  key_tpm_resident: ColumnType<number, number | undefined, number>
 }
 
 export interface DeviceInstalledTable {
@@ -305,6 +311,28 @@ export interface DeviceIntegrityTable {
   last_report: string
 }
 
+export interface DeviceCertificatesTable {
+  serial: string
+  device_id: string
+  state: string
+  key_type: string
+  public_key: string
+  key_tpm_resident: number
+  certificate: string
+  claim: string | null
+  not_before: string
+  not_after: string
+  issued_at: string
+  revoked_at: string | null
+  revocation_reason: string | null
+}
+
+export interface DeviceCaTable {
+  id: number
+  certificate: string
+  created_at: string
+}
+
 export interface Database {
   device_inventory: DeviceInventoryTable
   device_inventory_history: DeviceInventoryHistoryTable
@@ -333,4 +361,6 @@ export interface Database {
   multipart_uploads: MultipartUploadsTable
   multipart_upload_parts: MultipartUploadPartsTable
   release_policies: ReleasePoliciesTable
+  device_certificates: DeviceCertificatesTable
+  device_ca: DeviceCaTable
 }

@@ -6,8 +6,8 @@
  * start-up log says so, and the README's ceremony replaces it.
  */
 import { chmod, mkdir, stat, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
-import { createRoot, FileKeySigner } from '../../../signing/index.js'
+import { dirname, join } from 'node:path'
+import { createRoot, FileKeySigner, type KeyType } from '../../../signing/index.js'
 import type { KeysConfig } from '../../config.js'
 import type { TrustService } from '../../domain/trust-service.js'
 
@@ -22,9 +22,11 @@ export interface DevRoot {
 
 const exists = (p: string) => stat(p).then(() => true, () => false)
 
-async function fileKey(path: string): Promise<FileKeySigner> {
+/** The file key at `path`, generated (mode 0600, folder 0700) when absent. Replicas sharing the folder agree on the first writer's key. */
+export async function loadOrCreateFileKey(path: string, type: KeyType = 'ed25519'): Promise<FileKeySigner> {
   if (await exists(path)) return FileKeySigner.load(path)
-  const key = FileKeySigner.generate('ed25519')
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 })
+  const key = FileKeySigner.generate(type)
   try {
     await key.save(path)
   } catch (e) {
@@ -46,7 +48,7 @@ export async function ensureDevRoot(keys: Pick<KeysConfig, 'dir'>, onlineKeyPath
     releaseKeyPath: join(keys.dir, 'release.pem'),
     onlineKeyPath,
   }
-  const [root, release, online] = [await fileKey(dev.rootKeyPath), await fileKey(dev.releaseKeyPath), await fileKey(dev.onlineKeyPath)]
+  const [root, release, online] = [await loadOrCreateFileKey(dev.rootKeyPath), await loadOrCreateFileKey(dev.releaseKeyPath), await loadOrCreateFileKey(dev.onlineKeyPath)]
   const bytes = await createRoot(
     {
       roles: {

@@ -86,6 +86,10 @@ function wrap(fleet: FleetRepositories, touched: (id: string) => void, listener:
     inventoryReports: watch(fleet.inventoryReports, { save: first }, touched),
     integrity: fleet.integrity,
     releasePolicies: fleet.releasePolicies,
+    // a certificate issued, revoked or activated changes who the device is (activate
+    // always runs with a revokeForDevice of the same device, which names it)
+    certificates: watch(fleet.certificates, { insert: (a) => (a[0] as { deviceId: string }).deviceId, revokeForDevice: first }, touched),
+    deviceCa: fleet.deviceCa,
     // a nested transaction joins the outer one: announced when the outer one commits
     transaction: (fn) => fleet.transaction((tx) => fn(wrap(tx, touched, undefined))),
   }

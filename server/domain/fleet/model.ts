@@ -11,6 +11,8 @@ export interface EnrollmentToken {
   revokedAt: string | null
   createdBy: string
   createdAt: string
+  /** refuse devices whose key is not proven TPM-resident (key attestation) */
+  requireTpm?: boolean
 }
 
 export type InstallMode = 'full' | 'delta' | 'slot-switch'
@@ -45,6 +47,8 @@ export interface Device {
   decommissionedAt?: string | null
   /** the selector facts of the device's latest inventory report (absent: none yet) */
   inventory?: InventoryFacts
+  /** the key of its active certificate was proven TPM-resident at enrollment (read-only: set through setKeyTpmResident) */
+  keyTpmResident?: boolean
 }
 
 export interface DeviceWithInstalled extends Device {
@@ -217,4 +221,32 @@ export interface DeviceSecurityEvent {
   integrity?: unknown
   at: string
   receivedAt: string
+}
+
+/** A device certificate (migration 013). `state` decides what the key may do. */
+export interface DeviceCertificate {
+  /** lowercase hex, no leading zeros; the `keyid` of message signatures */
+  serial: string
+  deviceId: string
+  /** active: the device; pending: a re-enrollment claim awaiting approval; revoked: refused */
+  state: 'active' | 'pending' | 'revoked'
+  keyType: 'ecdsa' | 'ed25519'
+  /** SubjectPublicKeyInfo DER, base64 */
+  publicKey: string
+  keyTpmResident: boolean
+  /** PEM */
+  certificate: string
+  /** what a pending claimant enrolled with; applied when an operator approves it */
+  claim: DeviceClaim | null
+  notBefore: string
+  notAfter: string
+  issuedAt: string
+  revokedAt: string | null
+  revocationReason: string | null
+}
+
+export interface DeviceClaim {
+  hardware: string
+  tags: string[]
+  installed: InstalledRelease[]
 }

@@ -10,6 +10,7 @@ import { conflict, notFound, SlipwayError } from '../errors.js'
 import type { Device } from './model.js'
 import type { FleetRepositories } from './repositories.js'
 import { announceNothing, announcedAfter, type Announce } from './live-changes.js'
+import { revokeDeviceCertificatesIn } from '../identity/device-identity-service.js'
 
 /** A quarantine stores the credential's hash under this prefix: no credential hashes to it, yet it still names the device. */
 export const REVOKED_CREDENTIAL_PREFIX = 'revoked:'
@@ -35,7 +36,8 @@ export class QuarantineService {
         throw conflict('DEVICE_ALREADY_QUARANTINED', `device ${deviceId} is quarantined since ${device.quarantinedAt ?? at}`)
       if (!device.credentialHash.startsWith(REVOKED_CREDENTIAL_PREFIX))
         await tx.devices.setCredentialHash(deviceId, REVOKED_CREDENTIAL_PREFIX + device.credentialHash, at)
-      // identity: also revoke certificates
+      // its certificates too: a key-bound device is refused by every replica at once
+      await revokeDeviceCertificatesIn(tx, deviceId, `quarantined: ${reason}`, actor, at)
       const assignment = await tx.assignments.withdraw(deviceId, at)
       await tx.downloads.setPrevious(deviceId, [])
       const memberships = await tx.members.withdraw(deviceId, at)
@@ -80,7 +82,7 @@ export class QuarantineService {
     const at = this.now().toISOString()
     await announcedAfter(this.fleet.transaction(async (tx) => {
       const device = await this.live(tx, deviceId)
-      // identity: also revoke certificates
+      await revokeDeviceCertificatesIn(tx, deviceId, `decommissioned: ${reason}`, actor, at)
       const assignment = await tx.assignments.withdraw(deviceId, at)
       await tx.downloads.setPrevious(deviceId, [])
       const memberships = await tx.members.withdraw(deviceId, at)

@@ -4,6 +4,7 @@ import type {
   AuditEntry,
   Device,
   DeviceGroup,
+  DeviceCertificate,
   DevicePollContext,
   DeviceSecurityEvent,
   DownloadProgress,
@@ -56,8 +57,9 @@ export interface DeviceListQuery {
 export interface DeviceRepository {
   findByHardwareId(hardwareId: string): Promise<Device | undefined>
   insert(d: Device): Promise<void>
-  /** Re-enrollment: new credential, hardware, group and tags. */
+  /** Re-enrollment: new credential, hardware and tags (never the group). */
   update(d: Device): Promise<void>
+  setKeyTpmResident(deviceId: string, resident: boolean): Promise<void>
   /** The device holding this credential, with what it runs and its current assignment (one indexed join). */
   findByCredentialHash(hash: string): Promise<DevicePollContext | undefined>
   findById(id: string): Promise<DeviceWithInstalled | undefined>
@@ -249,6 +251,29 @@ export interface IntegrityRepository {
   clear(deviceId: string): Promise<number>
 }
 
+export interface DeviceCertificateRepository {
+  insert(c: DeviceCertificate): Promise<void>
+  /** The certificate and its device (with what it runs and its assignment), in one indexed join: what every device request reads. */
+  findWithDevice(serial: string): Promise<{ certificate: DeviceCertificate; device: DevicePollContext } | undefined>
+  findBySerial(serial: string): Promise<DeviceCertificate | undefined>
+  listForDevice(deviceId: string): Promise<DeviceCertificate[]>
+  /** Revokes the device's certificates in `states` (all unrevoked ones by default) except `exceptSerial`; returns the serials revoked. */
+  revokeForDevice(deviceId: string, at: string, reason: string, o?: { states?: Array<'active' | 'pending'>; exceptSerial?: string }): Promise<string[]>
+  /** pending → active; false when it was not pending. */
+  activate(serial: string): Promise<boolean>
+  /** Revoked certificates not yet expired at `now` (what the CRL lists). */
+  revokedUnexpired(now: string): Promise<Array<{ serial: string; revokedAt: string }>>
+  /** Revocations ever made: the CRL number, the same on every replica. */
+  revocationCount(): Promise<number>
+}
+
+/** The device CA certificate shared by all replicas. */
+export interface DeviceCaRepository {
+  get(): Promise<string | undefined>
+  /** Stores `pem` unless a certificate is stored already; returns the stored one. */
+  insertIfAbsent(pem: string, at: string): Promise<string>
+}
+
 export interface FleetRepositories {
   inventoryReports: InventoryRepository
   integrity: IntegrityRepository
@@ -265,6 +290,8 @@ export interface FleetRepositories {
   downloads: DownloadRepository
   /** provenance policies per release name (audited with the fleet's changes) */
   releasePolicies: ReleasePolicyRepository
+  certificates: DeviceCertificateRepository
+  deviceCa: DeviceCaRepository
   /** Runs `fn` in one database transaction (retried by the caller on conflicts). */
   transaction<T>(fn: (tx: FleetRepositories) => Promise<T>): Promise<T>
 }

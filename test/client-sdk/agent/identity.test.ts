@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { DeviceApi, HttpClient, loadCredential } from '../../../client-sdk/src/index.js'
+import { FileDeviceKey } from '../../../client-sdk/src/identity/device-key.js'
 import { enroll } from '../../../client-sdk/src/identity/enroll.js'
 import { loadTls } from '../../../client-sdk/src/identity/tls.js'
 import { serve } from './http-fixtures.js'
@@ -14,8 +15,10 @@ async function tmp(t: Test) {
 }
 
 t.test('enroll stores the credential with mode 0600 and the agent reads it back', async (t) => {
+  const bodies: any[] = []
   const srv = await serve((req, res, body) => {
     const b = JSON.parse(body.toString())
+    bodies.push(b)
     if (b.enrollmentToken !== 'sle_good') return void res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":{"code":"ENROLLMENT_TOKEN_INVALID","message":"no"}}')
     res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ deviceId: 'd-1', credential: 'sld_secret', group: 'lab', pollIntervalSeconds: 60 }))
   })
@@ -27,12 +30,14 @@ t.test('enroll stores the credential with mode 0600 and the agent reads it back'
   const path = join(dir, 'credential.json')
   const old = process.umask(0o022)
   t.teardown(() => void process.umask(old))
-  const c = await enroll(api, { enrollmentToken: 'sle_good', hardwareId: 'serial-1', hardware: 'rpi4' }, path)
+  const key = FileDeviceKey.generate('ed25519')
+  const c = await enroll(api, { enrollmentToken: 'sle_good', hardwareId: 'serial-1', hardware: 'rpi4' }, key, path)
+  t.match(bodies[0].csr, /^-----BEGIN CERTIFICATE REQUEST-----/, 'the enrollment carries a CSR for the device key')
   t.equal(c.deviceId, 'd-1')
   t.equal((await stat(path)).mode & 0o777, 0o600)
   t.match(await loadCredential(path), { deviceId: 'd-1', credential: 'sld_secret', hardwareId: 'serial-1', group: 'lab' })
   t.equal(srv.log[0]!.headers['content-type'], 'application/json')
-  await t.rejects(enroll(api, { enrollmentToken: 'sle_bad', hardwareId: 'serial-1', hardware: 'rpi4' }, path), { code: 'CREDENTIAL_REJECTED' })
+  await t.rejects(enroll(api, { enrollmentToken: 'sle_bad', hardwareId: 'serial-1', hardware: 'rpi4' }, key, path), { code: 'CREDENTIAL_REJECTED' })
   t.match(await loadCredential(path), { credential: 'sld_secret' }, 'a refused re-enroll keeps the old credential')
 })
 

@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from 'kysely'
+import { PostgresAdapter, sql, type Kysely, type Selectable } from 'kysely'
 import { entryHash, GENESIS_HASH } from '../../../domain/fleet/audit-chain.js'
 import { assertStorableText } from '../../../domain/storable-text.js'
 import type { AuditEntry, NewAuditEntry } from '../../../domain/fleet/model.js'
@@ -21,14 +21,19 @@ const toEntry = (r: Selectable<AuditLogTable>): AuditEntry => ({
 /**
  * Appends read the head and insert head + 1 in the caller's transaction; two writers
  * racing for the same seq collide on the primary key and the loser's transaction is
- * retried by the caller, so the chain never forks.
+ * retried by the caller, so the chain never forks. On PostgreSQL the append first takes
+ * a transaction-scoped advisory lock, so concurrent audited transactions (a fleet
+ * enrolling at once) queue for the chain's head instead of colliding and retrying
+ * until the retries run out; SQLite serialises writers already.
  */
+const AUDIT_CHAIN_LOCK = 0x5a1e7a0d
 export class KyselyAudit implements AuditRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
   async append(e: NewAuditEntry, at: string): Promise<AuditEntry> {
     // hash exactly what is stored: text the database would alter (lone surrogates) or refuse (NUL) never gets a hash
     assertStorableText({ actor: e.actor, action: e.action, subject: e.subject, reason: e.reason, before: e.before, after: e.after })
+    if (this.db.getExecutor().adapter instanceof PostgresAdapter) await sql`select pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK})`.execute(this.db)
     const head = await this.db.selectFrom('audit_log').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst()
     const base = {
       seq: head ? Number(head.seq) + 1 : 1,

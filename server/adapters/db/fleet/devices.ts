@@ -6,7 +6,7 @@ import { filterDevices } from './device-filter.js'
 import type { DeviceListQuery, DeviceRepository } from '../../../domain/fleet/repositories.js'
 import type { Database, DeviceInstalledTable, DevicesTable } from '../schema.js'
 
-const toDevice = (r: Selectable<DevicesTable>): Device => ({
+export const toDevice = (r: Selectable<DevicesTable>): Device => ({
   id: r.id,
   hardwareId: r.hardware_id,
   hardware: r.hardware,
@@ -23,6 +23,7 @@ const toDevice = (r: Selectable<DevicesTable>): Device => ({
   quarantineReason: r.quarantine_reason ?? null,
   decommissionedAt: r.decommissioned_at ?? null,
   ...(r.inventory ? { inventory: JSON.parse(r.inventory) as InventoryFacts } : {}),
+  keyTpmResident: Number(r.key_tpm_resident) === 1,
 })
 
 const toInstalled = (r: Pick<Selectable<DeviceInstalledTable>, 'name' | 'version' | 'sha256' | 'security_version' | 'install_mode'>): InstalledRelease => ({
@@ -47,6 +48,27 @@ const deviceRow = (d: Device) => ({
   created_at: d.createdAt,
   updated_at: d.updatedAt,
 })
+
+/** A devices row joined with its assignment's columns (a_created_at: the assignment's created_at). */
+export type PollContextRow = Selectable<DevicesTable> & {
+  counter: number | null
+  rollout_id: string | null
+  release_id: string | null
+  action: string | null
+  body: string | null
+  etag: string | null
+  expires_at: string | null
+  a_created_at: string | null
+  withdrawn_at: string | null
+}
+
+export function toPollContext(r: PollContextRow): DevicePollContext {
+  const assignment =
+    r.counter === null
+      ? undefined
+      : toAssignment({ device_id: r.id, counter: r.counter, rollout_id: r.rollout_id!, release_id: r.release_id!, action: r.action!, body: r.body!, etag: r.etag!, expires_at: r.expires_at!, created_at: r.a_created_at!, withdrawn_at: r.withdrawn_at })
+  return { ...toDevice(r), installed: JSON.parse(r.installed) as InstalledRelease[], assignment }
+}
 
 export class KyselyDevices implements DeviceRepository {
   /**
@@ -85,12 +107,11 @@ export class KyselyDevices implements DeviceRepository {
   async findByCredentialHash(hash: string): Promise<DevicePollContext | undefined> {
     type Row = Awaited<ReturnType<ReturnType<KyselyDevices['pollContextQuery']>['executeTakeFirst']>>
     const r = (await this.db.executeQuery<NonNullable<Row>>(CompiledQuery.raw(this.pollContextSql, [hash]))).rows[0]
-    if (!r) return undefined
-    const assignment =
-      r.counter === null
-        ? undefined
-        : toAssignment({ device_id: r.id, counter: r.counter, rollout_id: r.rollout_id!, release_id: r.release_id!, action: r.action!, body: r.body!, etag: r.etag!, expires_at: r.expires_at!, created_at: r.a_created_at!, withdrawn_at: r.withdrawn_at })
-    return { ...toDevice(r), installed: JSON.parse(r.installed) as InstalledRelease[], assignment }
+    return r && toPollContext(r)
+  }
+
+  async setKeyTpmResident(deviceId: string, resident: boolean): Promise<void> {
+    await this.db.updateTable('devices').set({ key_tpm_resident: resident ? 1 : 0 }).where('id', '=', deviceId).execute()
   }
 
   async findById(id: string): Promise<DeviceWithInstalled | undefined> {

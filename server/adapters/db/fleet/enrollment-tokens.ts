@@ -13,6 +13,7 @@ const toToken = (r: Selectable<EnrollmentTokensTable>): EnrollmentToken => ({
   revokedAt: r.revoked_at,
   createdBy: r.created_by,
   createdAt: r.created_at,
+  requireTpm: Number(r.require_tpm) === 1,
 })
 
 export class KyselyEnrollmentTokens implements EnrollmentTokenRepository {
@@ -31,6 +32,7 @@ export class KyselyEnrollmentTokens implements EnrollmentTokenRepository {
         revoked_at: t.revokedAt,
         created_by: t.createdBy,
         created_at: t.createdAt,
+        require_tpm: t.requireTpm ? 1 : 0,
       })
       .execute()
   }

@@ -6,6 +6,7 @@ import type { Database } from '../schema.js'
 import { KyselyAssignments } from './assignments.js'
 import { KyselyAudit } from './audit.js'
 import { KyselyDeviceGroups, KyselyReservations } from './device-groups.js'
+import { KyselyCertificates, KyselyDeviceCa } from './certificates.js'
 import { KyselyDevices } from './devices.js'
 import { KyselyDownloads } from './downloads.js'
 import { KyselyInventory } from './inventory.js'
@@ -33,6 +34,8 @@ export function fleetRepositories(db: Kysely<Database>, inTransaction = false): 
     audit: new KyselyAudit(db),
     downloads: new KyselyDownloads(db),
     releasePolicies: new KyselyReleasePolicies(db),
+    certificates: new KyselyCertificates(db),
+    deviceCa: new KyselyDeviceCa(db),
     transaction: (fn) => (inTransaction ? fn(fleetRepositories(db, true)) : withAuditRetry(() => db.transaction().execute((trx) => fn(fleetRepositories(trx, true))))),
   }
 }
