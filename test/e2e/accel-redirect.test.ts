@@ -47,7 +47,7 @@ t.test('nginx sends the blob the server authorized', async (t) => {
   t.ok(part.raw.equals(data.subarray(1000, 2000)), 'ranges are served by nginx')
   const denied = await call(proxied, undefined, 'GET', path)
   t.equal(denied.status, 401, 'the server still decides who may download')
-  t.equal(denied.json.error.code, 'AUTH_MISSING')
+  t.equal(denied.json.error.code, 'DEVICE_AUTH_MISSING')
   const inside = await call(proxied, ci, 'GET', `/_slipway_blobs/sha256/${rel.sha256.slice(0, 2)}/${rel.sha256}`)
   t.not(inside.status, 200, 'the internal location is not reachable from outside')
   t.not(sha256(inside.raw), sha256(data))
