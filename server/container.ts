@@ -124,13 +124,14 @@ export async function createContainer(
     // service in any process, drops the device's entry everywhere (device-changes.ts)
     const deviceCache = new DevicePollCache({ findByCredentialHash: (h) => repos.fleet.devices.findByCredentialHash(h), findWithDevice: (s) => repos.fleet.certificates.findWithDevice(s) }, { ttlMs: config.deviceCacheSeconds * 1000, maxEntries: config.deviceCacheEntries })
     repos.fleet = announcingDeviceChanges(repos.fleet, deviceChangeListener(bus, deviceCache))
-    await followDeviceChanges(bus, deviceCache)
     const blobs = blobStore(config)
     await blobs.init()
     const queue = jobQueue(config, opts.onQueueError ?? (() => {}))
     closers.unshift(() => queue.close())
     // BullMQ would reconnect forever and the process would look healthy: say it at start instead
     if (config.redisUrl) await queue.ping().catch((e: unknown) => { throw new RedisUnreachable(config.redisUrl as string, e) })
+    // after the ping: a dead Redis is named as such, not as a bus that failed to subscribe
+    await followDeviceChanges(bus, deviceCache)
     const uploads = uploadArea(config, blobs, repos)
     closers.unshift(() => uploads.close())
     const auth = new AuthService(repos.tokens)

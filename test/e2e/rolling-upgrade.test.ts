@@ -69,7 +69,7 @@ t.test('rolling upgrade: the previous server and the new one side by side on one
   })
   const oldSrv = {
     url: `http://127.0.0.1:${port}`,
-    config: loadConfig({ SLIPWAY_DATA_DIR: oldData }),
+    config: loadConfig(oldEnv),
     token: async (role: string) => (await call({ url: `http://127.0.0.1:${port}` } as TestServer, adminToken, 'POST', '/v1/tokens', { role, label: `test ${role}` })).json.token as string,
   } as unknown as TestServer
   const op = await oldSrv.token('operator')

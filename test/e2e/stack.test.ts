@@ -144,7 +144,7 @@ t.test('the compose topology on this machine: push, delta build with a worker ki
     await send('downloading')
     // through the presigned URL the server redirects to (fetch follows it)
     const patch = await device(srv, d, 'GET', patchUrl)
-    if (patch.status !== 200 || sha256(patch.raw) !== seen.patchSha256) throw new Error('patch download')
+    if (patch.status !== 200 || sha256(patch.raw) !== seen.patchSha256) throw new Error(`patch download: ${patch.status} ${String(patch.raw).slice(0, 300)}`)
     await send('installing')
     await send('rebooting')
     await send('health-checking')

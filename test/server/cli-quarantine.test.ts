@@ -34,7 +34,7 @@ t.test('device quarantine, release and decommission from the CLI', async (t) => 
   const r = await run('device', 'release', dev.deviceId, '--reason', 'inspected')
   t.equal(r.code, 0, r.stderr)
   t.match(r.stderr, /must enroll again/)
-  t.equal((await deviceCall(srv, dev, 'GET', '/v1/device/update')).json.error.code, 'DEVICE_CREDENTIAL_REVOKED')
+  t.equal((await deviceCall(srv, dev, 'GET', '/v1/device/update')).json.error.code, 'DEVICE_CERT_REVOKED')
 
   const d = await run('device', 'decommission', dev.deviceId, '--reason', 'end of life')
   t.equal(d.code, 0, d.stderr)
@@ -43,9 +43,13 @@ t.test('device quarantine, release and decommission from the CLI', async (t) => 
   t.equal(unknown.code, 1)
   t.match(unknown.stderr, /DEVICE_NOT_FOUND/)
   const audit = (await call(srv, op, 'GET', `/v1/audit?subject=device:${dev.deviceId}`)).json.entries.map((e: any) => [e.action, e.reason])
+  // the certificate revocations are audited with the action that made them
   t.same(audit, [
+    ['device.enroll', null],
+    ['device-cert.revoke', 'quarantined: tampered case'],
     ['device.quarantine', 'tampered case'],
     ['device.release', 'inspected'],
+    ['device-cert.revoke', 'decommissioned: end of life'],
     ['device.decommission', 'end of life'],
   ])
 })
