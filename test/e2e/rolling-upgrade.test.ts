@@ -19,7 +19,7 @@ import { loadConfig } from '../../server/config.js'
 import { call } from '../helpers/api.js'
 import { waitForOutput } from '../helpers/cli.js'
 import { deviceCall } from '../helpers/device-call.js'
-import { enroll, enrollmentToken, installedOf, publish, type EnrolledDevice } from '../helpers/fleet.js'
+import { enroll, enrollmentToken, installedOf, publish } from '../helpers/fleet.js'
 import { freePort } from '../helpers/net.js'
 import { scaleOutEnv } from '../helpers/scale-out.js'
 import { startServer, type TestServer } from '../helpers/server.js'
@@ -76,8 +76,26 @@ t.test('rolling upgrade: the previous server and the new one side by side on one
   const v1 = await publish(oldSrv, { version: '1.0.0' })
   await publish(oldSrv, { version: '2.0.0' })
   const token = await enrollmentToken(oldSrv, 'field')
-  const devices: EnrolledDevice[] = []
-  for (let i = 0; i < 6; i++) devices.push(await enroll(oldSrv, token, { installed: [installedOf(v1)] }))
+  // a previous server from before key-bound identity enrolls with bearer credentials: the
+  // new one then runs with SLIPWAY_DEVICE_BEARER_COMPAT, the documented path for such a fleet
+  type Dev = { deviceId: string; call: (srv: TestServer, method: string, path: string, body?: unknown) => ReturnType<typeof call> }
+  const devices: Dev[] = []
+  let bearer = false
+  for (let i = 0; i < 6; i++) {
+    const e = await enroll(oldSrv, token, { installed: [installedOf(v1)] }).catch((err: Error) => {
+      if (!/additionalProperty.*csr|"csr"/.test(err.message)) throw err
+      return undefined
+    })
+    if (e) {
+      devices.push({ deviceId: e.deviceId, call: (srv, m, path, body) => deviceCall(srv, e, m, path, body) })
+      continue
+    }
+    bearer = true
+    const r = await call(oldSrv, undefined, 'POST', '/v1/device/enroll', { enrollmentToken: token, hardwareId: `hw-old-${i}-${randomBytes(4).toString('hex')}`, hardware: 'rpi5', installed: [installedOf(v1)] })
+    if (r.status !== 201) throw new Error(`bearer enroll on the previous server: ${r.status} ${r.raw}`)
+    const credential = r.json.credential as string
+    devices.push({ deviceId: r.json.deviceId, call: (srv, m, path, body) => call(srv, credential, m, path, body) })
+  }
   const ro = await call(oldSrv, op, 'POST', '/v1/rollouts', { release: 'rootfs@2.0.0', phases: [{ percent: 100, minDevices: 1, soakSeconds: 0 }], gate: { minSample: 1000 }, start: true, reason: 'upgrade test' })
   t.equal(ro.status, 201, ro.raw.toString())
   const rolloutId = ro.json.rollout.id as string
@@ -95,11 +113,11 @@ t.test('rolling upgrade: the previous server and the new one side by side on one
       devices.map(async (d, i) => {
         const a = servers[(step + i) % servers.length]!
         const b = servers[(step + i + 1) % servers.length]!
-        const poll = await deviceCall(a.srv, d, 'GET', '/v1/device/update')
+        const poll = await d.call(a.srv, 'GET', '/v1/device/update')
         count(a.name, poll.status)
         const n = progress.get(d.deviceId)!
         if (poll.status !== 200 || n >= states.length) return
-        const sent = await deviceCall(b.srv, d, 'POST', '/v1/device/events', { events: [{ id: `ev-${n + 1}`, seq: n + 1, rolloutId, release: { name: 'rootfs', version: '2.0.0' }, state: states[n], mode: 'full' }] })
+        const sent = await d.call(b.srv, 'POST', '/v1/device/events', { events: [{ id: `ev-${n + 1}`, seq: n + 1, rolloutId, release: { name: 'rootfs', version: '2.0.0' }, state: states[n], mode: 'full' }] })
         count(b.name, sent.status)
         if (sent.status === 200) progress.set(d.deviceId, n + 1)
       }),
@@ -107,7 +125,7 @@ t.test('rolling upgrade: the previous server and the new one side by side on one
     step++
   }
   await round()
-  const fresh = await startServer({ ...env, SLIPWAY_ONLINE_KEY_FILE: join(oldData, 'keys', 'online.pem') })
+  const fresh = await startServer({ ...env, SLIPWAY_ONLINE_KEY_FILE: join(oldData, 'keys', 'online.pem'), ...(bearer ? { SLIPWAY_DEVICE_BEARER_COMPAT: 'true' } : {}) })
   t.teardown(() => fresh.close())
   servers.push({ name: 'new', srv: fresh })
   for (let i = 0; i < 2; i++) await round()

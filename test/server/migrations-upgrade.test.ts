@@ -135,6 +135,12 @@ t.test('each migration upgrades a database holding data, on SQLite and PostgreSQ
         t.ok(entries.length >= data.rows.get('audit_log')!.length, 'the audit log')
         t.ok(verifyChain(entries).ok, 'and its chain verifies')
         const poll = await deviceCall(srv, data.dev, 'GET', '/v1/device/update', undefined, { 'if-none-match': data.etag })
+        if (!inserted.has('device_certificates')) {
+          // a schema from before key-bound identity (005) holds no certificate: such a device had a
+          // bearer credential (SLIPWAY_DEVICE_BEARER_COMPAT) and is refused by key until it re-enrolls
+          t.equal(poll.json?.error?.code, 'DEVICE_CERT_UNKNOWN', 'no certificate before 005: refused by key, named')
+          return
+        }
         t.equal(poll.status, 304, `the device's credential and assignment work (${poll.status} ${poll.raw})`)
       })
     }
