@@ -29,7 +29,11 @@ const DEVICES = 40
 async function device(srv: { url: string }, d: EnrolledDevice, method: string, path: string, body?: unknown, headers?: Record<string, string>) {
   for (let i = 0; ; i++) {
     const r = await deviceCall(srv, d, method, path, body, headers).catch((e: Error) => ({ status: 599, error: e }) as const)
-    if (!('error' in r) && r.status !== 502 && r.status !== 503) return r
+    // nginx retries an idempotent request on the other replica when one dies mid-request; if
+    // the dead one had spent the signature's nonce, the retry is refused as a replay: a new
+    // signature (as the agent sends) goes through
+    const replayed = !('error' in r) && r.status === 401 && r.json?.error?.code === 'DEVICE_SIGNATURE_REPLAYED'
+    if (!('error' in r) && r.status !== 502 && r.status !== 503 && !replayed) return r
     if (i === 20) throw new Error(`${method} ${path}: gave up after retries (${r.status})`)
     await new Promise((res) => setTimeout(res, 250))
   }
