@@ -125,7 +125,7 @@ t.test('rolling upgrade: the previous server and the new one side by side on one
     step++
   }
   await round()
-  const fresh = await startServer({ ...env, SLIPWAY_ONLINE_KEY_FILE: join(oldData, 'keys', 'online.pem'), ...(bearer ? { SLIPWAY_DEVICE_BEARER_COMPAT: 'true' } : {}) })
+  const fresh = await startServer({ ...env, ...(bearer ? { SLIPWAY_DEVICE_BEARER_COMPAT: 'true' } : {}) })
   t.teardown(() => fresh.close())
   servers.push({ name: 'new', srv: fresh })
   for (let i = 0; i < 2; i++) await round()
