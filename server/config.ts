@@ -4,8 +4,12 @@
  * start. A bad value stops the start with a message naming the variable.
  */
 import { readFileSync } from 'node:fs'
-import { isIP } from 'node:net'
 import { resolve } from 'node:path'
+import { identityConfig, tpmAttestation, type DeviceIdentityConfig, type TpmAttestationConfig } from './config-identity.js'
+import { bool, ConfigError, fraction, integer, url, type Source } from './config-values.js'
+
+export { ConfigError }
+export type { DeviceIdentityConfig, TpmAttestationConfig }
 
 export interface S3Config {
   /** URL of the S3 / MinIO endpoint the servers and workers use, e.g. http://minio:9000 */
@@ -53,18 +57,6 @@ export interface KeysConfig {
 /** Same shape as the online key's: a file key, or a key in the PKCS#11 token of PKCS11_MODULE. */
 export type DeviceCaKeyConfig = OnlineKeyConfig
 
-/** Device identity (client-sdk/DEVICE-API.md "Identity"). */
-export interface DeviceIdentityConfig {
-  /** lifetime of issued device certificates, seconds (default 30 days); agents renew at 2/3 */
-  certLifetimeSeconds: number
-  /** also accept the old `sld_` bearer credentials, for one release (default false) */
-  bearerCompat: boolean
-  /** peers allowed to forward a verified client certificate in X-Client-Cert: IPs and CIDRs */
-  trustedProxies: string[]
-  /** terminate TLS in the server (https, optional client certificates) when set */
-  tls?: { certFile: string; keyFile: string; clientCaFile?: string }
-}
-
 /** Delta builds (DESIGN.md "Payloads and deltas"). */
 export interface DeltaConfig {
   /** memory one build may use, bytes (default 1 GiB); windows and parallelism shrink to fit */
@@ -75,16 +67,6 @@ export interface DeltaConfig {
   topSources: number
   /** scratch folder of builds: temp copies of S3 images, bsdiff windows, patches before they are stored */
   workDir: string
-}
-
-/** TPM key attestation at enrollment (issue 10, "TPM"); off unless SLIPWAY_TPM_EK_CA_FILE is set. */
-export interface TpmAttestationConfig {
-  /** PEM bundle of the EK CA certificates trusted (TPM manufacturers' roots and intermediates) */
-  ekCaFile: string
-  /** ≥ 32 random bytes, the same file on every replica: activation challenges derive from it (created 0600 when missing) */
-  challengeKeyFile: string
-  /** seconds a device has to answer an activation challenge (default 300) */
-  challengeTtlSeconds: number
 }
 
 /** The device boundary (issue 10 §3, §5). */
@@ -162,19 +144,6 @@ export interface Config {
   identity: DeviceIdentityConfig
 }
 
-export class ConfigError extends Error {
-  readonly code = 'CONFIG_INVALID'
-  constructor(
-    readonly variable: string,
-    message: string,
-  ) {
-    super(`${variable}: ${message}`)
-    this.name = 'ConfigError'
-  }
-}
-
-type Source = Record<string, string | undefined>
-
 export function fileSource(env: Source): Source {
   const path = env.SLIPWAY_CONFIG
   if (!path) return {}
@@ -187,45 +156,6 @@ export function fileSource(env: Source): Source {
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
     throw new ConfigError('SLIPWAY_CONFIG', `${path} must hold a JSON object of variable names`)
   return Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, v === null ? undefined : String(v)]))
-}
-
-function integer(src: Source, name: string, dflt: number, min: number, max: number): number {
-  const raw = src[name]
-  if (raw === undefined || raw === '') return dflt
-  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(name, `must be a whole number, got "${raw}"`)
-  const n = Number(raw)
-  if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`)
-  return n
-}
-
-function fraction(src: Source, name: string, dflt: number): number {
-  const raw = src[name]
-  if (raw === undefined || raw === '') return dflt
-  const n = Number(raw)
-  if (!/^\s*(0|[1-9]\d*)?(\.\d+)?\s*$/.test(raw) || !Number.isFinite(n) || n <= 0 || n > 1)
-    throw new ConfigError(name, `must be a number above 0 and at most 1, got "${raw}"`)
-  return n
-}
-
-function url(src: Source, name: string, protocols: string[]): string | undefined {
-  const raw = src[name]
-  if (raw === undefined || raw === '') return undefined
-  let u: URL
-  try {
-    u = new URL(raw)
-  } catch {
-    throw new ConfigError(name, 'must be a URL')
-  }
-  if (!protocols.includes(u.protocol)) throw new ConfigError(name, `must use ${protocols.join(' or ')}`)
-  return raw
-}
-
-function bool(src: Source, name: string, dflt: boolean): boolean {
-  const raw = src[name]
-  if (raw === undefined || raw === '') return dflt
-  if (/^(1|true|yes)$/i.test(raw)) return true
-  if (/^(0|false|no)$/i.test(raw)) return false
-  throw new ConfigError(name, `must be true or false, got "${raw}"`)
 }
 
 function s3(src: Source): S3Config | undefined {
@@ -297,19 +227,6 @@ function keysWithoutCa(src: Source, dir: string): Omit<KeysConfig, 'deviceCa'> {
   return { dir, online: { kind: 'pkcs11', modulePath, tokenLabel, pin, keyLabel } }
 }
 
-function tpmAttestation(src: Source, keysDir: string): TpmAttestationConfig | undefined {
-  if (!src.SLIPWAY_TPM_EK_CA_FILE) {
-    const stray = ['SLIPWAY_TPM_CHALLENGE_KEY_FILE', 'SLIPWAY_TPM_CHALLENGE_TTL_SECONDS'].find((v) => src[v])
-    if (stray) throw new ConfigError('SLIPWAY_TPM_EK_CA_FILE', `is required when ${stray} is set`)
-    return undefined
-  }
-  return {
-    ekCaFile: resolve(src.SLIPWAY_TPM_EK_CA_FILE),
-    challengeKeyFile: resolve(src.SLIPWAY_TPM_CHALLENGE_KEY_FILE || `${keysDir}/tpm-challenge.key`),
-    challengeTtlSeconds: integer(src, 'SLIPWAY_TPM_CHALLENGE_TTL_SECONDS', 300, 10, 3600),
-  }
-}
-
 function accelRedirect(src: Source): { accelRedirectPrefix?: string } {
   const raw = src.SLIPWAY_ACCEL_REDIRECT_PREFIX
   if (!raw) return {}
@@ -317,32 +234,6 @@ function accelRedirect(src: Source): { accelRedirectPrefix?: string } {
     throw new ConfigError('SLIPWAY_ACCEL_REDIRECT_PREFIX', 'must be a URL path that starts and ends with /, e.g. /_slipway_blobs/')
   if (src.S3_ENDPOINT) throw new ConfigError('SLIPWAY_ACCEL_REDIRECT_PREFIX', 'is for file mode: with S3_ENDPOINT downloads redirect to presigned URLs')
   return { accelRedirectPrefix: raw }
-}
-
-/** SLIPWAY_TRUSTED_PROXIES: comma-separated IPv4/IPv6 addresses and CIDRs. */
-function proxies(src: Source): string[] {
-  const raw = src.SLIPWAY_TRUSTED_PROXIES
-  if (!raw) return []
-  return raw.split(',').map((e) => e.trim()).filter(Boolean).map((e) => {
-    const [addr, bits, extra] = e.split('/')
-    const family = isIP(addr ?? '')
-    const max = family === 6 ? 128 : 32
-    if (!family || extra !== undefined || (bits !== undefined && (!/^\d{1,3}$/.test(bits) || Number(bits) > max)))
-      throw new ConfigError('SLIPWAY_TRUSTED_PROXIES', `"${e}" is not an IP address or CIDR`)
-    return e
-  })
-}
-
-function tls(src: Source): DeviceIdentityConfig['tls'] {
-  const certFile = src.TLS_CERT_FILE
-  const keyFile = src.TLS_KEY_FILE
-  if (!certFile && !keyFile) {
-    if (src.TLS_CLIENT_CA_FILE) throw new ConfigError('TLS_CERT_FILE', 'is required when TLS_CLIENT_CA_FILE is set')
-    return undefined
-  }
-  if (!certFile) throw new ConfigError('TLS_CERT_FILE', 'is required when TLS_KEY_FILE is set')
-  if (!keyFile) throw new ConfigError('TLS_KEY_FILE', 'is required when TLS_CERT_FILE is set')
-  return { certFile: resolve(certFile), keyFile: resolve(keyFile), ...(src.TLS_CLIENT_CA_FILE ? { clientCaFile: resolve(src.TLS_CLIENT_CA_FILE) } : {}) }
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
@@ -405,11 +296,6 @@ export function loadConfig(env: Source = process.env, read?: Set<string>): Confi
       maxBytes: integer(src, 'SLIPWAY_INVENTORY_MAX_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
       integrityQuarantine: bool(src, 'SLIPWAY_INTEGRITY_QUARANTINE', false),
     },
-    identity: {
-      certLifetimeSeconds: integer(src, 'SLIPWAY_DEVICE_CERT_LIFETIME_SECONDS', 30 * 86400, 60, 825 * 86400),
-      bearerCompat: bool(src, 'SLIPWAY_DEVICE_BEARER_COMPAT', false),
-      trustedProxies: proxies(src),
-      tls: tls(src),
-    },
+    identity: identityConfig(src),
   }
 }
