@@ -194,6 +194,7 @@ export async function createContainer(
     const identity = new DeviceIdentityService(repos.fleet, ca, {
       certLifetimeSeconds: config.identity.certLifetimeSeconds,
       ...(attestation ? { attestation } : {}),
+      announce,
     })
     const reports = new ReportService(repos.fleet, caches, (n, v) => repos.releases.findByNameVersion(n, v), (id) => evaluateSoon(queue, id), announce)
     const metrics = createMetrics({ queue, deltas, deltaRepo: repos.deltas, rollouts })

@@ -13,6 +13,7 @@ import { checkEnrollmentToken, takeEnrollmentToken } from '../fleet/enrollment-s
 import { deviceQuarantined } from '../fleet/quarantine-service.js'
 import type { Device, DeviceCertificate, DeviceClaim, InstalledRelease } from '../fleet/model.js'
 import type { FleetRepositories } from '../fleet/repositories.js'
+import { announceNothing, announcedAfter, type Announce } from '../fleet/live-changes.js'
 import type { DevicePrincipal } from '../model.js'
 import type { DeviceCertificateAuthority, IssuedDeviceCertificate, KeyAttestationVerifier } from './ports.js'
 
@@ -48,6 +49,8 @@ export interface IdentityOptions {
   certLifetimeSeconds: number
   attestation?: KeyAttestationVerifier
   now?: () => Date
+  /** live console pages hear every committed enrollment, renewal, approval and revocation */
+  announce?: Announce
 }
 
 /** A CRL stays cached while no revocation happened, at most this long (then re-signed with a fresh nextUpdate). */
@@ -68,6 +71,11 @@ export class DeviceIdentityService {
     this.#now = o.now ?? (() => new Date())
   }
 
+  /** A write in one transaction, announced to the live console pages (`fleet`: lists, device pages, audit) once committed. */
+  #write<T>(work: (tx: FleetRepositories) => Promise<T>): Promise<T> {
+    return announcedAfter(this.fleet.transaction(work), this.o.announce ?? announceNothing)
+  }
+
   get caCertificate(): string {
     return this.ca.certificatePem
   }
@@ -84,7 +92,7 @@ export class DeviceIdentityService {
     const tpm = await this.#attest(req.attestation, csr.spki)
     const now = this.#now()
     const at = now.toISOString()
-    return this.fleet.transaction(async (tx) => {
+    return this.#write(async (tx) => {
       const token = await takeEnrollmentToken(tx, req.enrollmentToken, at)
       if (token.requireTpm && !tpm)
         throw new SlipwayError('forbidden', 'ENROLL_TPM_REQUIRED', 'this enrollment token requires a TPM-resident device key, proven by a key attestation')
@@ -152,7 +160,7 @@ export class DeviceIdentityService {
     const attested = await this.#attest(attestation, csr.spki)
     const now = this.#now()
     const at = now.toISOString()
-    return this.fleet.transaction(async (tx) => {
+    return this.#write(async (tx) => {
       // the same key renewing keeps what its attestation proved; a new key must prove it again
       const current = principal.certificate
       const tpm = attested || (current !== undefined && current.keyTpmResident && Buffer.from(current.publicKey, 'base64').equals(csr.spki))
@@ -171,7 +179,7 @@ export class DeviceIdentityService {
    */
   async approve(deviceId: string, serial: string | undefined, actor: string, reason: string): Promise<DeviceCertificate> {
     const at = this.#now().toISOString()
-    return this.fleet.transaction(async (tx) => {
+    return this.#write(async (tx) => {
       const device = await tx.devices.findById(deviceId)
       if (!device) throw notFound('DEVICE_NOT_FOUND', `no device ${deviceId}`)
       const pending = (await tx.certificates.listForDevice(deviceId)).filter((c) => c.state === 'pending' && (serial === undefined || c.serial === serial))
@@ -192,13 +200,13 @@ export class DeviceIdentityService {
   /** Revoke every unrevoked certificate of a device (quarantine, a lost device), audited. Returns the serials. */
   async revokeDeviceCertificates(deviceId: string, reason: string, actor: string): Promise<string[]> {
     const at = this.#now().toISOString()
-    return this.fleet.transaction((tx) => revokeDeviceCertificatesIn(tx, deviceId, reason, actor, at))
+    return this.#write((tx) => revokeDeviceCertificatesIn(tx, deviceId, reason, actor, at))
   }
 
   /** Revoke one certificate (a rejected claim, a leaked key). */
   async revokeCertificate(serial: string, reason: string, actor: string): Promise<DeviceCertificate> {
     const at = this.#now().toISOString()
-    return this.fleet.transaction(async (tx) => {
+    return this.#write(async (tx) => {
       const cert = await tx.certificates.findBySerial(serial)
       if (!cert || cert.state === 'revoked') throw notFound('DEVICE_CERT_NOT_FOUND', `no unrevoked device certificate ${serial}`)
       await tx.certificates.revokeForDevice(cert.deviceId, at, reason, { states: [cert.state] as Array<'active' | 'pending'>, exceptSerial: undefined })
