@@ -9,8 +9,9 @@
  * Revocation holds at once on every replica: the certificate row is read on every
  * request (the same indexed join that reads the device and its assignment).
  */
-import { createPublicKey, timingSafeEqual, verify as cryptoVerify, type KeyObject } from 'node:crypto'
+import { timingSafeEqual, verify as cryptoVerify, type KeyObject } from 'node:crypto'
 import { contentDigest, digestOf, MessageSignatureError, parseSignatureHeaders, signatureBase } from '../../../signing/message-signature.js'
+import { importSpki } from '../../../signing/spki-import.js'
 import { hashToken, DEVICE_CREDENTIAL_PREFIX, type AuthService } from '../auth-service.js'
 import { SlipwayError } from '../errors.js'
 import type { DeviceCertificate, DevicePollContext } from '../fleet/model.js'
@@ -187,7 +188,7 @@ export class DeviceAuthService {
   #verify(cert: DeviceCertificate, base: Buffer, signature: Buffer): boolean {
     let key = this.#keys.get(cert.serial)
     if (!key) {
-      key = createPublicKey({ key: Buffer.from(cert.publicKey, 'base64'), format: 'der', type: 'spki' })
+      key = importSpki(Buffer.from(cert.publicKey, 'base64'))
       if (this.#keys.size >= KEY_CACHE_MAX) this.#keys.clear()
       this.#keys.set(cert.serial, key) // a serial's key never changes
     }
