@@ -155,7 +155,7 @@ export class DeviceAuthService {
       throw refuse('DEVICE_CONTENT_DIGEST_MISMATCH', 'Content-Digest does not match the body')
     const expectedAlg = cert.keyType === 'ed25519' ? 'ed25519' : 'ecdsa-p256-sha256'
     const base = Buffer.from(signatureBase({ method: req.method, target: req.target, contentDigest: req.headers.contentDigest! }, params), 'utf8')
-    if (params.alg !== expectedAlg || !this.#verify(cert, base, signature))
+    if (params.alg !== expectedAlg || !(await this.#verify(cert, base, signature)))
       throw refuse('DEVICE_SIGNATURE_INVALID', `the signature does not verify with the key of certificate ${cert.serial}`)
     // single use, on every replica: checked last so that only a valid signature spends its nonce
     if (!(await this.deps.nonces.claim(`${cert.serial}:${params.nonce}`, NONCE_TTL_SECONDS)))
@@ -185,18 +185,24 @@ export class DeviceAuthService {
     if (cert.notAfter <= now.toISOString()) throw refuse('DEVICE_CERT_EXPIRED', `certificate ${cert.serial} expired at ${cert.notAfter} (re-enroll the device)`, { serial: cert.serial })
   }
 
-  #verify(cert: DeviceCertificate, base: Buffer, signature: Buffer): boolean {
+  /** Verified on libuv's thread pool (crypto.verify with a callback), not on the event loop: a replica with spare cores verifies in parallel. */
+  #verify(cert: DeviceCertificate, base: Buffer, signature: Buffer): Promise<boolean> {
     let key = this.#keys.get(cert.serial)
     if (!key) {
       key = importSpki(Buffer.from(cert.publicKey, 'base64'))
       if (this.#keys.size >= KEY_CACHE_MAX) this.#keys.clear()
       this.#keys.set(cert.serial, key) // a serial's key never changes
     }
-    try {
-      return cert.keyType === 'ed25519' ? cryptoVerify(null, base, key, signature) : cryptoVerify('sha256', base, { key, dsaEncoding: 'ieee-p1363' }, signature)
-    } catch {
-      return false
-    }
+    const k = key
+    return new Promise((resolve) => {
+      const done = (e: Error | null, ok: boolean) => resolve(!e && ok)
+      try {
+        if (cert.keyType === 'ed25519') cryptoVerify(null, base, k, signature, done)
+        else cryptoVerify('sha256', base, { key: k, dsaEncoding: 'ieee-p1363' }, signature, done)
+      } catch {
+        resolve(false)
+      }
+    })
   }
 }
 
