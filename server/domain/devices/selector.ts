@@ -1,7 +1,7 @@
 /** Does a device match a rollout's selector and its release's hardware list? */
 import type { Release } from '../model.js'
-import semver from 'semver'
 import { inventoryMisses } from './inventory.js'
+import { compareSemver, parseSemver } from '../releases/semver.js'
 import type { Device, InstalledRelease, Selector } from '../fleet-model.js'
 
 /** Does a device match a selector's inventory fields (no release involved)? */
@@ -29,6 +29,8 @@ export function notOlder(rel: Pick<Release, 'version' | 'sha256' | 'securityVers
   if (!inst) return undefined
   if (inst.sha256 === rel.sha256) return 'the device already runs this release'
   if (inst.securityVersion > rel.securityVersion) return `securityVersion ${rel.securityVersion} is below the installed ${inst.securityVersion}`
-  if (semver.valid(inst.version) && semver.lte(rel.version, inst.version)) return `version ${rel.version} is not newer than the installed ${inst.version}`
+  const installed = parseSemver(inst.version)
+  const offered = parseSemver(rel.version)
+  if (installed && offered && compareSemver(offered, installed) <= 0) return `version ${rel.version} is not newer than the installed ${inst.version}`
   return undefined
 }
