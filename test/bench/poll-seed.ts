@@ -11,8 +11,8 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import pg from 'pg'
-import { DEVICE_CREDENTIAL_PREFIX, hashToken } from '../../server/domain/auth-service.js'
-import type { InstalledRelease } from '../../server/domain/fleet/model.js'
+import { DEVICE_CREDENTIAL_PREFIX, hashToken } from '../../server/domain/auth/auth-service.js'
+import type { InstalledRelease } from '../../server/domain/fleet-model.js'
 import type { TestServer } from '../helpers/server.js'
 
 const CHUNK = 100_000

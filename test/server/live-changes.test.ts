@@ -6,7 +6,7 @@
 import { join } from 'node:path'
 import t from 'tap'
 import { InProcessChangeBus } from '../../server/adapters/bus/index.js'
-import { announceOn, LiveTopics } from '../../server/domain/fleet/live-changes.js'
+import { announceOn, LiveTopics } from '../../server/domain/live-changes.js'
 import { call } from '../helpers/api.js'
 import { deviceCall } from '../helpers/device-call.js'
 import { enroll, enrollmentToken, installedOf, publish } from '../helpers/fleet.js'

@@ -8,7 +8,7 @@
  */
 import { Redis } from 'ioredis'
 import { DependencyUnavailable } from '../../domain/errors.js'
-import type { NonceStore } from '../../domain/identity/ports.js'
+import type { NonceStore } from '../../domain/ports/device-identity.js'
 import { parseRedisUrl } from '../queue/redis-connection.js'
 
 export class InProcessNonceStore implements NonceStore {
