@@ -8,6 +8,7 @@
  *
  *   npm run bench:poll [-- --devices 100000 --pool 5000 --seconds 5 --rounds 3 --connections 32 --no-pg | --no-embedded]
  *   npm run bench:poll -- --limiter [--devices 20000 …]
+ *   npm run bench:poll -- --cpu-profile DIR   (the server's CPU profile during the first poll round of each mode)
  *
  * `--limiter` (issue 10 §5) measures instead what the rate limiter costs a valid poll:
  * two embedded servers with the same fleet, one with the limits off
@@ -49,6 +50,7 @@ const { values: opt } = parseArgs({
     limiter: { type: 'boolean', default: false },
     bearer: { type: 'boolean', default: false },
     'presign-rate': { type: 'string', default: '25000' },
+    'cpu-profile': { type: 'string' },
   },
 })
 const DEVICES = Number(opt.devices)
@@ -84,11 +86,33 @@ async function paired(url: string, pool: PollDevices, bareUrl: string, etags: Ar
   const bares: LoadResult[] = []
   for (let i = 0; i < ROUNDS; i++) {
     bares.push(await runLoad({ url: bareUrl, path: PATH, seconds: SECONDS, connections: CONNECTIONS }))
-    const r = await runLoad({ url, path: PATH, devices: pool, seconds: SECONDS, connections: CONNECTIONS, etags })
+    const r = await profiled(i === 0, () => runLoad({ url, path: PATH, devices: pool, seconds: SECONDS, connections: CONNECTIONS, etags }))
     etags = r.etags
     polls.push(r)
   }
   return { r: combine(polls), bare: combine(bares) }
+}
+
+let profiles = 0
+/** --cpu-profile DIR: the server's CPU profile (this process) during the first poll round of each mode, nothing else. */
+async function profiled<T>(first: boolean, run: () => Promise<T>): Promise<T> {
+  if (!first || !opt['cpu-profile']) return run()
+  const { Session } = await import('node:inspector/promises')
+  const session = new Session()
+  session.connect()
+  await session.post('Profiler.enable')
+  await session.post('Profiler.start')
+  try {
+    return await run()
+  } finally {
+    const { profile } = await session.post('Profiler.stop')
+    const { mkdir, writeFile } = await import('node:fs/promises')
+    await mkdir(opt['cpu-profile'], { recursive: true })
+    const file = `${opt['cpu-profile']}/poll-round-${++profiles}.cpuprofile`
+    await writeFile(file, JSON.stringify(profile))
+    process.stderr.write(`CPU profile of the first poll round: ${file}\n`)
+    session.disconnect()
+  }
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!
