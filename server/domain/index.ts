@@ -6,7 +6,7 @@
 
 // errors and text every boundary checks
 export { BlobDigestMismatch, BlobNotFound, DeltaBuildFailure, DependencyUnavailable, RedisUnreachable, SlipwayError, invalid, notFound } from './errors.js'
-export type { ErrorKind } from './errors.js'
+export type { CodeOf, ErrorKind } from './errors.js'
 export { assertStorableText, findUnstorableText, unstorableTextError } from './storable-text.js'
 
 // job names: what services enqueue and server/workers/ handles
