@@ -8,9 +8,9 @@
  */
 import type { FastifyRequest } from 'fastify'
 import t from 'tap'
-import type { AuthService } from '../../server/domain/auth-service.js'
+import type { AuthService } from '../../server/domain/auth/auth-service.js'
 import { SlipwayError } from '../../server/domain/errors.js'
-import type { DeviceAuthService, DeviceRequest } from '../../server/domain/identity/device-auth-service.js'
+import type { DeviceAuthService, DeviceRequest } from '../../server/domain/trust/device-auth-service.js'
 import type { DevicePrincipal, Principal, PrincipalRole } from '../../server/domain/model.js'
 import {
   ALL_ROLES,

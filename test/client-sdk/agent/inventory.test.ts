@@ -11,7 +11,7 @@ import t from 'tap'
 import { inventoryDigest, packagesDigest } from '../../../client-sdk/src/inventory/digest.js'
 import { parseOsRelease } from '../../../client-sdk/src/inventory/collect.js'
 import { AGENT_VERSION } from '../../../client-sdk/src/inventory/version.js'
-import * as server from '../../../server/domain/fleet/inventory.js'
+import * as server from '../../../server/domain/devices/inventory.js'
 import { fakeApi, releaseOf, simDevice, trustKit } from './device-fixtures.js'
 
 const OS_12 = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nID=debian\n'
