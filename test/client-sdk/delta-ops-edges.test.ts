@@ -237,3 +237,20 @@ t.test('a REPLACE op whose data is shorter than it declares', async (t) => {
   const forged: EncodedOp = { op: { ...r.op, targetLength: 25, sha256: sha256(target) }, payload: r.payload }
   t.match(await outcome(apply([forged], target), target), { code: 'DELTA_CORRUPT' })
 })
+
+t.test('the control stream may take 4 bytes per output byte, plus 64; one byte more is refused', async (t) => {
+  // ten entries (1, 0, 0) with varints padded by continuation bytes: the same values, more bytes
+  const one = (n: number) => [0x81, ...Array(n - 2).fill(0x80), 0x00]
+  const entries = (padded: number[][]) => Buffer.from(padded.flat())
+  const control = [[1, 0, 0]] as Control
+  const want = naive(source, 0, Array(10).fill(control[0]), randomBytes(10, 5), Buffer.alloc(0))
+  const exact = entries([...Array(8).fill([...one(10), 0, 0]), [...one(3), 0, 0], [1, 0, 0]]) // 8 * 12 + 5 + 3 = 104
+  t.equal(exact.length, 4 * 10 + 64)
+  t.match(await bsdiffRaw(exact, 10, 0, 10, want), accepted, 'exactly 4 x 10 + 64 bytes of control')
+  const over = entries([...Array(8).fill([...one(10), 0, 0]), [...one(4), 0, 0], [1, 0, 0]])
+  t.match(await bsdiffRaw(over, 10, 0, 10, want), {
+    code: 'DELTA_CORRUPT',
+    message: 'control stream decodes to more than the op allows',
+    details: { stream: 'control', limit: 104 },
+  })
+})

@@ -28,6 +28,11 @@ process.once('exit', () => {
   for (const dir of open) rmSync(dir, { recursive: true, force: true })
 })
 
+async function removeDataDir(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true })
+  open.delete(dir)
+}
+
 /** `env` adds to or overrides the embedded defaults (e.g. DATABASE_URL, REDIS_URL, S3_*). */
 export async function startServer(
   env: Record<string, string> = {},
@@ -36,8 +41,16 @@ export async function startServer(
 ): Promise<TestServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'slipway-srv-'))
   open.add(dataDir)
-  const config = loadConfig({ SLIPWAY_DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'silent', ...env })
-  const server = await launch(config, { logger: log ? { level: 'info', stream: log } : false, ...opts })
+  let config: Config
+  let server: Launched
+  try {
+    config = loadConfig({ SLIPWAY_DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'silent', ...env })
+    server = await launch(config, { logger: log ? { level: 'info', stream: log } : false, ...opts })
+  } catch (e) {
+    // a server that never started has no teardown to remove its folder
+    await removeDataDir(dataDir)
+    throw e
+  }
   return {
     url: server.url,
     adminToken: server.bootstrapToken ?? '',
@@ -46,9 +59,12 @@ export async function startServer(
     app: server.app,
     token: async (role, ttl) => (await server.container.auth.create(role, `test ${role}`, ttl)).token,
     async close() {
-      await server.close()
-      await rm(dataDir, { recursive: true, force: true })
-      open.delete(dataDir)
+      try {
+        await server.close()
+      } finally {
+        // the folder goes even when closing the server fails (the teardown still reports that)
+        await removeDataDir(dataDir)
+      }
     },
   }
 }

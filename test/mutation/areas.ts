@@ -42,14 +42,23 @@ export const areas = {
   http: {
     title: 'Byte ranges and route authorization',
     mutate: ['server/http/range.ts', 'server/http/auth.ts'],
-    tests: ['test/server/range.test.ts', 'test/server/range-refusals.test.ts', 'test/server/route-roles.test.ts'],
+    // auth-hooks first: it runs the hooks on fake requests in a second; the route x role
+    // matrix starts a server and makes a few hundred requests
+    tests: ['test/server/range.test.ts', 'test/server/range-refusals.test.ts', 'test/server/auth-hooks.test.ts', 'test/server/route-roles.test.ts'],
   },
   delta: {
     title: 'Delta ops and format (agent side)',
     // apply.ts and apply-file.ts (the driver loop, resume and file handling) are left out
     // for run time; ops.ts holds every bound on what an op may read and write.
     mutate: ['client-sdk/src/delta/ops.ts', 'client-sdk/src/delta/format.ts'],
-    tests: ['test/client-sdk/delta-ops-edges.test.ts', 'test/client-sdk/delta-apply.test.ts', 'test/client-sdk/delta-fuzz.test.ts'],
+    // the codec and op-runner edge tests first: a mutant runs its covering files in this
+    // order until one fails, and these fail in a second where the apply tests take longer
+    tests: [
+      'test/client-sdk/delta-format-edges.test.ts',
+      'test/client-sdk/delta-ops-edges.test.ts',
+      'test/client-sdk/delta-apply.test.ts',
+      'test/client-sdk/delta-fuzz.test.ts',
+    ],
   },
   agent: {
     title: "The agent's journal",

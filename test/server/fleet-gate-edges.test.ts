@@ -94,6 +94,24 @@ t.test('the sample minimum is inclusive, for breach and for promotion', async (t
   t.equal(evaluateGate(rollout({ gate, phases }), counts({ healthy: 4 }), [], at(0)).verdict, 'wait', 'one short: waits')
 })
 
+t.test('a failure rate exactly at the limit is within it: the bounds are compared strictly', async (t) => {
+  const phases = [{ percent: 100, minDevices: 0, soakSeconds: 0 }]
+  const strict = gateOf({ maxFailureRate: 0, minSample: 5 })
+  const flawless = evaluateGate(rollout({ gate: strict, phases }), counts({ healthy: 20 }), [], at(0))
+  t.equal(flawless.figures.bounds.lower, 0, 'no failure: the lower bound is exactly 0')
+  t.match(flawless, {
+    verdict: 'wait',
+    reason: 'failure 95% upper bound 16.1% is above 0.0% (0/20 failed)',
+  }, 'maxFailureRate 0 and no failure: a lower bound of 0 does not exceed it, so no breach')
+  const lenient = gateOf({ maxFailureRate: 1, minSample: 5 })
+  const allFailed = evaluateGate(rollout({ gate: lenient, phases }), counts({ failed: 5 }), [], at(0))
+  t.equal(allFailed.figures.bounds.upper, 1, 'every member failed: the upper bound is exactly 1')
+  t.match(allFailed, {
+    verdict: 'complete',
+    reason: 'phase 1 healthy: 0 healthy, 5 failed, 95% upper bound 100.0% ≤ 100.0%',
+  }, 'maxFailureRate 1: an upper bound of 1 is not above it, so the gate does not wait')
+})
+
 t.test('a breached metric names itself; one within bounds does not breach', async (t) => {
   const ok = { name: 'boot_ms', median: 100, baseline: 100, ratio: 1, limit: 1.2, breached: false }
   t.equal(evaluateGate(rollout(), counts({ healthy: 40 }), [ok], at(120)).verdict, 'promote')
