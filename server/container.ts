@@ -44,6 +44,7 @@ import { InProcessChangeBus, RedisChangeBus } from './adapters/bus/index.js'
 import type { ChangeBus } from './domain/ports.js'
 import { createMetrics } from './metrics/metrics.js'
 import { evaluateSoon } from './workers/jobs.js'
+import { offerFormat } from './http/poll-offer.js'
 import { loadTpmAttestationVerifier } from './adapters/attestation/tpm-attestation.js'
 import { noDeviceCaInWorker, SigningDeviceCa } from './adapters/identity/device-ca.js'
 import { InProcessNonceStore, RedisNonceStore } from './adapters/identity/nonce-store.js'
@@ -165,10 +166,10 @@ export async function createContainer(
       announceRolloutChange(bus, r.id)
       announce([rolloutTopic(r.id), 'fleet'])
     })
-    const assignments = new AssignmentService(repos.fleet, caches, onlineSigner, deltas, config.pollIntervalSeconds, announce)
+    const assignments = new AssignmentService(repos.fleet, caches, onlineSigner, deltas, config.pollIntervalSeconds, offerFormat, announce)
     const quarantine = new QuarantineService(repos.fleet, announce)
     const b = config.boundary
-    const downloads = new DownloadPolicy(repos.fleet, { factor: b.downloadBudgetFactor, windowSeconds: b.downloadBudgetWindowSeconds, quarantine: b.downloadBudgetQuarantine }, quarantine)
+    const downloads = new DownloadPolicy(repos.fleet, { factor: b.downloadBudgetFactor, windowSeconds: b.downloadBudgetWindowSeconds, quarantine: b.downloadBudgetQuarantine }, quarantine, offerFormat)
     const rateLimitRedis = config.redisUrl ? openRateLimitRedis(config.redisUrl) : undefined
     if (rateLimitRedis) closers.unshift(async () => void (await rateLimitRedis.quit().catch(() => rateLimitRedis.disconnect())))
     // only the HTTP server issues and checks device certificates: a worker opening the CA

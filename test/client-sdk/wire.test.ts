@@ -30,6 +30,7 @@ import {
   type ReceivedHealthReport,
   type SecurityEvent,
 } from '../../client-sdk/src/wire/index.js'
+import { offerFormat } from '../../server/http/poll-offer.js'
 
 const sha = 'a'.repeat(64)
 const event: DeviceEvent = { id: 'e-1', seq: 1, rolloutId: 'r-1', release: { name: 'os', version: '1.0.0' }, state: 'downloading', progress: { bytes: 1, total: 2 }, at: '2026-01-01T00:00:00Z' }
@@ -111,4 +112,23 @@ t.test('the validator names the first problem', async (t) => {
   t.equal(problemOf(EventsRequestSchema, { events: [{ ...event, extra: 1 }] }), 'body.events[0].extra is not allowed')
   t.equal(problemOf(EnrollRequestSchema, { hardwareId: 'h', hardware: 'x' }), 'body.enrollmentToken is missing')
   t.ok(conforms(PollOfferSchema, offer))
+})
+
+t.test('the poll body the server writes is a PollOffer, and names its blobs', async (t) => {
+  const doc = offerFormat.write({
+    assignment: { signed: { counter: 1 }, signatures: [] },
+    release: { signed: {}, signatures: [] },
+    delta: { signed: {}, signatures: [] },
+    artifact: { sha256: sha, length: 10 },
+    patch: { sha256: 'b'.repeat(64), length: 2 },
+    action: 'rollback',
+    pollIntervalSeconds: 60,
+  })
+  const body = JSON.parse(doc) as PollOffer
+  t.equal(problemOf(PollOfferSchema, body), undefined)
+  t.same(body.artifact, { url: `/v1/blobs/${sha}`, length: 10 })
+  t.same(offerFormat.blobs(doc), [
+    { sha256: sha, length: 10 },
+    { sha256: 'b'.repeat(64), length: 2 },
+  ])
 })
