@@ -10,7 +10,7 @@ import { buildApp, type AppOptions } from './http/app.js'
 import type { Metrics } from './metrics/metrics.js'
 import { closeGracefully } from './http/shutdown.js'
 import { registerWorkers } from './workers/index.js'
-import type { FleetVersions } from './domain/ports.js'
+import type { FleetVersions } from './domain/ports/infrastructure.js'
 
 export interface LaunchOptions extends AppOptions {
   /** what the fleet runs, for delta planning (tests inject one; default: the container's stub) */

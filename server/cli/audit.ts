@@ -6,8 +6,8 @@
  * the log still contains that entry unchanged, which a chain alone cannot show for a
  * log truncated at its end.
  */
-import { GENESIS_HASH, verifyChain } from '../domain/fleet/audit-chain.js'
-import type { AuditEntry } from '../domain/fleet/model.js'
+import { GENESIS_HASH, verifyChain } from '../domain/audit-chain.js'
+import type { AuditEntry } from '../domain/fleet-model.js'
 import { CliFailure, parse, UsageError } from './args.js'
 import { apiRequest, type CliEnv } from './http-client.js'
 

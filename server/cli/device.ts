@@ -2,8 +2,8 @@
  * `slipway device list|show|explain`: the fleet as the server sees it (GET /v1/devices…).
  * Reads SLIPWAY_URL and SLIPWAY_TOKEN.
  */
-import type { Explanation } from '../domain/fleet/explain.js'
-import type { DeviceSecurityEvent, DeviceWithInstalled, DownloadProgress, RolloutMember } from '../domain/fleet/model.js'
+import type { Explanation } from '../domain/rollouts/explain.js'
+import type { DeviceSecurityEvent, DeviceWithInstalled, DownloadProgress, RolloutMember } from '../domain/fleet-model.js'
 import { parse, required, UsageError } from './args.js'
 import { apiRequest, type CliEnv } from './http-client.js'
 import { table } from './table.js'

@@ -3,7 +3,7 @@
  * (/v1/enrollment-tokens). The token is printed once, on stdout; the server keeps only
  * its hash. Reads SLIPWAY_URL and SLIPWAY_TOKEN (operator or admin).
  */
-import type { EnrollmentToken } from '../domain/fleet/model.js'
+import type { EnrollmentToken } from '../domain/fleet-model.js'
 import { parse, required, UsageError } from './args.js'
 import { apiRequest, type CliEnv } from './http-client.js'
 import { actorNames } from './resolve.js'

@@ -13,7 +13,7 @@ import {
 } from '../../signing/index.js'
 import { openRepositories } from '../adapters/db/index.js'
 import type { Config } from '../config.js'
-import { TrustService } from '../domain/trust-service.js'
+import { TrustService } from '../domain/trust/trust-service.js'
 import { parse, required, UsageError } from './args.js'
 import { generateKey, keyType, openSigners, publicKeyOf } from './key-spec.js'
 import { readChain, readRootFile, writeRoot } from './root-chain.js'

@@ -1,10 +1,10 @@
 /**
  * How `slipway rollout show` prints a rollout: what it ships to whom, per-phase member
  * counts, and the gate's figures in words. Shapes mirror RolloutView / DryRun of
- * server/domain/fleet/rollout-service.ts as they come over the wire.
+ * server/domain/rollouts/rollout-service.ts as they come over the wire.
  */
-import type { DryRun, RolloutView } from '../domain/fleet/rollout-service.js'
-import type { Rollout } from '../domain/fleet/model.js'
+import type { DryRun, RolloutView } from '../domain/rollouts/rollout-service.js'
+import type { Rollout } from '../domain/fleet-model.js'
 import { pct, table } from './table.js'
 
 export function selectorText(s: Rollout['selector']): string {

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { openRepositories } from '../adapters/db/index.js'
 import type { Config } from '../config.js'
-import type { Repositories } from '../domain/repositories.js'
+import type { Repositories } from '../domain/ports/repositories.js'
 import { CliFailure } from './args.js'
 
 export async function openServerDatabase(config: Config): Promise<Repositories> {

@@ -5,7 +5,7 @@
  * creates a database: see server-database.ts.
  */
 import type { Config } from '../config.js'
-import { AuthService } from '../domain/auth-service.js'
+import { AuthService } from '../domain/auth/auth-service.js'
 import { ROLES, type Role } from '../domain/model.js'
 import { parse, required, UsageError } from './args.js'
 import { table } from './table.js'

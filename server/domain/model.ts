@@ -1,5 +1,5 @@
 /** Domain records shared by services and repositories. */
-import type { DeviceCertificate, DevicePollContext } from './fleet/model.js'
+import type { DeviceCertificate, DevicePollContext } from './fleet-model.js'
 
 /** `viewer`: read-only (the console's watchers): reads everything an operator reads, acts on nothing. */
 export const ROLES = ['admin', 'ci', 'operator', 'viewer'] as const
@@ -23,7 +23,7 @@ export interface ApiToken {
  */
 export type Principal = { kind: 'token'; tokenId: string; role: Role } | DevicePrincipal
 
-/** A device, as the one device-authentication decision (identity/device-auth-service.ts) found it. */
+/** A device, as the one device-authentication decision (trust/device-auth-service.ts) found it. */
 export interface DevicePrincipal {
   kind: 'device'
   deviceId: string

@@ -1,9 +1,9 @@
 /** Authentication hooks: API tokens (AuthService) and devices (DeviceAuthService: the one device decision). */
 import type { TLSSocket } from 'node:tls'
 import type { FastifyRequest } from 'fastify'
-import { DEVICE_CREDENTIAL_PREFIX, type AuthService } from '../domain/auth-service.js'
+import { DEVICE_CREDENTIAL_PREFIX, type AuthService } from '../domain/auth/auth-service.js'
 import { SlipwayError } from '../domain/errors.js'
-import { DeviceAuthService, type DeviceAuthOptions, type DeviceRequest } from '../domain/identity/device-auth-service.js'
+import { DeviceAuthService, type DeviceAuthOptions, type DeviceRequest } from '../domain/trust/device-auth-service.js'
 import type { DevicePrincipal, Principal, PrincipalRole, Role } from '../domain/model.js'
 
 declare module 'fastify' {

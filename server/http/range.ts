@@ -4,7 +4,7 @@
  * keeps every 206 a plain stream of the blob.
  */
 import { SlipwayError } from '../domain/errors.js'
-import type { ByteRange } from '../domain/ports.js'
+import type { ByteRange } from '../domain/ports/infrastructure.js'
 
 const rangeError = (code: string, message: string, size: number) =>
   new SlipwayError('range', code, message, { size })

@@ -6,7 +6,7 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Services } from '../services.js'
 import { registerErrorHandling } from './errors.js'
-import { opsRoutes } from './ops.js'
+import { opsRoutes } from './ops/ops.js'
 import { ErrorBody } from './schemas.js'
 
 export async function buildWorkerApp(services: Services, logger: { level: string } | false): Promise<FastifyInstance> {

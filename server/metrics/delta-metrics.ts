@@ -4,8 +4,8 @@
  * the bytes saved come from the database, so every replica shows the fleet-wide view.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
-import type { DeltaService } from '../domain/delta-service.js'
-import type { DeltaRepository } from '../domain/repositories.js'
+import type { DeltaService } from '../domain/deltas/delta-service.js'
+import type { DeltaRepository } from '../domain/ports/repositories.js'
 
 export function observeDeltas(registry: Registry, deltas: DeltaService, repo: DeltaRepository): void {
   const builds = new Counter({

@@ -4,7 +4,7 @@
  * members by verdict and its phase. Polls are counted by this process.
  */
 import { Counter, Gauge, type Registry } from 'prom-client'
-import type { RolloutService } from '../domain/fleet/rollout-service.js'
+import type { RolloutService } from '../domain/rollouts/rollout-service.js'
 
 export function observeFleet(registry: Registry, rollouts: RolloutService): Counter<'result'> {
   new Gauge({

@@ -5,10 +5,10 @@
  * read from the database or the queue shows the same on every process.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
-import type { DeltaService } from '../domain/delta-service.js'
-import type { JobQueue } from '../domain/ports.js'
-import type { DeltaRepository } from '../domain/repositories.js'
-import type { RolloutService } from '../domain/fleet/rollout-service.js'
+import type { DeltaService } from '../domain/deltas/delta-service.js'
+import type { JobQueue } from '../domain/ports/infrastructure.js'
+import type { DeltaRepository } from '../domain/ports/repositories.js'
+import type { RolloutService } from '../domain/rollouts/rollout-service.js'
 import { observeDeltas } from './delta-metrics.js'
 import { observeFleet } from './fleet-metrics.js'
 

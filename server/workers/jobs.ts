@@ -1,6 +1,6 @@
 /** Job names and the small helpers that enqueue them. */
-import { DELTA_JOBS } from '../domain/delta-service.js'
-import type { JobQueue } from '../domain/ports.js'
+import { DELTA_JOBS } from '../domain/deltas/delta-service.js'
+import type { JobQueue } from '../domain/ports/infrastructure.js'
 
 export const JOBS = {
   reclaimUploads: 'reclaim-uploads',

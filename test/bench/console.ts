@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto'
 import { readdir } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import type { Rollout } from '../../server/domain/fleet/model.js'
+import type { Rollout } from '../../server/domain/fleet-model.js'
 import { installedOf, publish } from '../helpers/fleet.js'
 import { startServer, type TestServer } from '../helpers/server.js'
 

@@ -11,14 +11,14 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import pg from 'pg'
-import { DEVICE_CREDENTIAL_PREFIX, hashToken } from '../../server/domain/auth-service.js'
-import type { InstalledRelease } from '../../server/domain/fleet/model.js'
+import { DEVICE_CREDENTIAL_PREFIX, hashToken } from '../../server/domain/auth/auth-service.js'
+import type { InstalledRelease } from '../../server/domain/fleet-model.js'
 import type { TestServer } from '../helpers/server.js'
 
 const CHUNK = 100_000
 
-/** Seeds `devices` devices; returns `pool` of their credentials, spread over the fleet. */
-export async function seedFleet(srv: TestServer, installed: InstalledRelease, devices: number, pool: number): Promise<string[]> {
+/** Seeds `devices` devices; returns `pool` of them spread over the fleet: their bearer credentials and hardware ids. */
+export async function seedFleet(srv: TestServer, installed: InstalledRelease, devices: number, pool: number): Promise<{ credentials: string[]; hardwareIds: string[] }> {
   const secret = randomBytes(12).toString('base64url')
   const credential = (i: number) => `${DEVICE_CREDENTIAL_PREFIX}${secret}${i}`
   const now = new Date().toISOString()
@@ -47,7 +47,35 @@ export async function seedFleet(srv: TestServer, installed: InstalledRelease, de
     await copies.close()
   }
   const every = Math.max(1, Math.floor(devices / pool))
-  return Array.from({ length: Math.min(pool, devices) }, (_, k) => credential(k * every))
+  const picked = Array.from({ length: Math.min(pool, devices) }, (_, k) => k * every)
+  return { credentials: picked.map(credential), hardwareIds: picked.map((i) => `bench-${i}`) }
+}
+
+/**
+ * Key-bound identity for the pool: the certificate row of one device that enrolled for
+ * real (CSR, device CA) is copied once per pool device, each copy with its own serial
+ * and device. All copies hold the template's public key, so one private key signs for
+ * every pool device; the server checks each request as any other: signature, serial,
+ * state and validity, nonce. Returns the serials, in the order of `hardwareIds`.
+ */
+export async function certifyPool(srv: TestServer, templateSerial: string, hardwareIds: string[]): Promise<string[]> {
+  const serials = hardwareIds.map((_, k) => (0x5e0000000 + k).toString(16))
+  const copies = srv.config.databaseUrl ? await postgresCopier(srv.config.databaseUrl) : sqliteCopier(join(srv.config.dataDir, 'slipway.db'))
+  try {
+    const cols = await copies.columns('device_certificates')
+    const fresh: Record<string, string> = { serial: 'v.serial', device_id: 'd.id' }
+    for (let from = 0; from < serials.length; from += 1000) {
+      const values = serials.slice(from, from + 1000).map((s, k) => `('${s}', '${hardwareIds[from + k]}')`).join(', ')
+      await copies.run(
+        `WITH v(serial, hw) AS (VALUES ${values}) INSERT INTO device_certificates (${cols.join(', ')}) ` +
+          `SELECT ${cols.map((c) => fresh[c] ?? `t.${c}`).join(', ')} FROM device_certificates t, v, devices d WHERE t.serial = '${templateSerial}' AND d.hardware_id = v.hw`,
+      )
+    }
+    await copies.run('ANALYZE')
+  } finally {
+    await copies.close()
+  }
+  return serials
 }
 
 interface Copier {

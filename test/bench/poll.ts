@@ -8,6 +8,7 @@
  *
  *   npm run bench:poll [-- --devices 100000 --pool 5000 --seconds 5 --rounds 3 --connections 32 --no-pg | --no-embedded]
  *   npm run bench:poll -- --limiter [--devices 20000 …]
+ *   npm run bench:poll -- --cpu-profile DIR   (the server's CPU profile during the first poll round of each mode)
  *
  * `--limiter` (issue 10 §5) measures instead what the rate limiter costs a valid poll:
  * two embedded servers with the same fleet, one with the limits off
@@ -22,19 +23,20 @@
  */
 import { fork } from 'node:child_process'
 import os from 'node:os'
-import { randomBytes } from 'node:crypto'
+import { generateKeyPairSync, randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import Fastify from 'fastify'
 import { Redis } from 'ioredis'
 import pg from 'pg'
-import { DEVICE_CREDENTIAL_PREFIX } from '../../server/domain/auth-service.js'
+import { DEVICE_CREDENTIAL_PREFIX } from '../../server/domain/auth/auth-service.js'
 import { call } from '../helpers/api.js'
-import { installedOf, publish } from '../helpers/fleet.js'
+import { enroll, enrollmentToken, installedOf, publish } from '../helpers/fleet.js'
 import { freshPostgres } from '../helpers/postgres.js'
 import { startServer, type TestServer } from '../helpers/server.js'
-import type { LoadJob, LoadResult } from './poll-load.js'
-import { seedFleet } from './poll-seed.js'
+import { FileDeviceKey } from '../../client-sdk/src/identity/device-key.js'
+import type { LoadJob, LoadResult, PollDevices } from './poll-load.js'
+import { certifyPool, seedFleet } from './poll-seed.js'
 
 const { values: opt } = parseArgs({
   options: {
@@ -46,6 +48,9 @@ const { values: opt } = parseArgs({
     'no-pg': { type: 'boolean', default: false },
     'no-embedded': { type: 'boolean', default: false },
     limiter: { type: 'boolean', default: false },
+    bearer: { type: 'boolean', default: false },
+    'presign-rate': { type: 'string', default: '25000' },
+    'cpu-profile': { type: 'string' },
   },
 })
 const DEVICES = Number(opt.devices)
@@ -76,16 +81,38 @@ interface Row {
  * The machine is shared, so its load drifts during a run: each mode is measured in
  * ROUNDS rounds alternating with bare Fastify, and compared with those paired rounds.
  */
-async function paired(url: string, pool: string[], bareUrl: string, etags: Array<[string, string]>): Promise<{ r: LoadResult; bare: LoadResult }> {
+async function paired(url: string, pool: PollDevices, bareUrl: string, etags: Array<[string, string]>): Promise<{ r: LoadResult; bare: LoadResult }> {
   const polls: LoadResult[] = []
   const bares: LoadResult[] = []
   for (let i = 0; i < ROUNDS; i++) {
-    bares.push(await runLoad({ url: bareUrl, path: PATH, credentials: [], seconds: SECONDS, connections: CONNECTIONS }))
-    const r = await runLoad({ url, path: PATH, credentials: pool, seconds: SECONDS, connections: CONNECTIONS, etags })
+    bares.push(await runLoad({ url: bareUrl, path: PATH, seconds: SECONDS, connections: CONNECTIONS }))
+    const r = await profiled(i === 0, () => runLoad({ url, path: PATH, devices: pool, seconds: SECONDS, connections: CONNECTIONS, etags }))
     etags = r.etags
     polls.push(r)
   }
   return { r: combine(polls), bare: combine(bares) }
+}
+
+let profiles = 0
+/** --cpu-profile DIR: the server's CPU profile (this process) during the first poll round of each mode, nothing else. */
+async function profiled<T>(first: boolean, run: () => Promise<T>): Promise<T> {
+  if (!first || !opt['cpu-profile']) return run()
+  const { Session } = await import('node:inspector/promises')
+  const session = new Session()
+  session.connect()
+  await session.post('Profiler.enable')
+  await session.post('Profiler.start')
+  try {
+    return await run()
+  } finally {
+    const { profile } = await session.post('Profiler.stop')
+    const { mkdir, writeFile } = await import('node:fs/promises')
+    await mkdir(opt['cpu-profile'], { recursive: true })
+    const file = `${opt['cpu-profile']}/poll-round-${++profiles}.cpuprofile`
+    await writeFile(file, JSON.stringify(profile))
+    process.stderr.write(`CPU profile of the first poll round: ${file}\n`)
+    session.disconnect()
+  }
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!
@@ -106,15 +133,22 @@ function combine(rs: LoadResult[]): LoadResult {
 }
 
 /** A server with the seeded fleet and a running rollout, warmed up; `etags` the devices hold. */
-async function fleetServer(env: Record<string, string>): Promise<{ srv: TestServer; pool: string[]; etags: Array<[string, string]>; setup: string }> {
+async function fleetServer(env: Record<string, string>): Promise<{ srv: TestServer; pool: PollDevices; etags: Array<[string, string]>; setup: string }> {
   const t0 = performance.now()
-  // TODO(identity): load with message signatures; until then the bench polls with bearer credentials (compat mode)
-  const srv = await startServer({ ...env, SLIPWAY_DEVICE_BEARER_COMPAT: 'true' })
+  // --bearer: the old bearer credentials (SLIPWAY_DEVICE_BEARER_COMPAT); by default devices sign every poll, as agents do
+  const srv = await startServer({ ...env, ...(opt.bearer ? { SLIPWAY_DEVICE_BEARER_COMPAT: 'true' } : {}) })
   try {
     const v1 = await publish(srv, { version: '1.0.0' })
     await publish(srv, { version: '1.1.0' })
     const seeding = performance.now()
-    const pool = await seedFleet(srv, installedOf(v1), DEVICES, POOL)
+    const seeded0 = await seedFleet(srv, installedOf(v1), DEVICES, POOL)
+    let pool: PollDevices = { bearer: seeded0.credentials }
+    if (!opt.bearer) {
+      // one device enrolls for real (CSR, certificate from the device CA); its certificate row is copied to each pool device
+      const keyPem = generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }).toString()
+      const template = await enroll(srv, await enrollmentToken(srv), { key: FileDeviceKey.fromPem(keyPem), installed: [installedOf(v1)] })
+      pool = { keyPem, serials: await certifyPool(srv, template.serial, seeded0.hardwareIds), presignPerSecond: Number(opt['presign-rate']) }
+    }
     const seeded = `${DEVICES.toLocaleString('en-US')} devices seeded in ${((performance.now() - seeding) / 1000).toFixed(0)} s`
     const op = await srv.token('operator')
     const ro = await call(srv, op, 'POST', '/v1/rollouts', {
@@ -129,7 +163,7 @@ async function fleetServer(env: Record<string, string>): Promise<{ srv: TestServ
     const setup = `${((performance.now() - t0) / 1000).toFixed(0)} s setup, ${seeded}`
     // warm-up: every credential polls once, so the cohort's assignments are signed and stored
     const before = await footprint(env)
-    const warm = await runLoad({ url: srv.url, path: PATH, credentials: pool, seconds: 60, amount: pool.length, connections: CONNECTIONS })
+    const warm = await runLoad({ url: srv.url, path: PATH, devices: pool, seconds: 60, amount: POOL, connections: CONNECTIONS })
     const after = await footprint(env)
     const cached = srv.container.deviceCache.size
     const perDevice = (x: number) => (cached ? Math.round(x / cached) : 0)
@@ -186,9 +220,9 @@ async function limiterBench(): Promise<void> {
   const rounds: Record<'off' | 'on' | 'offFlood' | 'onFlood' | 'flood401' | 'flood429', LoadResult[]> = { off: [], on: [], offFlood: [], onFlood: [], flood401: [], flood429: [] }
   let etOff = off.etags
   let etOn = on.etags
-  const valid = (s: typeof off, etags: Array<[string, string]>) => runLoad({ url: s.srv.url, path: PATH, credentials: s.pool, seconds: SECONDS, connections: CONNECTIONS, etags })
+  const valid = (s: typeof off, etags: Array<[string, string]>) => runLoad({ url: s.srv.url, path: PATH, devices: s.pool, seconds: SECONDS, connections: CONNECTIONS, etags })
   // the flood gets a quarter of the connections: it competes for the CPU on both sides alike
-  const flood = (s: typeof off) => runLoad({ url: s.srv.url, path: PATH, credentials: wrong, seconds: SECONDS, connections: Math.max(1, CONNECTIONS >> 2) })
+  const flood = (s: typeof off) => runLoad({ url: s.srv.url, path: PATH, devices: { bearer: wrong }, seconds: SECONDS, connections: Math.max(1, CONNECTIONS >> 2) })
   try {
     for (let i = 0; i < ROUNDS; i++) {
       // which server goes first alternates, so drift in the machine's load favours neither

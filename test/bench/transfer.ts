@@ -7,19 +7,26 @@
  * through nginx with deploy/nginx.conf (TLS) and SLIPWAY_ACCEL_REDIRECT_PREFIX: the
  * server authorizes, nginx sends the file. Prints ratios and the server's peak RSS.
  *
+ * `cat` to /dev/null reads the page cache at memory speed, which no transfer through a
+ * socket reaches; so each download is also compared with the line rate of the same
+ * transfer without Slipway: a bare nginx serving the blob folder as static files
+ * (sendfile), over plain HTTP and over the same TLS certificate, fetched by the same
+ * 8 ranged curls.
+ *
  *   npm run bench:transfer                 # 2 GiB
  *   BENCH_SIZE_MIB=512 npm run bench:transfer
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { createWriteStream } from 'node:fs'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises'
+import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { freePort } from '../helpers/net.js'
 import { rawTusRefusals } from './refusal-tus.js'
-import { startNginx } from '../helpers/nginx.js'
+import { startNginx, nginxTest } from '../helpers/nginx.js'
 import { makeTls } from '../helpers/tls.js'
 
 const BIN = fileURLToPath(new URL('../../server/bin/slipway.mjs', import.meta.url))
@@ -47,6 +54,42 @@ async function writeRandom(path: string, size: number) {
 async function peakRssMiB(pid: number) {
   const status = await readFile(`/proc/${pid}/status`, 'utf8')
   return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024
+}
+
+/** A bare nginx serving `root` as static files on a plain and a TLS port (the line-rate baseline). */
+async function startStaticNginx(prefix: string, root: string, tlsDir: string) {
+  await mkdir(prefix, { recursive: true })
+  const [plain, tls] = [await freePort(), await freePort()]
+  const conf = join(prefix, 'static.conf')
+  await writeFile(conf, `pid ${prefix}/nginx.pid;
+error_log ${prefix}/error.log warn;
+events {}
+http {
+  access_log off;
+  client_body_temp_path ${prefix}/body; proxy_temp_path ${prefix}/proxy; fastcgi_temp_path ${prefix}/fastcgi; uwsgi_temp_path ${prefix}/uwsgi; scgi_temp_path ${prefix}/scgi;
+  sendfile on;
+  server {
+    listen 127.0.0.1:${plain};
+    listen 127.0.0.1:${tls} ssl;
+    ssl_certificate ${tlsDir}/server.crt;
+    ssl_certificate_key ${tlsDir}/server.key;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    location /v1/blobs/ { alias ${root}/; }
+  }
+}
+`)
+  nginxTest(conf, prefix)
+  const child = spawn('nginx', ['-p', prefix, '-e', join(prefix, 'error.log'), '-c', conf, '-g', 'daemon off; master_process on;'], { stdio: 'ignore', detached: true })
+  const exited = new Promise((r) => child.once('exit', r))
+  for (let i = 0; i < 150; i++) {
+    const up = await new Promise<boolean>((r) => {
+      const s = connect(tls, '127.0.0.1', () => (s.destroy(), r(true)))
+      s.on('error', () => r(false))
+    })
+    if (up) break
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  return { plain: `http://127.0.0.1:${plain}`, tls: `https://127.0.0.1:${tls}`, stop: async () => { process.kill(-child.pid!, 'SIGTERM'); await exited } }
 }
 
 async function main() {
@@ -158,6 +201,18 @@ async function main() {
         await nginx.stop()
       }
       const catAgain = seconds(() => execFileSync('sh', ['-c', `cat '${blob}' > /dev/null`]))
+      // the line rate without Slipway: the blob as a static file (its path under the blob folder stands for the id)
+      const staticRoot = join(dir, 'static')
+      await mkdir(staticRoot)
+      await symlink(blob, join(staticRoot, sha256))
+      const bare = await startStaticNginx(join(dir, 'nginx-static'), staticRoot, tls.dir)
+      let barePlainSeconds: number, bareTlsSeconds: number
+      try {
+        barePlainSeconds = await download(bare.plain)
+        bareTlsSeconds = await download(bare.tls, ['--cacert', tls.serverCert])
+      } finally {
+        await bare.stop()
+      }
 
       const up = mbps(SIZE, pushSeconds)
       const dd = mbps(SIZE, ddSeconds)
@@ -169,6 +224,10 @@ async function main() {
       const viaNginx = mbps(SIZE, nginxSeconds)
       const cat2 = mbps(SIZE, catAgain)
       console.log(`  download nginx+TLS, X-Accel-Redirect ${viaNginx.toFixed(0).padStart(6)} MB/s   cat blob   ${cat2.toFixed(0).padStart(6)} MB/s   ratio ${(viaNginx / cat2).toFixed(2)}  (goal >= 0.70)`)
+      const barePlain = mbps(SIZE, barePlainSeconds), bareTls = mbps(SIZE, bareTlsSeconds)
+      console.log(`  line rate (bare nginx, static file, same 8 curls): plain HTTP ${barePlain.toFixed(0)} MB/s, TLS ${bareTls.toFixed(0)} MB/s`)
+      console.log(`    through Node (plain HTTP) ÷ bare nginx plain HTTP: ratio ${(down / barePlain).toFixed(2)}   (goal >= 0.70)`)
+      console.log(`    nginx+TLS X-Accel-Redirect ÷ bare nginx TLS:       ratio ${(viaNginx / bareTls).toFixed(2)}   (goal >= 0.70)`)
       console.log(`  server peak RSS        ${rss.toFixed(0).padStart(6)} MiB  (goal < 250 MiB)`)
       console.log(`  refused or repeated pushes, against the whole push they used to cost (${pushSeconds.toFixed(1)} s); CLI start-up alone (slipway --help) ${startup.toFixed(2)} s:`)
       for (const [label, s] of refused) console.log(`    ${label.padEnd(36)} ${s.toFixed(2).padStart(6)} s   ratio ${(s / pushSeconds).toFixed(3)}${/identical/.test(label) ? '' : '  (goal < 1 s)'}`)

@@ -30,7 +30,7 @@ import {
   type ReceivedHealthReport,
   type SecurityEvent,
 } from '../../client-sdk/src/wire/index.js'
-import { offerFormat } from '../../server/http/poll-offer.js'
+import { offerFormat } from '../../server/http/device/poll-offer.js'
 
 const sha = 'a'.repeat(64)
 const event: DeviceEvent = { id: 'e-1', seq: 1, rolloutId: 'r-1', release: { name: 'os', version: '1.0.0' }, state: 'downloading', progress: { bytes: 1, total: 2 }, at: '2026-01-01T00:00:00Z' }

@@ -32,10 +32,10 @@ export const areas = {
     // (fleet-verdicts.test.ts, ~30 s a run on a loaded 2-core machine) reaches it, so its
     // ~300 mutants would take hours. The pure decision files have fast tests of their own.
     mutate: [
-      'server/domain/fleet/gate.ts',
-      'server/domain/fleet/wilson.ts',
-      'server/domain/fleet/cohort.ts',
-      'server/domain/fleet/transitions.ts',
+      'server/domain/rollouts/gate.ts',
+      'server/domain/rollouts/wilson.ts',
+      'server/domain/rollouts/cohort.ts',
+      'server/domain/rollouts/transitions.ts',
     ],
     tests: ['test/server/fleet-gate-edges.test.ts', 'test/server/fleet-gate.test.ts'],
   },

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto'
 import { readdir } from 'node:fs/promises'
 import t, { type Test } from 'tap'
-import { AuthService } from '../../server/domain/auth-service.js'
+import { AuthService } from '../../server/domain/auth/auth-service.js'
 import { call, releaseBody, sha256, tusUpload } from '../helpers/api.js'
 import { startServer, type TestServer } from '../helpers/server.js'
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import type { Test } from 'tap'
-import type { BlobInfo, BlobStore } from '../../server/domain/ports.js'
+import type { BlobInfo, BlobStore } from '../../server/domain/ports/infrastructure.js'
 
 export interface BlobStoreFixture {
   store: BlobStore

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto'
 import t, { type Test } from 'tap'
 import { InProcessChangeBus, RedisChangeBus } from '../../server/adapters/bus/index.js'
-import type { ChangeBus } from '../../server/domain/ports.js'
+import type { ChangeBus } from '../../server/domain/ports/infrastructure.js'
 import { REDIS_URL } from '../helpers/scale-out.js'
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))

@@ -73,7 +73,7 @@ t.test('audit verify', async (t) => {
   // a forger who also recomputes the entry's own hash still breaks the link to the next one
   const honest2 = row(2)
   db.prepare('UPDATE audit_log SET after_state = ? WHERE seq = 2').run(JSON.stringify({ state: 'draft', phase: 0, version: 2 }))
-  const { entryHash } = await import('../../server/domain/fleet/audit-chain.js')
+  const { entryHash } = await import('../../server/domain/audit-chain.js')
   const r2 = row(2)
   const rehashed = entryHash({ seq: 2, at: r2.at as string, actor: r2.actor as string, action: r2.action as string, subject: r2.subject as string, reason: r2.reason as string | null, before: JSON.parse(r2.before_state as string), after: JSON.parse(r2.after_state as string), prevHash: r2.prev_hash as string })
   db.prepare('UPDATE audit_log SET hash = ? WHERE seq = 2').run(rehashed)

@@ -5,7 +5,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process'
 import t from 'tap'
-import { compareDebVersions, parseDebVersion, versionPasses } from '../../server/domain/fleet/deb-version.js'
+import { compareDebVersions, parseDebVersion, versionPasses } from '../../server/domain/devices/deb-version.js'
 
 const dpkgLess = (a: string, b: string): boolean => spawnSync('dpkg', ['--compare-versions', a, 'lt', b]).status === 0
 const dpkgEq = (a: string, b: string): boolean => spawnSync('dpkg', ['--compare-versions', a, 'eq', b]).status === 0

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import t from 'tap'
-import type { FleetVersions } from '../../server/domain/ports.js'
+import type { FleetVersions } from '../../server/domain/ports/infrastructure.js'
 import { call } from '../helpers/api.js'
 import { imagePair, pushRelease, waitForDelta } from '../helpers/deltas.js'
 import { startServer } from '../helpers/server.js'

@@ -17,10 +17,10 @@ import { openRepositories } from '../../server/adapters/db/index.js'
 import { BlobPatchBuilder } from '../../server/adapters/delta/blob-patch-builder.js'
 import { InProcessQueue } from '../../server/adapters/queue/index.js'
 import { SignerOnlineSigner } from '../../server/adapters/signer/online-signer.js'
-import type { BuildOutcome } from '../../server/domain/delta-build.js'
-import { DELTA_JOBS, DeltaService } from '../../server/domain/delta-service.js'
+import type { BuildOutcome } from '../../server/domain/deltas/delta-build.js'
+import { DELTA_JOBS, DeltaService } from '../../server/domain/deltas/delta-service.js'
 import type { Release } from '../../server/domain/model.js'
-import type { PatchBuilder } from '../../server/domain/ports.js'
+import type { PatchBuilder } from '../../server/domain/ports/infrastructure.js'
 import { imagePair } from '../helpers/deltas.js'
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex')

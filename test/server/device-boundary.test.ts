@@ -7,7 +7,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto'
 import t from 'tap'
-import { verifyChain } from '../../server/domain/fleet/audit-chain.js'
+import { verifyChain } from '../../server/domain/audit-chain.js'
 import { createCsr } from '../../client-sdk/src/identity/csr.js'
 import { FileDeviceKey } from '../../client-sdk/src/identity/device-key.js'
 import { call } from '../helpers/api.js'

@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { openRepositories } from '../../server/adapters/db/index.js'
-import { hashToken } from '../../server/domain/auth-service.js'
-import { DevicePollCache } from '../../server/domain/fleet/device-cache.js'
-import { announcingDeviceChanges } from '../../server/domain/fleet/device-changes.js'
+import { hashToken } from '../../server/domain/auth/auth-service.js'
+import { DevicePollCache } from '../../server/domain/devices/device-cache.js'
+import { announcingDeviceChanges } from '../../server/domain/devices/device-changes.js'
 
 async function setup(t: Test) {
   const dir = mkdtempSync(join(tmpdir(), 'slipway-devcache-'))

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import t from 'tap'
-import { verifyChain } from '../../server/domain/fleet/audit-chain.js'
+import { verifyChain } from '../../server/domain/audit-chain.js'
 import { call } from '../helpers/api.js'
 import { deviceCall } from '../helpers/device-call.js'
 import { enroll, enrollmentToken, publish } from '../helpers/fleet.js'

@@ -12,7 +12,7 @@ import t, { type Test } from 'tap'
 import fc from 'fast-check'
 import { Redis } from 'ioredis'
 import { BullMqQueue, InProcessQueue } from '../../server/adapters/queue/index.js'
-import type { JobQueue } from '../../server/domain/ports.js'
+import type { JobQueue } from '../../server/domain/ports/infrastructure.js'
 import { JOBS, evaluateSoon } from '../../server/workers/jobs.js'
 
 const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379'

@@ -4,12 +4,12 @@
  * noticing (npm run mutate -- --area fleet).
  */
 import t from 'tap'
-import { cohortPosition, phaseOf } from '../../server/domain/fleet/cohort.js'
-import { evaluateGate, median } from '../../server/domain/fleet/gate.js'
-import type { MemberCounts, Rollout } from '../../server/domain/fleet/model.js'
-import { gateOf } from '../../server/domain/fleet/rollout-input.js'
-import { ACTIONS, isLive, nextState } from '../../server/domain/fleet/transitions.js'
-import { wilson, zFor } from '../../server/domain/fleet/wilson.js'
+import { cohortPosition, phaseOf } from '../../server/domain/rollouts/cohort.js'
+import { evaluateGate, median } from '../../server/domain/rollouts/gate.js'
+import type { MemberCounts, Rollout } from '../../server/domain/fleet-model.js'
+import { gateOf } from '../../server/domain/rollouts/rollout-input.js'
+import { ACTIONS, isLive, nextState } from '../../server/domain/rollouts/transitions.js'
+import { wilson, zFor } from '../../server/domain/rollouts/wilson.js'
 
 const counts = (c: Partial<MemberCounts>): MemberCounts => ({ assigned: 0, healthy: 0, failed: 0, silent: 0, pending: 0, reverted: 0, ...c })
 const rollout = (over: Partial<Rollout> = {}): Rollout => ({

@@ -1,11 +1,11 @@
 /** The rollout engine's pure parts: Wilson bounds, cohorts, the gate's decisions, the state machine. */
 import t from 'tap'
-import { cohortPosition, phaseOf } from '../../server/domain/fleet/cohort.js'
-import { evaluateGate } from '../../server/domain/fleet/gate.js'
-import type { MemberCounts, Rollout } from '../../server/domain/fleet/model.js'
-import { checkPhases, gateOf } from '../../server/domain/fleet/rollout-input.js'
-import { nextState } from '../../server/domain/fleet/transitions.js'
-import { wilson, zFor } from '../../server/domain/fleet/wilson.js'
+import { cohortPosition, phaseOf } from '../../server/domain/rollouts/cohort.js'
+import { evaluateGate } from '../../server/domain/rollouts/gate.js'
+import type { MemberCounts, Rollout } from '../../server/domain/fleet-model.js'
+import { checkPhases, gateOf } from '../../server/domain/rollouts/rollout-input.js'
+import { nextState } from '../../server/domain/rollouts/transitions.js'
+import { wilson, zFor } from '../../server/domain/rollouts/wilson.js'
 
 t.test('Wilson interval matches published values', async (t) => {
   t.ok(Math.abs(zFor(0.95) - 1.959964) < 1e-5)

@@ -6,7 +6,7 @@
 import { join } from 'node:path'
 import t from 'tap'
 import { InProcessChangeBus } from '../../server/adapters/bus/index.js'
-import { announceOn, LiveTopics } from '../../server/domain/fleet/live-changes.js'
+import { announceOn, LiveTopics } from '../../server/domain/live-changes.js'
 import { call } from '../helpers/api.js'
 import { deviceCall } from '../helpers/device-call.js'
 import { enroll, enrollmentToken, installedOf, publish } from '../helpers/fleet.js'
@@ -99,4 +99,33 @@ t.test('postgres+redis: a report through replica A shows on an SSE stream of rep
   }
   const view = await call(b, op, 'GET', `/v1/rollouts/${id}`)
   t.equal(view.json.totals.healthy, 1, 'and replica B then serves the new counts')
+})
+
+t.test('key-bound enrollment and certificate revocation reach the fleet pages live (embedded)', async (t) => {
+  const srv = await startServer()
+  t.teardown(() => srv.close())
+  const op = await srv.token('operator')
+  const abort = new AbortController()
+  t.teardown(() => abort.abort())
+  const res = await fetch(`${srv.url}/v1/events?topic=fleet`, { headers: { authorization: `Bearer ${op}` }, signal: abort.signal })
+  const events = readEvents(res.body!)
+  while (!events.some((e) => e.event === 'ready')) await sleep(20)
+  await sleep(1200) // the fleet topic coalesces for 1 s: start clean
+
+  const changeAfter = async (sent: number) => {
+    while (!events.some((e) => e.event === 'change' && e.at >= sent) && Date.now() - sent < 3000) await sleep(10)
+    return events.find((e) => e.event === 'change' && e.at >= sent)
+  }
+  const token = await enrollmentToken(srv)
+  await sleep(1200) // creating the token is announced too
+  let sent = Date.now()
+  const dev = await enroll(srv, token)
+  t.ok(dev.serial, 'the device enrolled with a key (a certificate serial)')
+  t.ok(await changeAfter(sent), 'the enrollment is announced on the fleet topic')
+
+  await sleep(1200)
+  sent = Date.now()
+  const revoked = await call(srv, await srv.token('admin'), 'POST', `/v1/device-certificates/${dev.serial}/revoke`, { reason: 'lost device' })
+  t.equal(revoked.status, 200, revoked.raw.toString())
+  t.ok(await changeAfter(sent), 'the revocation is announced on the fleet topic')
 })

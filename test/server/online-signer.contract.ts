@@ -1,7 +1,7 @@
 /** One contract for the OnlineSigner port, run on the file and the PKCS#11 adapter. */
 import type { Test } from 'tap'
 import { createRoot, FileKeySigner, verify, type TufKey } from '../../signing/index.js'
-import type { OnlineSigner } from '../../server/domain/ports.js'
+import type { OnlineSigner } from '../../server/domain/ports/infrastructure.js'
 
 const sha = (c: string) => c.repeat(64)
 

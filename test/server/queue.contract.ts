@@ -5,8 +5,8 @@
  * sleeping a guessed amount.
  */
 import type { Test } from 'tap'
-import { PermanentJobError } from '../../server/domain/ports.js'
-import type { Job, JobQueue, JobState } from '../../server/domain/ports.js'
+import { PermanentJobError } from '../../server/domain/ports/infrastructure.js'
+import type { Job, JobQueue, JobState } from '../../server/domain/ports/infrastructure.js'
 
 /** Node timers may fire up to a millisecond early; allow that much when checking gaps. */
 const TIMER_SLACK_MS = 2

@@ -1,7 +1,7 @@
 /** One contract for the repositories, run on SQLite and on PostgreSQL. */
 import type { Test } from 'tap'
 import type { ApiToken, DeltaRecord, Release, StoredRoot } from '../../server/domain/model.js'
-import type { Repositories } from '../../server/domain/repositories.js'
+import type { Repositories } from '../../server/domain/ports/repositories.js'
 
 // The driver's own codes for a broken constraint: better-sqlite3's, then PostgreSQL's SQLSTATE.
 const uniqueViolation = /^(SQLITE_CONSTRAINT_UNIQUE|23505)$/

@@ -6,8 +6,8 @@
  */
 import { randomUUID } from 'node:crypto'
 import t from 'tap'
-import { healthyToPromote } from '../../server/domain/fleet/gate-presets.js'
-import { wilson } from '../../server/domain/fleet/wilson.js'
+import { healthyToPromote } from '../../server/domain/rollouts/gate-presets.js'
+import { wilson } from '../../server/domain/rollouts/wilson.js'
 import { call } from '../helpers/api.js'
 import { deviceCall } from '../helpers/device-call.js'
 import { enroll, enrollmentToken, installedOf, publish, type EnrolledDevice } from '../helpers/fleet.js'

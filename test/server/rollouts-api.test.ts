@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import t from 'tap'
-import { verifyChain } from '../../server/domain/fleet/audit-chain.js'
+import { verifyChain } from '../../server/domain/audit-chain.js'
 import { call } from '../helpers/api.js'
 import { deviceCall } from '../helpers/device-call.js'
 import { enroll, enrollmentToken, installedOf, publish, type EnrolledDevice } from '../helpers/fleet.js'

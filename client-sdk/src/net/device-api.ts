@@ -113,15 +113,29 @@ export class DeviceApi {
     return signRequest(a.key, a.serial, { method, target: url.pathname + url.search, ...(body !== undefined ? { body } : {}) })
   }
 
+  /**
+   * One request with fresh proof. A signature refused as replayed is signed again once,
+   * with a new nonce: behind a proxy that retries a request on another replica (nginx
+   * proxy_next_upstream), the first replica may have spent the nonce before it died.
+   */
+  async #send(method: string, url: URL, headers: Record<string, string>, proves: boolean, body?: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
+    const what = `${method} ${url.pathname}`
+    for (let attempt = 1; ; attempt++) {
+      const proof = proves ? await this.authHeaders(method, url, body) : {}
+      const res = await this.http
+        .fetchBytes(url, { method, headers: { ...headers, ...proof }, ...(body !== undefined ? { body } : {}), ...this.#deadline() })
+        .catch((e: unknown) => Promise.reject(deadlineOr(e, what, this.deadlineMs)))
+      if (attempt === 1 && 'signature' in proof && res.status === 401 && serverCode(res.body) === 'DEVICE_SIGNATURE_REPLAYED') continue
+      return res
+    }
+  }
+
   async #json(method: string, path: string, body: unknown, auth: boolean | 'if-enrolled', ok: number[]): Promise<{ status: number; json: unknown; headers: Record<string, string | string[] | undefined> }> {
     const url = this.url(path)
     const bytes = body === undefined ? undefined : JSON.stringify(body)
     const proves = auth === true || (auth === 'if-enrolled' && this.auth() !== undefined)
-    const headers: Record<string, string> = { accept: 'application/json', ...(proves ? await this.authHeaders(method, url, bytes) : {}) }
-    if (body !== undefined) headers['content-type'] = 'application/json'
-    const res = await this.http
-      .fetchBytes(url, { method, headers, body: bytes, ...this.#deadline() })
-      .catch((e: unknown) => Promise.reject(deadlineOr(e, `${method} ${path}`, this.deadlineMs)))
+    const headers: Record<string, string> = { accept: 'application/json', ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }
+    const res = await this.#send(method, url, headers, proves, bytes)
     let json: unknown
     if (res.body.length > 0) {
       try {
@@ -154,10 +168,7 @@ export class DeviceApi {
 
   async poll(etag?: string): Promise<PollResult> {
     const url = this.url('/v1/device/update')
-    const headers: Record<string, string> = { accept: 'application/json', ...(await this.authHeaders('GET', url)), ...(etag ? { 'if-none-match': etag } : {}) }
-    const res = await this.http
-      .fetchBytes(url, { headers, ...this.#deadline() })
-      .catch((e: unknown) => Promise.reject(deadlineOr(e, 'GET /v1/device/update', this.deadlineMs)))
+    const res = await this.#send('GET', url, { accept: 'application/json', ...(etag ? { 'if-none-match': etag } : {}) }, true)
     const interval = intervalOf(res.headers[POLL_INTERVAL_HEADER])
     const withInterval = interval ? { pollIntervalSeconds: interval } : {}
     if (res.status === 204) return { kind: 'none', ...withInterval }
@@ -200,6 +211,16 @@ export class DeviceApi {
     if (res.status === 404) return undefined
     if (res.status !== 200) throw statusError(res.status, undefined, `GET /v1/trust/root/${n}.json`)
     return res.body
+  }
+}
+
+/** The `error.code` of a JSON error body, if it has one. */
+function serverCode(body: Buffer): string | undefined {
+  try {
+    const json = JSON.parse(body.toString('utf8')) as { error?: { code?: unknown } }
+    return typeof json?.error?.code === 'string' ? json.error.code : undefined
+  } catch {
+    return undefined
   }
 }
 

@@ -40,4 +40,5 @@ export {
   type ReceivedHealthReport,
   type SecurityEvent,
 } from './reports.js'
+export { inventoryDigest, packagesDigest } from './inventory-digest.js'
 export { InventoryPackageSchema, InventoryReplySchema, InventoryReportSchema, type InventoryPackage, type InventoryReply, type InventoryReport } from './inventory.js'

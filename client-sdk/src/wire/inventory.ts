@@ -1,6 +1,6 @@
 /**
  * The device inventory (DEVICE-API.md "Inventory", issue 12 §3): PUT /v1/device/inventory
- * at boot and when its digest changes (`inventory/digest.ts`).
+ * at boot and when its digest changes (`inventory-digest.ts`).
  */
 import { Bytes, Name, Sha256 } from './common.js'
 import type { FromSchema, Received } from './schema.js'

@@ -4,7 +4,7 @@
  * clamped to the last byte of the blob.
  */
 import { invalid, SlipwayError } from '../../domain/errors.js'
-import type { ByteRange } from '../../domain/ports.js'
+import type { ByteRange } from '../../domain/ports/infrastructure.js'
 
 /** Rejects ranges no blob could satisfy (negative, reversed, non-integer). */
 export function assertRangeShape(range: ByteRange): void {

@@ -6,7 +6,7 @@
 import { createHash, type Hash } from 'node:crypto'
 import { Transform, type TransformCallback } from 'node:stream'
 import { BlobDigestMismatch, invalid } from '../../domain/errors.js'
-import type { BlobInfo } from '../../domain/ports.js'
+import type { BlobInfo } from '../../domain/ports/infrastructure.js'
 
 const SHA256_HEX = /^[0-9a-f]{64}$/
 

@@ -13,7 +13,7 @@ import { dirname, join, relative } from 'node:path'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { BlobNotFound, DependencyUnavailable } from '../../domain/errors.js'
-import type { BlobInfo, BlobStore, ByteRange } from '../../domain/ports.js'
+import type { BlobInfo, BlobStore, ByteRange } from '../../domain/ports/infrastructure.js'
 import { clampRange } from './byte-range.js'
 import { assertSha256, HashingStream, verifyDigest } from './digest.js'
 

@@ -4,7 +4,7 @@
  */
 import { BlobNotFound, DependencyUnavailable, SlipwayError } from '../../domain/errors.js'
 import { rangeNotSatisfiable } from './byte-range.js'
-import type { ByteRange } from '../../domain/ports.js'
+import type { ByteRange } from '../../domain/ports/infrastructure.js'
 
 /** Socket-level failures: the S3 endpoint cannot be reached at all. */
 const NETWORK_CODES = new Set([

@@ -6,7 +6,7 @@
 import type { Client } from 'minio'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import type { BlobInfo } from '../../domain/ports.js'
+import type { BlobInfo } from '../../domain/ports/infrastructure.js'
 import { HashingStream } from './digest.js'
 import { translateS3Error } from './s3-errors.js'
 

@@ -7,7 +7,7 @@
 import type { IncomingMessage } from 'node:http'
 import { Readable } from 'node:stream'
 import type { Client } from 'minio'
-import type { ByteRange } from '../../domain/ports.js'
+import type { ByteRange } from '../../domain/ports/infrastructure.js'
 
 const CONTENT_RANGE = /^bytes (\d+)-(\d+)\/(\d+|\*)$/
 

@@ -1,5 +1,5 @@
 /** The embedded ChangeBus: one process, so publishing is calling the handlers (on a later tick, like Redis). */
-import type { ChangeBus, ChangeHandler } from '../../domain/ports.js'
+import type { ChangeBus, ChangeHandler } from '../../domain/ports/infrastructure.js'
 
 export class InProcessChangeBus implements ChangeBus {
   private readonly channels = new Map<string, Set<ChangeHandler>>()

@@ -6,7 +6,7 @@
  * expiry fallback (ports.ts).
  */
 import { Redis } from 'ioredis'
-import { RESYNC, type ChangeBus, type ChangeHandler } from '../../domain/ports.js'
+import { RESYNC, type ChangeBus, type ChangeHandler } from '../../domain/ports/infrastructure.js'
 import { DependencyUnavailable } from '../../domain/errors.js'
 import { parseRedisUrl, type RedisConnectionOptions } from '../queue/redis-connection.js'
 import { deliver } from './in-process-bus.js'

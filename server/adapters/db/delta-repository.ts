@@ -1,6 +1,6 @@
 import type { Kysely, Selectable, Updateable } from 'kysely'
 import { DELTA_STATES, type DeltaRecord, type DeltaState } from '../../domain/model.js'
-import type { DeltaChanges, DeltaListQuery, DeltaRepository } from '../../domain/repositories.js'
+import type { DeltaChanges, DeltaListQuery, DeltaRepository } from '../../domain/ports/repositories.js'
 import { isUniqueViolation } from './db-errors.js'
 import type { Database, DeltasTable } from './schema.js'
 

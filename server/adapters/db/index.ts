@@ -1,7 +1,7 @@
 /** The Kysely adapter: one set of repositories over SQLite or PostgreSQL. */
 import { sql } from 'kysely'
 import { DependencyUnavailable } from '../../domain/errors.js'
-import type { Repositories } from '../../domain/repositories.js'
+import type { Repositories } from '../../domain/ports/repositories.js'
 import { connectDatabase, type Dialect } from './connect.js'
 import { migrateToLatest } from './migrate.js'
 import { KyselyDeltaRepository } from './delta-repository.js'

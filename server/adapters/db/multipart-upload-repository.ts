@@ -1,6 +1,6 @@
 /** The S3 multipart ledger (migration 010): uploads and their parts' ETags. */
 import type { Kysely, Selectable } from 'kysely'
-import type { MultipartPart, MultipartUpload, MultipartUploadRepository } from '../../domain/repositories.js'
+import type { MultipartPart, MultipartUpload, MultipartUploadRepository } from '../../domain/ports/repositories.js'
 import type { Database, MultipartUploadsTable } from './schema.js'
 
 const toUpload = (r: Selectable<MultipartUploadsTable>): MultipartUpload => ({

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely'
-import type { ProvenanceField, ReleasePolicy, ReleasePolicyRepository } from '../../domain/provenance-policy.js'
+import type { ProvenanceField, ReleasePolicy, ReleasePolicyRepository } from '../../domain/releases/provenance-policy.js'
 import type { Database } from './schema.js'
 
 export class KyselyReleasePolicies implements ReleasePolicyRepository {

@@ -1,6 +1,6 @@
 import type { Kysely, Selectable } from 'kysely'
 import type { Release, ReleaseKind } from '../../domain/model.js'
-import type { ReleaseListQuery, ReleaseRepository } from '../../domain/repositories.js'
+import type { ReleaseListQuery, ReleaseRepository } from '../../domain/ports/repositories.js'
 import { isUniqueViolation } from './db-errors.js'
 import type { Database, ReleasesTable } from './schema.js'
 

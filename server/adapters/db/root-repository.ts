@@ -1,6 +1,6 @@
 import type { Kysely, Selectable } from 'kysely'
 import type { StoredRoot } from '../../domain/model.js'
-import type { RootRepository } from '../../domain/repositories.js'
+import type { RootRepository } from '../../domain/ports/repositories.js'
 import { isUniqueViolation } from './db-errors.js'
 import type { Database, TrustRootsTable } from './schema.js'
 

@@ -1,6 +1,6 @@
 import type { Kysely, Selectable } from 'kysely'
 import type { ApiToken, Role } from '../../domain/model.js'
-import type { TokenRepository } from '../../domain/repositories.js'
+import type { TokenRepository } from '../../domain/ports/repositories.js'
 import type { ApiTokensTable, Database } from './schema.js'
 
 const toToken = (r: Selectable<ApiTokensTable>): ApiToken => ({

@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { FORMAT_NAME } from '../../../client-sdk/src/delta/index.js'
 import { DeltaBuildError, makeDelta } from '../../delta/index.js'
 import { DeltaBuildFailure, SlipwayError } from '../../domain/errors.js'
-import type { BlobStore, BuiltPatch, PatchBuilder } from '../../domain/ports.js'
+import type { BlobStore, BuiltPatch, PatchBuilder } from '../../domain/ports/infrastructure.js'
 import { compressedSize } from './compressed-size.js'
 import { localImage, mismatch } from './local-image.js'
 

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { BlobNotFound, DeltaBuildFailure } from '../../domain/errors.js'
-import type { BlobStore } from '../../domain/ports.js'
+import type { BlobStore } from '../../domain/ports/infrastructure.js'
 import { FileBlobStore } from '../blob/index.js'
 
 export type ImageRole = 'source' | 'target'

@@ -8,8 +8,8 @@
 import { X509Certificate } from 'node:crypto'
 import { DeviceCa, parseCsr, Pkcs11Signer, verifyDeviceCertificate, type Signer } from '../../../signing/index.js'
 import type { DeviceCaKeyConfig } from '../../config.js'
-import type { DeviceCaRepository } from '../../domain/fleet/repositories.js'
-import type { CheckedCsr, DeviceCertificateAuthority, IssuedDeviceCertificate } from '../../domain/identity/ports.js'
+import type { DeviceCaRepository } from '../../domain/ports/fleet-repositories.js'
+import type { CheckedCsr, DeviceCertificateAuthority, IssuedDeviceCertificate } from '../../domain/ports/device-identity.js'
 import { loadOrCreateFileKey } from '../signer/dev-root.js'
 
 const DAY_SECONDS = 86_400

@@ -3,11 +3,12 @@
  * by every replica, so with REDIS_URL (scaled out) the store is Redis: one `SET NX EX`
  * per signed request, atomic across replicas, expiring on its own. Embedded (one
  * process, SQLite) it is a map in memory. Not the database: a write per request on the
- * poll path would cost more than the whole poll.
+ * poll path would cost more than the whole poll. Auto-pipelining sends the claims of
+ * concurrent polls made in one event-loop turn as one write to Redis.
  */
 import { Redis } from 'ioredis'
 import { DependencyUnavailable } from '../../domain/errors.js'
-import type { NonceStore } from '../../domain/identity/ports.js'
+import type { NonceStore } from '../../domain/ports/device-identity.js'
 import { parseRedisUrl } from '../queue/redis-connection.js'
 
 export class InProcessNonceStore implements NonceStore {
@@ -33,7 +34,7 @@ export class RedisNonceStore implements NonceStore {
   readonly #redis: Redis
 
   constructor(url: string, private readonly prefix: string) {
-    this.#redis = new Redis({ ...parseRedisUrl(url), maxRetriesPerRequest: 1, enableOfflineQueue: true, lazyConnect: false })
+    this.#redis = new Redis({ ...parseRedisUrl(url), maxRetriesPerRequest: 1, enableOfflineQueue: true, lazyConnect: false, enableAutoPipelining: true })
     this.#redis.on('error', () => undefined) // surfaces as a failed claim below
   }
 

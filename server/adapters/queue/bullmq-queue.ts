@@ -6,7 +6,7 @@
  */
 import { Queue, UnrecoverableError, Worker } from 'bullmq'
 import type { JobsOptions, Job as BullJob } from 'bullmq'
-import type { Job, JobHandler, JobOptions, JobQueue, JobState, JobStatus } from '../../domain/ports.js'
+import type { Job, JobHandler, JobOptions, JobQueue, JobState, JobStatus } from '../../domain/ports/infrastructure.js'
 import { DependencyUnavailable, SlipwayError } from '../../domain/errors.js'
 import {
   DEFAULT_ATTEMPTS,

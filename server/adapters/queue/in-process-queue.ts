@@ -5,7 +5,7 @@
  * retention of finished jobs) so services behave the same on either adapter; the
  * shared contract suite in test/server/queue.contract.ts holds both to that.
  */
-import type { Job, JobHandler, JobOptions, JobQueue, JobState, JobStatus } from '../../domain/ports.js'
+import type { Job, JobHandler, JobOptions, JobQueue, JobState, JobStatus } from '../../domain/ports/infrastructure.js'
 import { SlipwayError } from '../../domain/errors.js'
 import {
   DEFAULT_ATTEMPTS,

@@ -21,7 +21,7 @@
  *   adds (see bullmq-queue.ts), and the in-process queue does the same in memory.
  */
 import { invalid } from '../../domain/errors.js'
-import { PermanentJobError } from '../../domain/ports.js'
+import { PermanentJobError } from '../../domain/ports/infrastructure.js'
 
 /** Total tries including the first, when JobOptions.attempts is not given. */
 export const DEFAULT_ATTEMPTS = 3

@@ -9,7 +9,7 @@ import { chmod, mkdir, stat, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { createRoot, FileKeySigner, type KeyType } from '../../../signing/index.js'
 import type { KeysConfig } from '../../config.js'
-import type { TrustService } from '../../domain/trust-service.js'
+import type { TrustService } from '../../domain/trust/trust-service.js'
 
 export interface DevRoot {
   /** folder holding the dev keys and `1.root.json` (a chain folder for `slipway keys`) */

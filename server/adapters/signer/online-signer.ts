@@ -5,7 +5,7 @@
 import { FileKeySigner, Pkcs11Signer, signAssignment, signDelta, type Signer } from '../../../signing/index.js'
 import type { Assignment, Delta } from '../../../signing/verify/index.js'
 import type { OnlineKeyConfig } from '../../config.js'
-import type { OnlineSigner, OnlineSignOptions } from '../../domain/ports.js'
+import type { OnlineSigner, OnlineSignOptions } from '../../domain/ports/infrastructure.js'
 
 export class SignerOnlineSigner implements OnlineSigner {
   readonly keyId: string

@@ -21,7 +21,7 @@ import { createHash, type Hash } from 'node:crypto'
 import type { Readable } from 'node:stream'
 import type { Client } from 'minio'
 import { DataStore, ERRORS, Upload } from '@tus/utils'
-import type { MultipartUpload, MultipartUploadRepository } from '../../domain/repositories.js'
+import type { MultipartUpload, MultipartUploadRepository } from '../../domain/ports/repositories.js'
 
 /** S3's minimum part size is 5 MiB; 8 MiB keeps the part count low and memory small. */
 const MIN_PART_BYTES = 8 * 1024 * 1024

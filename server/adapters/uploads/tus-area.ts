@@ -4,7 +4,7 @@
  * Two implementations: a folder (TusUploadArea) and S3 multipart (S3UploadArea).
  */
 import type { DataStore, Locker } from '@tus/utils'
-import type { UploadArea } from '../../domain/upload-area.js'
+import type { UploadArea } from '../../domain/ports/upload-area.js'
 
 export interface TusUploadArea extends UploadArea {
   readonly store: DataStore

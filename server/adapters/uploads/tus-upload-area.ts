@@ -7,8 +7,8 @@
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
 import type { Locker } from '@tus/utils'
-import type { BlobInfo, BlobStore } from '../../domain/ports.js'
-import type { StagedUpload } from '../../domain/upload-area.js'
+import type { BlobInfo, BlobStore } from '../../domain/ports/infrastructure.js'
+import type { StagedUpload } from '../../domain/ports/upload-area.js'
 import { HashingFileStore } from './hashing-file-store.js'
 import type { TusUploadArea as TusArea } from './tus-area.js'
 

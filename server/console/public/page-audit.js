@@ -1,5 +1,5 @@
 // The audit log, with its hash chain verified here in the browser (Web Crypto): the
-// server is not trusted to say the log is intact. Same rule as server/domain/fleet/audit-chain.ts:
+// server is not trusted to say the log is intact. Same rule as server/domain/audit-chain.ts:
 // hash = sha256(prevHash || stableJson({seq, at, actor, action, subject, reason, before, after})).
 import { html, api, useLive, useState } from './lib.js'
 

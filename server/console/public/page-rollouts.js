@@ -3,7 +3,7 @@ import { html, api, useLive, useState, pct, ago, short, ApiError } from './lib.j
 import { FailureChart } from './chart.js'
 
 const STATES = ['draft', 'running', 'paused', 'completed', 'aborted', 'rolled_back']
-// which action is possible from which state (server/domain/fleet/transitions.ts); the server decides anyway
+// which action is possible from which state (server/domain/rollouts/transitions.ts); the server decides anyway
 const ACTIONS = {
   start: ['draft'],
   pause: ['running'],

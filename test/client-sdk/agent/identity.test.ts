@@ -55,3 +55,35 @@ t.test('mTLS: cert and key go together; a PKCS#11 key is refused clearly, not ig
   await t.rejects(loadTls({ keyPkcs11Uri: 'pkcs11:token=dev;object=key' }), { code: 'CONFIG_INVALID', message: /not supported yet/ })
   await t.rejects(loadTls({ certFile: '/nonexistent.pem', keyFile: '/nonexistent.key' }), { code: 'CONFIG_INVALID' })
 })
+
+t.test('a signature refused as replayed is signed again once, with a new nonce; a second refusal is CREDENTIAL_REJECTED', async (t) => {
+  let refuse = 1
+  const replayed = '{"error":{"code":"DEVICE_SIGNATURE_REPLAYED","message":"this signature (nonce) was already used"}}'
+  const srv = await serve((req, res) => {
+    if (refuse-- > 0) return void res.writeHead(401, { 'content-type': 'application/json' }).end(replayed)
+    if (req.method === 'GET') return void res.writeHead(204).end()
+    res.writeHead(200, { 'content-type': 'application/json' }).end('{}')
+  })
+  t.teardown(srv.close)
+  const http = new HttpClient()
+  t.teardown(() => http.close())
+  const api = new DeviceApi(new URL(srv.url), http, () => ({ key: FileDeviceKey.generate('ed25519'), serial: '01' }))
+
+  t.same(await api.poll(), { kind: 'none' }, 'the poll answers after one re-signed retry')
+  t.equal(srv.log.length, 2, 'two requests: the refused one and its retry')
+  t.not(srv.log[0]!.headers['signature-input'], srv.log[1]!.headers['signature-input'], 'the retry carries new signature parameters (a new nonce)')
+  t.not(srv.log[0]!.headers.signature, srv.log[1]!.headers.signature, 'and a new signature')
+
+  refuse = 1
+  await api.health({ state: 'healthy' } as never)
+  t.equal(srv.log.length, 4, 'a POST is re-signed the same way')
+
+  refuse = 2
+  await t.rejects(api.poll(), { code: 'CREDENTIAL_REJECTED', details: { status: 401, serverCode: 'DEVICE_SIGNATURE_REPLAYED' } }, 'a second refusal is not retried again')
+  t.equal(srv.log.length, 6, 'exactly one retry')
+
+  refuse = 1
+  const bearer = new DeviceApi(new URL(srv.url), http, () => ({ bearer: 'sld_x' }))
+  await t.rejects(bearer.poll(), { code: 'CREDENTIAL_REJECTED' }, 'a bearer request has no nonce to renew: no retry')
+  t.equal(srv.log.length, 7)
+})

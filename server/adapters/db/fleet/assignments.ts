@@ -1,6 +1,6 @@
 import type { Kysely, Selectable } from 'kysely'
-import type { StoredAssignment } from '../../../domain/fleet/model.js'
-import type { AssignmentRepository } from '../../../domain/fleet/repositories.js'
+import type { StoredAssignment } from '../../../domain/fleet-model.js'
+import type { AssignmentRepository } from '../../../domain/ports/fleet-repositories.js'
 import { isUniqueViolation } from '../db-errors.js'
 import type { Database, DeviceAssignmentsTable } from '../schema.js'
 

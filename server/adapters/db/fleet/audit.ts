@@ -1,8 +1,8 @@
 import { PostgresAdapter, sql, type Kysely, type Selectable } from 'kysely'
-import { entryHash, GENESIS_HASH } from '../../../domain/fleet/audit-chain.js'
+import { entryHash, GENESIS_HASH } from '../../../domain/audit-chain.js'
 import { assertStorableText } from '../../../domain/storable-text.js'
-import type { AuditEntry, NewAuditEntry } from '../../../domain/fleet/model.js'
-import type { AuditRepository } from '../../../domain/fleet/repositories.js'
+import type { AuditEntry, NewAuditEntry } from '../../../domain/fleet-model.js'
+import type { AuditRepository } from '../../../domain/ports/fleet-repositories.js'
 import type { AuditLogTable, Database } from '../schema.js'
 
 const toEntry = (r: Selectable<AuditLogTable>): AuditEntry => ({

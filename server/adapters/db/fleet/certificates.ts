@@ -1,6 +1,6 @@
 import { CompiledQuery, sql, type Kysely, type Selectable } from 'kysely'
-import type { DeviceCertificate, DevicePollContext } from '../../../domain/fleet/model.js'
-import type { DeviceCaRepository, DeviceCertificateRepository } from '../../../domain/fleet/repositories.js'
+import type { DeviceCertificate, DevicePollContext } from '../../../domain/fleet-model.js'
+import type { DeviceCaRepository, DeviceCertificateRepository } from '../../../domain/ports/fleet-repositories.js'
 import { isUniqueViolation } from '../db-errors.js'
 import type { Database, DeviceCertificatesTable } from '../schema.js'
 import { toPollContext, type PollContextRow } from './devices.js'

@@ -1,7 +1,7 @@
 /** The WHERE clause of a device list query, shared by the page and its count. */
 import { sql, type SelectQueryBuilder } from 'kysely'
-import type { InventorySelector } from '../../../domain/fleet/inventory.js'
-import type { DeviceListQuery } from '../../../domain/fleet/repositories.js'
+import type { InventorySelector } from '../../../domain/devices/inventory.js'
+import type { DeviceListQuery } from '../../../domain/ports/fleet-repositories.js'
 import type { Database } from '../schema.js'
 import { filterByProvenance } from './provenance-filter.js'
 

@@ -1,6 +1,6 @@
 import type { Kysely, Selectable } from 'kysely'
-import type { DeviceGroup } from '../../../domain/fleet/model.js'
-import type { DeviceGroupRepository, ReservationRepository } from '../../../domain/fleet/repositories.js'
+import type { DeviceGroup } from '../../../domain/fleet-model.js'
+import type { DeviceGroupRepository, ReservationRepository } from '../../../domain/ports/fleet-repositories.js'
 import type { Database, DeviceGroupsTable } from '../schema.js'
 
 const toGroup = (r: Selectable<DeviceGroupsTable>): DeviceGroup => ({

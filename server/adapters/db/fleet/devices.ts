@@ -1,9 +1,9 @@
 import { CompiledQuery, sql, type Kysely, type Selectable } from 'kysely'
-import type { Device, DevicePollContext, DeviceSecurityEvent, DeviceWithInstalled, DownloadProgress, InstalledRelease, InstallMode } from '../../../domain/fleet/model.js'
-import type { InventoryFacts } from '../../../domain/fleet/inventory.js'
+import type { Device, DevicePollContext, DeviceSecurityEvent, DeviceWithInstalled, DownloadProgress, InstalledRelease, InstallMode } from '../../../domain/fleet-model.js'
+import type { InventoryFacts } from '../../../domain/devices/inventory.js'
 import { toAssignment } from './assignments.js'
 import { filterDevices } from './device-filter.js'
-import type { DeviceListQuery, DeviceRepository } from '../../../domain/fleet/repositories.js'
+import type { DeviceListQuery, DeviceRepository } from '../../../domain/ports/fleet-repositories.js'
 import type { Database, DeviceInstalledTable, DevicesTable } from '../schema.js'
 
 export const toDevice = (r: Selectable<DevicesTable>): Device => ({

@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely'
-import type { DownloadRepository } from '../../../domain/fleet/repositories.js'
+import type { DownloadRepository } from '../../../domain/ports/fleet-repositories.js'
 import type { Database } from '../schema.js'
 
 export class KyselyDownloads implements DownloadRepository {

@@ -1,6 +1,6 @@
 import type { Kysely, Selectable } from 'kysely'
-import type { EnrollmentToken } from '../../../domain/fleet/model.js'
-import type { EnrollmentTokenRepository } from '../../../domain/fleet/repositories.js'
+import type { EnrollmentToken } from '../../../domain/fleet-model.js'
+import type { EnrollmentTokenRepository } from '../../../domain/ports/fleet-repositories.js'
 import type { Database, EnrollmentTokensTable } from '../schema.js'
 
 const toToken = (r: Selectable<EnrollmentTokensTable>): EnrollmentToken => ({

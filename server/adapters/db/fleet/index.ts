@@ -1,6 +1,6 @@
 /** The fleet repositories over one Kysely handle (the pool, or a transaction). */
 import type { Kysely } from 'kysely'
-import type { FleetRepositories } from '../../../domain/fleet/repositories.js'
+import type { FleetRepositories } from '../../../domain/ports/fleet-repositories.js'
 import { isUniqueViolation } from '../db-errors.js'
 import type { Database } from '../schema.js'
 import { KyselyAssignments } from './assignments.js'

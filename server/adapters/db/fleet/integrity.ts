@@ -1,6 +1,6 @@
 /** Integrity flags per device and finding (migration 011). */
 import type { Kysely } from 'kysely'
-import type { IntegrityFlag, IntegrityRepository } from '../../../domain/fleet/repositories.js'
+import type { IntegrityFlag, IntegrityRepository } from '../../../domain/ports/fleet-repositories.js'
 import type { Database } from '../schema.js'
 
 export class KyselyIntegrity implements IntegrityRepository {

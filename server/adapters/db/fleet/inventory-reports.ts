@@ -1,7 +1,7 @@
 /** The latest inventory per device, its history, its models and its package list (migration 011). */
 import type { Kysely } from 'kysely'
-import type { InventoryPackage, StoredInventory } from '../../../domain/fleet/inventory.js'
-import type { InventoryRepository } from '../../../domain/fleet/repositories.js'
+import type { InventoryPackage, StoredInventory } from '../../../domain/devices/inventory.js'
+import type { InventoryRepository } from '../../../domain/ports/fleet-repositories.js'
 import type { Database } from '../schema.js'
 
 /** Rows per multi-row insert: well under SQLite's and PostgreSQL's bound-parameter limits. */

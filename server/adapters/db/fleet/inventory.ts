@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely'
-import type { Breakdown, DeviceInventoryRepository, DeviceListQuery, FleetOverview } from '../../../domain/fleet/repositories.js'
+import type { Breakdown, DeviceInventoryRepository, DeviceListQuery, FleetOverview } from '../../../domain/ports/fleet-repositories.js'
 import type { Database } from '../schema.js'
 import { filterDevices } from './device-filter.js'
 

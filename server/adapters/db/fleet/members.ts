@@ -1,6 +1,6 @@
 import { sql, type Kysely, type Selectable } from 'kysely'
-import type { MemberCounts, RolloutMember } from '../../../domain/fleet/model.js'
-import type { MemberRepository } from '../../../domain/fleet/repositories.js'
+import type { MemberCounts, RolloutMember } from '../../../domain/fleet-model.js'
+import type { MemberRepository } from '../../../domain/ports/fleet-repositories.js'
 import type { Database, RolloutDevicesTable } from '../schema.js'
 
 const toMember = (r: Selectable<RolloutDevicesTable>): RolloutMember => ({

@@ -6,7 +6,7 @@
  * exactly on SQLite and PostgreSQL alike; releases are few next to devices.
  */
 import { sql, type SelectQueryBuilder } from 'kysely'
-import type { DeviceListQuery } from '../../../domain/fleet/repositories.js'
+import type { DeviceListQuery } from '../../../domain/ports/fleet-repositories.js'
 import type { Database } from '../schema.js'
 
 /** LIKE wildcards in user text match themselves (escape character `\`). */

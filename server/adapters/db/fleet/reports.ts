@@ -1,5 +1,5 @@
 import type { Kysely, Selectable } from 'kysely'
-import type { ReportRepository, StoredReport } from '../../../domain/fleet/repositories.js'
+import type { ReportRepository, StoredReport } from '../../../domain/ports/fleet-repositories.js'
 import type { Database, DeviceReportsTable } from '../schema.js'
 
 const toReport = (r: Selectable<DeviceReportsTable>): StoredReport => ({

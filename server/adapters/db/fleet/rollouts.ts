@@ -1,6 +1,6 @@
 import type { Kysely, Selectable } from 'kysely'
-import type { BreachAction, Rollout, RolloutState } from '../../../domain/fleet/model.js'
-import type { RolloutListQuery, RolloutRepository } from '../../../domain/fleet/repositories.js'
+import type { BreachAction, Rollout, RolloutState } from '../../../domain/fleet-model.js'
+import type { RolloutListQuery, RolloutRepository } from '../../../domain/ports/fleet-repositories.js'
 import type { Database, RolloutsTable } from '../schema.js'
 
 const toRollout = (r: Selectable<RolloutsTable>): Rollout => ({
