@@ -35,6 +35,7 @@ import { RolloutService } from './domain/rollouts/rollout-service.js'
 import { DownloadPolicy } from './domain/devices/download-policy.js'
 import { QuarantineService } from './domain/devices/quarantine-service.js'
 import { InventoryService } from './domain/devices/inventory-service.js'
+import { DeviceDirectory } from './domain/devices/device-directory.js'
 import { IntegrityService } from './domain/devices/integrity-service.js'
 import { openRateLimitRedis } from './adapters/rate-limit/redis-store.js'
 import { announceRolloutChange, followRolloutChanges } from './domain/rollouts/rollout-changes.js'
@@ -203,6 +204,7 @@ export async function createContainer(
       quarantine: config.inventory.integrityQuarantine,
       onFinding: (state, known) => metrics.integrityFindings.inc({ state, release_known: String(known) }),
     })
+    const inventory = new InventoryService(repos.fleet)
     return {
       config,
       metrics,
@@ -213,7 +215,8 @@ export async function createContainer(
       reports,
       enrollment: new EnrollmentService(repos.fleet, announce),
       quarantine,
-      inventory: new InventoryService(repos.fleet),
+      inventory,
+      directory: new DeviceDirectory(repos.fleet, caches, assignments, inventory, integrity, config.pollIntervalSeconds),
       integrity,
       downloads,
       ...(rateLimitRedis ? { rateLimitRedis } : {}),
