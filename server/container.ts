@@ -16,6 +16,7 @@ import { TusUploadArea } from './adapters/uploads/tus-upload-area.js'
 import type { Config } from './config.js'
 import { AuthService } from './domain/auth/auth-service.js'
 import { DeltaService } from './domain/deltas/delta-service.js'
+import { InstalledFleetVersions } from './domain/deltas/fleet-versions.js'
 import type { BlobStore, FleetVersions, JobQueue } from './domain/ports/infrastructure.js'
 import { ReleaseService } from './domain/releases/release-service.js'
 import { SignedReleaseVerifier } from './domain/releases/signed-release-verifier.js'
@@ -27,7 +28,7 @@ import { RedisUnreachable } from './domain/errors.js'
 import type { Repositories } from './domain/ports/repositories.js'
 import { AssignmentService } from './domain/rollouts/assignment-service.js'
 import { FleetCaches } from './domain/rollouts/caches.js'
-import { announceOn, LiveTopics, rolloutTopic } from './domain/live-changes.js'
+import { announceOn, LiveTopics } from './domain/live-changes.js'
 import { DeviceService } from './domain/devices/device-service.js'
 import { EnrollmentService } from './domain/devices/enrollment-service.js'
 import { ReportService } from './domain/rollouts/report-service.js'
@@ -38,13 +39,12 @@ import { InventoryService } from './domain/devices/inventory-service.js'
 import { DeviceDirectory } from './domain/devices/device-directory.js'
 import { IntegrityService } from './domain/devices/integrity-service.js'
 import { openRateLimitRedis } from './adapters/rate-limit/redis-store.js'
-import { announceRolloutChange, followRolloutChanges } from './domain/rollouts/rollout-changes.js'
+import { announceTransitions, followRolloutChanges } from './domain/rollouts/rollout-changes.js'
 import { DevicePollCache } from './domain/devices/device-cache.js'
 import { announcingDeviceChanges, deviceChangeListener, followDeviceChanges } from './domain/devices/device-changes.js'
 import { InProcessChangeBus, RedisChangeBus } from './adapters/bus/index.js'
 import type { ChangeBus } from './domain/ports/infrastructure.js'
 import { createMetrics } from './metrics/metrics.js'
-import { evaluateSoon } from './workers/jobs.js'
 import { offerFormat } from './http/device/poll-offer.js'
 import { loadTpmAttestationVerifier } from './adapters/attestation/tpm-attestation.js'
 import { noDeviceCaInWorker, SigningDeviceCa } from './adapters/identity/device-ca.js'
@@ -75,22 +75,6 @@ function uploadArea(config: Config, blobs: BlobStore, repos: Repositories): Uplo
   return new TusUploadArea(config.uploadDir, expiryMs, blobs)
 }
 
-
-/** The versions devices run, for planning deltas: what device_installed says, as release ids. */
-function fleetVersions(repos: Repositories): FleetVersions {
-  return {
-    async topInstalled(name, hardware, limit) {
-      const out: Array<{ releaseId: string; devices: number }> = []
-      // versions the server never published (devices enrolled with them) cannot be delta sources
-      for (const v of await repos.fleet.devices.topInstalled(name, hardware, limit * 2)) {
-        const rel = await repos.releases.findByNameVersion(name, v.version)
-        if (rel && rel.sha256 === v.sha256) out.push({ releaseId: rel.id, devices: v.devices })
-        if (out.length === limit) break
-      }
-      return out
-    },
-  }
-}
 
 function changeBus(config: Config, onError: (e: Error) => void): ChangeBus {
   return config.redisUrl ? new RedisChangeBus({ url: config.redisUrl, prefix: config.queuePrefix, onError }) : new InProcessChangeBus()
@@ -145,7 +129,6 @@ export async function createContainer(
     closers.unshift(() => onlineSigner.close())
     await trust.checkOnlineKey(onlineSigner.keyId) // TRUST_ROOT_MISSING until a root is installed
     const releasePolicies = new ReleasePolicyService(repos.fleet)
-    const releases = new ReleaseService(repos.releases, uploads, new SignedReleaseVerifier(trust), releasePolicies)
     const deltas = new DeltaService(
       repos.deltas,
       repos.releases,
@@ -153,9 +136,10 @@ export async function createContainer(
       blobs,
       new BlobPatchBuilder(blobs, { memoryBudget: config.delta.memoryBudget, workDir: config.delta.workDir }),
       onlineSigner,
-      opts.fleet ?? fleetVersions(repos),
+      opts.fleet ?? new InstalledFleetVersions(repos.fleet.devices, repos.releases),
       { offerRatio: config.delta.offerRatio, topSources: config.delta.topSources },
     )
+    const releases = new ReleaseService(repos.releases, uploads, new SignedReleaseVerifier(trust), releasePolicies, deltas)
     const caches = new FleetCaches(repos.releases, repos.fleet.rollouts, config.rolloutCacheMs)
     await followRolloutChanges(bus, caches)
     // live pages (SSE) hear every change through the bus, whichever process made it
@@ -163,10 +147,7 @@ export async function createContainer(
     await live.start()
     closers.unshift(() => live.close())
     const announce = announceOn(bus)
-    const rollouts = new RolloutService(repos.fleet, repos.releases, caches, (r) => {
-      announceRolloutChange(bus, r.id)
-      announce([rolloutTopic(r.id), 'fleet'])
-    })
+    const rollouts = new RolloutService(repos.fleet, repos.releases, caches, announceTransitions(bus, announce))
     const assignments = new AssignmentService(repos.fleet, caches, onlineSigner, deltas, config.pollIntervalSeconds, offerFormat, announce)
     const quarantine = new QuarantineService(repos.fleet, announce)
     const b = config.boundary
@@ -198,7 +179,7 @@ export async function createContainer(
       ...(attestation ? { attestation } : {}),
       announce,
     })
-    const reports = new ReportService(repos.fleet, caches, (n, v) => repos.releases.findByNameVersion(n, v), (id) => evaluateSoon(queue, id), announce)
+    const reports = new ReportService(repos.fleet, caches, repos.releases, queue, announce)
     const metrics = createMetrics({ queue, deltas, deltaRepo: repos.deltas, rollouts })
     const integrity = new IntegrityService(repos.fleet, (n, v) => repos.releases.findByNameVersion(n, v), quarantine, {
       quarantine: config.inventory.integrityQuarantine,

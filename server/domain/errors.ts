@@ -2,7 +2,12 @@
  * The one error tree of the server. Every error carries a stable string `code`
  * (clients and tests match on it) and a `kind` that `http/errors.ts` maps to an
  * HTTP status in exactly one place. Adapters translate vendor errors into these.
+ * The codes and their kinds are listed in error-codes.ts.
  */
+import type { CodeOf } from './error-codes.js'
+
+export type { CodeOf, ErrorCode } from './error-codes.js'
+
 export type ErrorKind =
   | 'invalid' // 400: the request is malformed or fails validation
   | 'unauthenticated' // 401
@@ -16,10 +21,10 @@ export type ErrorKind =
   | 'unavailable' // 503: a dependency (db, blob store, queue) is down
   | 'internal' // 500
 
-export class SlipwayError extends Error {
+export class SlipwayError<out K extends ErrorKind = ErrorKind> extends Error {
   constructor(
-    readonly kind: ErrorKind,
-    readonly code: string,
+    readonly kind: K,
+    readonly code: CodeOf<K>,
     message: string,
     readonly details?: Record<string, unknown>,
     options?: { cause?: unknown },
@@ -29,13 +34,13 @@ export class SlipwayError extends Error {
   }
 }
 
-export const invalid = (code: string, message: string, details?: Record<string, unknown>) =>
+export const invalid = (code: CodeOf<'invalid'>, message: string, details?: Record<string, unknown>) =>
   new SlipwayError('invalid', code, message, details)
-export const notFound = (code: string, message: string, details?: Record<string, unknown>) =>
+export const notFound = (code: CodeOf<'not-found'>, message: string, details?: Record<string, unknown>) =>
   new SlipwayError('not-found', code, message, details)
-export const conflict = (code: string, message: string, details?: Record<string, unknown>) =>
+export const conflict = (code: CodeOf<'conflict'>, message: string, details?: Record<string, unknown>) =>
   new SlipwayError('conflict', code, message, details)
-export const unprocessable = (code: string, message: string, details?: Record<string, unknown>) =>
+export const unprocessable = (code: CodeOf<'unprocessable'>, message: string, details?: Record<string, unknown>) =>
   new SlipwayError('unprocessable', code, message, details)
 
 /** Blob store: the content did not hash to the digest (or length) it was stored under. */
@@ -77,7 +82,7 @@ export class RedisUnreachable extends SlipwayError {
  */
 export class DeltaBuildFailure extends SlipwayError {
   constructor(
-    code: string,
+    code: CodeOf<'internal'>,
     message: string,
     readonly permanent: boolean,
     options?: { cause?: unknown },

@@ -6,8 +6,12 @@
 
 // errors and text every boundary checks
 export { BlobDigestMismatch, BlobNotFound, DeltaBuildFailure, DependencyUnavailable, RedisUnreachable, SlipwayError, invalid } from './errors.js'
-export type { ErrorKind } from './errors.js'
+export type { CodeOf, ErrorKind } from './errors.js'
 export { assertStorableText, findUnstorableText, unstorableTextError } from './storable-text.js'
+
+// job names: what services enqueue and server/workers/ handles
+export { JOBS } from './jobs.js'
+export type { JobName } from './jobs.js'
 
 // ports: what adapters implement
 export { PermanentJobError, RESYNC } from './ports/infrastructure.js'
@@ -106,7 +110,8 @@ export { SbomService } from './releases/sbom-service.js'
 export { SignedReleaseVerifier } from './releases/signed-release-verifier.js'
 
 // deltas
-export { DELTA_JOBS, DeltaService } from './deltas/delta-service.js'
+export { DeltaService } from './deltas/delta-service.js'
+export { InstalledFleetVersions } from './deltas/fleet-versions.js'
 
 // trust: the root chain and device identity
 export { TrustService } from './trust/trust-service.js'
@@ -137,10 +142,10 @@ export { AssignmentService } from './rollouts/assignment-service.js'
 export type { OfferFormat } from './rollouts/offer-format.js'
 export { ReportService } from './rollouts/report-service.js'
 export { FleetCaches } from './rollouts/caches.js'
-export { announceRolloutChange, followRolloutChanges } from './rollouts/rollout-changes.js'
+export { announceTransitions, followRolloutChanges } from './rollouts/rollout-changes.js'
 export { failureSeries } from './rollouts/failure-series.js'
 
 // the audit log and live pages, shared by devices and rollouts
 export { GENESIS_HASH, entryHash, verifyChain } from './audit-chain.js'
-export { LiveTopics, announceOn, rolloutTopic } from './live-changes.js'
+export { LiveTopics, announceOn } from './live-changes.js'
 export type { Topic } from './live-changes.js'

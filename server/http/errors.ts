@@ -40,6 +40,7 @@ export interface ErrorBody {
 
 export function toErrorResponse(e: unknown): { status: number; body: ErrorBody; headers: Record<string, string> } {
   if (e instanceof SlipwayError) {
+    const kind: ErrorKind = e.kind
     const headers: Record<string, string> = {}
     if (e.kind === 'unauthenticated') headers['www-authenticate'] = 'Bearer'
     if (e.kind === 'range' && typeof e.details?.size === 'number') headers['content-range'] = `bytes */${e.details.size}`
@@ -47,7 +48,7 @@ export function toErrorResponse(e: unknown): { status: number; body: ErrorBody; 
     if (e.kind === 'rate-limited' && typeof e.details?.retryAfterSeconds === 'number') headers['retry-after'] = String(e.details.retryAfterSeconds)
     const body: ErrorBody = { error: { code: e.code, message: e.message } }
     if (e.details) body.error.details = e.details
-    return { status: STATUS[e.kind], body, headers }
+    return { status: STATUS[kind], body, headers }
   }
   if (e instanceof TrustError) {
     const body: ErrorBody = { error: { code: e.code, message: e.message } }

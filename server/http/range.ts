@@ -3,10 +3,10 @@
  * refused rather than served: devices resume one stream at a time, and refusing
  * keeps every 206 a plain stream of the blob.
  */
-import { SlipwayError } from '../domain/errors.js'
+import { SlipwayError, type CodeOf } from '../domain/errors.js'
 import type { ByteRange } from '../domain/ports/infrastructure.js'
 
-const rangeError = (code: string, message: string, size: number) =>
+const rangeError = (code: CodeOf<'range'>, message: string, size: number) =>
   new SlipwayError('range', code, message, { size })
 
 /**

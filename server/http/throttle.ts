@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import rateLimit from '@fastify/rate-limit'
 import type { BoundaryConfig } from '../config.js'
-import { SlipwayError } from '../domain/errors.js'
+import { SlipwayError, type CodeOf } from '../domain/errors.js'
 import type { Services } from '../services.js'
 
 const MINUTE_MS = 60_000
@@ -23,7 +23,7 @@ const MINUTE_MS = 60_000
 /** Decides what an authentication failure becomes; undefined keeps the 401. */
 export type AuthFailureThrottle = (request: FastifyRequest) => Promise<SlipwayError | undefined>
 
-const tooMany = (code: string, message: string, retryAfterSeconds: number) =>
+const tooMany = (code: CodeOf<'rate-limited'>, message: string, retryAfterSeconds: number) =>
   new SlipwayError('rate-limited', code, message, { retryAfterSeconds: Math.max(1, retryAfterSeconds) })
 
 /** Registers the plugin (no global limit) and returns the auth-failure throttle; call before any route plugin. */

@@ -23,6 +23,8 @@ export interface Metrics {
   polls: Counter<'result'>
   /** integrity findings devices reported (issue 12 §4), by state and whether the release was known */
   integrityFindings: Counter<'state' | 'release_known'>
+  /** job tries this process ran (server/workers/), by job name and result */
+  jobRuns: Counter<'job' | 'result'>
 }
 
 export interface MetricSources {
@@ -65,6 +67,12 @@ export function createMetrics(sources: MetricSources): Metrics {
       name: 'slipway_device_integrity_findings_total',
       help: 'integrity findings reported by devices: drift (a slot or model no longer hashes to its signed sha256) or timeout (a check ran out of its time budget)',
       labelNames: ['state', 'release_known'],
+      registers: [registry],
+    }),
+    jobRuns: new Counter({
+      name: 'slipway_job_runs_total',
+      help: 'job tries run by this process, by job name and result: completed, or failed (the queue retries it while attempts remain)',
+      labelNames: ['job', 'result'],
       registers: [registry],
     }),
     downloadBudgetExceeded: new Counter({

@@ -1,14 +1,19 @@
 /**
  * Shared by the agent benchmarks: hashing and concatenating files, timing a
- * child under /usr/bin/time (wall seconds, peak RSS) and a Range-capable blob
- * route that streams from disk and counts the bytes it served.
+ * child under /usr/bin/time (wall seconds, peak RSS), a Range-capable blob
+ * route that streams from disk and counts the bytes it served, the device
+ * folder the agent bundle runs on, and the signed offer of one update.
  * Not a test file: tap runs only `*.test.ts`.
  */
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { createReadStream, createWriteStream, statSync } from 'node:fs'
+import { createReadStream, createWriteStream, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import type http from 'node:http'
+import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
+import type { Release } from '../../signing/metadata/release.js'
+import { initFileSlots } from '../../client-sdk/src/slots/index.js'
+import { releaseOf, type FakeApi } from '../client-sdk/agent/device-fixtures.js'
 
 export const MiB = 2 ** 20
 
@@ -69,3 +74,58 @@ export function fileBlobs(files: Map<string, string>): (req: http.IncomingMessag
   }
 }
 
+
+/**
+ * A fresh device folder `d` for the agent bundle: file slots (slot a holding the
+ * installed OS image, written by `writeSlotA`), the trusted root, an enrolled
+ * credential and agent.json (`config` adds to or overrides its fields).
+ */
+export async function benchDevice(
+  api: FakeApi,
+  d: string,
+  o: { writeSlotA: (path: string) => Promise<void>; osSha256: string; config?: Record<string, unknown> },
+): Promise<{ config: string; slots: string; data: string }> {
+  rmSync(d, { recursive: true, force: true })
+  const slots = join(d, 'slots')
+  const data = join(d, 'data')
+  mkdirSync(slots, { recursive: true })
+  mkdirSync(data, { recursive: true, mode: 0o700 })
+  await o.writeSlotA(join(slots, 'slot-a.img'))
+  await initFileSlots(slots, 'a')
+  writeFileSync(join(d, 'root.json'), api.trust.root)
+  writeFileSync(join(data, 'credential.json'), JSON.stringify({ deviceId: 'bench-1', credential: 'sld_test', server: api.url, hardwareId: 'hw', enrolledAt: '' }), { mode: 0o600 })
+  const config = join(d, 'agent.json')
+  writeFileSync(
+    config,
+    JSON.stringify({
+      server: api.url,
+      dataDir: data,
+      trustedRootFile: join(d, 'root.json'),
+      hardware: 'rpi4',
+      hardwareId: 'hw',
+      installed: { name: 'rootfs', version: '1.0.0', sha256: o.osSha256, securityVersion: 1 },
+      slots: { kind: 'file', dir: slots, rebootCommand: ['true'] },
+      logLevel: 'error',
+      ...o.config,
+    }),
+  )
+  return { config, slots, data }
+}
+
+/** Offer device bench-1 the release `over` (bytes `sha256`, `length`), downloadable whole or as a delta from `sourceSha256`. */
+export async function offerBenchUpdate(
+  api: FakeApi,
+  over: Partial<Release>,
+  o: { sha256: string; length: number; sourceSha256: string; patchSha256: string; patchLength: number },
+): Promise<void> {
+  const rel = { ...releaseOf(Buffer.alloc(0), over), sha256: o.sha256, length: o.length }
+  const delta = { sourceSha256: o.sourceSha256, targetSha256: o.sha256, patchSha256: o.patchSha256, patchLength: o.patchLength, format: 'slipway-delta-1' }
+  api.offer = {
+    assignment: await api.trust.assignment({ deviceId: 'bench-1', release: { name: rel.name, version: rel.version, sha256: o.sha256 }, rolloutId: 'bench', counter: 1, delta }),
+    release: await api.trust.release(rel),
+    delta: await api.trust.delta(delta),
+    patch: { url: `/v1/blobs/${o.patchSha256}`, length: o.patchLength },
+    artifact: { url: `/v1/blobs/${o.sha256}`, length: o.length },
+    action: 'install',
+  }
+}

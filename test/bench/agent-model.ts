@@ -14,9 +14,8 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Test } from 'tap'
 import { ModelStore } from '../../client-sdk/src/models/index.js'
-import { initFileSlots } from '../../client-sdk/src/slots/index.js'
-import { fakeApi, releaseOf, trustKit, type FakeApi } from '../client-sdk/agent/device-fixtures.js'
-import { fileBlobs, MiB, served, sha256, timed } from './agent-harness.js'
+import { fakeApi, trustKit, type FakeApi } from '../client-sdk/agent/device-fixtures.js'
+import { benchDevice, fileBlobs, MiB, offerBenchUpdate, served, sha256, timed } from './agent-harness.js'
 
 interface Options {
   dir: string
@@ -27,37 +26,17 @@ interface Options {
 
 async function modelDevice(api: FakeApi, work: string, mode: 'full' | 'delta', v1: string, v1Sha: string): Promise<{ config: string; journal: string; current: string }> {
   const d = join(work, `device-${mode}`)
-  rmSync(d, { recursive: true, force: true })
-  const slots = join(d, 'slots')
-  const data = join(d, 'data')
   const models = join(d, 'models')
-  mkdirSync(slots, { recursive: true })
-  mkdirSync(data, { recursive: true, mode: 0o700 })
   const os = Buffer.alloc(4096, 1)
-  writeFileSync(join(slots, 'slot-a.img'), os)
-  await initFileSlots(slots, 'a')
+  const { config, data } = await benchDevice(api, d, {
+    writeSlotA: async (path) => writeFileSync(path, os),
+    osSha256: createHash('sha256').update(os).digest('hex'),
+    config: { models: { dir: models }, ...(mode === 'full' ? { download: { deltas: false } } : {}) },
+  })
   // the live model, provisioned as a factory would: store slot a, `current` → a
   const store = new ModelStore({ dir: join(models, 'llm') })
   await store.install('a', v1, { sha256: v1Sha, name: 'llm', version: '1.0.0' })
   await store.activate('a')
-  writeFileSync(join(d, 'root.json'), api.trust.root)
-  writeFileSync(join(data, 'credential.json'), JSON.stringify({ deviceId: 'bench-1', credential: 'sld_test', server: api.url, hardwareId: 'hw', enrolledAt: '' }), { mode: 0o600 })
-  const config = join(d, 'agent.json')
-  writeFileSync(
-    config,
-    JSON.stringify({
-      server: api.url,
-      dataDir: data,
-      trustedRootFile: join(d, 'root.json'),
-      hardware: 'rpi4',
-      hardwareId: 'hw',
-      installed: { name: 'rootfs', version: '1.0.0', sha256: createHash('sha256').update(os).digest('hex'), securityVersion: 1 },
-      slots: { kind: 'file', dir: slots, rebootCommand: ['true'] },
-      models: { dir: models },
-      logLevel: 'error',
-      ...(mode === 'full' ? { download: { deltas: false } } : {}),
-    }),
-  )
   return { config, journal: join(data, 'journal.json'), current: store.currentPath() }
 }
 
@@ -81,16 +60,7 @@ export async function benchModels(modes: Array<'full' | 'delta'>, o: Options): P
   const teardowns: Array<() => unknown> = []
   const api = await fakeApi({ teardown: (f: () => unknown) => teardowns.push(f) } as unknown as Test, await trustKit())
   api.blobRoute = fileBlobs(new Map([[v2Sha, v2], [patchSha, patch]]))
-  const rel = { ...releaseOf(Buffer.alloc(0), { name: 'llm', version: '2.0.0', kind: 'model', securityVersion: 0 }), sha256: v2Sha, length: size }
-  const delta = { sourceSha256: v1Sha, targetSha256: v2Sha, patchSha256: patchSha, patchLength, format: 'slipway-delta-1' }
-  api.offer = {
-    assignment: await api.trust.assignment({ deviceId: 'bench-1', release: { name: 'llm', version: '2.0.0', sha256: v2Sha }, rolloutId: 'bench', counter: 1, delta }),
-    release: await api.trust.release(rel),
-    delta: await api.trust.delta(delta),
-    patch: { url: `/v1/blobs/${patchSha}`, length: patchLength },
-    artifact: { url: `/v1/blobs/${v2Sha}`, length: size },
-    action: 'install',
-  }
+  await offerBenchUpdate(api, { name: 'llm', version: '2.0.0', kind: 'model', securityVersion: 0 }, { sha256: v2Sha, length: size, sourceSha256: v1Sha, patchSha256: patchSha, patchLength })
   console.log(`\nmodel ${(size / MiB).toFixed(0)} MiB (model-v1 → model-v2-2layers), patch ${(patchLength / MiB).toFixed(1)} MiB`)
   const results = new Map<string, { mib: number; s: number; rssMb: number }>()
   const rows: string[] = []

@@ -17,14 +17,13 @@
  * measures the agent's own overhead, not the disk.
  */
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs'
 import { copyFile, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Test } from 'tap'
-import { initFileSlots } from '../../client-sdk/src/slots/index.js'
-import { fakeApi, releaseOf, trustKit, type FakeApi } from '../client-sdk/agent/device-fixtures.js'
-import { concat, fileBlobs, MiB, sha256, timed } from './agent-harness.js'
+import { fakeApi, trustKit, type FakeApi } from '../client-sdk/agent/device-fixtures.js'
+import { benchDevice, concat, fileBlobs, MiB, offerBenchUpdate, sha256, timed } from './agent-harness.js'
 import { benchModels } from './agent-model.js'
 const dir = process.env.BENCH_DIR ?? '/tmp/slipway-bench'
 const shared = process.env.BENCH_SHARED ?? '/work/shared/bench'
@@ -53,32 +52,11 @@ async function prepare(): Promise<{ old: string; nw: string; patch: string }> {
 }
 
 async function device(api: FakeApi, name: string, old: string): Promise<{ config: string; slotB: string; journal: string }> {
-  const d = join(work, `device-${name}`)
-  rmSync(d, { recursive: true, force: true })
-  const slots = join(d, 'slots')
-  const data = join(d, 'data')
-  mkdirSync(slots, { recursive: true })
-  mkdirSync(data, { recursive: true, mode: 0o700 })
-  await copyFile(old, join(slots, 'slot-a.img'))
-  await initFileSlots(slots, 'a')
-  writeFileSync(join(d, 'root.json'), api.trust.root)
-  writeFileSync(join(data, 'credential.json'), JSON.stringify({ deviceId: 'bench-1', credential: 'sld_test', server: api.url, hardwareId: 'hw', enrolledAt: '' }), { mode: 0o600 })
-  const config = join(d, 'agent.json')
-  const oldSha = await sha256(old)
-  writeFileSync(
-    config,
-    JSON.stringify({
-      server: api.url,
-      dataDir: data,
-      trustedRootFile: join(d, 'root.json'),
-      hardware: 'rpi4',
-      hardwareId: 'hw',
-      installed: { name: 'rootfs', version: '1.0.0', sha256: oldSha, securityVersion: 1 },
-      slots: { kind: 'file', dir: slots, rebootCommand: ['true'] },
-      logLevel: 'error',
-      ...(name === 'full' ? { download: { deltas: false } } : {}),
-    }),
-  )
+  const { config, slots, data } = await benchDevice(api, join(work, `device-${name}`), {
+    writeSlotA: (path) => copyFile(old, path),
+    osSha256: await sha256(old),
+    config: name === 'full' ? { download: { deltas: false } } : {},
+  })
   return { config, slotB: join(slots, 'slot-b.img'), journal: join(data, 'journal.json') }
 }
 
@@ -112,16 +90,7 @@ async function benchImages(modes: Array<'full' | 'delta'>, bundle: string, idleR
   const teardowns: Array<() => unknown> = []
   const api = await fakeApi({ teardown: (f: () => unknown) => teardowns.push(f) } as unknown as Test, await trustKit())
   api.blobRoute = fileBlobs(new Map([[newSha, nw], [patchSha, patch]]))
-  const rel = { ...releaseOf(Buffer.alloc(0), { name: 'rootfs', version: '1.1.0', securityVersion: 1 }), sha256: newSha, length: size }
-  const delta = { sourceSha256: oldSha, targetSha256: newSha, patchSha256: patchSha, patchLength, format: 'slipway-delta-1' }
-  api.offer = {
-    assignment: await api.trust.assignment({ deviceId: 'bench-1', release: { name: 'rootfs', version: '1.1.0', sha256: newSha }, rolloutId: 'bench', counter: 1, delta }),
-    release: await api.trust.release(rel),
-    delta: await api.trust.delta(delta),
-    patch: { url: `/v1/blobs/${patchSha}`, length: patchLength },
-    artifact: { url: `/v1/blobs/${newSha}`, length: size },
-    action: 'install',
-  }
+  await offerBenchUpdate(api, { name: 'rootfs', version: '1.1.0', securityVersion: 1 }, { sha256: newSha, length: size, sourceSha256: oldSha, patchSha256: patchSha, patchLength })
   const rows: string[] = []
   console.log(`image ${(size / MiB).toFixed(0)} MiB, patch ${(patchLength / MiB).toFixed(1)} MiB; bare node idle ${idleRssMb.toFixed(0)} MB RSS`)
   for (const mode of modes) {

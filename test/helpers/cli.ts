@@ -1,6 +1,12 @@
 /** Runs the real `slipway` and `slipway-agent` bins as child processes. */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import type { Test } from 'tap'
+import { freePort } from './net.js'
 
 export const SLIPWAY_BIN = fileURLToPath(new URL('../../server/bin/slipway.mjs', import.meta.url))
 export const AGENT_BIN = fileURLToPath(new URL('../../client-sdk/bin/slipway-agent.mjs', import.meta.url))
@@ -44,4 +50,16 @@ export function waitForOutput(child: ChildProcess, predicate: (text: string) => 
       if (!predicate(text)) reject(new Error(`process exited before expected output:\n${text}`))
     })
   })
+}
+
+/**
+ * What `slipway start` needs in a test: a temp folder (the data folder is `dir/data`,
+ * removed after `t`), a free loopback port and a fresh admin token.
+ */
+export async function serverEnv(t: Test, prefix: string): Promise<{ dir: string; port: number; admin: string; env: Record<string, string> }> {
+  const dir = await mkdtemp(join(tmpdir(), prefix))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const port = await freePort()
+  const admin = 'slw_' + randomBytes(32).toString('base64url')
+  return { dir, port, admin, env: { SLIPWAY_DATA_DIR: join(dir, 'data'), PORT: String(port), SLIPWAY_ADMIN_TOKEN: admin, LOG_LEVEL: 'warn' } }
 }

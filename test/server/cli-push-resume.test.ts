@@ -4,40 +4,22 @@
  * against the restarted server resumes the same upload instead of starting over.
  */
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import t from 'tap'
 import { sha256 } from '../helpers/api.js'
-import { slipway } from '../helpers/cli.js'
+import { serverEnv, slipway } from '../helpers/cli.js'
 import { CuttingProxy } from '../helpers/cutting-proxy.js'
-import { freePort } from '../helpers/net.js'
+import { waitForFetch } from '../helpers/net.js'
 
 const MiB = 2 ** 20
 
-async function waitForFetch(url: string): Promise<void> {
-  const deadline = Date.now() + 60_000
-  for (;;) {
-    try {
-      if ((await fetch(url)).ok) return
-    } catch {
-      /* not up yet */
-    }
-    if (Date.now() > deadline) throw new Error(`${url} did not come up`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-}
-
 t.test('a push failed by a dead server resumes on the next run', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'slipway-resume-'))
-  t.teardown(() => rm(dir, { recursive: true, force: true }))
-  const port = await freePort()
-  const admin = 'slw_' + randomBytes(32).toString('base64url')
-  const env = { SLIPWAY_DATA_DIR: join(dir, 'data'), PORT: String(port), SLIPWAY_ADMIN_TOKEN: admin, LOG_LEVEL: 'warn' }
+  const { dir, port, admin, env } = await serverEnv(t, 'slipway-resume-')
   const start = async () => {
     const s = slipway(['start'], env)
     t.teardown(() => s.child.kill('SIGKILL'))
-    await waitForFetch(`http://127.0.0.1:${port}/healthz`)
+    await waitForFetch(`http://127.0.0.1:${port}/healthz`, 60_000)
     return s
   }
   let server = await start()

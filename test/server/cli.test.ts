@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { sha256 } from '../helpers/api.js'
-import { slipway } from '../helpers/cli.js'
-import { freePort } from '../helpers/net.js'
+import { serverEnv, slipway } from '../helpers/cli.js'
+import { waitForFetch } from '../helpers/net.js'
 import { CuttingProxy } from '../helpers/cutting-proxy.js'
 
 
@@ -40,11 +40,7 @@ t.test('token refuses to create a new database in the wrong folder', async (t) =
 })
 
 t.test('start, create a CI token, push, resume a killed push, download, stop', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'slipway-cli-'))
-  t.teardown(() => rm(dir, { recursive: true, force: true }))
-  const port = await freePort()
-  const admin = 'slw_' + randomBytes(32).toString('base64url')
-  const env = { SLIPWAY_DATA_DIR: join(dir, 'data'), PORT: String(port), SLIPWAY_ADMIN_TOKEN: admin, LOG_LEVEL: 'warn' }
+  const { dir, port, admin, env } = await serverEnv(t, 'slipway-cli-')
   const server = slipway(['start'], env)
   t.teardown(() => server.child.kill('SIGKILL'))
   await waitForFetch(`http://127.0.0.1:${port}/healthz`)
@@ -102,16 +98,3 @@ t.test('start, create a CI token, push, resume a killed push, download, stop', a
   const stopped = await server.done
   t.equal(stopped.code, 0, 'SIGTERM stops the server cleanly')
 })
-
-async function waitForFetch(url: string): Promise<void> {
-  const deadline = Date.now() + 30_000
-  for (;;) {
-    try {
-      if ((await fetch(url)).ok) return
-    } catch {
-      /* not up yet */
-    }
-    if (Date.now() > deadline) throw new Error(`${url} did not come up`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-}

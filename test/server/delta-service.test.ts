@@ -18,7 +18,8 @@ import { BlobPatchBuilder } from '../../server/adapters/delta/blob-patch-builder
 import { InProcessQueue } from '../../server/adapters/queue/index.js'
 import { SignerOnlineSigner } from '../../server/adapters/signer/online-signer.js'
 import type { BuildOutcome } from '../../server/domain/deltas/delta-build.js'
-import { DELTA_JOBS, DeltaService } from '../../server/domain/deltas/delta-service.js'
+import { DeltaService } from '../../server/domain/deltas/delta-service.js'
+import { JOBS } from '../../server/domain/jobs.js'
 import type { Release } from '../../server/domain/model.js'
 import type { PatchBuilder } from '../../server/domain/ports/infrastructure.js'
 import { imagePair } from '../helpers/deltas.js'
@@ -42,7 +43,7 @@ async function setup(t: Test, wrap: (real: PatchBuilder) => PatchBuilder, attemp
   const deltas = new DeltaService(repos.deltas, repos.releases, queue, blobs, builder, signer, fleet, opts, clock ? () => clock.now : undefined)
   const outcomes: BuildOutcome[] = []
   deltas.onBuildFinished((o) => outcomes.push(o))
-  queue.handle<{ sourceSha256: string; targetSha256: string }>(DELTA_JOBS.build, (job) => deltas.build(job.data, job.attempt))
+  queue.handle<{ sourceSha256: string; targetSha256: string }>(JOBS.buildDelta, (job) => deltas.build(job.data, job.attempt))
   await queue.start()
   const { source, target } = imagePair(300_000)
   const release = async (version: string, data: Buffer): Promise<Release> => {
@@ -109,7 +110,7 @@ t.test('a failure that persists ends failed with its code when the attempts run 
   const d = await s.deltas.request(s.v1.id, s.v2.id)
   const done = await s.settled(d.id)
   t.match(done, { state: 'failed', attempts: 2, errorCode: 'DELTA_BUILD_ERROR', errorMessage: 'the disk went away' })
-  const job = await s.queue.status(`delta-${s.v1.sha256}-${s.v2.sha256}`, DELTA_JOBS.build)
+  const job = await s.queue.status(`delta-${s.v1.sha256}-${s.v2.sha256}`, JOBS.buildDelta)
   t.match(job, { state: 'failed', attemptsMade: 2, permanent: false })
   t.same(s.outcomes.map((o) => o.result), ['retry', 'failed'])
 })
@@ -120,7 +121,7 @@ t.test('an image that no longer matches its sha256 fails at once, permanently, a
   const d = await s.deltas.request(s.v1.id, s.v2.id)
   const done = await s.settled(d.id)
   t.match(done, { state: 'failed', attempts: 1, errorCode: 'DELTA_INPUT_MISMATCH' })
-  t.match(await s.queue.status(`delta-${s.v1.sha256}-${s.v2.sha256}`, DELTA_JOBS.build), { state: 'failed', permanent: true, attemptsMade: 1 })
+  t.match(await s.queue.status(`delta-${s.v1.sha256}-${s.v2.sha256}`, JOBS.buildDelta), { state: 'failed', permanent: true, attemptsMade: 1 })
   t.same(await readdir(s.workDir), [])
   t.equal(await s.deltas.offerFor(s.v1.sha256, s.v2), undefined)
 })

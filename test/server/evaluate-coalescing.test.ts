@@ -13,7 +13,8 @@ import fc from 'fast-check'
 import { Redis } from 'ioredis'
 import { BullMqQueue, InProcessQueue } from '../../server/adapters/queue/index.js'
 import type { JobQueue } from '../../server/domain/ports/infrastructure.js'
-import { JOBS, evaluateSoon } from '../../server/workers/jobs.js'
+import { JOBS } from '../../server/domain/jobs.js'
+import { evaluateSoon } from '../../server/domain/rollouts/evaluate-soon.js'
 
 const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379'
 const ACT_WITHIN_MS = 2000

@@ -1,5 +1,5 @@
 /** PKCS#11 adapter against a private SoftHSM2: the Signer contract, key generation, startup errors. */
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import pkcs11js from 'pkcs11js'
@@ -33,14 +33,11 @@ const ec = keep(await generateTokenKey(cfg({ keyLabel: 'online-p256' }), 'ecdsa'
 t.test('PKCS#11 signer contract (Ed25519, CKM_EDDSA)', (t) => signerContract(t, async () => keep(await Pkcs11Signer.open(cfg())), 'ed25519'))
 t.test('PKCS#11 signer contract (ECDSA P-256, CKM_ECDSA over SHA-256)', (t) => signerContract(t, async () => keep(await Pkcs11Signer.open(cfg({ keyLabel: 'online-p256' }))), 'ecdsa'))
 
-t.test('reopening finds the same key; generation refuses to overwrite', async (t) => {
-  const again = keep(await Pkcs11Signer.open(cfg()))
-  t.equal(again.keyId, ed.keyId)
-  t.same(again.publicKey, ed.publicKey)
-  await t.rejects(generateTokenKey(cfg(), 'ed25519'), { code: 'PKCS11_KEY_EXISTS' })
-})
-
-t.test('the private key cannot leave the token', async (t) => {
+/**
+ * The online token through pkcs11js directly, beside the signer: the module is already
+ * initialised in this process (by the signer), which C_Initialize must say.
+ */
+function rawOnlineToken(t: Test) {
   const lib = new pkcs11js.PKCS11()
   lib.load(hsm.modulePath)
   try {
@@ -49,6 +46,18 @@ t.test('the private key cannot leave the token', async (t) => {
     t.match((e as Error).message, /CKR_CRYPTOKI_ALREADY_INITIALIZED/)
   }
   const slot = lib.C_GetSlotList(true).find((s) => lib.C_GetTokenInfo(s).label.trimEnd() === 'slipway-online') as Buffer
+  return { lib, slot }
+}
+
+t.test('reopening finds the same key; generation refuses to overwrite', async (t) => {
+  const again = keep(await Pkcs11Signer.open(cfg()))
+  t.equal(again.keyId, ed.keyId)
+  t.same(again.publicKey, ed.publicKey)
+  await t.rejects(generateTokenKey(cfg(), 'ed25519'), { code: 'PKCS11_KEY_EXISTS' })
+})
+
+t.test('the private key cannot leave the token', async (t) => {
+  const { lib, slot } = rawOnlineToken(t)
   const session = lib.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION)
   t.ok(session.length > 0, 'raw session open')
   lib.C_CloseSession(session)
@@ -98,14 +107,7 @@ t.test('a lost session is reopened and the signature retried', async (t) => {
   const before = await signer.sign(Buffer.from('before'))
   t.ok(before.length > 0)
   // Drop every session of this process on the token, as an HSM restart would.
-  const lib = new pkcs11js.PKCS11()
-  lib.load(hsm.modulePath)
-  try {
-    lib.C_Initialize()
-  } catch (e) {
-    t.match((e as Error).message, /CKR_CRYPTOKI_ALREADY_INITIALIZED/)
-  }
-  const slot = lib.C_GetSlotList(true).find((s) => lib.C_GetTokenInfo(s).label.trimEnd() === 'slipway-online') as Buffer
+  const { lib, slot } = rawOnlineToken(t)
   lib.C_CloseAllSessions(slot)
   const data = Buffer.from('after the HSM came back')
   const sig = await signer.sign(data)

@@ -80,29 +80,18 @@ t.test('P-256: one key has one accepted encoding, and counts once', async (t) =>
         const point = spki.subarray(SPKI_UNCOMPRESSED.length)
         const pkcs8 = privateKey.export({ format: 'der', type: 'pkcs8' })
         const sec1 = privateKey.export({ format: 'der', type: 'sec1' })
-        let text: string
-        switch (variant) {
-          case 'compressed':
-            text = pem(Buffer.concat([SPKI_COMPRESSED, ECDH.convertKey(point, 'prime256v1', undefined, undefined, 'compressed') as Buffer]), 'PUBLIC KEY', width, eol)
-            break
-          case 'hybrid':
-            text = pem(Buffer.concat([SPKI_UNCOMPRESSED, Buffer.from([0x06 | (point[64]! & 1)]), point.subarray(1)]), 'PUBLIC KEY', width, eol)
-            break
-          case 'pkcs8':
-            text = pem(pkcs8, 'PRIVATE KEY', width, eol)
-            break
-          case 'sec1':
-            text = pem(sec1, 'EC PRIVATE KEY', width, eol)
-            break
-          case 'pkcs8-relabelled':
-            text = pem(pkcs8, 'PUBLIC KEY', width, eol)
-            break
-          case 'sec1-relabelled':
-            text = pem(sec1, 'PUBLIC KEY', width, eol)
-            break
-          case 'rewrapped':
-            text = pem(spki, 'PUBLIC KEY', width, eol)
+        // each variant is some DER under some PEM label
+        const encoded: Record<Variant, () => [Buffer, string]> = {
+          compressed: () => [Buffer.concat([SPKI_COMPRESSED, ECDH.convertKey(point, 'prime256v1', undefined, undefined, 'compressed') as Buffer]), 'PUBLIC KEY'],
+          hybrid: () => [Buffer.concat([SPKI_UNCOMPRESSED, Buffer.from([0x06 | (point[64]! & 1)]), point.subarray(1)]), 'PUBLIC KEY'],
+          pkcs8: () => [pkcs8, 'PRIVATE KEY'],
+          sec1: () => [sec1, 'EC PRIVATE KEY'],
+          'pkcs8-relabelled': () => [pkcs8, 'PUBLIC KEY'],
+          'sec1-relabelled': () => [sec1, 'PUBLIC KEY'],
+          rewrapped: () => [spki, 'PUBLIC KEY'],
         }
+        const [der, label] = encoded[variant]()
+        const text = pem(der, label, width, eol)
         const variantKey = ecdsaKey(text)
         if (variant !== 'rewrapped') {
           const code = codeOf(() => decodeKey(variantKey))

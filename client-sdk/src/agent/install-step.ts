@@ -10,12 +10,12 @@
  * (accepted → verified, mode `slot-switch`; see slot-switch.ts).
  */
 import { AgentError } from '../errors.js'
-import { installDelta } from '../install/delta-image.js'
 import { installFull } from '../install/full-image.js'
 import { verifySlot } from '../install/verify-slot.js'
 import { otherSlot, type SlotName } from '../slots/index.js'
 import type { UpdateContext, StepOutcome } from './context.js'
 import { downloadOptions } from './download-options.js'
+import { installDeltaUpdate } from './delta-step.js'
 import { emit } from './events.js'
 import { settleUpdateError } from './update-failure.js'
 import { stopPoint } from './stop.js'
@@ -64,30 +64,12 @@ async function install(ctx: UpdateContext): Promise<void> {
     const u = journal.update
     await emit(ctx, u, 'downloading', fallbackReason(u))
     const target = u.targetSlot as SlotName
-    const common = downloadOptions(ctx)
-    const image = { sha256: u.release.sha256, length: u.release.length }
     if (u.mode === 'delta' && u.delta && u.patch) {
       if (!u.download?.offset) await checkDataSpace(ctx, u.delta.patchLength) // the patch is staged in the data folder
-      await installDelta({
-        ...common,
-        url: ctx.api.url(u.patch.url),
-        delta: u.delta,
-        image,
-        activePath: slots.slotPath(u.fromSlot as SlotName),
-        targetPath: slots.slotPath(target),
-        stagingDir: ctx.stagingDir,
-        onPatchReady: async () => {
-          failpoint('patch-ready')
-          await emit(ctx, u, 'installing')
-        },
-        applyCheckpointBytes: ctx.config.download?.checkpointBytes ?? 64 << 20,
-        onApplyProgress: () => {
-          failpoint('apply-checkpoint')
-          stopPoint(ctx) // the applier's progress record is durable: stop here and resume from it
-        },
-      })
+      await installDeltaUpdate(ctx, u, { delta: u.delta, patchUrl: u.patch.url, activePath: slots.slotPath(u.fromSlot as SlotName), targetPath: slots.slotPath(target) })
     } else {
-      await installFull({ ...common, url: ctx.api.url(u.artifact.url), image, slotPath: slots.slotPath(target) })
+      const image = { sha256: u.release.sha256, length: u.release.length }
+      await installFull({ ...downloadOptions(ctx), url: ctx.api.url(u.artifact.url), image, slotPath: slots.slotPath(target) })
     }
     await journal.step('written')
     failpoint('written')

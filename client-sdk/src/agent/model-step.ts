@@ -29,7 +29,7 @@ import { checkSlot, fallbackReason, worthChecking } from './slot-switch.js'
 import { settleUpdateError } from './update-failure.js'
 import { stopPoint } from './stop.js'
 import { checkDataSpace } from './data-space.js'
-import { installDelta } from '../install/delta-image.js'
+import { installDeltaUpdate } from './delta-step.js'
 
 export function modelStore(ctx: UpdateContext, name: string): ModelStore {
   const m = ctx.config.models
@@ -73,24 +73,7 @@ async function advance(ctx: UpdateContext): Promise<StepOutcome> {
     if (u.mode === 'delta' && u.delta && u.patch && u.fromSlot) {
       // from the live model into the inactive slot, with the same streaming applier (and memory bound) as OS images;
       // a live model that is not the delta's source fails with DELTA_SOURCE_MISMATCH before anything is swapped
-      await installDelta({
-        ...downloadOptions(ctx),
-        url: ctx.api.url(u.patch.url),
-        delta: u.delta,
-        image: { sha256: u.release.sha256, length: u.release.length },
-        activePath: store.modelPath(u.fromSlot as SlotName),
-        targetPath: store.partialPath(target),
-        stagingDir: ctx.stagingDir,
-        onPatchReady: async () => {
-          failpoint('patch-ready')
-          await emit(ctx, u, 'installing')
-        },
-        applyCheckpointBytes: ctx.config.download?.checkpointBytes ?? 64 << 20,
-        onApplyProgress: () => {
-          failpoint('apply-checkpoint')
-          stopPoint(ctx)
-        },
-      })
+      await installDeltaUpdate(ctx, u, { delta: u.delta, patchUrl: u.patch.url, activePath: store.modelPath(u.fromSlot as SlotName), targetPath: store.partialPath(target) })
       // the applier checked every op and the whole image; the store hashes once more as it places the file
       await store.adopt(target, expect).catch((e: unknown) => Promise.reject(slotNoSpace(e)))
     } else {

@@ -1,4 +1,5 @@
-import { open, readFile, rename } from 'node:fs/promises'
+import { open, rename } from 'node:fs/promises'
+import { readJson } from '../journal/atomic-file.js'
 import { DeltaError } from './errors.js'
 import { decodeHeader, type DeltaHeader } from './format.js'
 
@@ -51,14 +52,8 @@ export async function saveProgress(path: string, p: DeltaProgress): Promise<void
 
 /** The saved record, or undefined when there is none (a fresh apply). */
 export async function loadProgress(path: string): Promise<DeltaProgress | undefined> {
-  let text: string
-  try {
-    text = await readFile(path, 'utf8')
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw e
-  }
-  const p = JSON.parse(text) as DeltaProgress
+  const p = await readJson<DeltaProgress>(path)
+  if (p === undefined) return undefined
   decodeProgress(p, decodeHeader(Buffer.from(p.header, 'base64')))
   return p
 }

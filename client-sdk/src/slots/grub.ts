@@ -16,15 +16,14 @@
 import { copyFile, open, rename, rm, stat } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { fsyncDir, tempSibling } from './atomic-write.js'
-import { requireBootedSlot, type BootedProbeOptions } from './booted.js'
+import { requireBootedSlot } from './booted.js'
 import { SlotError } from './errors.js'
-import { isSlotName, type SlotAdapter, type SlotName, type SlotStatus } from './port.js'
+import { PartitionSlotAdapter, type PartitionSlotsOptions } from './partition-adapter.js'
+import { isSlotName, type SlotName, type SlotStatus } from './port.js'
 import { parseEnvLines, runTool, toolFailed } from './run-tool.js'
-import { inactiveOf, planCommit, planMarkTry, planRollback } from './transitions.js'
+import { planCommit, planMarkTry, planRollback } from './transitions.js'
 
-export interface GrubAdapterOptions extends BootedProbeOptions {
-  /** block device (or file) each slot's image is written to */
-  slotPaths: Record<SlotName, string>
+export interface GrubAdapterOptions extends PartitionSlotsOptions {
   /** the grubenv file the snippet load_env's; default /boot/grub/grubenv */
   envFile?: string
   /** default `grub-editenv` on PATH */
@@ -35,11 +34,12 @@ export interface GrubAdapterOptions extends BootedProbeOptions {
 
 export const GRUB_VARS = { slot: 'slipway_slot', try: 'slipway_try', trying: 'slipway_trying' } as const
 
-export class GrubAdapter implements SlotAdapter {
+export class GrubAdapter extends PartitionSlotAdapter<GrubAdapterOptions> {
   readonly kind = 'grub' as const
   private readonly envFile: string
 
-  constructor(private readonly opts: GrubAdapterOptions) {
+  constructor(opts: GrubAdapterOptions) {
+    super(opts)
     this.envFile = opts.envFile ?? '/boot/grub/grubenv'
   }
 
@@ -64,16 +64,8 @@ export class GrubAdapter implements SlotAdapter {
     if (!isSlotName(active)) throw new SlotError('SLOT_STATE_INVALID', `${GRUB_VARS.slot}=${active ?? '(unset)'} is not a or b`)
     const trial = env[GRUB_VARS.try] ?? ''
     if (trial !== '' && !isSlotName(trial)) throw new SlotError('SLOT_STATE_INVALID', `${GRUB_VARS.try}=${trial} is not a, b or empty`)
-    const booted = await requireBootedSlot({ cmdlinePath: this.opts.cmdlinePath, rootArgs: this.opts.rootArgs ?? this.opts.slotPaths })
+    const booted = await requireBootedSlot(this.bootedProbe)
     return trial !== '' && trial !== active ? { booted, active, trying: trial } : { booted, active }
-  }
-
-  async inactive(): Promise<SlotName> {
-    return inactiveOf(await this.status())
-  }
-
-  slotPath(slot: SlotName): string {
-    return this.opts.slotPaths[slot]
   }
 
   async markTry(slot: SlotName): Promise<void> {

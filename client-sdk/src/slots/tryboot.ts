@@ -16,14 +16,13 @@
 import { readFile } from 'node:fs/promises'
 import { writeFileAtomic } from './atomic-write.js'
 import { initialAutoboot, parseAutoboot, setBootPartition } from './autoboot-txt.js'
-import { readBootedSlot, type BootedProbeOptions } from './booted.js'
+import { readBootedSlot } from './booted.js'
 import { SlotError } from './errors.js'
-import { type SlotAdapter, type SlotName, type SlotStatus } from './port.js'
-import { inactiveOf, planCommit, planMarkTry, planRollback } from './transitions.js'
+import { PartitionSlotAdapter, type PartitionSlotsOptions } from './partition-adapter.js'
+import { type SlotName, type SlotStatus } from './port.js'
+import { planCommit, planMarkTry, planRollback } from './transitions.js'
 
-export interface TrybootAdapterOptions extends BootedProbeOptions {
-  /** block device (or file) each slot's image is written to */
-  slotPaths: Record<SlotName, string>
+export interface TrybootAdapterOptions extends PartitionSlotsOptions {
   /** autoboot.txt on the mounted boot-selector partition (partition 1), e.g. /boot/selector/autoboot.txt */
   autobootPath: string
   /** boot partition number of each slot; default { a: 2, b: 3 } */
@@ -40,11 +39,12 @@ export interface TrybootAdapterOptions extends BootedProbeOptions {
 
 const MARKER = /^# slipway-try-boot-id=(\S+)$/m
 
-export class TrybootAdapter implements SlotAdapter {
+export class TrybootAdapter extends PartitionSlotAdapter<TrybootAdapterOptions> {
   readonly kind = 'tryboot' as const
   private readonly partitions: Record<SlotName, number>
 
-  constructor(private readonly opts: TrybootAdapterOptions) {
+  constructor(opts: TrybootAdapterOptions) {
+    super(opts)
     this.partitions = opts.partitions ?? { a: 2, b: 3 }
     if (this.partitions.a === this.partitions.b) throw new SlotError('SLOT_BAD_CONFIG', 'partitions.a and partitions.b must differ')
   }
@@ -63,19 +63,11 @@ export class TrybootAdapter implements SlotAdapter {
     const flag = await this.trybootFlag()
     const bootId = await this.bootId()
     // prefer the kernel command line; without it the flag says which section the firmware used
-    const booted = (await readBootedSlot({ cmdlinePath: this.opts.cmdlinePath, rootArgs: this.opts.rootArgs ?? this.opts.slotPaths }).catch(() => undefined)) ?? (flag ? tb : active)
+    const booted = (await readBootedSlot(this.bootedProbe).catch(() => undefined)) ?? (flag ? tb : active)
     if (tb === active) return { booted, active }
     const markedIn = MARKER.exec(text)?.[1]
     const live = booted === tb || markedIn === bootId
     return live ? { booted, active, trying: tb } : { booted, active }
-  }
-
-  async inactive(): Promise<SlotName> {
-    return inactiveOf(await this.status())
-  }
-
-  slotPath(slot: SlotName): string {
-    return this.opts.slotPaths[slot]
   }
 
   async markTry(slot: SlotName): Promise<void> {

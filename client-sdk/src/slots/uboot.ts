@@ -17,15 +17,14 @@
 import { access, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { requireBootedSlot, type BootedProbeOptions } from './booted.js'
+import { requireBootedSlot } from './booted.js'
 import { SlotError } from './errors.js'
-import { otherSlot, type SlotAdapter, type SlotName, type SlotStatus } from './port.js'
+import { PartitionSlotAdapter, type PartitionSlotsOptions } from './partition-adapter.js'
+import { otherSlot, type SlotName, type SlotStatus } from './port.js'
 import { parseEnvLines, runTool, toolFailed } from './run-tool.js'
-import { inactiveOf, planCommit, planMarkTry, planRollback } from './transitions.js'
+import { planCommit, planMarkTry, planRollback } from './transitions.js'
 
-export interface UBootAdapterOptions extends BootedProbeOptions {
-  /** block device (or file) each slot's image is written to */
-  slotPaths: Record<SlotName, string>
+export interface UBootAdapterOptions extends PartitionSlotsOptions {
   /** fw_env.config naming the environment device/file, offset, size (and a redundant copy); default /etc/fw_env.config */
   configFile?: string
   /** environment variable holding the partition to boot; default `slipway_slot` */
@@ -43,14 +42,15 @@ export interface UBootAdapterOptions extends BootedProbeOptions {
 
 export type UBootEnv = Record<string, string>
 
-export class UBootAdapter implements SlotAdapter {
+export class UBootAdapter extends PartitionSlotAdapter<UBootAdapterOptions> {
   readonly kind = 'uboot' as const
   private readonly configFile: string
   private readonly slotVariable: string
   private readonly slotValues: Record<SlotName, string>
   private readonly bootLimit: number
 
-  constructor(private readonly opts: UBootAdapterOptions) {
+  constructor(opts: UBootAdapterOptions) {
+    super(opts)
     this.configFile = opts.configFile ?? '/etc/fw_env.config'
     this.slotVariable = opts.slotVariable ?? 'slipway_slot'
     this.slotValues = opts.slotValues ?? { a: 'a', b: 'b' }
@@ -81,16 +81,8 @@ export class UBootAdapter implements SlotAdapter {
     if (slot === undefined) {
       throw new SlotError('SLOT_STATE_INVALID', `${this.slotVariable}=${value ?? '(unset)'} is not ${this.slotValues.a} or ${this.slotValues.b}`)
     }
-    const booted = await requireBootedSlot({ cmdlinePath: this.opts.cmdlinePath, rootArgs: this.opts.rootArgs ?? this.opts.slotPaths })
+    const booted = await requireBootedSlot(this.bootedProbe)
     return env.upgrade_available === '1' ? { booted, active: otherSlot(slot), trying: slot } : { booted, active: slot }
-  }
-
-  async inactive(): Promise<SlotName> {
-    return inactiveOf(await this.status())
-  }
-
-  slotPath(slot: SlotName): string {
-    return this.opts.slotPaths[slot]
   }
 
   async markTry(slot: SlotName): Promise<void> {

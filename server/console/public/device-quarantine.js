@@ -1,6 +1,7 @@
 // Quarantine and release on the device page: each needs a reason (audit log) and a confirmation;
 // a read-only token sees the state and a disabled button (the server refuses it anyway: 403).
-import { html, api, useState, ago, ApiError } from './lib.js'
+import { html, useState, ago } from './lib.js'
+import { useReasonedAction } from './reasoned-action.js'
 
 const WHAT = {
   quarantine: 'its credential is revoked, its assignment withdrawn and it leaves every rollout count',
@@ -8,28 +9,12 @@ const WHAT = {
 }
 
 function ConfirmForm({ device, action, onClose, onDone }) {
-  const [reason, setReason] = useState('')
-  const [sure, setSure] = useState(false)
-  const [error, setError] = useState(null)
-  const [busy, setBusy] = useState(false)
-  const submit = async (e) => {
-    e.preventDefault()
-    setBusy(true)
-    setError(null)
-    try {
-      await api(`/v1/devices/${device.id}/${action}`, { method: 'POST', body: { reason } })
-      onDone()
-    } catch (err) {
-      setError(err instanceof ApiError ? `${err.status} ${err.code}: ${err.message}` : String(err))
-    } finally {
-      setBusy(false)
-    }
-  }
+  const { reason, setReason, sure, setSure, error, ready, submit } = useReasonedAction(`/v1/devices/${device.id}/${action}`, onDone)
   return html`<form class="action" data-testid=${`${action}-form`} onSubmit=${submit} aria-label=${`${action} device`}>
     <label for=${`dev-${action}-reason`}>Reason to ${action} (goes into the audit log)</label>
     <textarea id=${`dev-${action}-reason`} name="reason" required minlength="1" maxlength="500" value=${reason} onInput=${(e) => setReason(e.target.value)}></textarea>
     <label class="inline"><input type="checkbox" name="confirm" required checked=${sure} onChange=${(e) => setSure(e.target.checked)} /> I confirm: ${action} ${device.hardwareId} (${WHAT[action]})</label>
-    <button type="submit" disabled=${busy || !sure || !reason.trim()}>Confirm ${action}</button>
+    <button type="submit" disabled=${!ready}>Confirm ${action}</button>
     <button type="button" class="link" onClick=${onClose}>Cancel</button>
     ${error && html`<p role="alert" class="error">${error}</p>`}
   </form>`

@@ -1,5 +1,6 @@
 // Rollouts: the list, and one rollout live (phases, gate verdict in words, chart, audit timeline, actions).
-import { html, api, useLive, useState, pct, ago, short, ApiError } from './lib.js'
+import { html, api, useLive, useState, pct, ago, short } from './lib.js'
+import { useReasonedAction } from './reasoned-action.js'
 import { FailureChart } from './chart.js'
 
 const STATES = ['draft', 'running', 'paused', 'completed', 'aborted', 'rolled_back']
@@ -65,33 +66,17 @@ function verdictText(g) {
 
 function Action({ id, action, enabled, onDone }) {
   const [open, setOpen] = useState(false)
-  const [reason, setReason] = useState('')
-  const [sure, setSure] = useState(false)
-  const [error, setError] = useState(null)
-  const [busy, setBusy] = useState(false)
-  const submit = async (e) => {
-    e.preventDefault()
-    setBusy(true)
-    setError(null)
-    try {
-      await api(`/v1/rollouts/${id}/${action}`, { method: 'POST', body: { reason } })
-      setOpen(false)
-      setReason('')
-      setSure(false)
-      onDone()
-    } catch (err) {
-      setError(err instanceof ApiError ? `${err.status} ${err.code}: ${err.message}` : String(err))
-    } finally {
-      setBusy(false)
-    }
-  }
+  const { reason, setReason, sure, setSure, error, ready, submit } = useReasonedAction(`/v1/rollouts/${id}/${action}`, () => {
+    setOpen(false)
+    onDone()
+  })
   // an open form stays open when the state moves on underneath it: submitting then shows the server's 409
   if (!open) return html`<button data-action=${action} disabled=${!enabled} onClick=${() => setOpen(true)}>${action}</button>`
   return html`<form class="action" onSubmit=${submit} aria-label=${`${action} rollout`}>
     <label for=${`reason-${action}`}>Reason for ${action} (goes into the audit log)</label>
     <textarea id=${`reason-${action}`} name="reason" required minlength="1" value=${reason} onInput=${(e) => setReason(e.target.value)}></textarea>
     <label class="inline"><input type="checkbox" name="confirm" required checked=${sure} onChange=${(e) => setSure(e.target.checked)} /> I confirm: ${action} this rollout</label>
-    <button type="submit" disabled=${busy || !sure || !reason.trim()}>Confirm ${action}</button>
+    <button type="submit" disabled=${!ready}>Confirm ${action}</button>
     <button type="button" class="link" onClick=${() => setOpen(false)}>Cancel</button>
     ${error && html`<p role="alert" class="error">${error}</p>`}
   </form>`

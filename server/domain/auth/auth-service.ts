@@ -4,7 +4,7 @@
  * that no code path compares secret material byte by byte.
  */
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto'
-import { SlipwayError } from '../errors.js'
+import { SlipwayError, type CodeOf } from '../errors.js'
 import type { ApiToken, Principal, PrincipalRole, Role } from '../model.js'
 import type { TokenRepository } from '../ports/repositories.js'
 
@@ -14,7 +14,7 @@ export const DEVICE_CREDENTIAL_PREFIX = 'sld_'
 
 export const hashToken = (token: string): string => createHash('sha256').update(token, 'utf8').digest('hex')
 
-const unauthenticated = (code: string, message: string) => new SlipwayError('unauthenticated', code, message)
+const unauthenticated = (code: CodeOf<'unauthenticated'>, message: string) => new SlipwayError('unauthenticated', code, message)
 
 export interface CreatedToken {
   /** the secret, shown once */

@@ -7,16 +7,10 @@
 import { randomUUID } from 'node:crypto'
 import { DeltaBuild, type BuildOutcome, type DeltaBuildOptions } from './delta-build.js'
 import { invalid, notFound, SlipwayError, unprocessable } from '../errors.js'
+import { JOBS } from '../jobs.js'
 import type { DeltaRecord, Release } from '../model.js'
 import type { BlobStore, FleetVersions, JobQueue, OnlineSigner, PatchBuilder } from '../ports/infrastructure.js'
 import type { DeltaListQuery, DeltaRepository, ReleaseRepository } from '../ports/repositories.js'
-
-export const DELTA_JOBS = {
-  /** data: { sourceSha256, targetSha256 }; one job per content pair */
-  build: 'build-delta',
-  /** data: { releaseId }; requests deltas from the fleet's top installed versions */
-  plan: 'plan-deltas',
-} as const
 
 export interface DeltaServiceOptions extends DeltaBuildOptions {
   /** deltas planned per published release: the N most installed source versions (0 = none) */
@@ -126,7 +120,7 @@ export class DeltaService {
   /** Called after a push: plans deltas in a job, so the push response never waits for it. */
   async releasePublished(release: Release): Promise<void> {
     if (this.opts.topSources === 0) return
-    await this.queue.enqueue(DELTA_JOBS.plan, { releaseId: release.id }, { jobId: `plan-${release.id}` })
+    await this.queue.enqueue(JOBS.planDeltas, { releaseId: release.id }, { jobId: `plan-${release.id}` })
   }
 
   /** The plan job: a delta from each of the top N versions the fleet runs to this release. */
@@ -154,7 +148,7 @@ export class DeltaService {
 
   private async enqueueBuild(d: DeltaRecord): Promise<void> {
     await this.queue.enqueue(
-      DELTA_JOBS.build,
+      JOBS.buildDelta,
       { sourceSha256: d.sourceSha256, targetSha256: d.targetSha256 },
       { jobId: `delta-${d.sourceSha256}-${d.targetSha256}`, attempts: this.opts.attempts ?? 3, backoffMs: this.opts.backoffMs ?? 30_000 },
     )

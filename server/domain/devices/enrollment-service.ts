@@ -5,7 +5,7 @@
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto'
 import { DEVICE_CREDENTIAL_PREFIX } from '../auth/auth-service.js'
-import { notFound, SlipwayError } from '../errors.js'
+import { notFound, SlipwayError, type CodeOf } from '../errors.js'
 import { deviceQuarantined } from './quarantine-service.js'
 import type { Device, EnrollmentToken, InstalledRelease } from '../fleet-model.js'
 import type { FleetRepositories } from '../ports/fleet-repositories.js'
@@ -30,7 +30,7 @@ export async function checkEnrollmentToken(tx: FleetRepositories, secret: string
 }
 
 const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex')
-const invalidToken = (code: string, message: string) => new SlipwayError('unauthenticated', code, message)
+const invalidToken = (code: CodeOf<'unauthenticated'>, message: string) => new SlipwayError('unauthenticated', code, message)
 
 export interface EnrollRequest {
   enrollmentToken: string

@@ -67,14 +67,28 @@ export interface ProvenanceGate {
   enforce(name: string, provenance: Provenance): Promise<void>
 }
 
+/** What a newly published release starts: delta planning from what the fleet runs (DeltaService). */
+export interface DeltaPlanning {
+  /** Queues the planning; never builds anything itself. */
+  releasePublished(release: Release): Promise<void>
+}
+
 export class ReleaseService {
+  private readonly planningFailures: Array<(err: unknown, release: Release) => void> = []
+
   constructor(
     private readonly releases: ReleaseRepository,
     private readonly uploads: UploadArea,
     private readonly verifier: ReleaseMetadataVerifier,
     private readonly policy: ProvenanceGate,
+    private readonly deltaPlanning: DeltaPlanning,
     private readonly now: () => Date = () => new Date(),
   ) {}
+
+  /** Hear when a publish could not queue its delta planning (the push succeeded anyway). */
+  onDeltaPlanningFailed(listener: (err: unknown, release: Release) => void): void {
+    this.planningFailures.push(listener)
+  }
 
   /**
    * Everything a push can be refused for that needs no bytes, so that CI hears it
@@ -181,6 +195,10 @@ export class ReleaseService {
       if (!winner) throw new SlipwayError('internal', 'RELEASE_RACE', 'release vanished during insert')
       return this.repeat(winner, input)
     }
+    // plan deltas from what the fleet runs; never hold up (or fail) the push for it
+    void this.deltaPlanning.releasePublished(release).catch((err: unknown) => {
+      for (const l of this.planningFailures) l(err, release)
+    })
     return { release, created: true }
   }
 

@@ -10,6 +10,9 @@ import type { FleetCaches } from './caches.js'
 import type { Gate, Rollout, RolloutMember } from '../fleet-model.js'
 import type { DeviceEvent, EventsReply, HealthReply, ReceivedHealthReport, SecurityEvent } from '../../../client-sdk/src/wire/index.js'
 import type { FleetRepositories } from '../ports/fleet-repositories.js'
+import type { JobQueue } from '../ports/infrastructure.js'
+import type { ReleaseRepository } from '../ports/repositories.js'
+import { evaluateSoon } from './evaluate-soon.js'
 import { announceNothing, rolloutTopic, type Announce } from '../live-changes.js'
 
 /** A health report as the server's validator hands it over (checks and metrics filled in). */
@@ -17,15 +20,13 @@ type HealthReport = ReceivedHealthReport
 
 export type ReportOutcome = EventsReply
 
-type ReleaseLookup = (name: string, version: string) => Promise<Release | undefined>
-
 export class ReportService {
   constructor(
     private readonly fleet: FleetRepositories,
     private readonly caches: FleetCaches,
-    private readonly releaseByName: ReleaseLookup,
-    /** a rollout's verdict may have changed */
-    private readonly evaluateSoon: (rolloutId: string) => void,
+    private readonly releases: Pick<ReleaseRepository, 'findByNameVersion'>,
+    /** where a report asks for its rollout's verdict (evaluate-soon.ts) */
+    private readonly queue: Pick<JobQueue, 'enqueue'>,
     /** tells live pages what a report changed */
     private readonly announce: Announce = announceNothing,
     private readonly now: () => Date = () => new Date(),
@@ -45,7 +46,7 @@ export class ReportService {
     const prepared: Array<{ e: DeviceEvent; m: Awaited<ReturnType<ReportService['membership']>>; rel: Release | undefined }> = []
     for (const e of [...events].sort((a, b) => a.seq - b.seq)) {
       const m = await this.membership(deviceId, e.rolloutId)
-      const rel = e.state === 'succeeded' ? await this.releaseByName(e.release.name, e.release.version) : undefined
+      const rel = e.state === 'succeeded' ? await this.releases.findByNameVersion(e.release.name, e.release.version) : undefined
       if (e.state === 'succeeded' && !rel) throw notFound('RELEASE_NOT_FOUND', `no release ${e.release.name}@${e.release.version}`)
       prepared.push({ e, m, rel })
     }
@@ -79,7 +80,7 @@ export class ReportService {
       }
       return o
     })
-    for (const id of touched) this.evaluateSoon(id)
+    for (const id of touched) evaluateSoon(this.queue, id)
     if (out.accepted) this.announce(['fleet', ...[...touched].map(rolloutTopic)])
     return out
   }
@@ -118,7 +119,7 @@ export class ReportService {
         return tx.members.health(m.rollout.id, deviceId, { seq: h.seq, ok: failed.length === 0, metrics: h.metrics, at })
       return true
     })
-    if (accepted && m) this.evaluateSoon(m.rollout.id)
+    if (accepted && m) evaluateSoon(this.queue, m.rollout.id)
     if (accepted) this.announce(m ? ['fleet', rolloutTopic(m.rollout.id)] : ['fleet'])
     return { accepted, ok: failed.length === 0, failed }
   }

@@ -9,6 +9,7 @@ import { conflict, notFound, unprocessable } from '../errors.js'
 import type { Release } from '../model.js'
 import type { ReleaseRepository } from '../ports/repositories.js'
 import type { FleetCaches } from './caches.js'
+import type { TransitionListener } from './rollout-changes.js'
 import { cohortPosition, phaseOf } from './cohort.js'
 import { evaluateGate, median, type GateDecision, type MetricVerdict } from './gate.js'
 import { GATE_PRESETS, healthyToPromote } from './gate-presets.js'
@@ -74,8 +75,8 @@ export class RolloutService {
     private readonly fleet: FleetRepositories,
     private readonly releases: ReleaseRepository,
     private readonly caches: FleetCaches,
-    /** called after a transition (or the creation) commits: cache invalidation, live pages */
-    private readonly onTransition: (r: Rollout, action: string) => void = () => {},
+    /** called after a transition (or the creation) commits: cache invalidation, live pages (announceTransitions) */
+    private readonly onTransition: TransitionListener,
     private readonly now: () => Date = () => new Date(),
   ) {}
 

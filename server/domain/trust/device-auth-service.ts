@@ -13,7 +13,7 @@ import { timingSafeEqual, verify as cryptoVerify, type KeyObject } from 'node:cr
 import { contentDigest, digestOf, MessageSignatureError, parseSignatureHeaders, signatureBase } from '../../../signing/message-signature.js'
 import { importSpki } from '../../../signing/spki-import.js'
 import { hashToken, DEVICE_CREDENTIAL_PREFIX, type AuthService } from '../auth/auth-service.js'
-import { SlipwayError } from '../errors.js'
+import { SlipwayError, type CodeOf } from '../errors.js'
 import type { DeviceCertificate, DevicePollContext } from '../fleet-model.js'
 import { deviceQuarantined, REVOKED_CREDENTIAL_PREFIX } from '../devices/quarantine-service.js'
 import type { DeviceCertificateRepository, DeviceRepository } from '../ports/fleet-repositories.js'
@@ -53,7 +53,7 @@ export interface DeviceAuthOptions {
   allowPending?: boolean
 }
 
-const refuse = (code: string, message: string, details?: Record<string, unknown>) => new SlipwayError('unauthenticated', code, message, details)
+const refuse = (code: CodeOf<'unauthenticated'>, message: string, details?: Record<string, unknown>) => new SlipwayError('unauthenticated', code, message, details)
 
 export interface DeviceAuthDeps {
   certificates: Pick<DeviceCertificateRepository, 'findWithDevice'>

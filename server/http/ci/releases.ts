@@ -10,7 +10,8 @@ export const releaseRoutes =
   (services: Services): FastifyPluginAsync =>
   async (base) => {
     const app = base.withTypeProvider<TypeBoxTypeProvider>()
-    const { auth, releases, deltas } = services
+    const { auth, releases } = services
+    releases.onDeltaPlanningFailed((err, release) => app.log.warn({ err, release: release.id }, 'delta planning was not queued'))
 
     app.post(
       '/v1/releases',
@@ -26,9 +27,6 @@ export const releaseRoutes =
       async (request, reply) => {
         const { provenance, ...rest } = request.body
         const result = await releases.publish({ ...rest, provenance: provenance ?? {} }, principalOf(request))
-        // plan deltas from what the fleet runs; never hold up (or fail) the push for it
-        if (result.created)
-          void deltas.releasePublished(result.release).catch((err: unknown) => request.log.warn({ err, release: result.release.id }, 'delta planning was not queued'))
         return reply.status(result.created ? 201 : 200).send(result.release)
       },
     )

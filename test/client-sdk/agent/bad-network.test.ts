@@ -7,12 +7,11 @@
  * with another release's bytes names that cause (DOWNLOAD_RESUME_MISMATCH).
  */
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
-import { download, HttpClient, type Checkpoint } from '../../../client-sdk/src/index.js'
-import { slotSink } from '../../../client-sdk/src/install/slot-sink.js'
+import type { Checkpoint } from '../../../client-sdk/src/index.js'
+import { fetchInto as fetchIntoChecked, tmpDir, type FetchOptions } from './download-fixtures.js'
 import { fakeApi, offer, releaseOf, simDevice, trustKit } from './device-fixtures.js'
 import { sendBlob, serve, sha256 } from './http-fixtures.js'
 
@@ -20,24 +19,8 @@ const MiB = 1 << 20
 const data = randomBytes(6 * MiB + 321)
 const expected = { sha256: sha256(data), length: data.length }
 
-async function tmp(t: Test) {
-  const dir = await mkdtemp(join(tmpdir(), 'agent-net-'))
-  t.teardown(() => rm(dir, { recursive: true, force: true }))
-  return dir
-}
-
-async function fetchInto(path: string, o: Partial<Parameters<typeof download>[0]> & { url: URL }) {
-  const http = new HttpClient({ idleTimeoutMs: 5000 })
-  const sink = slotSink(path, { fresh: !o.resume })
-  try {
-    const r = await download({ http, expected, sink, retryDelayMs: 5, ...o })
-    await sink.finish(expected.length)
-    return r
-  } finally {
-    await sink.close()
-    http.close()
-  }
-}
+const tmp = (t: Test) => tmpDir(t, 'agent-net-')
+const fetchInto = (path: string, o: FetchOptions) => fetchIntoChecked(path, expected, 5, o)
 
 t.test('a connection that drops every 1 MiB finishes: progress never uses up the retries, every break is checkpointed', async (t) => {
   const state = { cuts: 0 }

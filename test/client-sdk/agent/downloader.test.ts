@@ -1,34 +1,18 @@
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { download, HttpClient, type Checkpoint } from '../../../client-sdk/src/index.js'
 import { slotSink } from '../../../client-sdk/src/install/slot-sink.js'
+import { fetchInto as fetchIntoChecked, tmpDir, type FetchOptions } from './download-fixtures.js'
 import { sendBlob, serve, sha256 } from './http-fixtures.js'
 
 const data = randomBytes(3 * 1024 * 1024 + 123)
 const expected = { sha256: sha256(data), length: data.length }
 const code = (e: unknown) => (e as { code?: string }).code
 
-async function tmp(t: Test) {
-  const dir = await mkdtemp(join(tmpdir(), 'agent-dl-'))
-  t.teardown(() => rm(dir, { recursive: true, force: true }))
-  return dir
-}
-
-async function fetchInto(path: string, o: Partial<Parameters<typeof download>[0]> & { url: URL }) {
-  const http = new HttpClient({ idleTimeoutMs: 5000 })
-  const sink = slotSink(path, { fresh: !o.resume })
-  try {
-    const r = await download({ http, expected, sink, retryDelayMs: 10, ...o })
-    await sink.finish(expected.length)
-    return r
-  } finally {
-    await sink.close()
-    http.close()
-  }
-}
+const tmp = (t: Test) => tmpDir(t, 'agent-dl-')
+const fetchInto = (path: string, o: FetchOptions) => fetchIntoChecked(path, expected, 10, o)
 
 t.test('downloads, hashes and writes the whole body', async (t) => {
   const srv = await serve((req, res) => sendBlob(req, res, data))

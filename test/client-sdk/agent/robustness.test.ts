@@ -34,9 +34,10 @@ async function tinyDataDir(t: Test, bytes: number): Promise<string> {
   return dir
 }
 
-t.test('a download that cannot fit the data folder: DATA_NO_SPACE before it starts, and the failure is reported', async (t) => {
-  const api = await fakeApi(t, await trustKit())
-  const data = join(await tinyDataDir(t, MiB), 'data')
+/** A device that takes models, its data folder (credential included) moved onto a tiny filesystem of `bytes`. */
+async function deviceOnTinyDisk(t: Test, api: Awaited<ReturnType<typeof fakeApi>>, bytes: number) {
+  const tiny = await tinyDataDir(t, bytes)
+  const data = join(tiny, 'data')
   const models = await mkdtemp(join(tmpdir(), 'agent-models-'))
   t.teardown(() => rm(models, { recursive: true, force: true }))
   const dev = await simDevice(t, api, { imageA, installed, config: { models: { dir: models } } })
@@ -44,6 +45,12 @@ t.test('a download that cannot fit the data folder: DATA_NO_SPACE before it star
   await writeFile(join(data, 'credential.json'), await readFile(join(dev.config.dataDir, 'credential.json')), { mode: 0o600 })
   Object.assign(dev.config, { dataDir: data })
   await dev.powerCycle()
+  return { dev, tiny, data }
+}
+
+t.test('a download that cannot fit the data folder: DATA_NO_SPACE before it starts, and the failure is reported', async (t) => {
+  const api = await fakeApi(t, await trustKit())
+  const { dev } = await deviceOnTinyDisk(t, api, MiB)
   const model = randomBytes(2 * MiB)
   await offer(api, { image: model, release: releaseOf(model, { name: 'llm', version: '2.0.0', kind: 'model' }) })
   t.equal((await dev.agent.tick()).outcome, 'failed')
@@ -53,15 +60,7 @@ t.test('a download that cannot fit the data folder: DATA_NO_SPACE before it star
 
 t.test('the data folder fills during a download: DATA_NO_SPACE (not raw ENOSPC), staging freed, the report still goes out', async (t) => {
   const api = await fakeApi(t, await trustKit())
-  const tiny = await tinyDataDir(t, 2 * MiB)
-  const data = join(tiny, 'data')
-  const models = await mkdtemp(join(tmpdir(), 'agent-models-'))
-  t.teardown(() => rm(models, { recursive: true, force: true }))
-  const dev = await simDevice(t, api, { imageA, installed, config: { models: { dir: models } } })
-  await mkdir(data, { mode: 0o700 })
-  await writeFile(join(data, 'credential.json'), await readFile(join(dev.config.dataDir, 'credential.json')), { mode: 0o600 })
-  Object.assign(dev.config, { dataDir: data })
-  await dev.powerCycle()
+  const { dev, tiny, data } = await deviceOnTinyDisk(t, api, 2 * MiB)
   const model = randomBytes(1200 * 1024)
   await offer(api, { image: model, release: releaseOf(model, { name: 'llm', version: '2.0.0', kind: 'model' }) })
   api.blobRoute = (req, res) => {

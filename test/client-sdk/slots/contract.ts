@@ -4,7 +4,9 @@
  * "Crash between calls" is a new adapter instance repeating the last call: adapters
  * keep no state in memory, so that is exactly what a restarted agent does.
  */
-import { writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { Test } from 'tap'
 import { SlotError, type SlotAdapter, type SlotName, type SlotStatus } from '../../../client-sdk/src/slots/index.js'
 
@@ -15,6 +17,18 @@ export interface SlotRig {
   reboot(argv: string[], failing?: ReadonlySet<SlotName>): Promise<void>
   /** an unplanned reset (power cut, watchdog) */
   powerCycle(failing?: ReadonlySet<SlotName>): Promise<void>
+}
+
+/** A temp root removed after `t`, and a maker of a new empty folder in it for each device. */
+export async function scratchDirs(t: Test, prefix: string): Promise<() => Promise<string>> {
+  const root = await mkdtemp(join(tmpdir(), prefix))
+  t.teardown(() => rm(root, { recursive: true, force: true }))
+  let n = 0
+  return async () => {
+    const dir = join(root, String(n++))
+    await mkdir(dir)
+    return dir
+  }
 }
 
 export const codeOf = async (p: Promise<unknown>) => {

@@ -1,18 +1,10 @@
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import t from 'tap'
 import { bootFileSlots, FileSlotAdapter, initFileSlots, readFileSlotsState, type SlotName } from '../../../client-sdk/src/slots/index.js'
-import { codeOf, slotContract } from './contract.js'
+import { codeOf, scratchDirs, slotContract } from './contract.js'
 
-const root = await mkdtemp(join(tmpdir(), 'slipway-fileslots-'))
-t.teardown(() => rm(root, { recursive: true, force: true }))
-let n = 0
-const newDir = async () => {
-  const dir = join(root, String(n++))
-  await mkdir(dir)
-  return dir
-}
+const newDir = await scratchDirs(t, 'slipway-fileslots-')
 async function boot(dir: string, failing: ReadonlySet<SlotName> = new Set()) {
   for (let i = 0; i < 5; i++) if (!failing.has(await bootFileSlots(dir))) return
   throw new Error('no slot boots')

@@ -1,22 +1,14 @@
 import { execFileSync } from 'node:child_process'
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { GrubAdapter, GRUB_VARS, type GrubAdapterOptions } from '../../../client-sdk/src/slots/index.js'
 import { bootGrub, loadEnv, makeGrubEnv, type GrubRig } from '../../helpers/bootloaders/grub.js'
-import { codeOf, slotContract } from './contract.js'
+import { codeOf, scratchDirs, slotContract } from './contract.js'
 
 const snippet = fileURLToPath(new URL('../../../client-sdk/src/slots/grub-slipway.cfg', import.meta.url))
-const root = await mkdtemp(join(tmpdir(), 'slipway-grub-'))
-t.teardown(() => rm(root, { recursive: true, force: true }))
-let n = 0
-const newDir = async () => {
-  const dir = join(root, String(n++))
-  await mkdir(dir)
-  return dir
-}
+const newDir = await scratchDirs(t, 'slipway-grub-')
 const options = (rig: GrubRig, extra: Partial<GrubAdapterOptions> = {}): GrubAdapterOptions => ({
   envFile: rig.envFile,
   cmdlinePath: rig.cmdlinePath,

@@ -1,19 +1,11 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import t from 'tap'
 import { parseAutoboot, setBootPartition, TrybootAdapter, type TrybootAdapterOptions } from '../../../client-sdk/src/slots/index.js'
 import { bootPi, isTrybootReboot, makeTrybootRig, type TrybootRig } from '../../helpers/bootloaders/tryboot.js'
-import { codeOf, slotContract } from './contract.js'
+import { codeOf, scratchDirs, slotContract } from './contract.js'
 
-const root = await mkdtemp(join(tmpdir(), 'slipway-tryboot-'))
-t.teardown(() => rm(root, { recursive: true, force: true }))
-let n = 0
-const newDir = async () => {
-  const dir = join(root, String(n++))
-  await mkdir(dir)
-  return dir
-}
+const newDir = await scratchDirs(t, 'slipway-tryboot-')
 const options = (rig: TrybootRig, extra: Partial<TrybootAdapterOptions> = {}): TrybootAdapterOptions => ({
   autobootPath: rig.autobootPath,
   trybootFlagPath: rig.trybootFlagPath,

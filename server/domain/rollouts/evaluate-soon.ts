@@ -1,15 +1,6 @@
-/** Job names and the small helpers that enqueue them. */
-import { DELTA_JOBS } from '../domain/deltas/delta-service.js'
-import type { JobQueue } from '../domain/ports/infrastructure.js'
-
-export const JOBS = {
-  reclaimUploads: 'reclaim-uploads',
-  ...DELTA_JOBS,
-  evaluateRollout: 'evaluate-rollout',
-  rolloutsTick: 'rollouts-tick',
-  pruneDownloads: 'prune-downloads',
-  ...DELTA_JOBS,
-} as const
+/** How a report asks for its rollout's verdict without waiting for it. */
+import { JOBS } from '../jobs.js'
+import type { JobQueue } from '../ports/infrastructure.js'
 
 /**
  * Ask for a rollout to be evaluated soon (after the report's transaction committed).
@@ -17,7 +8,7 @@ export const JOBS = {
  * runs gets exactly one more evaluation after it (the running one may have read the
  * members before the report landed), so no report waits for the tick.
  */
-export function evaluateSoon(queue: JobQueue, rolloutId: string): void {
+export function evaluateSoon(queue: Pick<JobQueue, 'enqueue'>, rolloutId: string): void {
   queue
     .enqueue(JOBS.evaluateRollout, { rolloutId }, { coalesce: `rollout-${rolloutId}`, attempts: 3, backoffMs: 200 })
     .catch(() => {
