@@ -36,6 +36,7 @@ import { RolloutService } from './domain/rollouts/rollout-service.js'
 import { DownloadPolicy } from './domain/devices/download-policy.js'
 import { QuarantineService } from './domain/devices/quarantine-service.js'
 import { InventoryService } from './domain/devices/inventory-service.js'
+import { DeviceDirectory } from './domain/devices/device-directory.js'
 import { IntegrityService } from './domain/devices/integrity-service.js'
 import { openRateLimitRedis } from './adapters/rate-limit/redis-store.js'
 import { announceTransitions, followRolloutChanges } from './domain/rollouts/rollout-changes.js'
@@ -44,6 +45,7 @@ import { announcingDeviceChanges, deviceChangeListener, followDeviceChanges } fr
 import { InProcessChangeBus, RedisChangeBus } from './adapters/bus/index.js'
 import type { ChangeBus } from './domain/ports/infrastructure.js'
 import { createMetrics } from './metrics/metrics.js'
+import { offerFormat } from './http/device/poll-offer.js'
 import { loadTpmAttestationVerifier } from './adapters/attestation/tpm-attestation.js'
 import { noDeviceCaInWorker, SigningDeviceCa } from './adapters/identity/device-ca.js'
 import { InProcessNonceStore, RedisNonceStore } from './adapters/identity/nonce-store.js'
@@ -146,10 +148,10 @@ export async function createContainer(
     closers.unshift(() => live.close())
     const announce = announceOn(bus)
     const rollouts = new RolloutService(repos.fleet, repos.releases, caches, announceTransitions(bus, announce))
-    const assignments = new AssignmentService(repos.fleet, caches, onlineSigner, deltas, config.pollIntervalSeconds, announce)
+    const assignments = new AssignmentService(repos.fleet, caches, onlineSigner, deltas, config.pollIntervalSeconds, offerFormat, announce)
     const quarantine = new QuarantineService(repos.fleet, announce)
     const b = config.boundary
-    const downloads = new DownloadPolicy(repos.fleet, { factor: b.downloadBudgetFactor, windowSeconds: b.downloadBudgetWindowSeconds, quarantine: b.downloadBudgetQuarantine }, quarantine)
+    const downloads = new DownloadPolicy(repos.fleet, { factor: b.downloadBudgetFactor, windowSeconds: b.downloadBudgetWindowSeconds, quarantine: b.downloadBudgetQuarantine }, quarantine, offerFormat)
     const rateLimitRedis = config.redisUrl ? openRateLimitRedis(config.redisUrl) : undefined
     if (rateLimitRedis) closers.unshift(async () => void (await rateLimitRedis.quit().catch(() => rateLimitRedis.disconnect())))
     // only the HTTP server issues and checks device certificates: a worker opening the CA
@@ -183,6 +185,7 @@ export async function createContainer(
       quarantine: config.inventory.integrityQuarantine,
       onFinding: (state, known) => metrics.integrityFindings.inc({ state, release_known: String(known) }),
     })
+    const inventory = new InventoryService(repos.fleet)
     return {
       config,
       metrics,
@@ -193,7 +196,8 @@ export async function createContainer(
       reports,
       enrollment: new EnrollmentService(repos.fleet, announce),
       quarantine,
-      inventory: new InventoryService(repos.fleet),
+      inventory,
+      directory: new DeviceDirectory(repos.fleet, caches, assignments, inventory, integrity, config.pollIntervalSeconds),
       integrity,
       downloads,
       ...(rateLimitRedis ? { rateLimitRedis } : {}),

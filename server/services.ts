@@ -21,6 +21,7 @@ import type { RolloutService } from './domain/rollouts/rollout-service.js'
 import type { DownloadPolicy } from './domain/devices/download-policy.js'
 import type { QuarantineService } from './domain/devices/quarantine-service.js'
 import type { InventoryService } from './domain/devices/inventory-service.js'
+import type { DeviceDirectory } from './domain/devices/device-directory.js'
 import type { IntegrityService } from './domain/devices/integrity-service.js'
 import type { RateLimitRedis } from './adapters/rate-limit/redis-store.js'
 import type { DeviceAuthService } from './domain/trust/device-auth-service.js'
@@ -57,6 +58,8 @@ export interface Services {
   rollouts: RolloutService
   /** device management: labels, dynamic groups, last-seen, overview */
   devices: DeviceService
+  /** what operators read about devices: list, show, explain, audit */
+  directory: DeviceDirectory
   /** what the console's live pages listen to */
   live: LiveTopics
   caches: FleetCaches

@@ -7,7 +7,7 @@
  * log truncated at its end.
  */
 import { GENESIS_HASH, verifyChain } from '../domain/audit-chain.js'
-import type { AuditEntry } from '../domain/fleet-model.js'
+import type { AuditEntry } from '../http/management/views/index.js'
 import { CliFailure, parse, UsageError } from './args.js'
 import { apiRequest, type CliEnv } from './http-client.js'
 

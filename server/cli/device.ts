@@ -2,8 +2,7 @@
  * `slipway device list|show|explain`: the fleet as the server sees it (GET /v1/devices…).
  * Reads SLIPWAY_URL and SLIPWAY_TOKEN.
  */
-import type { Explanation } from '../domain/rollouts/explain.js'
-import type { DeviceSecurityEvent, DeviceWithInstalled, DownloadProgress, RolloutMember } from '../domain/fleet-model.js'
+import type { DeviceDetailView, DeviceView, DownloadProgressView, ExplanationView } from '../http/management/views/index.js'
 import { parse, required, UsageError } from './args.js'
 import { apiRequest, type CliEnv } from './http-client.js'
 import { table } from './table.js'
@@ -18,11 +17,9 @@ export const DEVICE_USAGE = `usage:
 ${QUARANTINE_USAGE}
 ${DEVICE_MANAGE_USAGE}`
 
-type ShownDevice = Omit<DeviceWithInstalled, 'credentialHash'>
-
 const out = (s: string) => process.stdout.write(s)
 const json = (v: unknown): void => void out(`${JSON.stringify(v, null, 2)}\n`)
-const runs = (d: ShownDevice) => d.installed.map((i) => `${i.name}@${i.version}`).join(',') || '-'
+const runs = (d: DeviceView) => d.installed.map((i) => `${i.name}@${i.version}`).join(',') || '-'
 
 export async function deviceCommand(env: () => CliEnv, argv: string[]): Promise<void> {
   const [sub, ...rest] = argv
@@ -45,7 +42,7 @@ async function list(env: () => CliEnv, argv: string[]): Promise<void> {
   for (const [k, v] of Object.entries(filters)) if (v !== undefined) q.set(k, v)
   const { body } = await apiRequest(env(), 'GET', `/v1/devices?${q}`)
   if (asJson) return json(body)
-  const devices = (body as { devices: ShownDevice[] }).devices
+  const devices = (body as { devices: DeviceView[] }).devices
   if (!devices.length) return void out('no devices\n')
   out(
     table(
@@ -62,8 +59,8 @@ async function show(env: () => CliEnv, argv: string[]): Promise<void> {
   const id = required(positionals[0], 'ID', usage)
   const { body } = await apiRequest(env(), 'GET', `/v1/devices/${encodeURIComponent(id)}`)
   if (values.json) return json(body)
-  const d = body as ShownDevice & { rollouts: RolloutMember[]; progress?: DownloadProgress; securityEvents?: DeviceSecurityEvent[] }
-  const pct = (p: DownloadProgress) => (p.total ? Math.floor((p.bytes / p.total) * 100) : 0)
+  const d = body as DeviceDetailView
+  const pct = (p: DownloadProgressView) => (p.total ? Math.floor((p.bytes / p.total) * 100) : 0)
   out(
     [
       `device ${d.id}`,
@@ -73,7 +70,7 @@ async function show(env: () => CliEnv, argv: string[]): Promise<void> {
       `  last report  ${d.lastState ?? '-'} (seq ${d.lastSeq}) at ${d.lastReportAt ?? 'never'}`,
       `  enrolled     ${d.createdAt}`,
       ...(d.progress && d.lastState === 'downloading' ? [`  downloading  ${d.progress.name}@${d.progress.version}: ${pct(d.progress)}% (${d.progress.bytes}/${d.progress.total} bytes at ${d.progress.at})`] : []),
-      ...inventoryLines((body as { inventory?: never }).inventory, (body as { integrity?: never }).integrity),
+      ...inventoryLines(d.inventory, d.integrity),
       ...(d.securityEvents ?? []).slice(0, 5).map((e) => `  security     ${e.kind} ${e.code} at ${e.receivedAt}${e.claimed?.rolloutId ? ` (claimed rollout ${e.claimed.rolloutId})` : ''}`),
       '',
     ].join('\n'),
@@ -101,6 +98,6 @@ async function explain(env: () => CliEnv, argv: string[]): Promise<void> {
   const id = required(positionals[0], 'ID', usage)
   const { body } = await apiRequest(env(), 'GET', `/v1/devices/${encodeURIComponent(id)}/explain`)
   if (values.json) return json(body)
-  const e = body as Explanation
+  const e = body as ExplanationView
   out(`${e.summary}\n${e.reasons.map((r) => `  - ${r}\n`).join('')}`)
 }

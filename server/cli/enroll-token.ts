@@ -3,7 +3,7 @@
  * (/v1/enrollment-tokens). The token is printed once, on stdout; the server keeps only
  * its hash. Reads SLIPWAY_URL and SLIPWAY_TOKEN (operator or admin).
  */
-import type { EnrollmentToken } from '../domain/fleet-model.js'
+import type { EnrollmentTokenView } from '../http/management/views/index.js'
 import { parse, required, UsageError } from './args.js'
 import { apiRequest, type CliEnv } from './http-client.js'
 import { actorNames } from './resolve.js'
@@ -15,7 +15,7 @@ export const ENROLL_TOKEN_USAGE = `usage:
   slipway enroll-token list [--json]
   slipway enroll-token revoke ID`
 
-type ShownToken = Omit<EnrollmentToken, 'tokenHash'>
+type ShownToken = EnrollmentTokenView
 
 function wholeNumber(v: string, flag: string): number {
   const n = Number(v)

@@ -1,31 +1,14 @@
-/** The inventory and integrity lines of `slipway device show` (issue 12 §3-4). */
+/** The inventory and integrity lines of `slipway device show` (issue 12 §3-4), from the declared device view. */
+import type { DeviceDetailView } from '../http/management/views/index.js'
 
-interface InventoryShown {
-  os?: { id?: string; versionId?: string; prettyName?: string }
-  kernel?: string
-  agentVersion?: string
-  packages?: { digest: string; count: number }
-  packagesListStored?: boolean
-  models?: Array<{ name: string; version: string; sha256: string }>
-  storage?: Array<{ name: string; freeBytes: number }>
-  bootloader?: string
-  tpm?: boolean
-  reportedAt?: string
-  changedAt?: string
-  history?: unknown[]
-}
-
-interface IntegrityShown {
-  state: string
-  reports: number
-  lastAt: string
-  releaseKnown: boolean
-  lastReport?: { integrity?: { target?: string; release?: { name: string; version: string }; firstDifferingMiB?: number | null } }
+/** What a stored integrity report says (its body is the device's claim, kept as sent). */
+interface ReportedIntegrity {
+  integrity?: { target?: string; release?: { name: string; version: string }; firstDifferingMiB?: number | null }
 }
 
 const size = (n: number) => (n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(1)} GiB` : n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(1)} MiB` : `${n} B`)
 
-export function inventoryLines(inv: InventoryShown | null | undefined, integrity: IntegrityShown[] | undefined): string[] {
+export function inventoryLines(inv: DeviceDetailView['inventory'], integrity: DeviceDetailView['integrity']): string[] {
   const out: string[] = []
   if (!inv) out.push('  inventory    none reported yet')
   else {
@@ -38,7 +21,7 @@ export function inventoryLines(inv: InventoryShown | null | undefined, integrity
     out.push(`  inventory    reported ${inv.reportedAt ?? '-'}, last changed ${inv.changedAt ?? '-'} (${inv.history?.length ?? 0} changes kept)`)
   }
   for (const f of integrity ?? []) {
-    const i = f.lastReport?.integrity
+    const i = (f.lastReport as ReportedIntegrity | null | undefined)?.integrity
     const what = i?.release ? `${i.target ?? ''} ${i.release.name}@${i.release.version}`.trim() : 'unknown target'
     const where = i?.firstDifferingMiB === undefined || i?.firstDifferingMiB === null ? '' : `, first differing MiB ${i.firstDifferingMiB}`
     out.push(`  integrity    ${f.state.toUpperCase()} in ${what}${where} (${f.reports} report${f.reports === 1 ? '' : 's'}, last ${f.lastAt})${f.releaseKnown ? '' : ' — names an unknown release: never trusted'}`)

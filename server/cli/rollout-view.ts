@@ -1,10 +1,9 @@
 /**
  * How `slipway rollout show` prints a rollout: what it ships to whom, per-phase member
- * counts, and the gate's figures in words. Shapes mirror RolloutView / DryRun of
- * server/domain/rollouts/rollout-service.ts as they come over the wire.
+ * counts, and the gate's figures in words. It reads the API's answers through their
+ * declared views (server/http/management/views), not through domain types.
  */
-import type { DryRun, RolloutView } from '../domain/rollouts/rollout-service.js'
-import type { Rollout } from '../domain/fleet-model.js'
+import type { DryRunView as DryRun, RolloutRecord as Rollout, RolloutView } from '../http/management/views/index.js'
 import { pct, table } from './table.js'
 
 export function selectorText(s: Rollout['selector']): string {

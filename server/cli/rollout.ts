@@ -3,8 +3,7 @@
  * Readable output by default, the API's JSON with --json. Reads SLIPWAY_URL and
  * SLIPWAY_TOKEN (an operator or admin token).
  */
-import type { Rollout } from '../domain/fleet-model.js'
-import type { DryRun, RolloutView } from '../domain/rollouts/rollout-service.js'
+import type { DryRunView as DryRun, RolloutRecord as Rollout, RolloutView } from '../http/management/views/index.js'
 import { ACTIONS, type RolloutAction } from '../domain/rollouts/transitions.js'
 import { parse, required, UsageError } from './args.js'
 import { apiRequest, type CliEnv } from './http-client.js'

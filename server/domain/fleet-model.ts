@@ -1,4 +1,5 @@
 /** Fleet records: devices, enrollment tokens, rollouts, their members, the audit log. */
+import type { DeviceState, InstallMode } from '../../client-sdk/src/wire/index.js'
 import type { InventoryFacts, InventorySelector } from './devices/inventory.js'
 
 export interface EnrollmentToken {
@@ -15,7 +16,7 @@ export interface EnrollmentToken {
   requireTpm?: boolean
 }
 
-export type InstallMode = 'full' | 'delta' | 'slot-switch'
+export type { InstallMode }
 
 export interface InstalledRelease {
   name: string
@@ -136,8 +137,8 @@ export interface Rollout {
   updatedAt: string
 }
 
-export const DEVICE_STATES = ['downloading', 'installing', 'rebooting', 'health-checking', 'succeeded', 'failed', 'rolled-back'] as const
-export type DeviceReportState = (typeof DEVICE_STATES)[number]
+/** the states a device reports (the one list is the device contract's) */
+export type DeviceReportState = DeviceState
 
 export interface RolloutMember {
   rolloutId: string
@@ -163,7 +164,7 @@ export interface StoredAssignment {
   rolloutId: string
   releaseId: string
   action: 'install' | 'rollback'
-  /** the JSON body the poll serves */
+  /** the document the poll serves, as OfferFormat wrote it (the wire PollOffer) */
   body: string
   etag: string
   expiresAt: string

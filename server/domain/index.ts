@@ -5,7 +5,7 @@
  */
 
 // errors and text every boundary checks
-export { BlobDigestMismatch, BlobNotFound, DeltaBuildFailure, DependencyUnavailable, RedisUnreachable, SlipwayError, invalid, notFound } from './errors.js'
+export { BlobDigestMismatch, BlobNotFound, DeltaBuildFailure, DependencyUnavailable, RedisUnreachable, SlipwayError, invalid } from './errors.js'
 export type { CodeOf, ErrorKind } from './errors.js'
 export { assertStorableText, findUnstorableText, unstorableTextError } from './storable-text.js'
 
@@ -129,21 +129,20 @@ export type { GrantedBlob } from './devices/download-policy.js'
 export { EnrollmentService } from './devices/enrollment-service.js'
 export { IntegrityService } from './devices/integrity-service.js'
 export { InventoryService } from './devices/inventory-service.js'
+export { DeviceDirectory } from './devices/device-directory.js'
 export type { InventoryFacts, InventoryPackage, InventorySelector, StoredInventory } from './devices/inventory.js'
 export type { VersionTest } from './devices/deb-version.js'
 export { QuarantineService } from './devices/quarantine-service.js'
 
 // rollouts
 export { RolloutService } from './rollouts/rollout-service.js'
-export type { DryRun, RolloutView } from './rollouts/rollout-service.js'
 export { ACTIONS } from './rollouts/transitions.js'
 export type { RolloutAction } from './rollouts/transitions.js'
 export { AssignmentService } from './rollouts/assignment-service.js'
+export type { OfferFormat } from './rollouts/offer-format.js'
 export { ReportService } from './rollouts/report-service.js'
 export { FleetCaches } from './rollouts/caches.js'
 export { announceTransitions, followRolloutChanges } from './rollouts/rollout-changes.js'
-export { explainDevice } from './rollouts/explain.js'
-export type { Explanation } from './rollouts/explain.js'
 export { failureSeries } from './rollouts/failure-series.js'
 
 // the audit log and live pages, shared by devices and rollouts

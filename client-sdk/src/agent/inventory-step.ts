@@ -7,7 +7,7 @@
 import { join } from 'node:path'
 import { readJson, writeJsonDurable } from '../journal/atomic-file.js'
 import { collectInventory } from '../inventory/collect.js'
-import { inventoryDigest } from '../inventory/digest.js'
+import { inventoryDigest } from '../wire/index.js'
 import type { UpdateContext } from './context.js'
 
 export type InventoryOutcome = 'sent' | 'unchanged' | 'failed'

@@ -14,8 +14,7 @@ export async function enroll(api: DeviceApi, req: EnrollRequest, key: DeviceKey,
   const r = await api.enroll({ ...req, csr: await createCsr(req.hardwareId, key) })
   const c: DeviceCredential = {
     deviceId: r.deviceId,
-    ...(r.credential ? { credential: r.credential } : {}),
-    ...(r.certificate ? { certificate: r.certificate, serial: r.serial, notAfter: r.notAfter, state: r.state ?? 'active', caCertificate: r.caCertificate } : {}),
+    ...('credential' in r ? { credential: r.credential } : { certificate: r.certificate, serial: r.serial, notAfter: r.notAfter, state: r.state, caCertificate: r.caCertificate }),
     server: api.server.origin,
     hardwareId: req.hardwareId,
     ...(r.group ? { group: r.group } : {}),

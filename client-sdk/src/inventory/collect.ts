@@ -10,7 +10,7 @@ import { release } from 'node:os'
 import type { AgentConfig } from '../config/agent-config.js'
 import type { Journal } from '../journal/journal.js'
 import type { SlotAdapter } from '../slots/index.js'
-import { packagesDigest, type InventoryPackage, type InventoryReport } from './digest.js'
+import { packagesDigest, type InventoryPackage, type InventoryReport } from '../wire/index.js'
 import { AGENT_VERSION } from './version.js'
 
 const DPKG_QUERY = ['dpkg-query', '-W', '-f=${Package}\\t${Version}\\n']

@@ -6,53 +6,48 @@
  */
 import { canonicalWire } from '../../../signing/canonical-json.js'
 import { AgentError } from '../errors.js'
-import type { InventoryReport } from '../inventory/digest.js'
 import type { DeviceKey } from '../identity/device-key.js'
 import { signRequest } from '../identity/request-signer.js'
+import {
+  AttestationChallengeSchema,
+  CertificateGrantSchema,
+  EnrollReplySchema,
+  InventoryReplySchema,
+  POLL_INTERVAL_HEADER,
+  PollOfferSchema,
+  problemOf,
+  type AttestationChallenge,
+  type AttestationChallengeRequest,
+  type BlobLink,
+  type CertificateGrant,
+  type DeviceEvent,
+  type EnrollReply,
+  type EnrollRequest,
+  type FromSchema,
+  type HealthReport,
+  type InventoryReply,
+  type InventoryReport,
+  type JsonSchema,
+  type PollOffer,
+  type SecurityEvent,
+} from '../wire/index.js'
 import type { HttpClient } from './http-client.js'
+
+// the contract's types, where the agent has always imported them from
+export type { DeviceEvent, EnrollReply, EnrollRequest, HealthReport, IntegrityFinding, SecurityEvent } from '../wire/index.js'
 
 /** How requests prove the device: its key and certificate serial (signatures), or an old bearer credential. */
 export type DeviceAuth = { key: DeviceKey; serial: string } | { bearer: string }
 
-export interface EnrollRequest {
-  enrollmentToken: string
-  hardwareId: string
-  hardware: string
-  tags?: string[]
-  installed?: { name: string; version: string; sha256: string; securityVersion: number }[]
-  /** PEM PKCS#10 request for the device key */
-  csr?: string
-  /** key attestation (TPM), passed through */
-  attestation?: unknown
-}
-
-export interface CertificateResult {
-  deviceId: string
-  group?: string
-  state: 'active' | 'pending'
-  certificate: string
-  serial: string
-  notAfter: string
-  caCertificate: string
-}
-
-export interface EnrollResult extends Partial<CertificateResult> {
-  deviceId: string
-  /** old bearer enrollment only */
-  credential?: string
-  group?: string
-  pollIntervalSeconds?: number
-}
-
-/** A 200 poll answer. Signed documents are kept as canonical bytes, ready for `signing/verify`. */
+/** A 200 poll answer (wire `PollOffer`) with each signed document kept as canonical bytes, ready for `signing/verify`. */
 export interface Offer {
   etag?: string
   assignment: Buffer
   release: Buffer
   delta?: Buffer
-  artifact: { url: string; length: number }
-  patch?: { url: string; length: number }
-  action: 'install' | 'rollback'
+  artifact: BlobLink
+  patch?: BlobLink
+  action: NonNullable<PollOffer['action']>
   pollIntervalSeconds?: number
 }
 
@@ -61,92 +56,33 @@ export type PollResult =
   | { kind: 'not-modified'; pollIntervalSeconds?: number }
   | { kind: 'offer'; offer: Offer }
 
-export interface DeviceEvent {
-  id: string
-  seq: number
-  rolloutId: string
-  release: { name: string; version: string }
-  state: 'downloading' | 'installing' | 'rebooting' | 'health-checking' | 'succeeded' | 'failed' | 'rolled-back'
-  /** how the release got into its slot */
-  mode?: 'full' | 'delta' | 'slot-switch'
-  /** on `downloading`: bytes of the payload (patch or image) received so far */
-  progress?: { bytes: number; total: number }
-  reason?: { code: string; message: string }
-  at: string
-}
-
-/**
- * Something the device refused or found that is not an install outcome: a
- * refused offer (a replayed assignment, say) or an integrity drift. Never
- * counted against a rollout.
- */
-export interface SecurityEvent {
-  id: string
-  seq: number
-  kind: 'offer-refused' | 'integrity' | 'integrity-timeout'
-  reason: { code: string; message: string }
-  /** what an integrity check found (kinds integrity, integrity-timeout) */
-  integrity?: IntegrityFinding
-  /** what the refused documents claimed, unverified (for the operator, never acted on) */
-  claimed?: { rolloutId?: string; release?: { name: string; version: string }; counter?: number }
-  at: string
-}
-
-/** An integrity check's finding: the target no longer hashes to its signed sha256, or the check ran out of time. */
-export interface IntegrityFinding {
-  target: 'os' | 'model'
-  release: { name: string; version: string }
-  /** the signed sha256 hashed against */
-  sha256: string
-  /** what it hashed to (drift only) */
-  actual?: string
-  /** first 1 MiB region whose hash differs from the one recorded when the content was last found intact; null: none recorded */
-  firstDifferingMiB?: number | null
-  checkedBytes: number
-  elapsedMs: number
-}
-
-export interface HealthReport {
-  id: string
-  seq: number
-  rolloutId?: string
-  release: { name: string; version: string }
-  bootOk: boolean
-  checks: { name: string; ok: boolean; output?: string }[]
-  metrics?: Record<string, number>
-  at: string
-}
-
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 const invalid = (what: string) => new AgentError('SERVER_RESPONSE_INVALID', `server answer: ${what}`)
+
+/** The answer, checked against its wire schema: SERVER_RESPONSE_INVALID names the first problem. */
+function answer<const S extends JsonSchema>(schema: S, json: unknown, what: string): FromSchema<S> {
+  const problem = problemOf(schema, json)
+  if (problem) throw invalid(`${what}: ${problem}`)
+  return json as FromSchema<S>
+}
 
 function intervalOf(h: string | string[] | undefined): number | undefined {
   const n = Number(Array.isArray(h) ? h[0] : h)
   return Number.isFinite(n) && n > 0 ? n : undefined
 }
 
-function link(v: unknown, what: string): { url: string; length: number } {
-  if (!isObj(v) || typeof v.url !== 'string' || !Number.isSafeInteger(v.length) || (v.length as number) < 0) throw invalid(`${what} is not { url, length }`)
-  return { url: v.url, length: v.length as number }
-}
-
 export function parseOffer(body: unknown, etag: string | undefined): Offer {
-  if (!isObj(body)) throw invalid('poll body is not an object')
-  const env = (v: unknown, what: string) => {
-    if (!isObj(v)) throw invalid(`${what} is not a signed envelope`)
-    return Buffer.from(canonicalWire(v), 'utf8')
-  }
-  const action = body.action ?? 'install'
-  if (action !== 'install' && action !== 'rollback') throw invalid(`unknown action ${String(action)}`)
+  const o = answer(PollOfferSchema, body, 'poll')
+  const bytes = (v: Record<string, unknown>) => Buffer.from(canonicalWire(v), 'utf8')
   return {
     ...(etag ? { etag } : {}),
-    assignment: env(body.assignment, 'assignment'),
-    release: env(body.release, 'release'),
-    ...(body.delta !== undefined && body.delta !== null ? { delta: env(body.delta, 'delta') } : {}),
-    artifact: link(body.artifact, 'artifact'),
-    ...(body.patch !== undefined && body.patch !== null ? { patch: link(body.patch, 'patch') } : {}),
-    action,
-    ...(typeof body.pollIntervalSeconds === 'number' && body.pollIntervalSeconds > 0 ? { pollIntervalSeconds: body.pollIntervalSeconds } : {}),
+    assignment: bytes(o.assignment),
+    release: bytes(o.release),
+    ...(o.delta ? { delta: bytes(o.delta) } : {}),
+    artifact: { url: o.artifact.url, length: o.artifact.length },
+    ...(o.patch ? { patch: { url: o.patch.url, length: o.patch.length } } : {}),
+    action: o.action ?? 'install',
+    ...(o.pollIntervalSeconds !== undefined ? { pollIntervalSeconds: o.pollIntervalSeconds } : {}),
   }
 }
 
@@ -213,33 +149,27 @@ export class DeviceApi {
   }
 
   /** Enroll; an already enrolled device signs the request with its current key (proof: no approval needed). */
-  async enroll(req: EnrollRequest): Promise<EnrollResult> {
+  async enroll(req: EnrollRequest): Promise<EnrollReply> {
     const { json } = await this.#json('POST', '/v1/device/enroll', req, 'if-enrolled', [200, 201, 202])
-    if (!isObj(json) || typeof json.deviceId !== 'string') throw invalid('enroll answer lacks deviceId')
-    const withCert = typeof json.certificate === 'string' && typeof json.serial === 'string'
-    if (!withCert && (typeof json.credential !== 'string' || !json.credential)) throw invalid('enroll answer lacks a certificate (or credential)')
-    return json as unknown as EnrollResult
+    return answer(EnrollReplySchema, json, 'enroll')
   }
 
   /** Round 1 of a TPM key attestation, before enrollment (DEVICE-API.md "TPM key attestation"). */
-  async attestationChallenge(req: { enrollmentToken: string; ekCertificate: string; akPublic: string }): Promise<{ challenge: string; credentialBlob: string; encryptedSecret: string }> {
+  async attestationChallenge(req: AttestationChallengeRequest): Promise<AttestationChallenge> {
     const { json } = await this.#json('POST', '/v1/device/attestation-challenge', req, false, [200])
-    if (!isObj(json) || typeof json.challenge !== 'string' || typeof json.credentialBlob !== 'string' || typeof json.encryptedSecret !== 'string')
-      throw invalid('attestation challenge lacks challenge, credentialBlob or encryptedSecret')
-    return json as { challenge: string; credentialBlob: string; encryptedSecret: string }
+    return answer(AttestationChallengeSchema, json, 'attestation challenge')
   }
 
   /** A new certificate for the key in `csr`, the request signed with the current key. */
-  async renew(csr: string): Promise<CertificateResult> {
+  async renew(csr: string): Promise<CertificateGrant> {
     const { json } = await this.#json('POST', '/v1/device/certificate', { csr }, true, [200])
-    if (!isObj(json) || typeof json.certificate !== 'string' || typeof json.serial !== 'string') throw invalid('renewal answer lacks a certificate')
-    return json as unknown as CertificateResult
+    return answer(CertificateGrantSchema, json, 'renewal')
   }
 
   async poll(etag?: string): Promise<PollResult> {
     const url = this.url('/v1/device/update')
     const res = await this.#send('GET', url, { accept: 'application/json', ...(etag ? { 'if-none-match': etag } : {}) }, true)
-    const interval = intervalOf(res.headers['slipway-poll-interval'])
+    const interval = intervalOf(res.headers[POLL_INTERVAL_HEADER])
     const withInterval = interval ? { pollIntervalSeconds: interval } : {}
     if (res.status === 204) return { kind: 'none', ...withInterval }
     if (res.status === 304) return { kind: 'not-modified', ...withInterval }
@@ -267,10 +197,10 @@ export class DeviceApi {
   }
 
   /** PUT /v1/device/inventory: `wantPackages` asks for the package list with the next report. */
-  async inventory(report: InventoryReport): Promise<{ changed: boolean; wantPackages: boolean }> {
+  async inventory(report: InventoryReport): Promise<InventoryReply> {
     const { json } = await this.#json('PUT', '/v1/device/inventory', report, true, [200])
-    if (!isObj(json) || typeof json.wantPackages !== 'boolean') throw invalid('inventory answer lacks wantPackages')
-    return { changed: json.changed === true, wantPackages: json.wantPackages }
+    const r = answer(InventoryReplySchema, json, 'inventory')
+    return { changed: r.changed, wantPackages: r.wantPackages }
   }
 
   /** Root metadata version `n` (canonical bytes), or undefined when the server has no such version (end of the chain). */

@@ -15,6 +15,7 @@
 import { randomUUID } from 'node:crypto'
 import { BlobNotFound, SlipwayError } from '../errors.js'
 import type { DevicePollContext, StoredAssignment } from '../fleet-model.js'
+import type { GrantedBlob, OfferFormat } from '../rollouts/offer-format.js'
 import type { QuarantineService } from './quarantine-service.js'
 import type { FleetRepositories } from '../ports/fleet-repositories.js'
 
@@ -27,10 +28,7 @@ export interface DownloadBudget {
   quarantine: boolean
 }
 
-export interface GrantedBlob {
-  sha256: string
-  length: number
-}
+export type { GrantedBlob } from '../rollouts/offer-format.js'
 
 /** A download counted in the ledger; `settle` corrects it to the bytes actually sent. */
 export interface Reservation {
@@ -38,18 +36,10 @@ export interface Reservation {
   settle(sentBytes: number): Promise<void>
 }
 
-const BLOB_URL = /^\/v1\/blobs\/([0-9a-f]{64})$/
-
-/** The blobs an assignment names (its served body: the artifact and, with a delta, the patch). */
-export function blobsNamedBy(a: Pick<StoredAssignment, 'body' | 'withdrawnAt'> | undefined): GrantedBlob[] {
+/** The blobs an assignment names (its served document: the artifact and, with a delta, the patch). */
+export function blobsNamedBy(a: Pick<StoredAssignment, 'body' | 'withdrawnAt'> | undefined, format: OfferFormat): GrantedBlob[] {
   if (!a || a.withdrawnAt) return []
-  const body = JSON.parse(a.body) as { artifact?: { url: string; length: number }; patch?: { url: string; length: number } }
-  const out: GrantedBlob[] = []
-  for (const ref of [body.artifact, body.patch]) {
-    const m = ref && BLOB_URL.exec(ref.url)
-    if (m) out.push({ sha256: m[1]!, length: ref!.length })
-  }
-  return out
+  return format.blobs(a.body)
 }
 
 /** Whether an error is the budget refusal (for the metric). */
@@ -60,12 +50,14 @@ export class DownloadPolicy {
     private readonly fleet: FleetRepositories,
     private readonly budget: DownloadBudget,
     private readonly quarantine: Pick<QuarantineService, 'quarantine'>,
+    /** reads the blobs out of a stored assignment */
+    private readonly offers: OfferFormat,
     private readonly now: () => Date = () => new Date(),
   ) {}
 
   /** The blob with its length when the device's current or previous assignment names it; else BlobNotFound. */
   async allowed(device: DevicePollContext, sha256: string): Promise<GrantedBlob> {
-    const current = blobsNamedBy(device.assignment).find((b) => b.sha256 === sha256)
+    const current = blobsNamedBy(device.assignment, this.offers).find((b) => b.sha256 === sha256)
     if (current) return current
     const previous = await this.fleet.downloads.previousBlob(device.id, sha256)
     if (previous) return previous

@@ -10,7 +10,7 @@ import { invalid, SlipwayError } from '../errors.js'
 import type { Release } from '../model.js'
 import type { QuarantineService } from './quarantine-service.js'
 import type { FleetRepositories, IntegrityFlag } from '../ports/fleet-repositories.js'
-import type { SecurityReport } from '../rollouts/report-service.js'
+import type { SecurityEvent as SecurityReport } from '../../../client-sdk/src/wire/index.js'
 
 export interface IntegrityPolicy {
   /** quarantine a device on drift */

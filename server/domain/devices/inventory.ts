@@ -4,31 +4,11 @@
  * which moves all the time: the server's digest covers the facts only, so a report
  * that only moves free space adds no history row.
  */
-import { createHash } from 'node:crypto'
-import { canonicalize } from '../../../signing/canonical-json.js'
+import { inventoryDigest, packagesDigest, type InventoryPackage, type InventoryReport } from '../../../client-sdk/src/wire/index.js'
 
-export interface InventoryPackage {
-  name: string
-  version: string
-}
-
-export interface InventoryReport {
-  /** from /etc/os-release */
-  os?: { id?: string; versionId?: string; prettyName?: string }
-  /** `uname -r` */
-  kernel?: string
-  agentVersion: string
-  /** sha256 of the sorted `name\tversion\n` lines of dpkg-query; `list` only when the server asked for it */
-  packages?: { digest: string; count: number; list?: InventoryPackage[] }
-  models: Array<{ name: string; version: string; sha256: string }>
-  /** free space per slot and on the data partition, bytes */
-  storage: Array<{ name: string; freeBytes: number; totalBytes?: number }>
-  bootloader?: string
-  tpm?: boolean
-  /** the agent's own digest (its change detection; the server computes its own) */
-  digest?: string
-  at?: string
-}
+/** The report is the device contract's (client-sdk/src/wire/inventory.ts); the digests are the contract's functions, which the agent computes too: both sides agree by construction. */
+export type { InventoryPackage, InventoryReport }
+export { inventoryDigest, packagesDigest }
 
 /** What selectors and exact searches match on; kept with the device row. */
 export interface InventoryFacts {
@@ -80,31 +60,6 @@ export function factsOf(r: InventoryReport): InventoryFacts {
     ...(r.tpm !== undefined && { tpm: r.tpm }),
     models: r.models.map((m) => ({ name: m.name, version: m.version })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
   }
-}
-
-const sha256 = (s: string) => createHash('sha256').update(s).digest('hex')
-
-/** The digest of everything but free space (and the agent's own digest and time). */
-export function inventoryDigest(r: InventoryReport): string {
-  const byName = <T extends { name: string }>(xs: T[]) => [...xs].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-  return sha256(
-    canonicalize({
-      os: r.os ?? null,
-      kernel: r.kernel ?? null,
-      agentVersion: r.agentVersion,
-      packages: r.packages?.digest ?? null,
-      models: byName(r.models).map((m) => ({ name: m.name, version: m.version, sha256: m.sha256 })),
-      storage: byName(r.storage).map((s) => s.name),
-      bootloader: r.bootloader ?? null,
-      tpm: r.tpm ?? null,
-    }),
-  )
-}
-
-/** The digest of a package list as the agent computes it: sorted, deduplicated `name\tversion\n` lines. */
-export function packagesDigest(list: InventoryPackage[]): string {
-  const lines = [...new Set(list.map((p) => `${p.name}\t${p.version}\n`))].sort()
-  return sha256(lines.join(''))
 }
 
 /** Does a device's inventory satisfy the selector's inventory keys? */

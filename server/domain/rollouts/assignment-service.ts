@@ -9,6 +9,7 @@ import type { Release } from '../model.js'
 import type { FleetCaches } from './caches.js'
 import { cohortPosition, phaseOf } from './cohort.js'
 import { blobsNamedBy } from '../devices/download-policy.js'
+import type { OfferFormat } from './offer-format.js'
 import type { DevicePollContext, DeviceWithInstalled, InstalledRelease, Rollout, RolloutMember, StoredAssignment } from '../fleet-model.js'
 import type { FleetRepositories } from '../ports/fleet-repositories.js'
 import { notOlder, selectorMisses } from '../devices/selector.js'
@@ -42,6 +43,8 @@ export class AssignmentService {
     private readonly signer: OnlineSigner,
     private readonly deltas: DeltaOffers | undefined,
     private readonly pollIntervalSeconds: number,
+    /** writes the offer down as the document the poll serves (the HTTP layer's) */
+    private readonly offers: OfferFormat,
     /** tells live pages a rollout gained a member */
     private readonly announce: Announce = announceNothing,
     private readonly now: () => Date = () => new Date(),
@@ -134,11 +137,11 @@ export class AssignmentService {
       }),
     })
     const assignment = JSON.parse(wire.toString('utf8')) as { signed: { expires: string } }
-    const body = JSON.stringify({
+    const body = this.offers.write({
       assignment,
       release: d.release.metadata,
-      ...(offer && { delta: offer.metadata, patch: { url: `/v1/blobs/${offer.patchSha256}`, length: offer.patchLength } }),
-      artifact: { url: `/v1/blobs/${d.release.sha256}`, length: d.release.length },
+      ...(offer && { delta: offer.metadata, patch: { sha256: offer.patchSha256, length: offer.patchLength } }),
+      artifact: { sha256: d.release.sha256, length: d.release.length },
       action: d.action,
       pollIntervalSeconds: this.pollIntervalSeconds,
     })
@@ -158,8 +161,8 @@ export class AssignmentService {
     // what the replaced assignment named stays downloadable for one more assignment
     // (a device may be mid-download when the decision changes); a re-signed copy of the
     // same assignment keeps the previous set as it was
-    const before = blobsNamedBy(current)
-    const after = new Set(blobsNamedBy(next).map((b) => b.sha256))
+    const before = blobsNamedBy(current, this.offers)
+    const after = new Set(blobsNamedBy(next, this.offers).map((b) => b.sha256))
     const changed = before.length !== after.size || before.some((b) => !after.has(b.sha256))
     const won = await this.fleet.transaction(async (tx) => {
       if (!(await tx.assignments.replace(next, current?.counter))) return false

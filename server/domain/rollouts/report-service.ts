@@ -7,75 +7,18 @@
 import { conflict, notFound } from '../errors.js'
 import type { Release } from '../model.js'
 import type { FleetCaches } from './caches.js'
-import type { DeviceReportState, Gate, InstallMode, Rollout, RolloutMember } from '../fleet-model.js'
+import type { Gate, Rollout, RolloutMember } from '../fleet-model.js'
+import type { DeviceEvent, EventsReply, HealthReply, ReceivedHealthReport, SecurityEvent } from '../../../client-sdk/src/wire/index.js'
 import type { FleetRepositories } from '../ports/fleet-repositories.js'
 import type { JobQueue } from '../ports/infrastructure.js'
 import type { ReleaseRepository } from '../ports/repositories.js'
 import { evaluateSoon } from './evaluate-soon.js'
 import { announceNothing, rolloutTopic, type Announce } from '../live-changes.js'
 
-export interface ReleaseName {
-  name: string
-  version: string
-}
+/** A health report as the server's validator hands it over (checks and metrics filled in). */
+type HealthReport = ReceivedHealthReport
 
-export interface DeviceEvent {
-  id: string
-  seq: number
-  rolloutId?: string
-  release: ReleaseName
-  state: DeviceReportState
-  /** how the release got into its slot (issue 12 §2) */
-  mode?: InstallMode
-  /** on `downloading`: bytes of the payload received so far */
-  progress?: { bytes: number; total: number }
-  reason?: { code: string; message: string }
-  at?: string
-}
-
-/** What an integrity check found (issue 12 §4); the release and sha256 are the device's claim. */
-export interface IntegrityDetails {
-  /** the active OS slot or a live model */
-  target: 'os' | 'model'
-  release: ReleaseName
-  /** the signed sha256 the device hashed against */
-  sha256: string
-  /** what it hashed to (drift), absent on a timeout */
-  actual?: string
-  /** the first 1 MiB region whose hash differs from the one recorded when the content was last found intact (null: none recorded) */
-  firstDifferingMiB?: number | null
-  /** bytes hashed, and how long it took */
-  checkedBytes: number
-  elapsedMs: number
-}
-
-/** A refused offer (issue 12 §6) or an integrity finding (§4): audited and kept, never a rollout outcome. */
-export interface SecurityReport {
-  id: string
-  seq: number
-  kind: 'offer-refused' | 'integrity' | 'integrity-timeout'
-  reason: { code: string; message: string }
-  integrity?: IntegrityDetails
-  claimed?: { rolloutId?: string; release?: ReleaseName; counter?: number }
-  at?: string
-}
-
-export interface HealthReport {
-  id: string
-  seq: number
-  rolloutId?: string
-  release: ReleaseName
-  bootOk: boolean
-  checks: Array<{ name: string; ok: boolean; output?: string }>
-  metrics: Record<string, number>
-  at?: string
-}
-
-export interface ReportOutcome {
-  accepted: number
-  duplicates: number
-  stale: number
-}
+export type ReportOutcome = EventsReply
 
 export class ReportService {
   constructor(
@@ -146,7 +89,7 @@ export class ReportService {
    * A security event: stored and audited, never applied to a rollout member (a replayed
    * assignment must not flip a finished member to failed). Its claims are unverified.
    */
-  async security(deviceId: string, r: SecurityReport): Promise<{ accepted: boolean }> {
+  async security(deviceId: string, r: SecurityEvent): Promise<{ accepted: boolean }> {
     const at = this.now().toISOString()
     const accepted = await this.fleet.transaction(async (tx) => {
       const event = { id: r.id, seq: r.seq, kind: r.kind, code: r.reason.code, message: r.reason.message, ...(r.claimed ? { claimed: r.claimed } : {}), at: r.at ?? at, receivedAt: at }
@@ -162,7 +105,7 @@ export class ReportService {
     return { accepted }
   }
 
-  async health(deviceId: string, h: HealthReport): Promise<{ accepted: boolean; ok: boolean; failed: string[] }> {
+  async health(deviceId: string, h: HealthReport): Promise<HealthReply> {
     const m = await this.membership(deviceId, h.rolloutId)
     const failed = healthFailures(h, m?.rollout.gate)
     const at = this.now().toISOString()

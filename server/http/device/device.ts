@@ -7,14 +7,33 @@ import { invalid } from '../../domain/errors.js'
 import { DeviceAuthService } from '../../domain/trust/device-auth-service.js'
 import type { Services } from '../../services.js'
 import { deviceOf, devicePrincipalOf, deviceRequestOf, requireDevice } from '../auth.js'
-import { AttestationChallengeBody, AttestationChallengeReply, CertificateReply, EnrollBody, EnrollReply, EventsBody, HealthBody, RenewBody, SecurityEventBody } from '../fleet-schemas.js'
-import { InventoryBody, InventoryReply } from '../inventory-schemas.js'
+import {
+  AttestationChallengeRequestSchema,
+  AttestationChallengeSchema,
+  CertificateGrantSchema,
+  DEVICE_STATE_HEADER,
+  EnrollReplySchema,
+  EnrollRequestSchema,
+  EventsReplySchema,
+  EventsRequestSchema,
+  HealthReplySchema,
+  HealthReportSchema,
+  InventoryReplySchema,
+  InventoryReportSchema,
+  POLL_INTERVAL_HEADER,
+  PollOfferSchema,
+  RenewRequestSchema,
+  SecurityEventSchema,
+  SecurityReplySchema,
+  type AttestationChallenge,
+  type PollOffer,
+  type Received,
+} from '../../../client-sdk/src/wire/index.js'
 import { errors } from '../schemas.js'
 import { enrollmentRateLimit } from '../throttle.js'
 
-export const POLL_INTERVAL_HEADER = 'slipway-poll-interval'
-/** `pending` on the poll of a re-enrollment claim awaiting approval */
-export const DEVICE_STATE_HEADER = 'slipway-device-state'
+/** No body: 204 and 304 of the poll. */
+const Empty = { description: 'no body' } as const
 
 export const deviceRoutes =
   (services: Services, polls?: Counter<'result'>): FastifyPluginAsync =>
@@ -23,7 +42,7 @@ export const deviceRoutes =
     const { deviceAuth, identity, enrollment, assignments, reports, config } = services
     const device = requireDevice(deviceAuth)
 
-    app.post(
+    app.post<{ Body: Received<typeof EnrollRequestSchema> }>(
       '/v1/device/enroll',
       {
         config: { rateLimit: enrollmentRateLimit(config.boundary) },
@@ -31,8 +50,8 @@ export const deviceRoutes =
           tags: ['device'],
           summary: 'Trade an enrollment token and a CSR for a device certificate; re-enrolling needs the current key, else the claim waits for approval',
           security: [],
-          body: EnrollBody,
-          response: { 200: EnrollReply, 201: EnrollReply, 202: EnrollReply, ...errors(400, 401, 403, 422, 429) },
+          body: EnrollRequestSchema,
+          response: { 200: EnrollReplySchema, 201: EnrollReplySchema, 202: EnrollReplySchema, ...errors(400, 401, 403, 422, 429) },
         },
       },
       async (request, reply) => {
@@ -51,7 +70,7 @@ export const deviceRoutes =
       },
     )
 
-    app.post(
+    app.post<{ Body: Received<typeof AttestationChallengeRequestSchema> }>(
       '/v1/device/attestation-challenge',
       {
         // throttled with enrollments: same token key, same budget
@@ -60,25 +79,25 @@ export const deviceRoutes =
           tags: ['device'],
           summary: 'Round 1 of a TPM key attestation before enrollment: a credential-activation challenge for the EK and attestation key',
           security: [],
-          body: AttestationChallengeBody,
-          response: { 200: AttestationChallengeReply, ...errors(400, 401, 422, 429) },
+          body: AttestationChallengeRequestSchema,
+          response: { 200: AttestationChallengeSchema, ...errors(400, 401, 422, 429) },
         },
       },
       async (request) => {
         const { enrollmentToken, ...activation } = request.body
-        return identity.attestationChallenge(enrollmentToken, activation) as Promise<{ challenge: string; credentialBlob: string; encryptedSecret: string }>
+        return identity.attestationChallenge(enrollmentToken, activation) as Promise<AttestationChallenge>
       },
     )
 
-    app.post(
+    app.post<{ Body: Received<typeof RenewRequestSchema> }>(
       '/v1/device/certificate',
       {
         preValidation: device,
         schema: {
           tags: ['device'],
           summary: 'Renew the device certificate: the request is signed with the current key; the CSR carries the same or a new key',
-          body: RenewBody,
-          response: { 200: CertificateReply, ...errors(400, 401, 403, 422) },
+          body: RenewRequestSchema,
+          response: { 200: CertificateGrantSchema, ...errors(400, 401, 403, 422) },
         },
       },
       async (request) => identity.renew(devicePrincipalOf(request), request.body.csr, request.body.attestation),
@@ -92,7 +111,7 @@ export const deviceRoutes =
           tags: ['device'],
           summary: 'The poll: 204 nothing to do, 200 a signed assignment, 304 unchanged',
           headers: Type.Object({ 'if-none-match': Type.Optional(Type.String({ maxLength: 128 })) }),
-          response: { ...errors(401, 403) },
+          response: { 200: PollOfferSchema, 204: Empty, 304: Empty, ...errors(401, 403) },
         },
       },
       async (request, reply) => {
@@ -110,40 +129,40 @@ export const deviceRoutes =
         if (r.kind === 'none') return reply.status(204).send()
         reply.header('etag', r.etag)
         if (r.kind === 'not-modified') return reply.status(304).send()
-        // the stored body is already JSON: no re-serialisation on the hot path
-        return reply.status(200).type('application/json').send(r.body)
+        // the stored document is already the JSON of a PollOffer (poll-offer.ts wrote it): no re-serialisation on the hot path
+        return reply.status(200).type('application/json').send(r.body as unknown as PollOffer)
       },
     )
 
-    app.post(
+    app.post<{ Body: Received<typeof EventsRequestSchema> }>(
       '/v1/device/events',
       {
         preValidation: device,
         schema: {
           tags: ['device'],
           summary: 'State reports, idempotent by id, ordered by seq, all-or-nothing per batch',
-          body: EventsBody,
-          response: { 200: Type.Object({ accepted: Type.Integer(), duplicates: Type.Integer(), stale: Type.Integer() }), ...errors(400, 401, 403, 404, 409) },
+          body: EventsRequestSchema,
+          response: { 200: EventsReplySchema, ...errors(400, 401, 403, 404, 409) },
         },
       },
       async (request) => reports.events(deviceOf(request), request.body.events),
     )
 
-    app.post(
+    app.post<{ Body: Received<typeof SecurityEventSchema> }>(
       '/v1/device/security-events',
       {
         preValidation: device,
         schema: {
           tags: ['device'],
           summary: 'Something the device refused (a replayed assignment) or found (integrity drift, a check past its time budget): audited, never a rollout outcome',
-          body: SecurityEventBody,
-          response: { 200: Type.Object({ accepted: Type.Boolean() }, { additionalProperties: true }), ...errors(400, 401, 403) },
+          body: SecurityEventSchema,
+          response: { 200: SecurityReplySchema, ...errors(400, 401, 403) },
         },
       },
       async (request) => (request.body.kind === 'offer-refused' ? reports.security(deviceOf(request), request.body) : services.integrity.report(deviceOf(request), request.body)),
     )
 
-    app.put(
+    app.put<{ Body: Received<typeof InventoryReportSchema> }>(
       '/v1/device/inventory',
       {
         preValidation: device,
@@ -151,22 +170,22 @@ export const deviceRoutes =
         schema: {
           tags: ['device'],
           summary: 'The device inventory (OS, kernel, packages, models, free space, bootloader, TPM), at boot and when it changes',
-          body: InventoryBody,
-          response: { 200: InventoryReply, ...errors(400, 401, 403, 413) },
+          body: InventoryReportSchema,
+          response: { 200: InventoryReplySchema, ...errors(400, 401, 403, 413) },
         },
       },
       async (request) => services.inventory.report(deviceOf(request), request.body),
     )
 
-    app.post(
+    app.post<{ Body: Received<typeof HealthReportSchema> }>(
       '/v1/device/health',
       {
         preValidation: device,
         schema: {
           tags: ['device'],
           summary: 'Heartbeat with boot status, named checks and metrics after a reboot',
-          body: HealthBody,
-          response: { 200: Type.Object({ accepted: Type.Boolean(), ok: Type.Boolean(), failed: Type.Array(Type.String()) }), ...errors(400, 401, 403, 404, 409) },
+          body: HealthReportSchema,
+          response: { 200: HealthReplySchema, ...errors(400, 401, 403, 404, 409) },
         },
       },
       async (request) => reports.health(deviceOf(request), request.body),

@@ -27,8 +27,7 @@ export const deviceManagementRoutes =
       },
       async (request) => {
         const { reason, ...patch } = request.body
-        const { credentialHash: _c, ...d } = await devices.update(request.params.id, patch, actorOf(principalOf(request)), reason ?? null)
-        return d
+        return devices.update(request.params.id, patch, actorOf(principalOf(request)), reason ?? null)
       },
     )
 
@@ -103,7 +102,7 @@ export const deviceManagementRoutes =
       async (request) => {
         const g = await devices.group(request.params.name)
         const members = await devices.matching(g.selector)
-        return { group: { ...g, devices: members.length }, devices: members.slice(0, request.query.limit).map(({ credentialHash: _c, ...d }) => d) }
+        return { group: { ...g, devices: members.length }, devices: members.slice(0, request.query.limit) }
       },
     )
 

@@ -7,26 +7,8 @@ const Tag = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._:/
 const Tags = Type.Array(Tag, { maxItems: 64 })
 const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()])
 
-export const InstalledView = Type.Object({ name: Type.String(), version: Type.String(), sha256: Type.String(), securityVersion: Type.Integer() })
-
-export const DeviceView = Type.Object(
-  {
-    id: Type.String(),
-    hardwareId: Type.String(),
-    hardware: Type.String(),
-    group: Type.String(),
-    tags: Type.Array(Type.String()),
-    lastSeq: Type.Integer(),
-    lastState: Nullable(Type.String()),
-    lastReportAt: Nullable(Type.String()),
-    lastSeenAt: Nullable(Type.String({ description: 'last poll or report; polls move it at most once a minute' })),
-    createdAt: Type.String(),
-    updatedAt: Type.String(),
-    installed: Type.Array(InstalledView),
-  },
-  // other branches add fields (quarantine); the console feature-detects them
-  { additionalProperties: true },
-)
+// the device as operators see it: views/device-view.ts
+export { DeviceView, InstalledView } from './views/device-view.js'
 
 export const SelectorSchema = Type.Object(
   { hardware: Type.Optional(Name), group: Type.Optional(Name), tags: Type.Optional(Type.Array(Tag, { maxItems: 32 })), inventory: Type.Optional(InventorySelectorSchema) },

@@ -1,13 +1,11 @@
-/** Devices and enrollment tokens for operators; the audit log. */
+/** Devices and enrollment tokens for operators; the audit log. Reads go through the device directory. */
 import type { FastifyPluginAsync } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { explainDevice } from '../../domain/rollouts/explain.js'
-import { notFound } from '../../domain/errors.js'
 import { actorOf } from '../../domain/model.js'
 import type { Services } from '../../services.js'
 import { ALL_ROLES, principalOf, requireRole, WATCHERS } from '../auth.js'
-import { DeviceView } from './device-schemas.js'
+import { AuditPage, DeviceDetailView, DeviceList, EnrollmentTokenList, ExplanationView, IssuedEnrollmentToken } from './views/index.js'
 import { ApproveBody, DeviceCertificateView, EnrollmentTokenBody, ReasonBody } from '../fleet-schemas.js'
 import { InventoryQuery } from '../inventory-schemas.js'
 import { inventoryFilter } from './inventory-query.js'
@@ -19,32 +17,40 @@ export const fleetRoutes =
   (services: Services): FastifyPluginAsync =>
   async (base) => {
     const app = base.withTypeProvider<TypeBoxTypeProvider>()
-    const { auth, enrollment, repos, caches, assignments, identity } = services
-    const fleet = repos.fleet
+    const { auth, enrollment, directory, identity } = services
 
     app.post(
       '/v1/enrollment-tokens',
       {
         onRequest: requireRole(auth, OPERATORS),
-        schema: { tags: ['fleet'], summary: 'Issue an enrollment token (shown once) for a group', body: EnrollmentTokenBody, response: errors(400, 401, 403) },
+        schema: {
+          tags: ['fleet'],
+          summary: 'Issue an enrollment token (shown once) for a group',
+          body: EnrollmentTokenBody,
+          response: { 201: IssuedEnrollmentToken, ...errors(400, 401, 403) },
+        },
       },
       async (request, reply) => {
         const { token, record } = await enrollment.createToken({ ...request.body, createdBy: actorOf(principalOf(request)) })
-        const { tokenHash: _h, ...shown } = record
-        return reply.status(201).send({ token, ...shown })
+        return reply.status(201).send({ token, ...record })
       },
     )
 
-    app.get('/v1/enrollment-tokens', { onRequest: requireRole(auth, OPERATORS), schema: { tags: ['fleet'], response: errors(401, 403) } }, async () => ({
-      tokens: (await enrollment.listTokens()).map(({ tokenHash: _h, ...t }) => t),
-    }))
+    app.get(
+      '/v1/enrollment-tokens',
+      { onRequest: requireRole(auth, OPERATORS), schema: { tags: ['fleet'], response: { 200: EnrollmentTokenList, ...errors(401, 403) } } },
+      async () => ({ tokens: await enrollment.listTokens() }),
+    )
 
     app.delete(
       '/v1/enrollment-tokens/:id',
-      { onRequest: requireRole(auth, OPERATORS), schema: { tags: ['fleet'], params: Type.Object({ id: Type.String({ maxLength: 64 }) }), response: errors(401, 403, 404) } },
+      {
+        onRequest: requireRole(auth, OPERATORS),
+        schema: { tags: ['fleet'], params: Type.Object({ id: Type.String({ maxLength: 64 }) }), response: { 204: Type.Null(), ...errors(401, 403, 404) } },
+      },
       async (request, reply) => {
         await enrollment.revokeToken(request.params.id, actorOf(principalOf(request)))
-        return reply.status(204).send()
+        return reply.status(204).send(null)
       },
     )
 
@@ -71,41 +77,26 @@ export const fleetRoutes =
             },
             { additionalProperties: false },
           ),
-          response: { 200: Type.Object({ devices: Type.Array(DeviceView), total: Type.Integer({ description: 'devices matching the filters, all pages' }) }), ...errors(400, 401, 403) },
+          response: { 200: DeviceList, ...errors(400, 401, 403) },
         },
       },
       async (request) => {
-        const { version, notSeenFactor, limit, after, ...rest } = request.query
+        const { version, ...rest } = request.query
         const { q, inventory } = await inventoryFilter(rest, services.inventory)
-        const at = version?.lastIndexOf('@') ?? -1
-        const release = version === undefined ? {} : at > 0 ? { name: version.slice(0, at), version: version.slice(at + 1) } : { name: version }
-        const seen = notSeenFactor === undefined ? {} : { seenBefore: new Date(Date.now() - notSeenFactor * services.config.pollIntervalSeconds * 1000).toISOString() }
-        const filter = { ...q, ...release, ...seen, ...inventory }
-        const devices = await fleet.devices.list({ ...filter, limit, ...(after !== undefined && { after }) })
-        return { devices: devices.map(({ credentialHash: _c, ...d }) => d), total: await fleet.inventory.count(filter) }
+        return directory.list({ ...q, ...inventory, ...(version !== undefined && { release: version }) })
       },
     )
 
     app.get(
       '/v1/devices/:id',
-      { onRequest: requireRole(auth, ALL_ROLES), schema: { tags: ['fleet'], params: Type.Object({ id: Type.String({ maxLength: 64 }) }), response: errors(401, 403, 404) } },
-      async (request) => {
-        const d = await fleet.devices.findById(request.params.id)
-        if (!d) throw notFound('DEVICE_NOT_FOUND', `no device ${request.params.id}`)
-        const { credentialHash: _c, ...shown } = d
-        const [rollouts, progress, securityEvents, inventory, integrity] = await Promise.all([
-          fleet.members.forDevice(d.id),
-          fleet.devices.progress(d.id),
-          fleet.devices.securityEvents(d.id, 20),
-          services.inventory.view(d.id),
-          services.integrity.flags(d.id),
-        ])
-        return { ...shown, rollouts, ...(progress ? { progress } : {}), securityEvents, inventory, integrity }
+      {
+        onRequest: requireRole(auth, ALL_ROLES),
+        schema: { tags: ['fleet'], params: Type.Object({ id: Type.String({ maxLength: 64 }) }), response: { 200: DeviceDetailView, ...errors(401, 403, 404) } },
       },
+      async (request) => directory.show(request.params.id),
     )
 
     const DeviceId = Type.Object({ id: Type.String({ maxLength: 64 }) })
-    const shownCertificate = ({ publicKey: _k, certificate: _c, ...c }: Awaited<ReturnType<typeof identity.certificates>>[number]) => c
 
     app.get(
       '/v1/devices/:id/certificates',
@@ -113,7 +104,7 @@ export const fleetRoutes =
         onRequest: requireRole(auth, ALL_ROLES),
         schema: { tags: ['fleet'], summary: 'The device\'s certificates: active, pending claims, revoked', params: DeviceId, response: { 200: Type.Object({ certificates: Type.Array(DeviceCertificateView) }), ...errors(401, 403, 404) } },
       },
-      async (request) => ({ certificates: (await identity.certificates(request.params.id)).map(shownCertificate) }),
+      async (request) => ({ certificates: await identity.certificates(request.params.id) }),
     )
 
     app.post(
@@ -122,7 +113,7 @@ export const fleetRoutes =
         onRequest: requireRole(auth, OPERATORS),
         schema: { tags: ['fleet'], summary: 'Approve a re-enrollment claim: its key becomes the device\'s, every other certificate is revoked', params: DeviceId, body: ApproveBody, response: { 200: DeviceCertificateView, ...errors(400, 401, 403, 404) } },
       },
-      async (request) => shownCertificate(await identity.approve(request.params.id, request.body.serial, actorOf(principalOf(request)), request.body.reason)),
+      async (request) => identity.approve(request.params.id, request.body.serial, actorOf(principalOf(request)), request.body.reason),
     )
 
     app.post(
@@ -140,16 +131,21 @@ export const fleetRoutes =
         onRequest: requireRole(auth, OPERATORS),
         schema: { tags: ['fleet'], summary: 'Revoke one device certificate (e.g. reject a re-enrollment claim)', params: Type.Object({ serial: Type.String({ pattern: '^[0-9a-f]{1,40}$' }) }), body: ReasonBody, response: { 200: DeviceCertificateView, ...errors(400, 401, 403, 404) } },
       },
-      async (request) => shownCertificate(await identity.revokeCertificate(request.params.serial, request.body.reason, actorOf(principalOf(request)))),
+      async (request) => identity.revokeCertificate(request.params.serial, request.body.reason, actorOf(principalOf(request))),
     )
 
     app.get(
       '/v1/devices/:id/explain',
       {
         onRequest: requireRole(auth, ALL_ROLES),
-        schema: { tags: ['fleet'], summary: 'Why this device is or is not offered an update right now', params: Type.Object({ id: Type.String({ maxLength: 64 }) }), response: errors(401, 403, 404) },
+        schema: {
+          tags: ['fleet'],
+          summary: 'Why this device is or is not offered an update right now',
+          params: Type.Object({ id: Type.String({ maxLength: 64 }) }),
+          response: { 200: ExplanationView, ...errors(401, 403, 404) },
+        },
       },
-      async (request) => explainDevice(request.params.id, fleet, caches, assignments),
+      async (request) => directory.explain(request.params.id),
     )
 
     app.get(
@@ -163,9 +159,9 @@ export const fleetRoutes =
             { after: Type.Integer({ minimum: 0, maximum: 2147483647, default: 0 }), limit: Type.Integer({ minimum: 1, maximum: 5000, default: 1000 }), subject: Type.Optional(Type.String({ maxLength: 200 })) },
             { additionalProperties: false },
           ),
-          response: errors(400, 401, 403),
+          response: { 200: AuditPage, ...errors(400, 401, 403) },
         },
       },
-      async (request) => ({ entries: await fleet.audit.list(request.query) }),
+      async (request) => ({ entries: await directory.audit(request.query) }),
     )
   }

@@ -9,6 +9,7 @@ import type { Services } from '../../services.js'
 import { ALL_ROLES, principalOf, requireRole } from '../auth.js'
 import { ActionBody, RolloutBody } from '../fleet-schemas.js'
 import { errors } from '../schemas.js'
+import { DryRunView, RolloutList, RolloutView } from './views/index.js'
 
 const OPERATORS = ['operator', 'admin'] as const
 
@@ -26,7 +27,7 @@ export const rolloutRoutes =
           tags: ['rollouts'],
           summary: 'Define a rollout (a draft unless start: true); dryRun: true only counts the devices each phase would reach now',
           body: RolloutBody,
-          response: errors(400, 401, 403, 404, 409),
+          response: { 200: DryRunView, 201: RolloutView, ...errors(400, 401, 403, 404, 409) },
         },
       },
       async (request, reply) => {
@@ -53,7 +54,7 @@ export const rolloutRoutes =
             },
             { additionalProperties: false },
           ),
-          response: errors(400, 401, 403),
+          response: { 200: RolloutList, ...errors(400, 401, 403) },
         },
       },
       async (request) => ({ rollouts: await rollouts.list(request.query) }),
@@ -68,7 +69,7 @@ export const rolloutRoutes =
           summary: 'A rollout with live per-phase counts and the gate figures',
           params: Type.Object({ id: Type.String({ maxLength: 64 }) }),
           querystring: Type.Object({ reach: Type.Boolean({ default: false, description: 'also count the devices each phase reaches now' }) }, { additionalProperties: false }),
-          response: errors(401, 403, 404),
+          response: { 200: RolloutView, ...errors(401, 403, 404) },
         },
       },
       async (request) => rollouts.view(request.params.id, { reach: request.query.reach }),
@@ -83,7 +84,7 @@ export const rolloutRoutes =
           summary: 'start | pause | resume | promote | abort | rollback, with a reason (audited)',
           params: Type.Object({ id: Type.String({ maxLength: 64 }), action: Type.Union(ACTIONS.map((a) => Type.Literal(a))) }),
           body: ActionBody,
-          response: errors(400, 401, 403, 404, 409),
+          response: { 200: RolloutView, ...errors(400, 401, 403, 404, 409) },
         },
       },
       async (request) => {

@@ -1,28 +1,11 @@
 /**
- * The inventory report and its digests. The digest covers everything but free space
- * (which moves all the time), so the agent sends a report at boot and when that
- * digest changes, not on every tick.
+ * The inventory's digests, part of the contract: the agent sends a report at boot and
+ * when the facts digest changes (it leaves free space out, which moves all the time),
+ * and the server checks a sent package list against `packages.digest`. Both sides
+ * compute them with these functions (the server in server/domain/devices/inventory.ts).
  */
 import { createHash } from 'node:crypto'
-
-export interface InventoryPackage {
-  name: string
-  version: string
-}
-
-/** The body of PUT /v1/device/inventory (client-sdk/DEVICE-API.md). */
-export interface InventoryReport {
-  os?: { id?: string; versionId?: string; prettyName?: string }
-  kernel?: string
-  agentVersion: string
-  packages?: { digest: string; count: number; list?: InventoryPackage[] }
-  models: Array<{ name: string; version: string; sha256: string }>
-  storage: Array<{ name: string; freeBytes: number; totalBytes?: number }>
-  bootloader?: string
-  tpm?: boolean
-  digest?: string
-  at?: string
-}
+import type { InventoryPackage, InventoryReport } from './inventory.js'
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex')
 
