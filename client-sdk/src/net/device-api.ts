@@ -5,6 +5,7 @@
  * code, a 2xx body of the wrong shape → SERVER_RESPONSE_INVALID).
  */
 import { canonicalWire } from '../../../signing/canonical-json.js'
+import { DELTA_FORMATS_HEADER, deltaFormatsHeader } from '../delta/format.js'
 import { AgentError } from '../errors.js'
 import type { InventoryReport } from '../inventory/digest.js'
 import type { DeviceKey } from '../identity/device-key.js'
@@ -224,7 +225,13 @@ export class DeviceApi {
 
   async poll(etag?: string): Promise<PollResult> {
     const url = this.url('/v1/device/update')
-    const headers: Record<string, string> = { accept: 'application/json', ...(await this.authHeaders('GET', url)), ...(etag ? { 'if-none-match': etag } : {}) }
+    const headers: Record<string, string> = {
+      accept: 'application/json',
+      // the delta formats this applier takes (format v2 names its zlib): the server offers no other
+      [DELTA_FORMATS_HEADER]: deltaFormatsHeader(),
+      ...(await this.authHeaders('GET', url)),
+      ...(etag ? { 'if-none-match': etag } : {}),
+    }
     const res = await this.http
       .fetchBytes(url, { headers, ...this.#deadline() })
       .catch((e: unknown) => Promise.reject(deadlineOr(e, 'GET /v1/device/update', this.deadlineMs)))
