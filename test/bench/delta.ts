@@ -17,7 +17,7 @@
 import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { createReadStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const self = fileURLToPath(import.meta.url)
@@ -103,13 +103,20 @@ async function main() {
   const shared = process.env.BENCH_SHARED ?? '/work/shared/bench'
   const m = join(dir, 'model')
   const os = join(dir, 'os')
-  if (!existsSync(join(m, 'model-v4-finetune.gguf'))) {
+  const only = process.env.BENCH_PAIRS?.split(',')
+  // generate only what the selected pairs need: the model files alone take minutes
+  const wants = (prefix: string) => !only || only.some((p) => p.startsWith(prefix))
+  if (wants('model') && !existsSync(join(m, 'model-v4-finetune.gguf'))) {
     console.log('generating model files…')
     spawnSync('python3', [join(shared, 'gen_model.py'), m], { stdio: 'inherit' })
   }
-  if (!existsSync(join(os, 'os-new.ext4'))) {
+  if (wants('os') && !existsSync(join(os, 'os-new.ext4'))) {
     console.log('building the OS pair (apt downloads)…')
     spawnSync('bash', [join(shared, 'os-pair.sh'), os], { stdio: 'inherit' })
+  }
+  if (wants('docs') && !existsSync(join(dir, 'gz', 'gz-new.ext4')) && existsSync(join(os, 'root-new'))) {
+    console.log('building the docs gz pair from the OS pair…')
+    spawnSync('bash', [join(dirname(self), 'gz-pair.sh'), os, join(dir, 'gz')], { stdio: 'inherit' })
   }
   const pairs: Array<[string, string, string]> = [
     ['model 2 layers', join(m, 'model-v1.gguf'), join(m, 'model-v2-2layers.gguf')],
@@ -120,7 +127,6 @@ async function main() {
     // encoder is not zlib's, so the dev pair's .gz files cannot be re-encoded bit-exactly)
     ['docs gz ext4', join(dir, 'gz', 'gz-old.ext4'), join(dir, 'gz', 'gz-new.ext4')],
   ]
-  const only = process.env.BENCH_PAIRS?.split(',')
   const work = join(dir, 'work')
   mkdirSync(work, { recursive: true })
   const idle = timed(node('idle'))
