@@ -100,22 +100,16 @@ export async function buildRegion(t: number, len: number, pieces: Piece[], ctx: 
   // a binary: its unchanged 1 KiB blocks match, the code between them moved a little) is
   // where per-stretch encoding loses to bsdiff over the whole window: stretches under
   // bsdiffMinGap never see bsdiff, and each sees only its own neighbourhood. So one bsdiff
-  // run over the whole window competes. Where the short stretches hold most of the cost
-  // it runs FIRST: per-stretch bsdiff can at best bring its stretches to zero cost, so
-  // when the whole run already beats what the other stretches cost, the per-stretch runs
-  // cannot win and are skipped.
-  // When most of the cost sits in stretches per-stretch bsdiff can take (one long changed
-  // stretch), those smaller runs go first and the whole run only if they leave over 2%
-  // changed: the whole run pays where many short stretches are what is left.
-  const wholeWorth = changed >= ctx.bsdiffMinGap / 2 && pieces.length > 2
-  const floor = parts.reduce((n, p) => n + (p.bsdiffable ? 0 : p.cost), 0)
-  const tryWhole = async (beat: number) => {
-    ctx.stats.bsdiffWholeTries++
-    return tryBsdiff(target, sourceRange(t, len, pieces, ctx), ctx, `${tag}-w`, beat)
-  }
+  // run over the whole window competes, and it runs FIRST: per-stretch bsdiff can at best
+  // bring its stretches to zero cost, so when the whole run already beats what the other
+  // stretches cost, the per-stretch runs cannot win and are skipped (they were half the
+  // bsdiff work on the OS pair).
   let whole: Bsdiffed | undefined
-  const wholeFirst = wholeWorth && cheap > 0.02 * len && floor >= cheap / 2
-  if (wholeFirst) whole = await tryWhole(cheap)
+  if (changed >= ctx.bsdiffMinGap / 2 && pieces.length > 2 && cheap > 0.02 * len) {
+    ctx.stats.bsdiffWholeTries++
+    whole = await tryBsdiff(target, sourceRange(t, len, pieces, ctx), ctx, `${tag}-w`, cheap)
+  }
+  const floor = parts.reduce((n, p) => n + (p.bsdiffable ? 0 : p.cost), 0)
   let stitched = cheap
   if (!whole || whole.cost > floor) {
     for (const [i, p] of parts.entries()) {
@@ -126,7 +120,6 @@ export async function buildRegion(t: number, len: number, pieces: Piece[], ctx: 
       parts[i] = { segs: b.segs, cost: b.cost, bsdiff: p.bytes!.length }
     }
   }
-  if (!wholeFirst && wholeWorth && stitched > 0.02 * len) whole = await tryWhole(stitched)
   let segments: Segment[]
   if (whole && whole.cost < stitched) {
     segments = whole.segs
