@@ -134,7 +134,7 @@ export async function createContainer(
       repos.releases,
       queue,
       blobs,
-      new BlobPatchBuilder(blobs, { memoryBudget: config.delta.memoryBudget, workDir: config.delta.workDir }),
+      new BlobPatchBuilder(blobs, { memoryBudget: config.delta.memoryBudget, workDir: config.delta.workDir, formatVersion: config.delta.formatVersion }),
       onlineSigner,
       opts.fleet ?? new InstalledFleetVersions(repos.fleet.devices, repos.releases),
       { offerRatio: config.delta.offerRatio, topSources: config.delta.topSources },

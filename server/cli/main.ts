@@ -22,7 +22,7 @@ const HELP = `slipway — signed OTA updates and rollouts
   slipway release list [--name N] | show NAME@VERSION [--metadata FILE]
                                 releases on the server: sizes, provenance, signers, deltas
   slipway release policy NAME [--require F,F…]   signed provenance fields a push of NAME must carry
-  slipway delta make OLD NEW PATCH [--memory-budget BYTES]
+  slipway delta make OLD NEW PATCH [--memory-budget BYTES] [--format 2]
                                 build a delta locally with the server's builder (size, time, peak RSS)
   slipway delta request NAME@FROM NAME@TO | list [--state S] [--to NAME@V] | show ID
                                 deltas the server builds

@@ -9,6 +9,8 @@ import { BlockIndex } from './block-index.js'
 import { DeltaBuildError } from './bsdiff-window.js'
 import { copyOp, type EncodedOp } from './encode-op.js'
 import { Matcher } from './matcher.js'
+import { carveMembers, encodeMember, type MemberItem } from './member-op.js'
+import { pairMembers, scanMembers } from './members.js'
 import { PatchWriter } from './patch-writer.js'
 import { plan, type PlanItem } from './planner.js'
 import { buildRegion, emptyStats, readAt, type BuildStats, type RegionContext } from './region.js'
@@ -26,6 +28,12 @@ export interface MakeDeltaOptions {
   verify?: boolean
   /** directory for bsdiff-node's scratch files (default: the OS temp dir) */
   tmpDir?: string
+  /**
+   * 2: also diff inside compressed members (gzip and zip-entry deflate streams that zlib
+   * re-encodes bit-exactly), writing format version 2 when any member op pays. Only for
+   * devices whose agent reports version 2 (default 1: every applier takes it).
+   */
+  formatVersion?: 1 | 2
   /** called as ops are written: target bytes encoded so far, and the target size */
   onProgress?: (doneBytes: number, totalBytes: number) => void
 }
@@ -85,7 +93,8 @@ export async function makeDelta(oldPath: string, newPath: string, patchPath: str
   try {
     const index = BlockIndex.build(source.fd, sourceSize, budget.blockSize)
     const matcher = new Matcher(index, source.fd, target.fd, sourceSize, targetSize)
-    const items = plan(matcher.matches(), targetSize, { window: budget.window, copyMin: 1 << 20, copyMax: 64 << 20 })
+    const planned = plan(matcher.matches(), targetSize, { window: budget.window, copyMin: 1 << 20, copyMax: 64 << 20 })
+    const items = opts.formatVersion === 2 ? carveMembers(planned, findMembers(source.fd, sourceSize, target.fd, targetSize, stats)) : planned
     const pending: Promise<EncodedOp>[] = []
     for (const item of items) {
       const job = encodeItem(item, ctx)
@@ -105,7 +114,9 @@ export async function makeDelta(oldPath: string, newPath: string, patchPath: str
       opts.onProgress?.(writer.targetOffset, targetSize)
     }
     if (writer.targetOffset !== targetSize) throw new Error(`plan covered ${writer.targetOffset} of ${targetSize} bytes`)
-    const size = await writer.finish({ sourceSize, targetSize, sourceSha256: sourceSha, targetSha256: targetSha })
+    // version 2 only when a MEMBER op is in it: a patch without one stays readable by every applier
+    const version = stats.members > 0 ? 2 : 1
+    const size = await writer.finish({ version, sourceSize, targetSize, sourceSha256: sourceSha, targetSha256: targetSha })
     ok = true
     if (opts.verify ?? true) await verifyPatch(oldPath, patchPath, targetSha.toString('hex'))
     return {
@@ -124,7 +135,21 @@ export async function makeDelta(oldPath: string, newPath: string, patchPath: str
   }
 }
 
-async function encodeItem(item: PlanItem, ctx: RegionContext): Promise<EncodedOp> {
+/** Members that decode to more stay byte-diffed: the device holds old, new and re-encoded bytes of one at once. */
+const MEMBER_MAX_RAW = 4 << 20
+
+/** Source members first: a target member the source holds unchanged is not worth proving (the matcher copies it). */
+function findMembers(sourceFd: number, sourceSize: number, targetFd: number, targetSize: number, stats: BuildStats) {
+  const scan = { maxRawBytes: MEMBER_MAX_RAW, minBytes: 256 }
+  const source = scanMembers(sourceFd, sourceSize, { ...scan, prove: false })
+  const target = scanMembers(targetFd, targetSize, { ...scan, prove: true, unchanged: new Set(source.map((m) => m.sha)) })
+  stats.membersFound = target.length
+  stats.membersProven = target.filter((m) => m.params).length
+  return pairMembers(source, target)
+}
+
+async function encodeItem(item: PlanItem | MemberItem, ctx: RegionContext): Promise<EncodedOp> {
+  if (item.kind === 'member') return encodeMember(item, ctx, `m${item.t}`)
   if (item.kind === 'copy') {
     ctx.stats.copy += item.len
     return copyOp(item.t, item.s, item.len, await hashRange(ctx, item.t, item.len))

@@ -43,7 +43,7 @@ export function bestDelta(
 const GRAM = 16
 const GRAM_PRIME = 0x01000193
 
-function* sampledGrams(b: Buffer): Generator<number> {
+export function* sampledGrams(b: Buffer): Generator<number> {
   if (b.length < GRAM) return
   let w = 1
   for (let i = 0; i < GRAM; i++) w = Math.imul(w, GRAM_PRIME)

@@ -17,9 +17,35 @@ export interface BuildStats {
   bsdiffRuns: number
   /** windows where one bsdiff run over the whole window beat the stretch-by-stretch encoding */
   bsdiffWindows: number
+  /** windows where that whole-window run was tried */
+  bsdiffWholeTries: number
+  /** source bytes handed to bsdiff-node in all: its suffix sort, the build's main CPU cost, grows with them */
+  bsdiffSourceBytes: number
+  /** format v2: compressed members found in the target, and those that re-encode bit-exactly with zlib */
+  membersFound: number
+  membersProven: number
+  /** MEMBER ops written, the target bytes they cover, and members whose MEMBER op did not pay (byte-diffed instead) */
+  members: number
+  memberBytes: number
+  memberFallbacks: number
 }
 
-export const emptyStats = (): BuildStats => ({ copy: 0, exact: 0, aligned: 0, bsdiff: 0, literal: 0, bsdiffRuns: 0, bsdiffWindows: 0 })
+export const emptyStats = (): BuildStats => ({
+  copy: 0,
+  exact: 0,
+  aligned: 0,
+  bsdiff: 0,
+  literal: 0,
+  bsdiffRuns: 0,
+  bsdiffWindows: 0,
+  bsdiffWholeTries: 0,
+  bsdiffSourceBytes: 0,
+  membersFound: 0,
+  membersProven: 0,
+  members: 0,
+  memberBytes: 0,
+  memberFallbacks: 0,
+})
 
 export interface RegionContext {
   source: FileHandle
@@ -57,29 +83,55 @@ export async function readAt(fh: FileHandle, position: number, length: number): 
 /** One window of the target → one BSDIFF op (or REPLACE when no source byte helps). */
 export async function buildRegion(t: number, len: number, pieces: Piece[], ctx: RegionContext, tag: string): Promise<EncodedOp> {
   const target = await readAt(ctx.target, t, len)
-  let segments: Segment[] = []
+  // First pass: exact pieces and the cheap encodings (aligned diff or literal) of each
+  // changed stretch; no bsdiff yet.
+  const parts: Part[] = []
   let changed = 0
   for (const p of pieces) {
     const bytes = target.subarray(p.t - t, p.t - t + p.len)
-    if (p.s >= 0) {
-      segments.push({ src: p.s, diff: Buffer.alloc(p.len) })
-      ctx.stats.exact += p.len
-    } else {
+    if (p.s >= 0) parts.push({ segs: [{ src: p.s, diff: Buffer.alloc(p.len) }], cost: 0, exact: p.len })
+    else {
       changed += p.len
-      segments.push(...(await changedSegments(bytes, p.t, p.cands ?? [], ctx, `${tag}-${p.t}`)))
+      parts.push(await cheapSegments(bytes, p.t, p.cands ?? [], ctx))
     }
   }
+  const cheap = parts.reduce((n, p) => n + p.cost, 0)
   // Changed content cut into many short stretches by short exact matches (a new build of
   // a binary: its unchanged 1 KiB blocks match, the code between them moved a little) is
   // where per-stretch encoding loses to bsdiff over the whole window: stretches under
   // bsdiffMinGap never see bsdiff, and each sees only its own neighbourhood. So one bsdiff
-  // run over the whole window competes with the stitched result, cheapest wins.
-  const stitched = segmentCost(segments)
-  if (changed >= ctx.bsdiffMinGap / 2 && pieces.length > 2 && stitched > 0.02 * len) {
-    const whole = await tryBsdiff(target, sourceCenter(t, pieces), ctx, `${tag}-w`, stitched, true)
-    if (whole) {
-      segments = whole
-      ctx.stats.bsdiffWindows++
+  // run over the whole window competes, and it runs FIRST: per-stretch bsdiff can at best
+  // bring its stretches to zero cost, so when the whole run already beats what the other
+  // stretches cost, the per-stretch runs cannot win and are skipped (they were half the
+  // bsdiff work on the OS pair).
+  let whole: Bsdiffed | undefined
+  if (changed >= ctx.bsdiffMinGap / 2 && pieces.length > 2 && cheap > 0.02 * len) {
+    ctx.stats.bsdiffWholeTries++
+    whole = await tryBsdiff(target, sourceRange(t, len, pieces, ctx), ctx, `${tag}-w`, cheap)
+  }
+  const floor = parts.reduce((n, p) => n + (p.bsdiffable ? 0 : p.cost), 0)
+  let stitched = cheap
+  if (!whole || whole.cost > floor) {
+    for (const [i, p] of parts.entries()) {
+      if (!p.bsdiffable) continue
+      const b = await tryBsdiff(p.bytes!, stretchRange(p, ctx), ctx, `${tag}-${i}`, p.beat!)
+      if (!b) continue
+      stitched -= p.cost - b.cost
+      parts[i] = { segs: b.segs, cost: b.cost, bsdiff: p.bytes!.length }
+    }
+  }
+  let segments: Segment[]
+  if (whole && whole.cost < stitched) {
+    segments = whole.segs
+    ctx.stats.bsdiffWindows++
+    ctx.stats.bsdiff += len
+  } else {
+    segments = parts.flatMap((p) => p.segs)
+    for (const p of parts) {
+      ctx.stats.exact += p.exact ?? 0
+      ctx.stats.aligned += p.aligned ?? 0
+      ctx.stats.literal += p.literal ?? 0
+      ctx.stats.bsdiff += p.bsdiff ?? 0
     }
   }
   if (segments.every((s) => 'extra' in s)) return replaceOp(t, target, ctx.quality)
@@ -97,30 +149,80 @@ export async function buildRegion(t: number, len: number, pieces: Piece[], ctx: 
   )
 }
 
-/** bytes that cost about one literal byte each: extra bytes and non-zero diff bytes */
-function segmentCost(segments: Segment[]): number {
-  let n = 0
-  for (const s of segments) n += 'extra' in s ? s.extra.length : nonZero(s.diff)
-  return n
+/** One piece of a window, encoded: its segments, its cost, and the stats it adds if it is used. */
+interface Part {
+  segs: Segment[]
+  /** bytes that cost about one literal byte each */
+  cost: number
+  exact?: number
+  aligned?: number
+  literal?: number
+  bsdiff?: number
+  /** a changed stretch that per-stretch bsdiff may improve: its bytes and where its old version likely starts */
+  bsdiffable?: boolean
+  bytes?: Buffer
+  anchor?: number
+  /** what bsdiff must cost less than to replace the cheap encoding */
+  beat?: number
 }
 
-/** Where the window's old version sits: the median source − target shift of its matches, applied to its start. */
-function sourceCenter(t: number, pieces: Piece[]): number {
-  const deltas: number[] = []
+interface Bsdiffed {
+  segs: Segment[]
+  cost: number
+}
+
+/**
+ * Where a whole window's old version sits, by content: each match (and each changed
+ * stretch's candidate shift) projects the window's start into the source; the middle 80%
+ * of those projections, widened by a margin, is the source range. A rebuilt binary's
+ * matches all point into one stretch about as long as the window, so bsdiff sorts ~1.2×
+ * the window instead of the 2× a fixed ±half-window around the median gave (its suffix
+ * sort is most of the build's CPU). Matches spread wider than that fall back to the
+ * median with half a window each way, capped by the budget's bsdiff window.
+ */
+export function sourceRange(t: number, len: number, pieces: Piece[], ctx: Pick<RegionContext, 'sourceSize' | 'bsdiffWindow'>): [number, number] {
+  const starts: number[] = []
   for (const p of pieces) {
-    if (p.s >= 0) deltas.push(p.s - p.t)
-    else if (p.cands) deltas.push(...p.cands)
+    if (p.s >= 0) starts.push(p.s - p.t + t)
+    else for (const d of p.cands ?? []) starts.push(t + d)
   }
-  deltas.sort((a, b) => a - b)
-  return t + (deltas[deltas.length >> 1] ?? 0)
+  starts.sort((a, b) => a - b)
+  const at = (q: number) => starts[Math.min(starts.length - 1, Math.floor(q * starts.length))] ?? t
+  const margin = 64 * 1024 + Math.floor(len / 16)
+  let from = at(0.1) - margin
+  let to = at(0.9) + len + margin
+  if (to - from > len + 2 * margin + len / 4) {
+    const mid = at(0.5)
+    from = mid - 64 * 1024 - Math.floor(len / 2)
+    to = mid + len + 64 * 1024 + Math.floor(len / 2)
+  }
+  from = Math.max(0, from)
+  to = Math.min(ctx.sourceSize, to, from + ctx.bsdiffWindow)
+  return [from, Math.max(from, to)]
+}
+
+/**
+ * A changed stretch's own source range: the anchor is where the previous match says its
+ * old version starts (the next file in an ext4 image, the next tensor in a model), so look
+ * mostly to the right and only a little further than the stretch itself: bsdiff's suffix
+ * sort costs ~1.4 s per MB of window here, and a fixed 20 MB window per stretch made a
+ * 500 MB OS image take half an hour.
+ */
+function stretchRange(p: Part, ctx: RegionContext): [number, number] {
+  const n = p.bytes!.length
+  const from = Math.max(0, p.anchor! - 64 * 1024 - Math.floor(n / 8))
+  const to = Math.min(ctx.sourceSize, from + Math.min(ctx.bsdiffWindow, 64 * 1024 + Math.floor(n / 8) + n + 64 * 1024 + Math.floor(n / 4)))
+  return [from, Math.max(from, to)]
 }
 
 /**
  * A changed stretch, cheapest test first: an aligned diff at the best nearby shift
- * (in-place edits), then bsdiff-node against a source window around where the
- * neighbouring matches say the old version sits (edited or rebuilt content), else literal.
+ * (in-place edits), else literal. Marks it for bsdiff-node (against a source window
+ * around where the neighbouring matches say the old version sits) when it is long
+ * enough and the aligned diff is not near-perfect: binaries with shifted code often look
+ * 30–60% "equal" at one shift (zeros, tables) while bsdiff finds the real matches.
  */
-async function changedSegments(gap: Buffer, t: number, cands: number[], ctx: RegionContext, tag: string): Promise<Segment[]> {
+async function cheapSegments(gap: Buffer, t: number, cands: number[], ctx: RegionContext): Promise<Part> {
   const deltas = cands.length > 0 ? cands : [0]
   const sampleLen = Math.min(gap.length, 16 * 1024)
   const radius = gap.length >= 16 * 1024 ? 128 : 0
@@ -133,50 +235,38 @@ async function changedSegments(gap: Buffer, t: number, cands: number[], ctx: Reg
     if (r.eq > best.eq) best = r
   }
   const src = t + best.delta
-  let aligned: { src: number; diff: Buffer; cost: number } | undefined
+  let part: Part = { segs: [{ extra: gap }], cost: gap.length, literal: gap.length }
   if (best.eq >= ALIGNED_MIN_EQUAL && src >= 0 && src + gap.length <= ctx.sourceSize) {
     const old = await readAt(ctx.source, src, gap.length)
     const diff = Buffer.allocUnsafe(gap.length)
     for (let i = 0; i < gap.length; i++) diff[i] = gap[i]! - old[i]!
     // the sample may not speak for the whole stretch: insist on it over all of it
     const cost = nonZero(diff)
-    if (cost <= (1 - ALIGNED_MIN_EQUAL) * gap.length) aligned = { src, diff, cost }
+    if (cost <= (1 - ALIGNED_MIN_EQUAL) * gap.length) part = { segs: [{ src, diff }], cost, aligned: gap.length }
   }
-  // a near-perfect aligned diff cannot be beaten by much; otherwise let bsdiff compete:
-  // binaries with shifted code often look 30–60% "equal" at one shift (zeros, tables)
-  // while bsdiff finds the real matches. Cost: bytes that are neither zero diff nor
-  // skipped, about one literal byte each.
-  if (gap.length >= ctx.bsdiffMinGap && (!aligned || aligned.cost > 0.05 * gap.length)) {
-    const b = await tryBsdiff(gap, t + (aligned ? aligned.src - t : deltas[0]!), ctx, tag, aligned?.cost ?? 0.8 * gap.length)
-    if (b) return b
+  // a near-perfect aligned diff cannot be beaten by much; an unaligned stretch is taken
+  // to cost 0.8 of its length, so bsdiff must do better than that to be used
+  const aligned = part.aligned !== undefined
+  if (gap.length >= ctx.bsdiffMinGap && (!aligned || part.cost > 0.05 * gap.length)) {
+    part.bsdiffable = true
+    part.bytes = gap
+    part.anchor = aligned ? src : t + deltas[0]!
+    part.beat = aligned ? part.cost : 0.8 * gap.length
   }
-  if (aligned) {
-    ctx.stats.aligned += gap.length
-    return [{ src: aligned.src, diff: aligned.diff }]
-  }
-  ctx.stats.literal += gap.length
-  return [{ extra: gap }]
+  return part
 }
 
-/** bsdiff-node on the stretch against a window around `center`; used only if it costs less than `beat`. */
-async function tryBsdiff(gap: Buffer, center: number, ctx: RegionContext, tag: string, beat: number, whole = false): Promise<Segment[] | undefined> {
-  // The anchor is where the previous match says this stretch's old version starts (the
-  // next file in an ext4 image, the next tensor in a model), so look mostly to the right
-  // and only a little further than the stretch itself: bsdiff's suffix sort costs
-  // ~1.4 s per MB of window here, and a fixed 20 MB window per stretch made a 500 MB OS
-  // image take half an hour.
-  // A whole window's old version is spread wider (its matches point to several places): give it room both ways.
-  const left = 64 * 1024 + Math.floor(gap.length / (whole ? 2 : 8))
-  const right = 64 * 1024 + Math.floor(gap.length / (whole ? 2 : 4))
-  const winStart = Math.max(0, center - left)
-  const winEnd = Math.min(ctx.sourceSize, winStart + Math.min(ctx.bsdiffWindow, left + gap.length + right))
+/** bsdiff-node on `gap` against source[range); used only if it costs less than `beat`. */
+async function tryBsdiff(gap: Buffer, [winStart, winEnd]: [number, number], ctx: RegionContext, tag: string, beat: number): Promise<Bsdiffed | undefined> {
   if (winEnd - winStart < 64) return undefined
   const win = await readAt(ctx.source, winStart, winEnd - winStart)
   if (gramOverlap(gap, win) < BSDIFF_MIN_OVERLAP) return undefined
   ctx.stats.bsdiffRuns++
+  ctx.stats.bsdiffSourceBytes += win.length
   const { control, diff, extra } = await ctx.bsdiffSlots.run(() => bsdiffWindow(ctx.tmpDir, tag, win, gap))
   // diff bytes that are not zero and extra bytes both cost about a literal byte
-  if (nonZero(diff) + extra.length >= beat) return undefined
+  const cost = nonZero(diff) + extra.length
+  if (cost >= beat) return undefined
   const segs: Segment[] = []
   let oldpos = 0
   let d = 0
@@ -192,6 +282,5 @@ async function tryBsdiff(gap: Buffer, center: number, ctx: RegionContext, tag: s
     oldpos += x + z
   }
   if (d + e !== gap.length) return undefined
-  if (!whole) ctx.stats.bsdiff += gap.length
-  return segs
+  return { segs, cost }
 }

@@ -10,13 +10,14 @@
  *   BENCH_TOOLS    comma-separated tool names to run (default all); rows of tools not run
  *                  are taken from BENCH_DIR/results.json, so `BENCH_TOOLS=slipway` re-measures
  *                  ours against peers measured earlier on the same files
- * Each build and apply runs as its own process under /usr/bin/time, so wall time and
- * peak RSS are measured the same way for every tool.
+ * Each build and apply runs as its own process under /usr/bin/time, so wall time, CPU
+ * (user + system, children included: bsdiff's bzip2 runs) and peak RSS are measured the
+ * same way for every tool. On a shared machine, read CPU: wall time waits for the others.
  */
 import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { createReadStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const self = fileURLToPath(import.meta.url)
@@ -24,9 +25,9 @@ const MiB = 2 ** 20
 
 async function sub(mode: string, args: string[]) {
   if (mode === 'idle') return // baseline: node + tsx + nothing
-  if (mode === 'make') {
+  if (mode === 'make' || mode === 'make2') {
     const { makeDelta } = await import('../../server/delta/index.js')
-    const r = await makeDelta(args[0]!, args[1]!, args[2]!)
+    const r = await makeDelta(args[0]!, args[1]!, args[2]!, { formatVersion: mode === 'make2' ? 2 : 1 })
     console.log(JSON.stringify({ size: r.size, ops: r.ops, stats: r.stats }))
     return
   }
@@ -41,20 +42,22 @@ async function sub(mode: string, args: string[]) {
 interface Measure {
   s: number
   rssMb: number
+  /** user + system CPU seconds of the process and its children (older results.json rows lack it) */
+  cpu?: number
 }
 
 function timed(cmd: string[], env?: NodeJS.ProcessEnv): Measure & { stdout: string } {
   // `timeout` inside `time`: the tool itself is killed, not just the wrapper
   const limit = String(process.env.BENCH_TIMEOUT ?? 600)
-  const r = spawnSync('/usr/bin/time', ['-f', 'BENCH %e %M', 'timeout', limit, ...cmd], {
+  const r = spawnSync('/usr/bin/time', ['-f', 'BENCH %e %M %U %S', 'timeout', limit, ...cmd], {
     encoding: 'utf8',
     maxBuffer: 64 * MiB,
     env: { ...process.env, ...env },
   })
   const line = r.stderr.split('\n').find((l) => l.startsWith('BENCH '))
   if (r.status !== 0 || !line) throw new Error(`${cmd.join(' ')} failed (${r.status}): ${r.stderr.slice(-2000)}`)
-  const [, s, kb] = line.split(' ')
-  return { s: Number(s), rssMb: Number(kb) / 1024, stdout: r.stdout }
+  const [, s, kb, user, sys] = line.split(' ')
+  return { s: Number(s), rssMb: Number(kb) / 1024, cpu: Number(user) + Number(sys), stdout: r.stdout }
 }
 
 async function sha256(path: string): Promise<string> {
@@ -75,6 +78,8 @@ interface Tool {
 const bsdiffMax = Number(process.env.BENCH_BSDIFF_MAX ?? 256 * MiB)
 const TOOLS: Tool[] = [
   { name: 'slipway', make: (o, n, p) => node('make', o, n, p), apply: (o, p, out) => node('apply', o, p, out) },
+  // format 2: also diffs inside compressed members (gzip files, zip entries)
+  { name: 'slipway v2', make: (o, n, p) => node('make2', o, n, p), apply: (o, p, out) => node('apply', o, p, out) },
   { name: 'xdelta3 -9', make: (o, n, p) => ['xdelta3', '-9', '-e', '-f', '-s', o, n, p], apply: (o, p, out) => ['xdelta3', '-d', '-f', '-s', o, p, out] },
   {
     name: 'zstd -19 --long=31',
@@ -98,21 +103,30 @@ async function main() {
   const shared = process.env.BENCH_SHARED ?? '/work/shared/bench'
   const m = join(dir, 'model')
   const os = join(dir, 'os')
-  if (!existsSync(join(m, 'model-v4-finetune.gguf'))) {
+  const only = process.env.BENCH_PAIRS?.split(',')
+  // generate only what the selected pairs need: the model files alone take minutes
+  const wants = (prefix: string) => !only || only.some((p) => p.startsWith(prefix))
+  if (wants('model') && !existsSync(join(m, 'model-v4-finetune.gguf'))) {
     console.log('generating model files…')
     spawnSync('python3', [join(shared, 'gen_model.py'), m], { stdio: 'inherit' })
   }
-  if (!existsSync(join(os, 'os-new.ext4'))) {
+  if (wants('os') && !existsSync(join(os, 'os-new.ext4'))) {
     console.log('building the OS pair (apt downloads)…')
     spawnSync('bash', [join(shared, 'os-pair.sh'), os], { stdio: 'inherit' })
+  }
+  if (wants('docs') && !existsSync(join(dir, 'gz', 'gz-new.ext4')) && existsSync(join(os, 'root-new'))) {
+    console.log('building the docs gz pair from the OS pair…')
+    spawnSync('bash', [join(dirname(self), 'gz-pair.sh'), os, join(dir, 'gz')], { stdio: 'inherit' })
   }
   const pairs: Array<[string, string, string]> = [
     ['model 2 layers', join(m, 'model-v1.gguf'), join(m, 'model-v2-2layers.gguf')],
     ['model all layers', join(m, 'model-v1.gguf'), join(m, 'model-v3-all-layers.gguf')],
     ['model fine-tune', join(m, 'model-v1.gguf'), join(m, 'model-v4-finetune.gguf')],
     ['os ext4', join(os, 'os-old.ext4'), join(os, 'os-new.ext4')],
+    // the OS pair's usr/share/{doc,man} with every .gz re-made by zlib -9 (gzip -9n's own
+    // encoder is not zlib's, so the dev pair's .gz files cannot be re-encoded bit-exactly)
+    ['docs gz ext4', join(dir, 'gz', 'gz-old.ext4'), join(dir, 'gz', 'gz-new.ext4')],
   ]
-  const only = process.env.BENCH_PAIRS?.split(',')
   const work = join(dir, 'work')
   mkdirSync(work, { recursive: true })
   const idle = timed(node('idle'))
@@ -157,9 +171,13 @@ async function main() {
       rmSync(out, { force: true })
       const apply = timed(tool.apply(old, patch, out))
       const ok = (await sha256(out)) === want
-      const note = tool.name === 'slipway' ? (JSON.parse(build.stdout.trim().split('\n').pop()!) as { ops: number }).ops + ' ops' : ''
+      const note = tool.name.startsWith('slipway') ? (JSON.parse(build.stdout.trim().split('\n').pop()!) as { ops: number }).ops + ' ops' : ''
       record({ pair, tool: tool.name, size, build, apply, note: ok ? note : 'WRONG OUTPUT' })
-      console.log(`${pair} | ${tool.name}: ${size} B, build ${build.s}s ${build.rssMb.toFixed(0)}MB, apply ${apply.s}s ${apply.rssMb.toFixed(0)}MB ${ok ? '' : 'WRONG OUTPUT'}`)
+      const cpu = (m: Measure) => `(cpu ${m.cpu?.toFixed(1)}s)`
+      console.log(
+        `${pair} | ${tool.name}: ${size} B, build ${build.s}s ${cpu(build)} ${build.rssMb.toFixed(0)}MB, apply ${apply.s}s ${cpu(apply)} ${apply.rssMb.toFixed(0)}MB ${ok ? '' : 'WRONG OUTPUT'}`,
+      )
+      if (tool.name.startsWith('slipway')) console.log(`  ${build.stdout.trim().split('\n').pop()}`) // ops and build stats
       rmSync(out, { force: true })
     }
   }
@@ -168,12 +186,14 @@ async function main() {
 }
 
 function print(rows: Row[], idleMb: number, cps: Record<string, number>) {
-  const best = (pair: string, f: (r: Row) => number) => Math.min(...rows.filter((r) => r.pair === pair && r.tool !== 'slipway').map(f))
+  const best = (pair: string, f: (r: Row) => number) => Math.min(...rows.filter((r) => r.pair === pair && !r.tool.startsWith('slipway')).map(f))
   const cols: Array<[string, (r: Row) => number, (v: number) => string]> = [
     ['patch', (r) => r.size, (v) => (v / MiB).toFixed(2) + ' MiB'],
     ['build', (r) => r.build.s, (v) => v.toFixed(1) + ' s'],
+    ['build CPU', (r) => r.build.cpu ?? NaN, (v) => v.toFixed(1) + ' s'],
     ['build RSS', (r) => r.build.rssMb, (v) => v.toFixed(0) + ' MB'],
     ['apply', (r) => r.apply.s, (v) => v.toFixed(1) + ' s'],
+    ['apply CPU', (r) => r.apply.cpu ?? NaN, (v) => v.toFixed(1) + ' s'],
     ['apply RSS', (r) => r.apply.rssMb, (v) => v.toFixed(0) + ' MB'],
   ]
   const head = ['pair', 'tool', ...cols.flatMap(([n]) => [n, '×best']), 'note']
@@ -186,7 +206,7 @@ function print(rows: Row[], idleMb: number, cps: Record<string, number>) {
   for (const l of lines) console.log(l.map((c, i) => c.padEnd(w[i]!)).join('  '))
   console.log(`\n×best: value / best of the peers (xdelta3, zstd, bsdiff) on the same pair; < 1 is better.`)
   console.log(`slipway apply RSS over the node+tsx idle baseline (${idleMb.toFixed(0)} MB):`)
-  for (const r of rows.filter((r) => r.tool === 'slipway')) {
+  for (const r of rows.filter((r) => r.tool.startsWith('slipway'))) {
     const dd = cps[r.pair]
     const vs = dd === undefined ? '' : `; apply ${r.apply.s}s vs dd+fsync of the target ${dd.toFixed(1)}s (${(r.apply.s / (dd || 1)).toFixed(1)}×)`
     console.log(`  ${r.pair}: +${(r.apply.rssMb - idleMb).toFixed(0)} MB${vs}`)

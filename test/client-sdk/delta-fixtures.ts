@@ -2,8 +2,10 @@ import { createHash } from 'node:crypto'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { SourceReader, TargetSink } from '../../client-sdk/src/delta/index.js'
-import { bsdiffOp, copyOp, replaceOp, sha256, type EncodedOp } from '../../server/delta/encode-op.js'
+import { deflateRawSync } from 'node:zlib'
+import { encodeControl, OpType, type SourceReader, type TargetSink } from '../../client-sdk/src/delta/index.js'
+import { encodeDescriptor, MemberCodec, type MemberDescriptor } from '../../client-sdk/src/delta/member.js'
+import { brotli, bsdiffOp, copyOp, replaceOp, sha256, type EncodedOp } from '../../server/delta/encode-op.js'
 import { PatchWriter } from '../../server/delta/patch-writer.js'
 
 /** Deterministic bytes (xorshift32): the same data on every run and machine. */
@@ -84,12 +86,13 @@ export async function sampleDelta() {
   return { source, target, patch, ops }
 }
 
-export async function writePatch(source: Buffer, target: Buffer, ops: EncodedOp[], headerTarget?: Buffer): Promise<Buffer> {
+export async function writePatch(source: Buffer, target: Buffer, ops: EncodedOp[], headerTarget?: Buffer, version = 1): Promise<Buffer> {
   const dir = await mkdtemp(join(tmpdir(), 'slipway-delta-'))
   try {
     const w = await PatchWriter.create(join(dir, 'p'))
     for (const o of ops) await w.append(o.op, o.payload)
     await w.finish({
+      version,
       sourceSize: source.length,
       targetSize: target.length,
       sourceSha256: sha256(source),
@@ -99,4 +102,80 @@ export async function writePatch(source: Buffer, target: Buffer, ops: EncodedOp[
   } finally {
     await rm(dir, { recursive: true, force: true })
   }
+}
+
+/** Text that deflates well and changes by a line, as a changelog does between versions. */
+export function changelog(lines: number, seed: number, edit = -1): Buffer {
+  const r = randomBytes(lines * 4, seed)
+  const out: string[] = []
+  for (let i = 0; i < lines; i++) {
+    out.push(`  * Fix CVE-2026-${1000 + r[i * 4]! * 7}: ${['overflow', 'leak', 'race', 'bypass'][r[i * 4 + 1]! % 4]} in ${['parser', 'tls', 'libc', 'shell'][r[i * 4 + 2]! % 4]} (#${r[i * 4 + 3]})`)
+    if (i === edit) out.push('  * New upstream security release.')
+  }
+  return Buffer.from(out.join('\n') + '\n')
+}
+
+export const LEVEL9: Omit<MemberDescriptor, 'codec' | 'sourceRawLength' | 'targetRawLength'> = { level: 9, windowBits: 15, memLevel: 8, strategy: 0 }
+
+/** A MEMBER op built by hand: the inner streams turn oldRaw into newRaw with one control entry per call. */
+export async function memberOp(
+  at: number,
+  src: { at: number; compressed: Buffer; raw: Buffer } | undefined,
+  newRaw: Buffer,
+  control: Array<[number, number, number]>,
+  diff: Buffer,
+  extra: Buffer,
+  over: Partial<MemberDescriptor> = {},
+): Promise<EncodedOp> {
+  const compressed = deflateRawSync(newRaw, LEVEL9)
+  const descriptor = encodeDescriptor({ codec: MemberCodec.DEFLATE, ...LEVEL9, sourceRawLength: src?.raw.length ?? 0, targetRawLength: newRaw.length, ...over })
+  const [c, d, e] = await Promise.all([brotli(encodeControl(control), 11), brotli(diff, 9), brotli(extra, 9)])
+  return {
+    op: {
+      type: OpType.MEMBER,
+      payloadLength: descriptor.length + c.length + d.length + e.length,
+      targetOffset: at,
+      targetLength: compressed.length,
+      srcOffset: src?.at ?? 0,
+      srcLength: src?.compressed.length ?? 0,
+      ctrlLength: c.length,
+      diffLength: d.length,
+      sha256: sha256(compressed),
+    },
+    payload: Buffer.concat([descriptor, c, d, e]),
+  }
+}
+
+/**
+ * A version-2 patch: source = random bytes + a deflated changelog; target = the same
+ * random prefix (COPY) + the changelog with one line inserted, deflated (MEMBER: the
+ * inner streams copy the old text around the new line, which comes as extra).
+ */
+export async function sampleMemberDelta() {
+  const prefix = randomBytes(8192, 11)
+  const oldRaw = changelog(400, 12)
+  const newRaw = changelog(400, 12, 150)
+  const oldComp = deflateRawSync(oldRaw, LEVEL9)
+  const newComp = deflateRawSync(newRaw, LEVEL9)
+  const source = Buffer.concat([prefix, oldComp])
+  const target = Buffer.concat([prefix, newComp])
+  let head = 0
+  while (oldRaw[head] === newRaw[head]) head++
+  const inserted = newRaw.length - oldRaw.length
+  const ops = [
+    copyOp(0, 0, prefix.length, sha256(prefix)),
+    await memberOp(
+      prefix.length,
+      { at: prefix.length, compressed: oldComp, raw: oldRaw },
+      newRaw,
+      [
+        [head, inserted, 0],
+        [oldRaw.length - head, 0, 0],
+      ],
+      Buffer.alloc(oldRaw.length),
+      newRaw.subarray(head, head + inserted),
+    ),
+  ]
+  const patch = await writePatch(source, target, ops, undefined, 2)
+  return { source, target, patch, ops, oldRaw, newRaw, oldComp, newComp, prefix }
 }

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { applyDeltaStream, DeltaError } from '../../client-sdk/src/delta/index.js'
 import { sha256 } from '../../server/delta/encode-op.js'
-import { chunked, memSource, MemSink, sampleDelta } from './delta-fixtures.js'
+import { chunked, memSource, MemSink, sampleDelta, sampleMemberDelta } from './delta-fixtures.js'
 
 const KNOWN = new Set([
   'DELTA_BAD_MAGIC',
@@ -13,6 +13,7 @@ const KNOWN = new Set([
   'DELTA_SOURCE_MISMATCH',
   'DELTA_OUT_OF_SOURCE',
   'DELTA_SIZE_LIMIT',
+  'DELTA_MEMBER_MISMATCH',
 ])
 
 /** Small seeded PRNG so a failing case can be replayed from its iteration number. */
@@ -53,25 +54,40 @@ function mutate(patch: Buffer, r: (n: number) => number): Buffer {
   }
 }
 
-t.test('mutated patches fail with a known error code or rebuild the exact target; never crash or hang', async (t) => {
-  const { source, target, patch } = await sampleDelta()
-  const r = rng(20261129)
+async function fuzz(sample: { source: Buffer; target: Buffer; patch: Buffer }, seed: number, rounds: number) {
+  const { source, target, patch } = sample
+  const r = rng(seed)
   const seen = new Map<string, number>()
+  const wrong: string[] = []
   let rebuilt = 0
-  for (let i = 0; i < 600; i++) {
+  for (let i = 0; i < rounds; i++) {
     const bad = mutate(patch, r)
     const sink = new MemSink()
     try {
       await applyDeltaStream({ source: memSource(source), patch: chunked(bad, 1 + r(5000)), sink })
-      if (!sink.data.equals(target)) t.fail(`iteration ${i}: success with a wrong target`)
+      if (!sink.data.equals(target)) wrong.push(`iteration ${i}: success with a wrong target`)
       rebuilt++
     } catch (e) {
       const code = e instanceof DeltaError ? e.code : `unexpected ${String(e)}`
-      if (!KNOWN.has(code)) t.fail(`iteration ${i}: ${code}`)
+      if (!KNOWN.has(code)) wrong.push(`iteration ${i}: ${code}`)
       seen.set(code, (seen.get(code) ?? 0) + 1)
     }
   }
+  return { seen, rebuilt, wrong }
+}
+
+t.test('mutated patches fail with a known error code or rebuild the exact target; never crash or hang', async (t) => {
+  const { seen, rebuilt, wrong } = await fuzz(await sampleDelta(), 20261129, 600)
+  t.same(wrong, [], 'no wrong target, no unknown error')
   t.comment(JSON.stringify(Object.fromEntries(seen)), `rebuilt ${rebuilt}`)
   for (const c of ['DELTA_TRUNCATED', 'DELTA_CORRUPT', 'DELTA_OP_HASH_MISMATCH']) t.ok(seen.get(c), `mutations reached ${c}`)
+  t.ok(rebuilt < 60, 'almost every mutation is detected')
+})
+
+t.test('version 2: mutated MEMBER patches (descriptor, inner streams, source member extent) fail with known codes', async (t) => {
+  const { seen, rebuilt, wrong } = await fuzz(await sampleMemberDelta(), 20261203, 600)
+  t.same(wrong, [], 'no wrong target, no unknown error')
+  t.comment(JSON.stringify(Object.fromEntries(seen)), `rebuilt ${rebuilt}`)
+  for (const c of ['DELTA_TRUNCATED', 'DELTA_CORRUPT']) t.ok(seen.get(c), `mutations reached ${c}`)
   t.ok(rebuilt < 60, 'almost every mutation is detected')
 })

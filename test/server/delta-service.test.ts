@@ -18,6 +18,7 @@ import { BlobPatchBuilder } from '../../server/adapters/delta/blob-patch-builder
 import { InProcessQueue } from '../../server/adapters/queue/index.js'
 import { SignerOnlineSigner } from '../../server/adapters/signer/online-signer.js'
 import type { BuildOutcome } from '../../server/domain/deltas/delta-build.js'
+import { acceptedDeltaFormats } from '../../server/domain/deltas/delta-formats.js'
 import { DeltaService } from '../../server/domain/deltas/delta-service.js'
 import { JOBS } from '../../server/domain/jobs.js'
 import type { Release } from '../../server/domain/model.js'
@@ -26,7 +27,7 @@ import { imagePair } from '../helpers/deltas.js'
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex')
 
-async function setup(t: Test, wrap: (real: PatchBuilder) => PatchBuilder, attempts = 3, clock?: { now: Date }) {
+async function setup(t: Test, wrap: (real: PatchBuilder) => PatchBuilder, attempts = 3, clock?: { now: Date }, formatVersion: 1 | 2 = 1) {
   const dir = await mkdtemp(join(tmpdir(), 'slipway-delta-retry-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   const repos = await openRepositories({ sqlitePath: join(dir, 'db.sqlite') })
@@ -36,7 +37,7 @@ async function setup(t: Test, wrap: (real: PatchBuilder) => PatchBuilder, attemp
   const queue = new InProcessQueue()
   t.teardown(() => queue.close())
   const workDir = join(dir, 'work')
-  const builder = wrap(new BlobPatchBuilder(blobs, { memoryBudget: 256 << 20, workDir }))
+  const builder = wrap(new BlobPatchBuilder(blobs, { memoryBudget: 256 << 20, workDir, formatVersion }))
   const signer = new SignerOnlineSigner(FileKeySigner.generate('ed25519'), 'file')
   const fleet = { topInstalled: async () => [] }
   const opts = { offerRatio: 0.7, topSources: 3, attempts, backoffMs: 50 }
@@ -141,4 +142,23 @@ t.test('offerFor re-signs delta metadata that expires within 7 days, and keeps i
   t.ok(Date.parse(later.metadata.signed.expires as string) > expires, 're-signed with a later expiry')
   t.match(later.metadata.signed, { sourceSha256: s.v1.sha256, targetSha256: s.v2.sha256, patchSha256: d.patchSha256, patchLength: d.patchLength })
   t.equal((await s.deltas.get(d.id)).metadata, JSON.stringify(later.metadata), 'the new signature is stored')
+})
+
+t.test('a format-2 delta is offered only to devices whose applier reports format 2 with the builder\'s zlib', async (t) => {
+  const s = await setup(t, (real) => real, 3, undefined, 2)
+  const d = await s.settled((await s.deltas.request(s.v1.id, s.v2.id)).id)
+  t.equal(d.state, 'ready')
+  t.match(JSON.parse(d.metadata as string), { signed: { format: 'slipway-delta-v2' } })
+  t.equal(await s.deltas.offerFor(s.v1.sha256, s.v2), undefined, 'a device that reports nothing takes version 1 only')
+  const zlib = process.versions.zlib
+  t.equal(await s.deltas.offerFor(s.v1.sha256, s.v2, acceptedDeltaFormats(`slipway-delta-v1, slipway-delta-v2;zlib=0.0-other`, zlib)), undefined, 'another zlib: no')
+  t.ok(await s.deltas.offerFor(s.v1.sha256, s.v2, acceptedDeltaFormats(`slipway-delta-v1, slipway-delta-v2;zlib=${zlib}`, zlib)), 'same zlib: offered')
+})
+
+t.test('acceptedDeltaFormats: version 1 always, version 2 only with a matching zlib', async (t) => {
+  t.same(acceptedDeltaFormats(undefined, '1.3'), ['slipway-delta-v1'])
+  t.same(acceptedDeltaFormats('slipway-delta-v2', '1.3'), ['slipway-delta-v1'], 'v2 without its zlib')
+  t.same(acceptedDeltaFormats(' slipway-delta-v1 ,slipway-delta-v2; zlib=1.3', '1.3'), ['slipway-delta-v1', 'slipway-delta-v2'])
+  t.same(acceptedDeltaFormats('slipway-delta-v2;zlib=1.3', undefined), ['slipway-delta-v1'])
+  t.same(acceptedDeltaFormats('garbage;;,,', '1.3'), ['slipway-delta-v1'])
 })

@@ -194,7 +194,7 @@ function checkHeader(h: DeltaHeader, limits: ApplyLimits, expectedTarget?: strin
 async function readOp(reader: ByteReader, header: DeltaHeader) {
   const b = await reader.read(OP_HEADER_SIZE)
   if (!b) throw new DeltaError('DELTA_TRUNCATED', 'patch ends before its last op')
-  const op = decodeOpHeader(b)
+  const op = decodeOpHeader(b, header.version)
   if (op.payloadLength > header.maxPayload) {
     throw new DeltaError('DELTA_CORRUPT', 'op payload is larger than the header allows', {
       payloadLength: op.payloadLength,

@@ -27,6 +27,8 @@ export type DeltaErrorCode =
   | 'DELTA_SIZE_LIMIT'
   /** resume state does not match this patch or the target prefix on disk */
   | 'DELTA_RESUME_MISMATCH'
+  /** a MEMBER op's re-encoded stream differs from the bytes the builder recorded (format v2; nothing of the op is written) */
+  | 'DELTA_MEMBER_MISMATCH'
 
 export class DeltaError extends CodedError<DeltaErrorCode> {}
 

@@ -2,23 +2,41 @@ import { createHash } from 'node:crypto'
 import { DeltaError } from './errors.js'
 
 /**
- * Slipway delta format, version 1 (see client-sdk/DELTA-FORMAT.md). Everything is
+ * Slipway delta format, versions 1 and 2 (see client-sdk/DELTA-FORMAT.md). Everything is
  * little-endian. A patch is a 128-byte header followed by `opCount` operations, each an
  * 80-byte op header plus `payloadLength` bytes of payload, in target order.
  */
 export const MAGIC = Buffer.from('SLPDELTA', 'latin1')
+/** the version the builder writes unless asked for 2 */
 export const FORMAT_VERSION = 1
+/** version 2 adds the MEMBER op: a compressed stream inside the image, diffed inside its compression */
+export const FORMAT_VERSION_2 = 2
 /** The `format` string of signed delta metadata (signing/metadata/delta.ts) for patches in this format. */
 export const FORMAT_NAME = 'slipway-delta-v1'
+export const FORMAT_NAME_V2 = 'slipway-delta-v2'
+export const formatName = (version: number): string => (version === FORMAT_VERSION_2 ? FORMAT_NAME_V2 : FORMAT_NAME)
+
+/**
+ * The poll header in which the agent reports the delta formats its applier takes. A
+ * MEMBER op is re-encoded with the device's own zlib, which must give the builder's
+ * bytes, so version 2 carries the zlib version of this Node; a server offers a v2 patch
+ * only when it equals its builder's. A device that sends nothing gets version 1.
+ */
+export const DELTA_FORMATS_HEADER = 'slipway-delta-formats'
+export const deltaFormatsHeader = (): string => `${FORMAT_NAME}, ${FORMAT_NAME_V2};zlib=${process.versions.zlib ?? 'none'}`
 export const HEADER_SIZE = 128
 export const OP_HEADER_SIZE = 80
 /** a control entry is at most three 10-byte varints */
 export const MAX_CONTROL_ENTRY = 30
+/** bytes at the start of a MEMBER op's payload that say how to decode and re-encode it */
+export const MEMBER_DESCRIPTOR_SIZE = 24
 
-export const OpType = { COPY: 1, REPLACE: 2, BSDIFF: 3 } as const
+export const OpType = { COPY: 1, REPLACE: 2, BSDIFF: 3, MEMBER: 4 } as const
 export type OpType = (typeof OpType)[keyof typeof OpType]
 
 export interface DeltaHeader {
+  /** 1 (default) or 2: a version-1 applier refuses 2, so MEMBER ops are only sent to devices that report it */
+  version?: number
   sourceSize: number
   targetSize: number
   opCount: number
@@ -33,11 +51,14 @@ export interface OpHeader {
   payloadLength: number
   targetOffset: number
   targetLength: number
-  /** COPY: where the bytes come from; BSDIFF: start of the source extent the control stream addresses */
+  /**
+   * COPY: where the bytes come from; BSDIFF: start of the source extent the control stream
+   * addresses; MEMBER: start of the source's compressed member (its decoded bytes are the extent)
+   */
   srcOffset: number
-  /** COPY: equals targetLength; BSDIFF: length of that extent; REPLACE: 0 */
+  /** COPY: equals targetLength; BSDIFF: length of that extent; MEMBER: length of that member (0: none); REPLACE: 0 */
   srcLength: number
-  /** BSDIFF only: compressed lengths of the control and diff streams; extra is the rest */
+  /** BSDIFF and MEMBER: compressed lengths of the control and diff streams; extra is the rest */
   ctrlLength: number
   diffLength: number
   /** sha256 of the bytes this op writes to [targetOffset, targetOffset + targetLength) */
@@ -58,8 +79,8 @@ function u64(buf: Buffer, at: number, field: string): number {
 export function encodeHeader(h: DeltaHeader): Buffer {
   const b = Buffer.alloc(HEADER_SIZE)
   MAGIC.copy(b, 0)
-  b.writeUInt16LE(FORMAT_VERSION, 8)
-  b.writeUInt16LE(0, 10) // flags: none defined in v1
+  b.writeUInt16LE(h.version ?? FORMAT_VERSION, 8)
+  b.writeUInt16LE(0, 10) // flags: none defined
   b.writeUInt32LE(HEADER_SIZE, 12)
   b.writeBigUInt64LE(BigInt(h.sourceSize), 16)
   b.writeBigUInt64LE(BigInt(h.targetSize), 24)
@@ -76,7 +97,7 @@ export function encodeHeader(h: DeltaHeader): Buffer {
 export function decodeHeader(b: Buffer): DeltaHeader {
   if (!b.subarray(0, 8).equals(MAGIC)) throw new DeltaError('DELTA_BAD_MAGIC', 'not a Slipway delta (bad magic)')
   const version = b.readUInt16LE(8)
-  if (version !== FORMAT_VERSION) {
+  if (version !== FORMAT_VERSION && version !== FORMAT_VERSION_2) {
     throw new DeltaError('DELTA_UNSUPPORTED', `unsupported delta format version ${version}`, { version })
   }
   if (!sha256(b.subarray(0, 112)).subarray(0, 16).equals(b.subarray(112, 128))) {
@@ -86,6 +107,7 @@ export function decodeHeader(b: Buffer): DeltaHeader {
     throw new DeltaError('DELTA_UNSUPPORTED', 'unknown delta header flags or length')
   }
   return {
+    version,
     sourceSize: u64(b, 16, 'sourceSize'),
     targetSize: u64(b, 24, 'targetSize'),
     opCount: u64(b, 32, 'opCount'),
@@ -109,10 +131,11 @@ export function encodeOpHeader(op: OpHeader): Buffer {
   return b
 }
 
-/** Decodes and checks everything that can be checked without the payload. */
-export function decodeOpHeader(b: Buffer): OpHeader {
+/** Decodes and checks everything that can be checked without the payload; MEMBER ops only in version 2. */
+export function decodeOpHeader(b: Buffer, version = FORMAT_VERSION): OpHeader {
   const type = b.readUInt8(0)
-  if (type !== OpType.COPY && type !== OpType.REPLACE && type !== OpType.BSDIFF) {
+  const known = type === OpType.COPY || type === OpType.REPLACE || type === OpType.BSDIFF || (type === OpType.MEMBER && version >= FORMAT_VERSION_2)
+  if (!known) {
     throw new DeltaError('DELTA_UNSUPPORTED', `unknown delta op type ${type}`, { type })
   }
   if (b.readUIntLE(1, 3) !== 0) throw new DeltaError('DELTA_CORRUPT', 'reserved op header bytes are not zero')
@@ -130,9 +153,12 @@ export function decodeOpHeader(b: Buffer): OpHeader {
   const bad = (why: string) => new DeltaError('DELTA_CORRUPT', `invalid op header: ${why}`, { op: { ...op, sha256: undefined } })
   if (op.targetLength === 0) throw bad('empty op')
   if (type === OpType.COPY && (op.payloadLength !== 0 || op.srcLength !== op.targetLength)) throw bad('COPY fields')
-  if (type !== OpType.BSDIFF && (op.ctrlLength !== 0 || op.diffLength !== 0)) throw bad('stream lengths on a non-BSDIFF op')
+  const streams = type === OpType.BSDIFF || type === OpType.MEMBER
+  if (!streams && (op.ctrlLength !== 0 || op.diffLength !== 0)) throw bad('stream lengths on an op without streams')
   if (type === OpType.REPLACE && (op.srcOffset !== 0 || op.srcLength !== 0)) throw bad('REPLACE has a source extent')
-  if (type === OpType.BSDIFF && op.ctrlLength + op.diffLength > op.payloadLength) throw bad('stream lengths exceed payload')
+  // a MEMBER payload starts with its member descriptor (member.ts), then the three streams
+  const before = type === OpType.MEMBER ? MEMBER_DESCRIPTOR_SIZE : 0
+  if (streams && before + op.ctrlLength + op.diffLength > op.payloadLength) throw bad('stream lengths exceed payload')
   return op
 }
 

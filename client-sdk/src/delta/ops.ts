@@ -1,6 +1,7 @@
 import { BrotliReader } from './brotli-reader.js'
 import { DeltaError } from './errors.js'
-import { OpType, type OpHeader } from './format.js'
+import { MEMBER_DESCRIPTOR_SIZE, OpType, type OpHeader } from './format.js'
+import { decodeDescriptor, inflateMember, recompressMember } from './member.js'
 import { IO_CHUNK, readExactly, type SourceReader, type TargetWriter } from './streams.js'
 
 /** Decoded bytes handed out per step: small against the budget, large enough that per-call costs vanish. */
@@ -35,7 +36,10 @@ export class OpRunner {
       })
     }
     if (op.type === OpType.REPLACE) return this.replace(op, payload)
-    return this.bsdiff(op, payload)
+    if (op.type === OpType.MEMBER) return this.member(op, payload)
+    this.checkExtent(op)
+    const read = (buf: Buffer, at: number) => readExactly(this.source, buf, op.srcOffset + at)
+    return this.bsdiff(payload, op, op.targetLength, op.srcLength, read, (b) => this.out.push(b))
   }
 
   close(): void {
@@ -75,13 +79,45 @@ export class OpRunner {
   }
 
   /**
+   * A compressed member (format v2): decode the source's member, run the inner bsdiff
+   * streams against its decoded bytes, re-encode the result with the recorded parameters
+   * and check it byte for byte before any of it is written. Decoded sizes are declared in
+   * the descriptor and capped by the op limit before anything is allocated.
+   */
+  private async member(op: OpHeader, payload: Buffer) {
+    const d = decodeDescriptor(payload)
+    for (const [field, v] of [['sourceRawLength', d.sourceRawLength], ['targetRawLength', d.targetRawLength], ['srcLength', op.srcLength]] as const) {
+      if (v > this.maxOpTarget) throw new DeltaError('DELTA_SIZE_LIMIT', `member ${field} ${v} exceeds the limit ${this.maxOpTarget}`, { field, limit: this.maxOpTarget })
+    }
+    this.checkExtent(op)
+    const compressed = Buffer.allocUnsafe(op.srcLength)
+    await readExactly(this.source, compressed, op.srcOffset)
+    const old = op.srcLength > 0 ? inflateMember(compressed, d.sourceRawLength, 'source') : Buffer.alloc(0)
+    if (op.srcLength === 0 && d.sourceRawLength !== 0) throw new DeltaError('DELTA_CORRUPT', 'member op without a source declares source bytes')
+    const raw = Buffer.allocUnsafe(d.targetRawLength)
+    let at = 0
+    const read = async (buf: Buffer, pos: number) => void old.copy(buf, 0, pos, pos + buf.length)
+    const emit = async (b: Buffer) => void (at += b.copy(raw, at))
+    await this.bsdiff(payload.subarray(MEMBER_DESCRIPTOR_SIZE), op, d.targetRawLength, old.length, read, emit)
+    await this.out.push(recompressMember(d, raw, op.targetLength, op.sha256))
+  }
+
+  /**
    * bsdiff semantics (Percival's BSDIFF40, streams re-encoded with brotli): each control
    * entry (x, y, z) adds x diff bytes to the source at oldpos, copies y extra bytes, then
-   * moves oldpos by z. oldpos is relative to the op's source extent and must stay inside it.
+   * moves oldpos by z. oldpos is relative to the extent (`srcLength` bytes that `read`
+   * serves) and must stay inside it. `targetLength` bytes go to `emit`.
    */
-  private async bsdiff(op: OpHeader, payload: Buffer) {
-    this.checkExtent(op)
-    const { ctrl, diff, extra, scratch, out } = this
+  private async bsdiff(
+    payload: Buffer,
+    lengths: Pick<OpHeader, 'ctrlLength' | 'diffLength'>,
+    targetLength: number,
+    srcLength: number,
+    read: (buf: Buffer, at: number) => Promise<void>,
+    emit: (b: Buffer) => Promise<void>,
+  ) {
+    const { ctrl, diff, extra, scratch } = this
+    const op = { ...lengths, targetLength, srcLength }
     // a control entry writes ≥ 1 byte (seek-only entries may not repeat) and takes ≤ 30 bytes;
     // real ones take ~4, so 4 bytes per output byte is generous and still bounded
     ctrl.begin(payload.subarray(0, op.ctrlLength), 4 * op.targetLength + 64, 'control')
@@ -110,20 +146,20 @@ export class OpRunner {
       }
       for (let done = 0; done < x; ) {
         const buf = scratch.subarray(0, Math.min(IO_CHUNK, x - done))
-        await readExactly(this.source, buf, op.srcOffset + oldpos + done)
+        await read(buf, oldpos + done)
         for (let at = 0; at < buf.length; ) {
           const d = diff.read(buf.length - at)
           if (d.length === 0) throw new DeltaError('DELTA_CORRUPT', 'diff stream ends before its control says', { x })
           for (let i = 0; i < d.length; i++) buf[at + i] = buf[at + i]! + d[i]! // Uint8Array store wraps mod 256, as bspatch does
           at += d.length
         }
-        await out.push(buf)
+        await emit(buf)
         done += buf.length
       }
       for (let done = 0; done < y; ) {
         const e = extra.read(y - done)
         if (e.length === 0) throw new DeltaError('DELTA_CORRUPT', 'extra stream ends before its control says', { y })
-        await out.push(e)
+        await emit(e)
         done += e.length
       }
       produced += x + y

@@ -5,6 +5,7 @@
  * code, a 2xx body of the wrong shape → SERVER_RESPONSE_INVALID).
  */
 import { canonicalWire } from '../../../signing/canonical-json.js'
+import { DELTA_FORMATS_HEADER, deltaFormatsHeader } from '../delta/format.js'
 import { AgentError } from '../errors.js'
 import type { DeviceKey } from '../identity/device-key.js'
 import { signRequest } from '../identity/request-signer.js'
@@ -168,7 +169,12 @@ export class DeviceApi {
 
   async poll(etag?: string): Promise<PollResult> {
     const url = this.url('/v1/device/update')
-    const res = await this.#send('GET', url, { accept: 'application/json', ...(etag ? { 'if-none-match': etag } : {}) }, true)
+    const res = await this.#send('GET', url, {
+      accept: 'application/json',
+      // the delta formats this applier takes (format v2 names its zlib): the server offers no other
+      [DELTA_FORMATS_HEADER]: deltaFormatsHeader(),
+      ...(etag ? { 'if-none-match': etag } : {}),
+    }, true)
     const interval = intervalOf(res.headers[POLL_INTERVAL_HEADER])
     const withInterval = interval ? { pollIntervalSeconds: interval } : {}
     if (res.status === 204) return { kind: 'none', ...withInterval }

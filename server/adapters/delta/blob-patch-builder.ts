@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { FORMAT_NAME } from '../../../client-sdk/src/delta/index.js'
+import { formatName } from '../../../client-sdk/src/delta/index.js'
 import { DeltaBuildError, makeDelta } from '../../delta/index.js'
 import { DeltaBuildFailure, SlipwayError } from '../../domain/errors.js'
 import type { BlobStore, BuiltPatch, PatchBuilder } from '../../domain/ports/infrastructure.js'
@@ -20,15 +20,22 @@ export interface BlobPatchBuilderOptions {
   memoryBudget: number
   /** scratch folder (temp copies of S3 images, bsdiff windows, the patch before it is stored) */
   workDir: string
+  /**
+   * 2: diff inside compressed members (format v2). The signed metadata then names
+   * slipway-delta-v2 for every patch, so only devices reporting it are offered them.
+   */
+  formatVersion?: 1 | 2
 }
 
 export class BlobPatchBuilder implements PatchBuilder {
-  readonly format = FORMAT_NAME
+  readonly format: string
 
   constructor(
     private readonly blobs: BlobStore,
     private readonly opts: BlobPatchBuilderOptions,
-  ) {}
+  ) {
+    this.format = formatName(opts.formatVersion ?? 1)
+  }
 
   async build(input: { sourceSha256: string; targetSha256: string }, onProgress?: (builtBytes: number) => void): Promise<BuiltPatch> {
     await mkdir(this.opts.workDir, { recursive: true })
@@ -41,6 +48,7 @@ export class BlobPatchBuilder implements PatchBuilder {
         makeDelta(source, target, patchPath, {
           memoryBudget: this.opts.memoryBudget,
           tmpDir: dir,
+          formatVersion: this.opts.formatVersion ?? 1,
           ...(onProgress ? { onProgress: (done: number) => onProgress(done) } : {}),
         }).catch((e: unknown) => {
           throw translate(e)

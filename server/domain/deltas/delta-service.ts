@@ -11,6 +11,7 @@ import { JOBS } from '../jobs.js'
 import type { DeltaRecord, Release } from '../model.js'
 import type { BlobStore, FleetVersions, JobQueue, OnlineSigner, PatchBuilder } from '../ports/infrastructure.js'
 import type { DeltaListQuery, DeltaRepository, ReleaseRepository } from '../ports/repositories.js'
+import { DELTA_FORMAT_V1 } from './delta-formats.js'
 
 export interface DeltaServiceOptions extends DeltaBuildOptions {
   /** deltas planned per published release: the N most installed source versions (0 = none) */
@@ -101,11 +102,14 @@ export class DeltaService {
   /**
    * The delta a device with `installedSha256` gets for `target`, or undefined (full
    * image). Only ready deltas are offered: built, verified, and patchLength <
-   * offerRatio × the compressed full image. Metadata close to expiry is re-signed.
+   * offerRatio × the compressed full image, in a format the device's applier takes
+   * (`formats`, default version 1 only). Metadata close to expiry is re-signed.
    */
-  async offerFor(installedSha256: string, target: Release): Promise<DeltaOffer | undefined> {
+  async offerFor(installedSha256: string, target: Release, formats: readonly string[] = [DELTA_FORMAT_V1]): Promise<DeltaOffer | undefined> {
     const rows = await this.deltas.listByContent(installedSha256, target.sha256)
-    const ready = rows.find((d) => d.state === 'ready' && d.metadata !== null && d.patchSha256 !== null && d.patchLength !== null)
+    const ready = rows.find(
+      (d) => d.state === 'ready' && d.metadata !== null && d.patchSha256 !== null && d.patchLength !== null && formats.includes(formatOf(d.metadata)),
+    )
     if (!ready) return undefined
     let metadata = JSON.parse(ready.metadata as string) as { signed?: { expires?: string } }
     const expires = Date.parse(metadata.signed?.expires ?? '')
@@ -161,6 +165,12 @@ export class DeltaService {
     if (!r) throw notFound('RELEASE_NOT_FOUND', `no release ${ref}`, { release: ref })
     return r
   }
+}
+
+/** the `format` of signed delta metadata; metadata without one predates format 2 */
+function formatOf(metadata: string): string {
+  const signed = (JSON.parse(metadata) as { signed?: { format?: unknown } }).signed
+  return typeof signed?.format === 'string' ? signed.format : DELTA_FORMAT_V1
 }
 
 function checkPair(from: Release, to: Release): void {

@@ -17,7 +17,8 @@ import { announceNothing, rolloutTopic, type Announce } from '../live-changes.js
 
 /** Where deltas come from (the delta service); undefined when none is ready. */
 export interface DeltaOffers {
-  offerFor(installedSha256: string, target: Release): Promise<{ metadata: unknown; patchSha256: string; patchLength: number } | undefined>
+  /** `formats`: the delta formats the device's applier takes (default: version 1 only) */
+  offerFor(installedSha256: string, target: Release, formats?: readonly string[]): Promise<{ metadata: unknown; patchSha256: string; patchLength: number } | undefined>
 }
 
 export type PollResult =
@@ -50,8 +51,11 @@ export class AssignmentService {
     private readonly now: () => Date = () => new Date(),
   ) {}
 
-  /** `known`: what authentication just read (device, installed set, assignment; maybe cached); else it is read here. */
-  async poll(deviceId: string, ifNoneMatch: string | undefined, known?: DevicePollContext): Promise<PollResult> {
+  /**
+   * `known`: what authentication just read (device, installed set, assignment; maybe cached); else it is read here.
+   * `deltaFormats`: what the device's applier takes (delta-formats.ts), for a newly issued assignment's delta.
+   */
+  async poll(deviceId: string, ifNoneMatch: string | undefined, known?: DevicePollContext, deltaFormats?: readonly string[]): Promise<PollResult> {
     // `known` may come from the poll cache: a device holding an ETag other than the one
     // we have shows our copy may be behind (a notice still on its way), so read the database
     const trusted = known && (ifNoneMatch === undefined || ifNoneMatch === known.assignment?.etag) ? known : undefined
@@ -63,7 +67,7 @@ export class AssignmentService {
     if (!desired) return { kind: 'none', pollIntervalSeconds: this.pollIntervalSeconds }
     let stored = current
     const same = current && !current.withdrawnAt && current.rolloutId === desired.rollout.id && current.releaseId === desired.release.id && current.action === desired.action
-    if (!same || Date.parse(current!.expiresAt) - this.now().getTime() < RESIGN_BEFORE_MS) stored = await this.issue(device, current, desired)
+    if (!same || Date.parse(current!.expiresAt) - this.now().getTime() < RESIGN_BEFORE_MS) stored = await this.issue(device, current, desired, deltaFormats)
     if (ifNoneMatch !== undefined && ifNoneMatch === stored!.etag) return { kind: 'not-modified', etag: stored!.etag, pollIntervalSeconds: this.pollIntervalSeconds }
     return { kind: 'assignment', etag: stored!.etag, body: stored!.body, pollIntervalSeconds: this.pollIntervalSeconds }
   }
@@ -116,10 +120,10 @@ export class AssignmentService {
     return prev
   }
 
-  private async issue(device: DeviceWithInstalled, current: StoredAssignment | undefined, d: Desired): Promise<StoredAssignment> {
+  private async issue(device: DeviceWithInstalled, current: StoredAssignment | undefined, d: Desired, deltaFormats?: readonly string[]): Promise<StoredAssignment> {
     const counter = (current?.counter ?? 0) + 1
     const inst = device.installed.find((i) => i.name === d.release.name)
-    const offer = d.action === 'install' && inst && this.deltas ? await this.deltas.offerFor(inst.sha256, d.release) : undefined
+    const offer = d.action === 'install' && inst && this.deltas ? await this.deltas.offerFor(inst.sha256, d.release, deltaFormats) : undefined
     const deltaFields = offer && (offer.metadata as { signed: { sourceSha256: string; targetSha256: string; patchSha256: string; patchLength: number; format: string } }).signed
     const wire = await this.signer.signAssignment({
       deviceId: device.id,

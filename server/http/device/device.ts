@@ -4,6 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Counter } from 'prom-client'
 import { Type } from 'typebox'
 import { invalid } from '../../domain/errors.js'
+import { acceptedDeltaFormats } from '../../domain/deltas/delta-formats.js'
 import { DeviceAuthService } from '../../domain/trust/device-auth-service.js'
 import type { Services } from '../../services.js'
 import { deviceOf, devicePrincipalOf, deviceRequestOf, requireDevice } from '../auth.js'
@@ -110,7 +111,11 @@ export const deviceRoutes =
         schema: {
           tags: ['device'],
           summary: 'The poll: 204 nothing to do, 200 a signed assignment, 304 unchanged',
-          headers: Type.Object({ 'if-none-match': Type.Optional(Type.String({ maxLength: 128 })) }),
+          headers: Type.Object({
+            'if-none-match': Type.Optional(Type.String({ maxLength: 128 })),
+            /** the delta formats the agent's applier takes (domain/deltas/delta-formats.ts) */
+            'slipway-delta-formats': Type.Optional(Type.String({ maxLength: 256 })),
+          }),
           response: { 200: PollOfferSchema, 204: Empty, 304: Empty, ...errors(401, 403) },
         },
       },
@@ -123,7 +128,9 @@ export const deviceRoutes =
         }
         // a pending claimant is not the device: only a proven device counts as seen
         await services.devices.seen(ctx)
-        const r = await assignments.poll(deviceId, request.headers['if-none-match'], ctx)
+        // the builder runs in this Node (or a worker of the same build): its zlib decides format 2
+        const formats = acceptedDeltaFormats(request.headers['slipway-delta-formats'], process.versions.zlib)
+        const r = await assignments.poll(deviceId, request.headers['if-none-match'], ctx, formats)
         reply.header(POLL_INTERVAL_HEADER, String(r.pollIntervalSeconds))
         polls?.inc({ result: r.kind })
         if (r.kind === 'none') return reply.status(204).send()

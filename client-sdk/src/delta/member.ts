@@ -1,0 +1,99 @@
+import { createHash } from 'node:crypto'
+import { deflateRawSync, inflateRawSync } from 'node:zlib'
+import { DeltaError } from './errors.js'
+import { MEMBER_DESCRIPTOR_SIZE } from './format.js'
+
+/**
+ * A MEMBER op's descriptor (format version 2): how the compressed stream inside the image
+ * is decoded on the device and re-encoded to the exact bytes the builder recorded. The
+ * builder writes a member only after it has re-encoded it with these parameters itself
+ * and got every byte back (DELTA-FORMAT.md "MEMBER").
+ */
+export interface MemberDescriptor {
+  /** 1: raw deflate (RFC 1951; the body of a gzip file or of a zip entry) */
+  codec: number
+  /** zlib deflate parameters that reproduce the member */
+  level: number
+  windowBits: number
+  memLevel: number
+  strategy: number
+  /** decoded length of the source's member (0 when the op has none) */
+  sourceRawLength: number
+  /** decoded length of the target's member: what the inner bsdiff streams produce */
+  targetRawLength: number
+}
+
+export const MemberCodec = { DEFLATE: 1 } as const
+
+export function encodeDescriptor(d: MemberDescriptor): Buffer {
+  const b = Buffer.alloc(MEMBER_DESCRIPTOR_SIZE)
+  b.writeUInt8(d.codec, 0)
+  b.writeUInt8(d.level, 1)
+  b.writeUInt8(d.windowBits, 2)
+  b.writeUInt8(d.memLevel, 3)
+  b.writeUInt8(d.strategy, 4)
+  b.writeBigUInt64LE(BigInt(d.sourceRawLength), 8)
+  b.writeBigUInt64LE(BigInt(d.targetRawLength), 16)
+  return b
+}
+
+export function decodeDescriptor(payload: Buffer): MemberDescriptor {
+  if (payload.length < MEMBER_DESCRIPTOR_SIZE) throw new DeltaError('DELTA_CORRUPT', 'member op payload is shorter than its descriptor')
+  const codec = payload.readUInt8(0)
+  if (codec !== MemberCodec.DEFLATE) throw new DeltaError('DELTA_UNSUPPORTED', `unknown member codec ${codec}`, { codec })
+  const size = (at: number) => {
+    const v = payload.readBigUInt64LE(at)
+    if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new DeltaError('DELTA_SIZE_LIMIT', 'member length is out of range')
+    return Number(v)
+  }
+  const d: MemberDescriptor = {
+    codec,
+    level: payload.readUInt8(1),
+    windowBits: payload.readUInt8(2),
+    memLevel: payload.readUInt8(3),
+    strategy: payload.readUInt8(4),
+    sourceRawLength: size(8),
+    targetRawLength: size(16),
+  }
+  // the ranges zlib accepts for raw deflate; anything else is not something our builder writes
+  const ok = d.level <= 9 && d.windowBits >= 9 && d.windowBits <= 15 && d.memLevel >= 1 && d.memLevel <= 9 && d.strategy <= 4
+  if (!ok || payload.readUIntLE(5, 3) !== 0) throw new DeltaError('DELTA_CORRUPT', 'invalid member descriptor', { descriptor: d })
+  return d
+}
+
+const params = (d: MemberDescriptor) => ({ level: d.level, windowBits: d.windowBits, memLevel: d.memLevel, strategy: d.strategy })
+
+/**
+ * Decodes a raw deflate member that must decode to exactly `declared` bytes. The cap
+ * makes a codec bomb (a member that decodes to more than its descriptor says) an error
+ * once `declared` bytes are out, never an allocation beyond them.
+ */
+export function inflateMember(compressed: Buffer, declared: number, what: string): Buffer {
+  let raw: Buffer
+  try {
+    raw = inflateRawSync(compressed, { maxOutputLength: Math.max(1, declared) })
+  } catch (e) {
+    const code = (e as { code?: string }).code
+    const why = code === 'ERR_BUFFER_TOO_LARGE' ? 'decodes to more than its declared size' : 'is not a valid deflate stream'
+    throw new DeltaError('DELTA_CORRUPT', `${what} member ${why}`, { declared }, { cause: e })
+  }
+  if (raw.length !== declared) throw new DeltaError('DELTA_CORRUPT', `${what} member decodes to ${raw.length} bytes, not the declared ${declared}`)
+  return raw
+}
+
+/** Re-encodes the rebuilt member; DELTA_MEMBER_MISMATCH unless it is byte for byte what the builder recorded. */
+export function recompressMember(d: MemberDescriptor, raw: Buffer, length: number, sha256: Buffer): Buffer {
+  const out = deflateRawSync(raw, params(d))
+  if (out.length !== length || !createHash('sha256').update(out).digest().equals(sha256)) {
+    throw new DeltaError('DELTA_MEMBER_MISMATCH', 're-encoding the member does not give the recorded bytes (another zlib than the builder’s?)', {
+      expectedLength: length,
+      actualLength: out.length,
+    })
+  }
+  return out
+}
+
+/** The same re-encoding on the builder, for its round-trip proof. */
+export function deflateMember(d: Pick<MemberDescriptor, 'level' | 'windowBits' | 'memLevel' | 'strategy'>, raw: Buffer): Buffer {
+  return deflateRawSync(raw, { level: d.level, windowBits: d.windowBits, memLevel: d.memLevel, strategy: d.strategy })
+}
