@@ -56,6 +56,7 @@ export const areas = {
     tests: [
       'test/client-sdk/delta-format-edges.test.ts',
       'test/client-sdk/delta-ops-edges.test.ts',
+      'test/client-sdk/delta-ops-survivors.test.ts',
       'test/client-sdk/delta-apply.test.ts',
       'test/client-sdk/delta-fuzz.test.ts',
     ],
