@@ -16,6 +16,7 @@ import {
   encodeHeader,
   encodeOpHeader,
   FORMAT_NAME,
+  FORMAT_NAME_V2,
   HEADER_SIZE,
   MAGIC,
   MAX_CONTROL_ENTRY,
@@ -26,6 +27,7 @@ import {
   type DeltaHeader,
   type OpHeader,
 } from '../../client-sdk/src/delta/index.js'
+import { MEMBER_DESCRIPTOR_SIZE } from '../../client-sdk/src/delta/format.js'
 
 const sha = (s: string) => createHash('sha256').update(s).digest()
 const MAX_SAFE = Number.MAX_SAFE_INTEGER // 2^53 - 1
@@ -62,7 +64,9 @@ t.test('constants of the format', async (t) => {
   t.equal(HEADER_SIZE, 128)
   t.equal(OP_HEADER_SIZE, 80)
   t.equal(MAX_CONTROL_ENTRY, 30)
-  t.same(OpType, { COPY: 1, REPLACE: 2, BSDIFF: 3 })
+  t.same(OpType, { COPY: 1, REPLACE: 2, BSDIFF: 3, MEMBER: 4 })
+  t.equal(FORMAT_NAME_V2, 'slipway-delta-v2')
+  t.equal(MEMBER_DESCRIPTOR_SIZE, 24)
 })
 
 t.test('the header: every field at its offset, little-endian, sealed by a truncated sha256', async (t) => {
