@@ -20,13 +20,12 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { createWriteStream } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises'
-import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { freePort } from '../helpers/net.js'
 import { rawTusRefusals } from './refusal-tus.js'
-import { startNginx, nginxTest } from '../helpers/nginx.js'
+import { runNginx, startNginx } from '../helpers/nginx.js'
 import { makeTls } from '../helpers/tls.js'
 
 const BIN = fileURLToPath(new URL('../../server/bin/slipway.mjs', import.meta.url))
@@ -78,18 +77,8 @@ http {
   }
 }
 `)
-  nginxTest(conf, prefix)
-  const child = spawn('nginx', ['-p', prefix, '-e', join(prefix, 'error.log'), '-c', conf, '-g', 'daemon off; master_process on;'], { stdio: 'ignore', detached: true })
-  const exited = new Promise((r) => child.once('exit', r))
-  for (let i = 0; i < 150; i++) {
-    const up = await new Promise<boolean>((r) => {
-      const s = connect(tls, '127.0.0.1', () => (s.destroy(), r(true)))
-      s.on('error', () => r(false))
-    })
-    if (up) break
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  return { plain: `http://127.0.0.1:${plain}`, tls: `https://127.0.0.1:${tls}`, stop: async () => { process.kill(-child.pid!, 'SIGTERM'); await exited } }
+  const nginx = await runNginx(conf, prefix, tls)
+  return { plain: `http://127.0.0.1:${plain}`, tls: nginx.url, stop: () => nginx.stop() }
 }
 
 async function main() {

@@ -6,6 +6,7 @@
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { connect } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { freePort } from './net.js'
@@ -61,26 +62,28 @@ export interface RunningNginx {
   stop(): Promise<void>
 }
 
-/** Starts nginx in the foreground (its own process group) and waits for the port. */
+/** Starts nginx in the foreground (its own process group) with the deployed config rendered for this machine. */
 export async function startNginx(r: Omit<NginxRender, 'port'>): Promise<RunningNginx> {
   const { conf, port } = await writeNginxConf(r)
-  nginxTest(conf, r.prefix)
-  const child = spawn('nginx', ['-p', r.prefix, '-e', join(r.prefix, 'error.log'), '-c', conf, '-g', 'daemon off; master_process on;'], {
+  return runNginx(conf, r.prefix, port)
+}
+
+/** Checks `conf` (`nginx -t`), starts nginx on it in its own process group and waits until `port` accepts. */
+export async function runNginx(conf: string, prefix: string, port: number): Promise<RunningNginx> {
+  nginxTest(conf, prefix)
+  const child = spawn('nginx', ['-p', prefix, '-e', join(prefix, 'error.log'), '-c', conf, '-g', 'daemon off; master_process on;'], {
     stdio: 'ignore',
     detached: true,
   })
   const exited = new Promise<void>((res) => child.once('exit', () => res()))
   const deadline = Date.now() + 15_000
   for (;;) {
-    const ok = await import('node:net').then(
-      (net) =>
-        new Promise<boolean>((res) => {
-          const s = net.connect(port, '127.0.0.1', () => (s.destroy(), res(true)))
-          s.on('error', () => res(false))
-        }),
-    )
+    const ok = await new Promise<boolean>((res) => {
+      const s = connect(port, '127.0.0.1', () => (s.destroy(), res(true)))
+      s.on('error', () => res(false))
+    })
     if (ok) break
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`nginx did not start: ${await readFile(join(r.prefix, 'error.log'), 'utf8').catch(() => '')}`)
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`nginx did not start: ${await readFile(join(prefix, 'error.log'), 'utf8').catch(() => '')}`)
     await new Promise((res) => setTimeout(res, 100))
   }
   return {
