@@ -168,7 +168,7 @@ async function hashRange(ctx: RegionContext, at: number, len: number): Promise<B
 }
 
 /** Applies the patch with the device's own code into a hashing sink: no second copy of the image on disk. */
-async function verifyPatch(oldPath: string, patchPath: string, targetSha: string): Promise<void> {
+export async function verifyPatch(oldPath: string, patchPath: string, targetSha: string): Promise<void> {
   const source = await openSource(oldPath)
   try {
     await applyDeltaStream(

@@ -1,3 +1,5 @@
 export { makeDelta, type MakeDeltaOptions, type MakeDeltaResult } from './builder.js'
 export { DeltaBuildError } from './bsdiff-window.js'
 export type { BuildStats } from './region.js'
+export { downgradeToV1, type DowngradeResult } from './downgrade.js'
+export { verifyPatch } from './builder.js'

@@ -1,0 +1,77 @@
+/**
+ * One patch per format per pair: the version-1 twin of a version-2 patch (MEMBER ops
+ * become REPLACE ops of the member's compressed bytes) rebuilds the same target with an
+ * applier that refuses version 2, and a version-1 patch has no twin.
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t, { type Test } from 'tap'
+import { applyDeltaStream, decodeHeader, decodeOpHeader, OpType } from '../../client-sdk/src/delta/index.js'
+import { downgradeToV1, verifyPatch } from '../../server/delta/index.js'
+import { DeltaBuildError } from '../../server/delta/bsdiff-window.js'
+import { chunked, hex, memSource, MemSink, sampleMemberDelta, writePatch } from '../client-sdk/delta-fixtures.js'
+
+async function files(t: Test, parts: Record<string, Buffer>) {
+  const dir = await mkdtemp(join(tmpdir(), 'slipway-downgrade-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const out: Record<string, string> = { dir }
+  for (const [name, data] of Object.entries(parts)) await writeFile((out[name] = join(dir, name)), data)
+  return out
+}
+
+function opTypes(patch: Buffer): number[] {
+  const { opCount, version } = decodeHeader(patch.subarray(0, 128))
+  const types: number[] = []
+  for (let at = 128, i = 0; i < opCount; i++) {
+    const op = decodeOpHeader(patch.subarray(at, at + 80), version)
+    types.push(op.type)
+    at += 80 + op.payloadLength
+  }
+  return types
+}
+
+t.test('a version-2 patch gets a version-1 twin that rebuilds the same target', async (t) => {
+  const s = await sampleMemberDelta()
+  const f = await files(t, { source: s.source, target: s.target, patch: s.patch })
+  const twinPath = join(f.dir!, 'twin')
+  const r = await downgradeToV1(f.patch!, f.target!, twinPath)
+  t.same(r && { replaced: r.replaced }, { replaced: 1 })
+  const twin = await readFile(twinPath)
+  t.equal(r?.size, twin.length)
+  const h = decodeHeader(twin.subarray(0, 128))
+  t.equal(h.version, 1)
+  t.same([h.sourceSize, h.targetSize, h.targetSha256.toString('hex')], [s.source.length, s.target.length, hex(s.target)])
+  t.same(opTypes(twin), [OpType.COPY, OpType.REPLACE], 'the MEMBER op became a REPLACE op; the COPY is unchanged')
+  t.same(opTypes(s.patch), [OpType.COPY, OpType.MEMBER])
+  const sink = new MemSink()
+  await applyDeltaStream({ source: memSource(s.source), patch: chunked(twin, 997), sink }, { expectedTargetSha256: hex(s.target) })
+  t.ok(sink.data.equals(s.target), 'the twin rebuilds the target byte for byte')
+  await verifyPatch(f.source!, twinPath, hex(s.target))
+  t.ok(twin.length > s.patch.length, `the twin (${twin.length} B) pays for the member the v2 patch (${s.patch.length} B) diffs decoded`)
+})
+
+t.test('a version-1 patch has no twin and nothing is written', async (t) => {
+  const s = await sampleMemberDelta()
+  const v1 = await writePatch(s.source, s.target, [s.ops[0]!, ...(await replaceAll(s))], undefined, 1)
+  const f = await files(t, { target: s.target, patch: v1 })
+  t.equal(await downgradeToV1(f.patch!, f.target!, join(f.dir!, 'twin')), undefined)
+  await t.rejects(readFile(join(f.dir!, 'twin')), { code: 'ENOENT' })
+})
+
+t.test('a target that is not the one the patch was built for is refused and leaves no file', async (t) => {
+  const s = await sampleMemberDelta()
+  const other = Buffer.from(s.target)
+  other[other.length - 10]! ^= 1
+  const f = await files(t, { target: other, patch: s.patch })
+  const twinPath = join(f.dir!, 'twin')
+  const err = await downgradeToV1(f.patch!, f.target!, twinPath).catch((e: unknown) => e)
+  t.ok(err instanceof DeltaBuildError)
+  t.equal((err as DeltaBuildError).code, 'DELTA_BUILD_INPUT')
+  await t.rejects(readFile(twinPath), { code: 'ENOENT' })
+})
+
+async function replaceAll(s: Awaited<ReturnType<typeof sampleMemberDelta>>) {
+  const { replaceOp } = await import('../../server/delta/encode-op.js')
+  return [await replaceOp(s.prefix.length, s.target.subarray(s.prefix.length), 9)]
+}
