@@ -85,6 +85,21 @@ export const DELTA_STATES = ['queued', 'building', 'ready', 'too-large', 'failed
  */
 export type DeltaState = (typeof DELTA_STATES)[number]
 
+/**
+ * The same delta in another format (one patch per format per image pair): a builder that
+ * diffs inside compressed members writes a format-2 patch beside the format-1 one every
+ * applier takes; a device gets the smallest patch in a format its agent reports.
+ */
+export interface DeltaVariant {
+  /** the `format` of its signed metadata (client-sdk/DELTA-FORMAT.md) */
+  format: string
+  patchSha256: string
+  patchLength: number
+  /** the delta metadata envelope signed by the online key, canonical wire text */
+  metadata: string
+  updatedAt: string
+}
+
 /** A patch from one release's image to another's (one row per release pair). */
 export interface DeltaRecord {
   id: string

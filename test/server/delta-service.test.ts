@@ -6,10 +6,12 @@
  * retried. Offers: metadata close to its expiry is re-signed before it is offered.
  */
 import { createHash } from 'node:crypto'
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
+import { buffer } from 'node:stream/consumers'
+import { gzipSync } from 'node:zlib'
 import t, { type Test } from 'tap'
 import { FileKeySigner } from '../../signing/index.js'
 import { FileBlobStore } from '../../server/adapters/blob/index.js'
@@ -23,11 +25,13 @@ import { DeltaService } from '../../server/domain/deltas/delta-service.js'
 import { JOBS } from '../../server/domain/jobs.js'
 import type { Release } from '../../server/domain/model.js'
 import type { PatchBuilder } from '../../server/domain/ports/infrastructure.js'
+import { applyDelta } from '../../client-sdk/src/delta/index.js'
 import { imagePair } from '../helpers/deltas.js'
+import { changelog, randomBytes } from '../client-sdk/delta-fixtures.js'
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex')
 
-async function setup(t: Test, wrap: (real: PatchBuilder) => PatchBuilder, attempts = 3, clock?: { now: Date }, formatVersion: 1 | 2 = 1) {
+async function setup(t: Test, wrap: (real: PatchBuilder) => PatchBuilder, attempts = 3, clock?: { now: Date }, formatVersion: 1 | 2 = 1, pair = imagePair(300_000)) {
   const dir = await mkdtemp(join(tmpdir(), 'slipway-delta-retry-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   const repos = await openRepositories({ sqlitePath: join(dir, 'db.sqlite') })
@@ -46,7 +50,7 @@ async function setup(t: Test, wrap: (real: PatchBuilder) => PatchBuilder, attemp
   deltas.onBuildFinished((o) => outcomes.push(o))
   queue.handle<{ sourceSha256: string; targetSha256: string }>(JOBS.buildDelta, (job) => deltas.build(job.data, job.attempt))
   await queue.start()
-  const { source, target } = imagePair(300_000)
+  const { source, target } = pair
   const release = async (version: string, data: Buffer): Promise<Release> => {
     await blobs.put(Readable.from([data]))
     const r: Release = {
@@ -77,13 +81,12 @@ async function setup(t: Test, wrap: (real: PatchBuilder) => PatchBuilder, attemp
       await new Promise((r) => setTimeout(r, 20))
     }
   }
-  return { deltas, queue, blobs, outcomes, v1, v2, settled, workDir, signer, repos }
+  return { deltas, queue, blobs, outcomes, v1, v2, settled, workDir, signer, repos, pair }
 }
 
 t.test('a transient failure is retried with backoff and the build then succeeds', async (t) => {
   let calls = 0
   const s = await setup(t, (real) => ({
-    format: real.format,
     build: async (input, progress) => {
       if (++calls === 1) throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' })
       return real.build(input, progress)
@@ -101,8 +104,7 @@ t.test('a failure that persists ends failed with its code when the attempts run 
   const s = await setup(
     t,
     (real) => ({
-      format: real.format,
-      build: async () => {
+        build: async () => {
         throw new Error('the disk went away')
       },
     }),
@@ -144,15 +146,68 @@ t.test('offerFor re-signs delta metadata that expires within 7 days, and keeps i
   t.equal((await s.deltas.get(d.id)).metadata, JSON.stringify(later.metadata), 'the new signature is stored')
 })
 
-t.test('a format-2 delta is offered only to devices whose applier reports format 2 with the builder\'s zlib', async (t) => {
+/** Images holding gzip members (a changelog edited between them): format 2 diffs inside them. */
+function memberPair() {
+  const prefix = randomBytes(200_000, 31)
+  const member = (edit: number) => gzipSync(changelog(3000, 32, edit), { level: 9 })
+  return { source: Buffer.concat([prefix, member(-1), prefix.subarray(0, 50_000)]), target: Buffer.concat([prefix, member(1500), prefix.subarray(0, 50_000)]) }
+}
+
+t.test('format 2: one patch per format; a device gets the smallest its applier takes', async (t) => {
+  const s = await setup(t, (real) => real, 3, undefined, 2, memberPair())
+  const d = await s.settled((await s.deltas.request(s.v1.id, s.v2.id)).id)
+  t.equal(d.state, 'ready')
+  t.match(JSON.parse(d.metadata as string), { signed: { format: 'slipway-delta-v1' } }, 'the row holds the patch every applier takes')
+  const variants = await s.repos.deltas.listVariants(d)
+  t.same(variants.map((v) => v.format), ['slipway-delta-v2'])
+  const v2 = variants[0]!
+  t.ok(v2.patchLength < (d.patchLength as number) / 2, `the v2 patch (${v2.patchLength} B) is far smaller than its v1 twin (${d.patchLength} B)`)
+  t.match(JSON.parse(v2.metadata), { signed: { format: 'slipway-delta-v2', patchSha256: v2.patchSha256, patchLength: v2.patchLength } })
+  t.ok(await s.blobs.stat(v2.patchSha256), 'both patches are stored')
+  t.ok(await s.blobs.stat(d.patchSha256 as string))
+
+  const old = await s.deltas.offerFor(s.v1.sha256, s.v2)
+  t.match(old, { patchSha256: d.patchSha256, patchLength: d.patchLength }, 'a device that reports nothing gets the version-1 twin, not the full image')
+  const zlib = process.versions.zlib
+  const other = await s.deltas.offerFor(s.v1.sha256, s.v2, acceptedDeltaFormats(`slipway-delta-v1, slipway-delta-v2;zlib=0.0-other`, zlib))
+  t.equal(other?.patchSha256, d.patchSha256, 'another zlib: the version-1 twin')
+  const same = await s.deltas.offerFor(s.v1.sha256, s.v2, acceptedDeltaFormats(`slipway-delta-v1, slipway-delta-v2;zlib=${zlib}`, zlib))
+  t.match(same, { patchSha256: v2.patchSha256, patchLength: v2.patchLength, metadata: { signed: { format: 'slipway-delta-v2' } } }, 'same zlib: the v2 patch')
+
+  // both rebuild the target with the device's applier
+  for (const patchSha of [d.patchSha256 as string, v2.patchSha256]) {
+    const dir = await mkdtemp(join(tmpdir(), 'slipway-variant-'))
+    t.teardown(() => rm(dir, { recursive: true, force: true }))
+    await writeFile(join(dir, 'old'), s.pair.source)
+    await writeFile(join(dir, 'patch'), await buffer(await s.blobs.get(patchSha)))
+    await applyDelta(join(dir, 'old'), join(dir, 'patch'), join(dir, 'new'))
+    t.equal(sha(await readFile(join(dir, 'new'))), s.v2.sha256)
+  }
+})
+
+t.test('format 2 on images without compressed members: one version-1 patch, offered to every device', async (t) => {
   const s = await setup(t, (real) => real, 3, undefined, 2)
   const d = await s.settled((await s.deltas.request(s.v1.id, s.v2.id)).id)
   t.equal(d.state, 'ready')
-  t.match(JSON.parse(d.metadata as string), { signed: { format: 'slipway-delta-v2' } })
-  t.equal(await s.deltas.offerFor(s.v1.sha256, s.v2), undefined, 'a device that reports nothing takes version 1 only')
-  const zlib = process.versions.zlib
-  t.equal(await s.deltas.offerFor(s.v1.sha256, s.v2, acceptedDeltaFormats(`slipway-delta-v1, slipway-delta-v2;zlib=0.0-other`, zlib)), undefined, 'another zlib: no')
-  t.ok(await s.deltas.offerFor(s.v1.sha256, s.v2, acceptedDeltaFormats(`slipway-delta-v1, slipway-delta-v2;zlib=${zlib}`, zlib)), 'same zlib: offered')
+  t.match(JSON.parse(d.metadata as string), { signed: { format: 'slipway-delta-v1' } })
+  t.same(await s.repos.deltas.listVariants(d), [])
+  t.ok(await s.deltas.offerFor(s.v1.sha256, s.v2), 'a device that reports nothing takes it')
+})
+
+t.test('offerFor re-signs a variant whose metadata expires within 7 days, and keeps it', async (t) => {
+  const clock = { now: new Date() }
+  const s = await setup(t, (real) => real, 3, clock, 2, memberPair())
+  const d = await s.settled((await s.deltas.request(s.v1.id, s.v2.id)).id)
+  const formats = acceptedDeltaFormats(`slipway-delta-v2;zlib=${process.versions.zlib}`, process.versions.zlib)
+  const first = (await s.deltas.offerFor(s.v1.sha256, s.v2, formats)) as { metadata: { signed: { expires: string } } }
+  const expires = Date.parse(first.metadata.signed.expires)
+  clock.now = new Date(expires - 6 * 86400_000)
+  const later = (await s.deltas.offerFor(s.v1.sha256, s.v2, formats)) as { metadata: { signed: { expires: string; format: string } } }
+  t.ok(Date.parse(later.metadata.signed.expires) > expires, 're-signed with a later expiry')
+  t.equal(later.metadata.signed.format, 'slipway-delta-v2', 'in its own format')
+  const [v2] = await s.repos.deltas.listVariants(d)
+  t.equal(v2?.metadata, JSON.stringify(later.metadata), 'the new signature is stored on the variant')
+  t.equal((await s.deltas.get(d.id)).metadata, d.metadata, 'the version-1 row is untouched')
 })
 
 t.test('acceptedDeltaFormats: version 1 always, version 2 only with a matching zlib', async (t) => {

@@ -164,6 +164,23 @@ export function repositoriesContract(t: Test, open: () => Promise<Repositories>)
     })
   })
 
+  t.test('delta variants: one patch per format per content pair, replaced as a whole, re-signed one by one', async (t) => {
+    const content = { sourceSha256: 'e1'.repeat(32), targetSha256: 'e2'.repeat(32) }
+    const other = { sourceSha256: 'e1'.repeat(32), targetSha256: 'e3'.repeat(32) }
+    const v = (format: string, n: number) => ({ format, patchSha256: String(n).repeat(64).slice(0, 64), patchLength: 5 * 1024 ** 3 + n, metadata: `{"m":${n}}`, updatedAt: '2026-12-03T00:00:00.000Z' })
+    t.same(await repos.deltas.listVariants(content), [], 'none before a build')
+    await repos.deltas.replaceVariants(content, [v('slipway-delta-v3', 3), v('slipway-delta-v2', 2)])
+    await repos.deltas.replaceVariants(other, [v('slipway-delta-v2', 7)])
+    t.same(await repos.deltas.listVariants(content), [v('slipway-delta-v2', 2), v('slipway-delta-v3', 3)], 'by format; lengths over 4 GiB kept')
+    await repos.deltas.replaceVariants(content, [v('slipway-delta-v2', 4)])
+    t.same(await repos.deltas.listVariants(content), [v('slipway-delta-v2', 4)], 'a rebuild replaces every variant of the pair')
+    await repos.deltas.updateVariantMetadata(content, 'slipway-delta-v2', '{"m":"new"}', '2026-12-04T00:00:00.000Z')
+    t.same(await repos.deltas.listVariants(content), [{ ...v('slipway-delta-v2', 4), metadata: '{"m":"new"}', updatedAt: '2026-12-04T00:00:00.000Z' }])
+    t.same(await repos.deltas.listVariants(other), [v('slipway-delta-v2', 7)], 'other pairs untouched')
+    await repos.deltas.replaceVariants(content, [])
+    t.same(await repos.deltas.listVariants(content), [])
+  })
+
   t.test('ping', async (t) => {
     await t.resolves(repos.ping())
   })

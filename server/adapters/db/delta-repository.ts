@@ -1,8 +1,10 @@
 import type { Kysely, Selectable, Updateable } from 'kysely'
-import { DELTA_STATES, type DeltaRecord, type DeltaState } from '../../domain/model.js'
+import { DELTA_STATES, type DeltaRecord, type DeltaState, type DeltaVariant } from '../../domain/model.js'
 import type { DeltaChanges, DeltaListQuery, DeltaRepository } from '../../domain/ports/repositories.js'
 import { isUniqueViolation } from './db-errors.js'
 import type { Database, DeltasTable } from './schema.js'
+
+type Content = { sourceSha256: string; targetSha256: string }
 
 const num = (v: number | string | null): number | null => (v === null ? null : Number(v))
 
@@ -146,6 +148,49 @@ export class KyselyDeltaRepository implements DeltaRepository {
     if (from.length === 0) return false
     const res = await this.db.updateTable('deltas').set(toRow(changes)).where('id', '=', id).where('state', 'in', [...from]).executeTakeFirst()
     return Number(res.numUpdatedRows) === 1
+  }
+
+  async replaceVariants(content: Content, variants: readonly DeltaVariant[]): Promise<void> {
+    await this.db.transaction().execute(async (tx) => {
+      await tx.deleteFrom('delta_variants').where('source_sha256', '=', content.sourceSha256).where('target_sha256', '=', content.targetSha256).execute()
+      if (variants.length === 0) return
+      await tx
+        .insertInto('delta_variants')
+        .values(
+          variants.map((v) => ({
+            source_sha256: content.sourceSha256,
+            target_sha256: content.targetSha256,
+            format: v.format,
+            patch_sha256: v.patchSha256,
+            patch_length: v.patchLength,
+            metadata: v.metadata,
+            created_at: v.updatedAt,
+            updated_at: v.updatedAt,
+          })),
+        )
+        .execute()
+    })
+  }
+
+  async listVariants(content: Content): Promise<DeltaVariant[]> {
+    const rows = await this.db
+      .selectFrom('delta_variants')
+      .selectAll()
+      .where('source_sha256', '=', content.sourceSha256)
+      .where('target_sha256', '=', content.targetSha256)
+      .orderBy('format')
+      .execute()
+    return rows.map((r) => ({ format: r.format, patchSha256: r.patch_sha256, patchLength: Number(r.patch_length), metadata: r.metadata, updatedAt: r.updated_at }))
+  }
+
+  async updateVariantMetadata(content: Content, format: string, metadata: string, updatedAt: string): Promise<void> {
+    await this.db
+      .updateTable('delta_variants')
+      .set({ metadata, updated_at: updatedAt })
+      .where('source_sha256', '=', content.sourceSha256)
+      .where('target_sha256', '=', content.targetSha256)
+      .where('format', '=', format)
+      .execute()
   }
 
   async summary(): Promise<{ byState: Record<DeltaState, number>; savedBytes: number }> {

@@ -221,6 +221,17 @@ export interface DeltasTable {
   finished_at: string | null
 }
 
+export interface DeltaVariantsTable {
+  source_sha256: string
+  target_sha256: string
+  format: string
+  patch_sha256: string
+  patch_length: number
+  metadata: string
+  created_at: string
+  updated_at: string
+}
+
 export interface DeviceGroupsTable {
   name: string
   selector: string
@@ -358,6 +369,7 @@ export interface Database {
   device_health: DeviceHealthTable
   audit_log: AuditLogTable
   deltas: DeltasTable
+  delta_variants: DeltaVariantsTable
   multipart_uploads: MultipartUploadsTable
   multipart_upload_parts: MultipartUploadPartsTable
   release_policies: ReleasePoliciesTable

@@ -9,7 +9,7 @@ import { createReadStream } from 'node:fs'
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { formatName } from '../../../client-sdk/src/delta/index.js'
-import { DeltaBuildError, makeDelta } from '../../delta/index.js'
+import { DeltaBuildError, downgradeToV1, makeDelta, verifyPatch } from '../../delta/index.js'
 import { DeltaBuildFailure, SlipwayError } from '../../domain/errors.js'
 import type { BlobStore, BuiltPatch, PatchBuilder } from '../../domain/ports/infrastructure.js'
 import { compressedSize } from './compressed-size.js'
@@ -21,21 +21,18 @@ export interface BlobPatchBuilderOptions {
   /** scratch folder (temp copies of S3 images, bsdiff windows, the patch before it is stored) */
   workDir: string
   /**
-   * 2: diff inside compressed members (format v2). The signed metadata then names
-   * slipway-delta-v2 for every patch, so only devices reporting it are offered them.
+   * 2: also diff inside compressed members (format v2). A patch that has MEMBER ops is
+   * stored twice: as version 2 (a variant, for devices reporting it) and as its
+   * version-1 twin (MEMBER ops replaced by the member's bytes), which every device takes.
    */
   formatVersion?: 1 | 2
 }
 
 export class BlobPatchBuilder implements PatchBuilder {
-  readonly format: string
-
   constructor(
     private readonly blobs: BlobStore,
     private readonly opts: BlobPatchBuilderOptions,
-  ) {
-    this.format = formatName(opts.formatVersion ?? 1)
-  }
+  ) {}
 
   async build(input: { sourceSha256: string; targetSha256: string }, onProgress?: (builtBytes: number) => void): Promise<BuiltPatch> {
     await mkdir(this.opts.workDir, { recursive: true })
@@ -57,12 +54,33 @@ export class BlobPatchBuilder implements PatchBuilder {
       ])
       if (made.sourceSha256 !== input.sourceSha256) throw mismatch('source', input.sourceSha256, made.sourceSha256)
       if (made.targetSha256 !== input.targetSha256) throw mismatch('target', input.targetSha256, made.targetSha256)
-      const patchSha256 = await sha256File(patchPath)
-      await this.blobs.putFile(patchPath, { sha256: patchSha256, length: made.size }, { consume: true })
-      return { patchSha256, patchLength: made.size, compressedTargetLength: compressed, ms: made.ms, peakRss: made.peakRss }
+      const variants: BuiltPatch['variants'] = []
+      let primary = { path: patchPath, length: made.size }
+      if (made.stats.members > 0) {
+        // format 2 written: its version-1 twin is the patch every applier takes
+        const twinPath = join(dir, 'patch-v1')
+        const twin = await downgradeToV1(patchPath, target, twinPath).catch((e: unknown) => {
+          throw translate(e)
+        })
+        if (twin) {
+          await verifyPatch(source, twinPath, made.targetSha256).catch((e: unknown) => {
+            throw translate(e)
+          })
+          variants.push({ format: formatName(2), ...(await this.store(patchPath, made.size)) })
+          primary = { path: twinPath, length: twin.size }
+        }
+      }
+      const stored = await this.store(primary.path, primary.length)
+      return { ...stored, format: formatName(1), variants, compressedTargetLength: compressed, ms: made.ms, peakRss: made.peakRss }
     } finally {
       await rm(dir, { recursive: true, force: true })
     }
+  }
+
+  private async store(path: string, length: number): Promise<{ patchSha256: string; patchLength: number }> {
+    const patchSha256 = await sha256File(path)
+    await this.blobs.putFile(path, { sha256: patchSha256, length }, { consume: true })
+    return { patchSha256, patchLength: length }
   }
 }
 

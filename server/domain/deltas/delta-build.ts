@@ -75,25 +75,27 @@ export class DeltaBuild {
     }
   }
 
-  /** Signed delta metadata for a built row (wire bytes), valid for the standard lifetime from this service's clock. */
-  sign(d: Pick<DeltaRecord, 'sourceSha256' | 'targetSha256' | 'patchSha256' | 'patchLength'>): Promise<Buffer> {
+  /** Signed delta metadata for a built patch in `format` (wire bytes), valid for the standard lifetime from this service's clock. */
+  sign(d: { sourceSha256: string; targetSha256: string; patchSha256: string; patchLength: number }, format: string): Promise<Buffer> {
     return this.signer.signDelta(
-      {
-        sourceSha256: d.sourceSha256,
-        targetSha256: d.targetSha256,
-        patchSha256: d.patchSha256 as string,
-        patchLength: d.patchLength as number,
-        format: this.builder.format,
-      },
+      { sourceSha256: d.sourceSha256, targetSha256: d.targetSha256, patchSha256: d.patchSha256, patchLength: d.patchLength, format },
       { expires: expiresIn(DELTA_LIFETIME_SECONDS, this.now()) },
     )
   }
 
   private async finish(content: Content, built: BuiltPatch, row: DeltaRecord, started: number): Promise<void> {
-    const metadata = (await this.sign({ ...content, patchSha256: built.patchSha256, patchLength: built.patchLength })).toString('utf8')
-    // DESIGN.md: offered only when smaller than (a fraction of) the full compressed image
-    const offered = built.patchLength < this.opts.offerRatio * built.compressedTargetLength
+    const metadata = (await this.sign({ ...content, patchSha256: built.patchSha256, patchLength: built.patchLength }, built.format)).toString('utf8')
+    // DESIGN.md: offered only when smaller than (a fraction of) the full compressed image;
+    // each format's patch on its own (a format-2 patch can pay where format 1 does not)
+    const pays = (length: number) => length < this.opts.offerRatio * built.compressedTargetLength
+    const variants = built.variants.filter((v) => pays(v.patchLength))
+    const offered = pays(built.patchLength) || variants.length > 0
     const at = this.iso()
+    const signed = await Promise.all(
+      variants.map(async (v) => ({ ...v, metadata: (await this.sign({ ...content, ...v }, v.format)).toString('utf8'), updatedAt: at })),
+    )
+    // variants first: a row is ready only once every patch it offers can be found
+    await this.deltas.replaceVariants(content, signed)
     await this.deltas.transition(content, ['building'], {
       state: offered ? 'ready' : 'too-large',
       builtBytes: row.targetLength,
@@ -108,11 +110,13 @@ export class DeltaBuild {
       finishedAt: at,
     })
     // a patch that is never offered is not worth its storage (its sizes and metadata stay on the row)
-    if (!offered) await this.blobs.delete(built.patchSha256).catch(() => undefined)
+    const unused = [built, ...built.variants].filter((p) => !pays(p.patchLength)).map((p) => p.patchSha256)
+    await Promise.all(unused.map((sha) => this.blobs.delete(sha).catch(() => undefined)))
+    const smallest = Math.min(...[built, ...variants].filter((p) => pays(p.patchLength)).map((p) => p.patchLength))
     this.emit({
       result: offered ? 'ready' : 'too-large',
       seconds: (Date.now() - started) / 1000,
-      ...(offered ? { savedBytes: row.targetLength - built.patchLength } : {}),
+      ...(offered ? { savedBytes: row.targetLength - smallest } : {}),
     })
   }
 

@@ -102,23 +102,34 @@ export class DeltaService {
   /**
    * The delta a device with `installedSha256` gets for `target`, or undefined (full
    * image). Only ready deltas are offered: built, verified, and patchLength <
-   * offerRatio × the compressed full image, in a format the device's applier takes
+   * offerRatio × the compressed full image. A pair can have one patch per format
+   * (DeltaVariant): the device gets the smallest in a format its applier takes
    * (`formats`, default version 1 only). Metadata close to expiry is re-signed.
    */
   async offerFor(installedSha256: string, target: Release, formats: readonly string[] = [DELTA_FORMAT_V1]): Promise<DeltaOffer | undefined> {
+    const content = { sourceSha256: installedSha256, targetSha256: target.sha256 }
     const rows = await this.deltas.listByContent(installedSha256, target.sha256)
-    const ready = rows.find(
-      (d) => d.state === 'ready' && d.metadata !== null && d.patchSha256 !== null && d.patchLength !== null && formats.includes(formatOf(d.metadata)),
-    )
+    const ready = rows.find((d) => d.state === 'ready' && d.metadata !== null && d.patchSha256 !== null && d.patchLength !== null)
     if (!ready) return undefined
-    let metadata = JSON.parse(ready.metadata as string) as { signed?: { expires?: string } }
+    const pays = (length: number) => ready.compressedTargetLength !== null && length < this.opts.offerRatio * ready.compressedTargetLength
+    const candidates: Array<{ metadata: string; patchSha256: string; patchLength: number; variant?: string }> = []
+    const primary = { metadata: ready.metadata as string, patchSha256: ready.patchSha256 as string, patchLength: ready.patchLength as number }
+    if (formats.includes(formatOf(primary.metadata)) && pays(primary.patchLength)) candidates.push(primary)
+    if (formats.some((f) => f !== DELTA_FORMAT_V1)) {
+      for (const v of await this.deltas.listVariants(content)) if (formats.includes(v.format) && pays(v.patchLength)) candidates.push({ ...v, variant: v.format })
+    }
+    const best = candidates.sort((a, b) => a.patchLength - b.patchLength)[0]
+    if (!best) return undefined
+    let metadata = JSON.parse(best.metadata) as { signed?: { expires?: string } }
     const expires = Date.parse(metadata.signed?.expires ?? '')
     if (!(expires - this.now().getTime() > RESIGN_MARGIN_SECONDS * 1000)) {
-      const text = (await this.builds.sign(ready)).toString('utf8')
-      await this.deltas.transitionOne(ready.id, ['ready'], { metadata: text, updatedAt: this.now().toISOString() })
+      const text = (await this.builds.sign({ ...content, ...best }, formatOf(best.metadata))).toString('utf8')
+      const at = this.now().toISOString()
+      if (best.variant === undefined) await this.deltas.transitionOne(ready.id, ['ready'], { metadata: text, updatedAt: at })
+      else await this.deltas.updateVariantMetadata(content, best.variant, text, at)
       metadata = JSON.parse(text)
     }
-    return { metadata, patchSha256: ready.patchSha256 as string, patchLength: ready.patchLength as number }
+    return { metadata, patchSha256: best.patchSha256, patchLength: best.patchLength }
   }
 
   /** Called after a push: plans deltas in a job, so the push response never waits for it. */

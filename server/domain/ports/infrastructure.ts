@@ -185,6 +185,10 @@ export interface BuiltPatch {
   patchSha256: string
   /** bytes */
   patchLength: number
+  /** the `format` string of its signed metadata (client-sdk/DELTA-FORMAT.md): one every applier takes */
+  format: string
+  /** the same delta in formats only some appliers take (smaller: format 2 diffs inside compressed members), each stored too */
+  variants: Array<{ format: string; patchSha256: string; patchLength: number }>
   /** the full target image compressed (the adapter says how): what the offer rule compares with */
   compressedTargetLength: number
   /** build wall time, milliseconds */
@@ -200,8 +204,6 @@ export interface BuiltPatch {
  * permanent when retrying cannot help (missing blob, hash mismatch, bad input).
  */
 export interface PatchBuilder {
-  /** the `format` string of signed delta metadata (client-sdk/DELTA-FORMAT.md) */
-  readonly format: string
   build(input: { sourceSha256: string; targetSha256: string }, onProgress?: (builtBytes: number) => void): Promise<BuiltPatch>
 }
 

@@ -1,6 +1,6 @@
 /** Persistence ports. One adapter (Kysely) serves SQLite and PostgreSQL. */
 import type { FleetRepositories } from './fleet-repositories.js'
-import type { ApiToken, DeltaRecord, DeltaState, Release, StoredRoot } from '../model.js'
+import type { ApiToken, DeltaRecord, DeltaState, DeltaVariant, Release, StoredRoot } from '../model.js'
 
 export interface TokenRepository {
   insert(token: ApiToken): Promise<void>
@@ -79,6 +79,12 @@ export interface DeltaRepository {
   transition(content: { sourceSha256: string; targetSha256: string }, from: readonly DeltaState[], changes: DeltaChanges): Promise<number>
   /** The same compare-and-set on one row. */
   transitionOne(id: string, from: readonly DeltaState[], changes: DeltaChanges): Promise<boolean>
+  /** Stores the other formats' patches of one content pair, replacing what a previous build stored. */
+  replaceVariants(content: { sourceSha256: string; targetSha256: string }, variants: readonly DeltaVariant[]): Promise<void>
+  /** The other formats' patches of one content pair (none before it is built). */
+  listVariants(content: { sourceSha256: string; targetSha256: string }): Promise<DeltaVariant[]>
+  /** Re-signed metadata of one variant. */
+  updateVariantMetadata(content: { sourceSha256: string; targetSha256: string }, format: string, metadata: string, updatedAt: string): Promise<void>
   /** Rows per state, and Σ(target length − patch length) over ready deltas (for /metrics). */
   summary(): Promise<{ byState: Record<DeltaState, number>; savedBytes: number }>
 }
