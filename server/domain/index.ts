@@ -75,7 +75,7 @@ export type {
 
 // records
 export { DELTA_STATES, ROLES, actorOf } from './model.js'
-export type { ApiToken, DeltaRecord, DeltaState, DevicePrincipal, Principal, PrincipalRole, Release, ReleaseKind, Role, StoredRoot } from './model.js'
+export type { ApiToken, DeltaRecord, DeltaState, DeltaVariant, DevicePrincipal, Principal, PrincipalRole, Release, ReleaseKind, Role, StoredRoot } from './model.js'
 export { ROLLOUT_STATES } from './fleet-model.js'
 export type {
   AuditEntry,
