@@ -55,6 +55,7 @@ export const areas = {
     // order until one fails, and these fail in a second where the apply tests take longer
     tests: [
       'test/client-sdk/delta-format-edges.test.ts',
+      'test/client-sdk/delta-member-edges.test.ts',
       'test/client-sdk/delta-ops-edges.test.ts',
       'test/client-sdk/delta-ops-survivors.test.ts',
       'test/client-sdk/delta-apply.test.ts',
