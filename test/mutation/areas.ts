@@ -17,13 +17,16 @@ export const areas = {
   verify: {
     title: 'TUF verification and canonical JSON',
     mutate: ['signing/verify/*.ts', '!signing/verify/index.ts', 'signing/canonical-json.ts'],
+    // the pure edge tests first (no keys, well under a second), then the signed ones
     tests: [
+      'test/signing/verify-options-edges.test.ts',
       'test/signing/canonical-json.test.ts',
       'test/signing/canonical-json-edges.test.ts',
       'test/signing/verify-attacks.test.ts',
       'test/signing/verify-survivors.test.ts',
       'test/signing/threshold-refusals.test.ts',
       'test/signing/envelope-metadata.test.ts',
+      'test/signing/verify-documents-edges.test.ts',
     ],
   },
   fleet: {
