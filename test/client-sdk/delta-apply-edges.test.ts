@@ -187,6 +187,9 @@ t.test('progress: recorded every checkpointBytes (inclusive), never after the la
   t.same(over.events, ['sync 20000', 'record 2', 'sync 30000'], 'one byte more than an op: a record every second op')
   const none = await interrupted(30_000)
   t.same(none.events, ['sync 30000'], 'a checkpoint that falls on the last op records nothing')
+  let records = 0
+  t.equal((await run(patch, { onProgress: () => void records++ })).code, 'ok')
+  t.equal(records, 0, 'by default a checkpoint is 64 MiB: none in a 30 kB target')
 })
 
 t.test('resume: from the start of the patch or from the recorded offset, and each refusal', async (t) => {

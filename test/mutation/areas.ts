@@ -50,17 +50,19 @@ export const areas = {
     tests: ['test/server/range.test.ts', 'test/server/range-refusals.test.ts', 'test/server/auth-hooks.test.ts', 'test/server/route-roles.test.ts'],
   },
   delta: {
-    title: 'Delta ops and format (agent side)',
-    // apply.ts and apply-file.ts (the driver loop, resume and file handling) are left out
-    // for run time; ops.ts holds every bound on what an op may read and write.
-    mutate: ['client-sdk/src/delta/ops.ts', 'client-sdk/src/delta/format.ts'],
-    // the codec and op-runner edge tests first: a mutant runs its covering files in this
-    // order until one fails, and these fail in a second where the apply tests take longer
+    title: 'Delta apply driver, ops and format (agent side)',
+    // ops.ts holds every bound on what an op may read and write; apply.ts the driver loop,
+    // checkpoints and resume; apply-file.ts files, the patch read ring and progress files
+    mutate: ['client-sdk/src/delta/ops.ts', 'client-sdk/src/delta/format.ts', 'client-sdk/src/delta/apply.ts', 'client-sdk/src/delta/apply-file.ts'],
+    // the codec, driver and op-runner edge tests first: a mutant runs its covering files in
+    // this order until one fails, and these fail in a second where the apply tests take longer
     tests: [
       'test/client-sdk/delta-format-edges.test.ts',
       'test/client-sdk/delta-member-edges.test.ts',
+      'test/client-sdk/delta-apply-edges.test.ts',
       'test/client-sdk/delta-ops-edges.test.ts',
       'test/client-sdk/delta-ops-survivors.test.ts',
+      'test/client-sdk/delta-apply-file-edges.test.ts',
       'test/client-sdk/delta-apply.test.ts',
       'test/client-sdk/delta-fuzz.test.ts',
     ],
