@@ -17,13 +17,16 @@ export const areas = {
   verify: {
     title: 'TUF verification and canonical JSON',
     mutate: ['signing/verify/*.ts', '!signing/verify/index.ts', 'signing/canonical-json.ts'],
+    // the pure edge tests first (no keys, well under a second), then the signed ones
     tests: [
+      'test/signing/verify-options-edges.test.ts',
       'test/signing/canonical-json.test.ts',
       'test/signing/canonical-json-edges.test.ts',
       'test/signing/verify-attacks.test.ts',
       'test/signing/verify-survivors.test.ts',
       'test/signing/threshold-refusals.test.ts',
       'test/signing/envelope-metadata.test.ts',
+      'test/signing/verify-documents-edges.test.ts',
     ],
   },
   fleet: {
@@ -47,16 +50,20 @@ export const areas = {
     tests: ['test/server/range.test.ts', 'test/server/range-refusals.test.ts', 'test/server/auth-hooks.test.ts', 'test/server/route-roles.test.ts'],
   },
   delta: {
-    title: 'Delta ops and format (agent side)',
-    // apply.ts and apply-file.ts (the driver loop, resume and file handling) are left out
-    // for run time; ops.ts holds every bound on what an op may read and write.
-    mutate: ['client-sdk/src/delta/ops.ts', 'client-sdk/src/delta/format.ts'],
-    // the codec and op-runner edge tests first: a mutant runs its covering files in this
-    // order until one fails, and these fail in a second where the apply tests take longer
+    title: 'Delta apply driver, ops and format (agent side)',
+    // ops.ts holds every bound on what an op may read and write; apply.ts the driver loop,
+    // checkpoints and resume; apply-file.ts files, the patch read ring and progress files
+    mutate: ['client-sdk/src/delta/ops.ts', 'client-sdk/src/delta/format.ts', 'client-sdk/src/delta/apply.ts', 'client-sdk/src/delta/apply-file.ts'],
+    // the codec, driver and op-runner edge tests first: a mutant runs its covering files in
+    // this order until one fails, and these fail in a second where the apply tests take longer
     tests: [
       'test/client-sdk/delta-format-edges.test.ts',
+      'test/client-sdk/delta-member-edges.test.ts',
+      'test/client-sdk/delta-apply-edges.test.ts',
       'test/client-sdk/delta-ops-edges.test.ts',
       'test/client-sdk/delta-ops-survivors.test.ts',
+      'test/client-sdk/delta-apply-file-edges.test.ts',
+      'test/client-sdk/delta-apply-survivors.test.ts',
       'test/client-sdk/delta-apply.test.ts',
       'test/client-sdk/delta-fuzz.test.ts',
     ],

@@ -97,8 +97,11 @@ export async function applyDelta(
   const flags = resume || existing?.isBlockDevice() ? 'r+' : 'w'
   const source = await openSource(sourcePath)
   const target = lazyFileSink(targetPath, flags)
+  // a patch file we open we also close: a failed apply stops reading mid-file, and only
+  // return() runs the reader's finally (else its handle waits for the garbage collector)
+  const patchFile = typeof patch === 'string' ? readChunks(patch, resume && opts.patchStartsAtResume ? resume.patchOffset : 0) : undefined
   try {
-    const patchStream = typeof patch === 'string' ? readChunks(patch, resume && opts.patchStartsAtResume ? resume.patchOffset : 0) : patch
+    const patchStream = patchFile ?? (patch as AsyncIterable<Uint8Array>)
     const result = await applyDeltaStream(
       { source, patch: patchStream, sink: target },
       {
@@ -114,6 +117,7 @@ export async function applyDelta(
     if (opts.progressPath) await rm(opts.progressPath, { force: true })
     return { ...result, ms: Date.now() - started, peakRss: process.resourceUsage().maxRSS * 1024 }
   } finally {
+    await patchFile?.return(undefined)
     await target.close()
     await source.close()
   }

@@ -83,6 +83,8 @@ export class ByteReader {
   /** Between 1 and n bytes; an empty buffer only at the end of the stream. */
   async readSome(n: number): Promise<Buffer> {
     await this.fill(1)
+    // at the end there is no chunk to take from (take(0) would read chunks[0] of nothing)
+    if (this.buffered === 0) return Buffer.alloc(0)
     return this.take(Math.min(n, this.buffered))
   }
 
