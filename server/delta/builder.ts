@@ -35,9 +35,11 @@ export interface MakeDeltaOptions {
    */
   formatVersion?: 1 | 2
   /**
-   * Member codecs version 2 may use (default both): 'deflate' (codec 1) re-encodes with
-   * zlib, so only devices whose zlib is the builder's can apply it; 'puff' (codec 2)
-   * needs no zlib. With both, each member takes the smaller op.
+   * Member codecs version 2 may use: 'deflate' (codec 1) re-encodes with zlib, so only
+   * devices whose zlib is the builder's can apply it; 'puff' (codec 2) needs no zlib but an
+   * applier that reports it. With both, each member takes the smaller op. Default
+   * ['deflate']: the patch every version-2 applier takes (the offer side keys a patch by
+   * the codecs it uses: `memberCodecs` in the result).
    */
   memberCodecs?: readonly MemberCodecName[]
   /** called as ops are written: target bytes encoded so far, and the target size */
@@ -90,7 +92,7 @@ export async function makeDelta(oldPath: string, newPath: string, patchPath: str
   const target = await open(newPath, 'r')
   const writer = await PatchWriter.create(patchPath)
   const stats: BuildStats & MemberCodecStats = { ...emptyStats(), membersDeflate: 0, membersPuff: 0, membersPuffable: 0 }
-  const codecs = opts.memberCodecs ?? ['deflate', 'puff']
+  const codecs = opts.memberCodecs ?? ['deflate']
   const ctx: RegionContext = {
     source,
     target,
