@@ -266,3 +266,17 @@ t.test('mutated deflate and mutated puffs fail only with DeltaErrors (or round-t
   for (const c of seen.keys()) t.match(c, /^(no error|DELTA_CORRUPT|DELTA_MEMBER_MISMATCH)$/, `outcome ${c}`)
   t.ok(seen.get('DELTA_CORRUPT')! > 100, JSON.stringify(Object.fromEntries(seen)))
 })
+
+t.test('a puff of exactly the declared size is taken, for every stream shape (reservations never refuse it)', async (t) => {
+  const streams = [
+    deflateRawSync(text, { level: 9 }),
+    deflateRawSync(text, { strategy: constants.Z_HUFFMAN_ONLY }), // one long literal run at the end of each block
+    deflateRawSync(randomBytes(5000, 8), { level: 0 }),
+    deflateRawSync(Buffer.alloc(0)),
+  ]
+  for (const d of streams) {
+    const p = puff(d, cap(d))
+    t.ok(puff(d, p.length).equals(p), `${d.length} B → puff ${p.length} B at a cap of exactly its length`)
+    t.throws(() => puff(d, p.length - 1), { code: 'DELTA_CORRUPT', message: /codec bomb/ })
+  }
+})

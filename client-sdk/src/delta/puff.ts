@@ -24,7 +24,12 @@ const FIXED_DIST = decodeTable(FIXED_LENGTHS, 288, 32, CodeKind.DISTS, 'fixed co
 
 const corrupt = (message: string, details?: Record<string, unknown>) => new DeltaError('DELTA_CORRUPT', `deflate member: ${message}`, details)
 
-/** A growable output that never grows past `cap`: more is a codec bomb. */
+/**
+ * A growable output that never grows past `cap` + SLACK: more is a codec bomb. A
+ * reservation may exceed what is then written by a few bytes (a varint's room), so the
+ * slack keeps an exact-size puff from being refused; `end` checks the real length.
+ */
+const SLACK = 16
 class Out {
   buf: Uint8Array
   n = 0
@@ -32,18 +37,21 @@ class Out {
     initial: number,
     readonly cap: number,
   ) {
-    this.buf = new Uint8Array(Math.max(64, Math.min(cap, initial)))
+    this.buf = new Uint8Array(Math.max(64, Math.min(cap + SLACK, initial)))
   }
   room(k: number): void {
     if (this.n + k <= this.buf.length) return
-    if (this.n + k > this.cap) throw new DeltaError('DELTA_CORRUPT', `deflate member puffs to more than its declared ${this.cap} bytes (codec bomb)`, { cap: this.cap })
-    const next = new Uint8Array(Math.min(this.cap, Math.max(this.n + k, this.buf.length * 2)))
+    if (this.n + k > this.cap + SLACK) throw this.bomb()
+    const next = new Uint8Array(Math.min(this.cap + SLACK, Math.max(this.n + k, this.buf.length * 2)))
     next.set(this.buf.subarray(0, this.n))
     this.buf = next
   }
   byte(b: number): void {
     this.room(1)
     this.buf[this.n++] = b
+  }
+  bomb(): DeltaError {
+    return new DeltaError('DELTA_CORRUPT', `deflate member puffs to more than its declared ${this.cap} bytes (codec bomb)`, { cap: this.cap })
   }
 }
 
@@ -248,5 +256,6 @@ export function puff(input: Uint8Array, maxOut: number): Buffer {
   out.byte(bitbuf & ((1 << n) - 1))
   const consumed = pos - ((bitcnt - n) >> 3)
   if (consumed !== len) throw corrupt('bytes after the final block', { consumed, length: len })
+  if (out.n > out.cap) throw out.bomb()
   return Buffer.from(out.buf.buffer, out.buf.byteOffset, out.n)
 }
