@@ -10,7 +10,7 @@ import { constants, deflateRawSync, inflateRawSync } from 'node:zlib'
 import t from 'tap'
 import { DeltaError } from '../../client-sdk/src/delta/index.js'
 import { huff } from '../../client-sdk/src/delta/huff.js'
-import { inflateMember, MemberCodec } from '../../client-sdk/src/delta/member.js'
+import { decodeDescriptor, encodeDescriptor, inflateMember, MemberCodec, recompressMember } from '../../client-sdk/src/delta/member.js'
 import { puff } from '../../client-sdk/src/delta/puff.js'
 import { changelog, randomBytes } from './delta-fixtures.js'
 
@@ -279,4 +279,22 @@ t.test('a puff of exactly the declared size is taken, for every stream shape (re
     t.ok(puff(d, p.length).equals(p), `${d.length} B → puff ${p.length} B at a cap of exactly its length`)
     t.throws(() => puff(d, p.length - 1), { code: 'DELTA_CORRUPT', message: /codec bomb/ })
   }
+})
+
+t.test('codec 2 descriptors: parameters are 0, anything else is refused; huffing checks length and sha256', async (t) => {
+  const base = { codec: MemberCodec.PUFF, level: 0, windowBits: 0, memLevel: 0, strategy: 0, sourceRawLength: 10, targetRawLength: 20 }
+  t.same(decodeDescriptor(encodeDescriptor(base)), base)
+  for (const field of ['level', 'windowBits', 'memLevel', 'strategy'] as const) {
+    t.throws(() => decodeDescriptor(encodeDescriptor({ ...base, [field]: 1 })), { code: 'DELTA_CORRUPT', message: /invalid member descriptor/ }, `${field} ≠ 0`)
+  }
+  t.throws(() => decodeDescriptor(encodeDescriptor({ ...base, codec: 3 })), { code: 'DELTA_UNSUPPORTED' }, 'codec 3')
+  const d = deflateRawSync(text.subarray(0, 3000))
+  const p = puff(d, cap(d))
+  const { createHash } = await import('node:crypto')
+  const sha = createHash('sha256').update(d).digest()
+  t.ok(recompressMember(base, p, d.length, sha).equals(d))
+  const flipped = Buffer.from(sha)
+  flipped[0]! ^= 1
+  t.throws(() => recompressMember(base, p, d.length, flipped), { code: 'DELTA_MEMBER_MISMATCH' }, 'wrong sha256')
+  t.throws(() => recompressMember(base, p, d.length + 1, sha), { code: 'DELTA_MEMBER_MISMATCH' }, 'wrong length')
 })
