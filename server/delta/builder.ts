@@ -56,6 +56,8 @@ export interface MakeDeltaResult {
   sourceSha256: string
   targetSha256: string
   stats: BuildStats & MemberCodecStats
+  /** the patch header's version: 2 only when a MEMBER op is in it, whatever was asked */
+  formatVersion: 1 | 2
   /**
    * What an applier needs beyond the format version: the member codecs the patch's MEMBER
    * ops use ([] for a version-1 patch). The server may offer the patch only to devices
@@ -130,7 +132,7 @@ export async function makeDelta(oldPath: string, newPath: string, patchPath: str
     }
     if (writer.targetOffset !== targetSize) throw new Error(`plan covered ${writer.targetOffset} of ${targetSize} bytes`)
     // version 2 only when a MEMBER op is in it: a patch without one stays readable by every applier
-    const version = stats.members > 0 ? 2 : 1
+    const version: 1 | 2 = stats.members > 0 ? 2 : 1
     const size = await writer.finish({ version, sourceSize, targetSize, sourceSha256: sourceSha, targetSha256: targetSha })
     ok = true
     if (opts.verify ?? true) await verifyPatch(oldPath, patchPath, targetSha.toString('hex'))
@@ -142,6 +144,7 @@ export async function makeDelta(oldPath: string, newPath: string, patchPath: str
       sourceSha256: sourceSha.toString('hex'),
       targetSha256: targetSha.toString('hex'),
       stats,
+      formatVersion: version,
       memberCodecs: [...(stats.membersDeflate > 0 ? (['deflate'] as const) : []), ...(stats.membersPuff > 0 ? (['puff'] as const) : [])],
     }
   } finally {

@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { applyDelta, decodeHeader, decodeOpHeader, OpType } from '../../client-sdk/src/delta/index.js'
 import { makeDelta } from '../../server/delta/index.js'
+import { deltaOfferFormat } from '../../server/domain/deltas/delta-formats.js'
 import { changelog, randomBytes } from '../client-sdk/delta-fixtures.js'
 
 /** an 8 MiB ext4 image of `files` (mke2fs -d), deterministic enough for a pair */
@@ -58,6 +59,8 @@ t.test('GNU gzip members in an ext4 image: codec 2 ops, a patch far smaller than
   t.equal(v2.stats.membersPuff, 3, 'the three changed .gz files are codec-2 MEMBER ops')
   t.same(memberCodecs(patch), [2, 2, 2])
   t.same(v2.memberCodecs, ['puff'], 'the patch needs an applier that takes codec 2, whatever its zlib')
+  t.equal(v2.formatVersion, 2)
+  t.equal(deltaOfferFormat(v2.formatVersion, v2.memberCodecs), 'slipway-delta-v2+puff', 'its offer format')
   t.ok(v2.size < v1.size / 2, `v2 patch ${v2.size} B < half of v1's ${v1.size} B`)
   const applied = await applyDelta(oldPath, join(dir, 'p2'), join(dir, 'out'), { expectedTargetSha256: v2.targetSha256 })
   t.equal(applied.targetSha256, v2.targetSha256)
@@ -66,6 +69,8 @@ t.test('GNU gzip members in an ext4 image: codec 2 ops, a patch far smaller than
   const c1 = await makeDelta(oldPath, newPath, join(dir, 'p3'), { formatVersion: 2 })
   t.equal(c1.stats.members, 0)
   t.same(c1.memberCodecs, [])
+  t.equal(c1.formatVersion, 1)
+  t.equal(deltaOfferFormat(c1.formatVersion, c1.memberCodecs), 'slipway-delta-v1')
 })
 
 t.test('zlib-made members: both codecs prove, each member takes the smaller op', async (t) => {
