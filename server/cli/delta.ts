@@ -1,5 +1,5 @@
 /**
- * `slipway delta make OLD NEW PATCH [--memory-budget BYTES] [--format 2]`: the server's builder
+ * `slipway delta make OLD NEW PATCH [--memory-budget BYTES] [--format 2 [--members deflate,puff]]`: the server's builder
  * (the same makeDelta the build-delta job runs) on local files, so anyone can try it
  * on their own images. It verifies the patch by applying it before it returns.
  */
@@ -8,13 +8,16 @@ import { parse, UsageError } from './args.js'
 import type { CliEnv } from './http-client.js'
 import { DELTA_REMOTE_USAGE, deltaRemoteCommand } from './delta-remote.js'
 
-export const USAGE = `usage: slipway delta make OLD NEW PATCH [--memory-budget BYTES] [--format 2]
+export const USAGE = `usage: slipway delta make OLD NEW PATCH [--memory-budget BYTES] [--format 2 [--members deflate,puff]]
 ${DELTA_REMOTE_USAGE}
 
   OLD, NEW   the image devices have, and the one they should get
   PATCH      where the patch is written
   --memory-budget BYTES   memory the build may use (default 1 GiB; suffixes KiB, MiB, GiB)
-  --format 2              also diff inside gzip/zip members (format v2; default 1)`
+  --format 2              also diff inside gzip/zip members (format v2; default 1)
+  --members LIST          member codecs format 2 may use: deflate (zlib re-encoding; needs the
+                          device's zlib to be this one), puff (any deflate; needs an agent that
+                          reports it), or both (default deflate)`
 
 const UNITS: Record<string, number> = { '': 1, k: 2 ** 10, kib: 2 ** 10, m: 2 ** 20, mib: 2 ** 20, g: 2 ** 30, gib: 2 ** 30 }
 
@@ -34,18 +37,31 @@ export async function deltaCommand(argv: string[], env: () => CliEnv): Promise<v
   if (sub === 'request' || sub === 'list' || sub === 'show') return deltaRemoteCommand(env, sub, rest)
   if (sub === undefined || sub === 'help' || sub === '--help') return void process.stdout.write(`${USAGE}\n`)
   if (sub !== 'make') throw new UsageError(`unknown delta command "${sub ?? ''}"\n\n${USAGE}`)
-  const { values, positionals } = parse(rest, { 'memory-budget': { type: 'string' }, format: { type: 'string' } }, USAGE)
+  const { values, positionals } = parse(rest, { 'memory-budget': { type: 'string' }, format: { type: 'string' }, members: { type: 'string' } }, USAGE)
   const [oldPath, newPath, patchPath, ...extra] = positionals
   if (!oldPath || !newPath || !patchPath || extra.length > 0) throw new UsageError(USAGE)
   const memoryBudget = values['memory-budget'] === undefined ? undefined : parseBytes(values['memory-budget'])
   if (values.format !== undefined && values.format !== '1' && values.format !== '2') throw new UsageError(`--format must be 1 or 2\n\n${USAGE}`)
   const formatVersion = values.format === '2' ? 2 : 1
-  const r = await makeDelta(oldPath, newPath, patchPath, { formatVersion, ...(memoryBudget === undefined ? {} : { memoryBudget }) })
+  const memberCodecs = values.members?.split(',').map((s) => s.trim())
+  if (memberCodecs && (formatVersion !== 2 || memberCodecs.length === 0 || memberCodecs.some((c) => c !== 'deflate' && c !== 'puff'))) {
+    throw new UsageError(`--members takes deflate, puff or deflate,puff, with --format 2\n\n${USAGE}`)
+  }
+  const r = await makeDelta(oldPath, newPath, patchPath, {
+    formatVersion,
+    ...(memoryBudget === undefined ? {} : { memoryBudget }),
+    ...(memberCodecs ? { memberCodecs: memberCodecs as Array<'deflate' | 'puff'> } : {}),
+  })
   process.stdout.write(
     [
       `patch:     ${patchPath}`,
       `size:      ${r.size} bytes (${mib(r.size)}), ${r.ops} ops, verified by applying it`,
-      ...(formatVersion === 2 ? [`members:   ${r.stats.members} of ${r.stats.membersFound} found (${r.stats.membersProven} re-encode bit-exactly), ${r.stats.memberBytes} bytes`] : []),
+      ...(formatVersion === 2
+        ? [
+            `members:   ${r.stats.members} of ${r.stats.membersFound} found (${r.stats.membersProven} re-encode with zlib, ${r.stats.membersPuffable} through their puff), ${r.stats.memberBytes} bytes`,
+            `codecs:    ${r.memberCodecs.join(', ') || 'none'} (deflate ${r.stats.membersDeflate}, puff ${r.stats.membersPuff} ops)`,
+          ]
+        : []),
       `source:    ${r.sourceSha256}`,
       `target:    ${r.targetSha256}`,
       `time:      ${(r.ms / 1000).toFixed(2)} s`,

@@ -9,8 +9,8 @@ import { BlockIndex } from './block-index.js'
 import { DeltaBuildError } from './bsdiff-window.js'
 import { copyOp, type EncodedOp } from './encode-op.js'
 import { Matcher } from './matcher.js'
-import { carveMembers, encodeMember, type MemberItem } from './member-op.js'
-import { pairMembers, scanMembers } from './members.js'
+import { carveMembers, encodeMember, type MemberCodecStats, type MemberItem } from './member-op.js'
+import { pairMembers, scanMembers, type MemberCodecName } from './members.js'
 import { PatchWriter } from './patch-writer.js'
 import { plan, type PlanItem } from './planner.js'
 import { buildRegion, emptyStats, readAt, type BuildStats, type RegionContext } from './region.js'
@@ -34,6 +34,14 @@ export interface MakeDeltaOptions {
    * devices whose agent reports version 2 (default 1: every applier takes it).
    */
   formatVersion?: 1 | 2
+  /**
+   * Member codecs version 2 may use: 'deflate' (codec 1) re-encodes with zlib, so only
+   * devices whose zlib is the builder's can apply it; 'puff' (codec 2) needs no zlib but an
+   * applier that reports it. With both, each member takes the smaller op. Default
+   * ['deflate']: the patch every version-2 applier takes (the offer side keys a patch by
+   * the codecs it uses: `memberCodecs` in the result).
+   */
+  memberCodecs?: readonly MemberCodecName[]
   /** called as ops are written: target bytes encoded so far, and the target size */
   onProgress?: (doneBytes: number, totalBytes: number) => void
 }
@@ -47,7 +55,15 @@ export interface MakeDeltaResult {
   ops: number
   sourceSha256: string
   targetSha256: string
-  stats: BuildStats
+  stats: BuildStats & MemberCodecStats
+  /** the patch header's version: 2 only when a MEMBER op is in it, whatever was asked */
+  formatVersion: 1 | 2
+  /**
+   * What an applier needs beyond the format version: the member codecs the patch's MEMBER
+   * ops use ([] for a version-1 patch). The server may offer the patch only to devices
+   * that report each of them (server/domain/deltas/delta-formats.ts `deltaOfferFormat`).
+   */
+  memberCodecs: MemberCodecName[]
 }
 
 async function sha256File(path: string): Promise<Buffer> {
@@ -77,7 +93,8 @@ export async function makeDelta(oldPath: string, newPath: string, patchPath: str
   const source = await open(oldPath, 'r')
   const target = await open(newPath, 'r')
   const writer = await PatchWriter.create(patchPath)
-  const stats = emptyStats()
+  const stats: BuildStats & MemberCodecStats = { ...emptyStats(), membersDeflate: 0, membersPuff: 0, membersPuffable: 0 }
+  const codecs = opts.memberCodecs ?? ['deflate']
   const ctx: RegionContext = {
     source,
     target,
@@ -94,7 +111,7 @@ export async function makeDelta(oldPath: string, newPath: string, patchPath: str
     const index = BlockIndex.build(source.fd, sourceSize, budget.blockSize)
     const matcher = new Matcher(index, source.fd, target.fd, sourceSize, targetSize)
     const planned = plan(matcher.matches(), targetSize, { window: budget.window, copyMin: 1 << 20, copyMax: 64 << 20 })
-    const items = opts.formatVersion === 2 ? carveMembers(planned, findMembers(source.fd, sourceSize, target.fd, targetSize, stats)) : planned
+    const items = opts.formatVersion === 2 ? carveMembers(planned, findMembers(source.fd, sourceSize, target.fd, targetSize, stats, codecs)) : planned
     const pending: Promise<EncodedOp>[] = []
     for (const item of items) {
       const job = encodeItem(item, ctx)
@@ -115,7 +132,7 @@ export async function makeDelta(oldPath: string, newPath: string, patchPath: str
     }
     if (writer.targetOffset !== targetSize) throw new Error(`plan covered ${writer.targetOffset} of ${targetSize} bytes`)
     // version 2 only when a MEMBER op is in it: a patch without one stays readable by every applier
-    const version = stats.members > 0 ? 2 : 1
+    const version: 1 | 2 = stats.members > 0 ? 2 : 1
     const size = await writer.finish({ version, sourceSize, targetSize, sourceSha256: sourceSha, targetSha256: targetSha })
     ok = true
     if (opts.verify ?? true) await verifyPatch(oldPath, patchPath, targetSha.toString('hex'))
@@ -127,6 +144,8 @@ export async function makeDelta(oldPath: string, newPath: string, patchPath: str
       sourceSha256: sourceSha.toString('hex'),
       targetSha256: targetSha.toString('hex'),
       stats,
+      formatVersion: version,
+      memberCodecs: [...(stats.membersDeflate > 0 ? (['deflate'] as const) : []), ...(stats.membersPuff > 0 ? (['puff'] as const) : [])],
     }
   } finally {
     if (!ok) await writer.abort().catch(() => {})
@@ -139,12 +158,13 @@ export async function makeDelta(oldPath: string, newPath: string, patchPath: str
 const MEMBER_MAX_RAW = 4 << 20
 
 /** Source members first: a target member the source holds unchanged is not worth proving (the matcher copies it). */
-function findMembers(sourceFd: number, sourceSize: number, targetFd: number, targetSize: number, stats: BuildStats) {
+function findMembers(sourceFd: number, sourceSize: number, targetFd: number, targetSize: number, stats: BuildStats & MemberCodecStats, codecs: readonly MemberCodecName[]) {
   const scan = { maxRawBytes: MEMBER_MAX_RAW, minBytes: 256 }
   const source = scanMembers(sourceFd, sourceSize, { ...scan, prove: false })
-  const target = scanMembers(targetFd, targetSize, { ...scan, prove: true, unchanged: new Set(source.map((m) => m.sha)) })
+  const target = scanMembers(targetFd, targetSize, { ...scan, prove: true, codecs, unchanged: new Set(source.map((m) => m.sha)) })
   stats.membersFound = target.length
   stats.membersProven = target.filter((m) => m.params).length
+  stats.membersPuffable = target.filter((m) => m.puffLen !== undefined).length
   return pairMembers(source, target)
 }
 

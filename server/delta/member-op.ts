@@ -4,7 +4,7 @@ import { encodeDescriptor, MemberCodec } from '../../client-sdk/src/delta/member
 import { bsdiffWindow } from './bsdiff-window.js'
 import { ControlBuilder } from './control-builder.js'
 import { brotli, sha256, type EncodedOp } from './encode-op.js'
-import type { FoundMember } from './members.js'
+import { puffOf, type DeflateParams, type FoundMember } from './members.js'
 import type { Piece, PlanItem } from './planner.js'
 import { buildRegion, readAt, type RegionContext } from './region.js'
 
@@ -57,16 +57,75 @@ function part(item: PlanItem, a: number, b: number): PlanItem {
   return { kind: 'region', t: a, len: b - a, pieces }
 }
 
+/** member codec counters a build reports beside BuildStats (builder.ts adds them) */
+export interface MemberCodecStats {
+  /** MEMBER ops re-encoded with zlib (codec 1) and from their puff (codec 2) */
+  membersDeflate: number
+  membersPuff: number
+  /** target members whose puff round-trips (codec 2 proven) */
+  membersPuffable: number
+}
+
+interface Variant {
+  codec: number
+  descriptor: Buffer
+  ctrl: Buffer
+  diff: Buffer
+  extra: Buffer
+  useOld: boolean
+  payloadLength: number
+}
+
 /**
- * One member → a MEMBER op: the inner bsdiff runs on the decoded bytes of the source and
- * target members, and the device re-encodes with the proven parameters. When that does
- * not pay (no useful source member, or content that changed wholesale), the member's
- * bytes get the ordinary byte encoding instead.
+ * One member → a MEMBER op: the inner bsdiff runs on the decoded bytes (codec 1) or the
+ * puffs (codec 2) of the source and target members, and the device re-encodes with the
+ * proven parameters or huffs the rebuilt puff. With both codecs proven and allowed the
+ * smaller op wins. When neither pays (no useful source member, or content that changed
+ * wholesale), the member's bytes get the ordinary byte encoding instead.
  */
 export async function encodeMember(m: MemberItem, ctx: RegionContext, tag: string): Promise<EncodedOp> {
   const comp = await readAt(ctx.target, m.t, m.len)
-  const raw = inflateRawSync(comp)
-  const old = m.source ? inflateRawSync(await readAt(ctx.source, m.source.at, m.source.len)) : Buffer.alloc(0)
+  const sourceComp = m.source ? await readAt(ctx.source, m.source.at, m.source.len) : undefined
+  const variants: Variant[] = []
+  if (m.target.params) {
+    const raw = inflateRawSync(comp)
+    const old = sourceComp ? inflateRawSync(sourceComp) : Buffer.alloc(0)
+    variants.push(await variant(MemberCodec.DEFLATE, m.target.params, old, raw, ctx, `${tag}d`))
+  }
+  if (m.target.puffLen !== undefined) {
+    const target = puffOf(comp, m.target.rawLen)
+    // a source member puff cannot spell leaves the target puff to come as extra bytes
+    const old = (sourceComp && puffOf(sourceComp, m.source!.rawLen)) || Buffer.alloc(0)
+    if (target) variants.push(await variant(MemberCodec.PUFF, { level: 0, windowBits: 0, memLevel: 0, strategy: 0 }, old, target, ctx, `${tag}p`))
+  }
+  const best = variants.sort((a, b) => a.payloadLength - b.payloadLength)[0]
+  // re-encoded deflate output does not compress: its byte diff costs about its length
+  if (!best || best.payloadLength >= 0.9 * m.len) {
+    ctx.stats.memberFallbacks++
+    const piece: Piece = { t: m.t, len: m.len, s: -1, cands: m.source ? [m.source.at - m.t] : [] }
+    return buildRegion(m.t, m.len, [piece], ctx, tag)
+  }
+  ctx.stats.members++
+  ctx.stats.memberBytes += m.len
+  const cs = ctx.stats as typeof ctx.stats & Partial<MemberCodecStats>
+  if (best.codec === MemberCodec.PUFF) cs.membersPuff = (cs.membersPuff ?? 0) + 1
+  else cs.membersDeflate = (cs.membersDeflate ?? 0) + 1
+  const op: OpHeader = {
+    type: OpType.MEMBER,
+    payloadLength: best.payloadLength,
+    targetOffset: m.t,
+    targetLength: m.len,
+    srcOffset: best.useOld ? m.source!.at : 0,
+    srcLength: best.useOld ? m.source!.len : 0,
+    ctrlLength: best.ctrl.length,
+    diffLength: best.diff.length,
+    sha256: sha256(comp),
+  }
+  return { op, payload: Buffer.concat([best.descriptor, best.ctrl, best.diff, best.extra]) }
+}
+
+/** The inner bsdiff of `raw` (what the device must rebuild) against `old`, as a MEMBER payload of `codec`. */
+async function variant(codec: number, params: DeflateParams, old: Buffer, raw: Buffer, ctx: RegionContext, tag: string): Promise<Variant> {
   const cb = new ControlBuilder(0)
   const useOld = old.length >= 64
   if (useOld) {
@@ -84,26 +143,6 @@ export async function encodeMember(m: MemberItem, ctx: RegionContext, tag: strin
   } else cb.extra(raw)
   const streams = cb.streams()
   const [ctrl, diff, extra] = await Promise.all([brotli(encodeControl(cb.entries), 11), brotli(streams.diff, ctx.quality), brotli(streams.extra, ctx.quality)])
-  const descriptor = encodeDescriptor({ codec: MemberCodec.DEFLATE, ...m.target.params!, sourceRawLength: useOld ? old.length : 0, targetRawLength: raw.length })
-  const payloadLength = descriptor.length + ctrl.length + diff.length + extra.length
-  // re-encoded deflate output does not compress: its byte diff costs about its length
-  if (payloadLength >= 0.9 * m.len) {
-    ctx.stats.memberFallbacks++
-    const piece: Piece = { t: m.t, len: m.len, s: -1, cands: m.source ? [m.source.at - m.t] : [] }
-    return buildRegion(m.t, m.len, [piece], ctx, tag)
-  }
-  ctx.stats.members++
-  ctx.stats.memberBytes += m.len
-  const op: OpHeader = {
-    type: OpType.MEMBER,
-    payloadLength,
-    targetOffset: m.t,
-    targetLength: m.len,
-    srcOffset: useOld ? m.source!.at : 0,
-    srcLength: useOld ? m.source!.len : 0,
-    ctrlLength: ctrl.length,
-    diffLength: diff.length,
-    sha256: sha256(comp),
-  }
-  return { op, payload: Buffer.concat([descriptor, ctrl, diff, extra]) }
+  const descriptor = encodeDescriptor({ codec, ...params, sourceRawLength: useOld ? old.length : 0, targetRawLength: raw.length })
+  return { codec, descriptor, ctrl, diff, extra, useOld, payloadLength: descriptor.length + ctrl.length + diff.length + extra.length }
 }

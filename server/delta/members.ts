@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto'
 import { readSync } from 'node:fs'
 import { inflateRawSync } from 'node:zlib'
+import { huff } from '../../client-sdk/src/delta/huff.js'
 import { deflateMember } from '../../client-sdk/src/delta/member.js'
+import { puff } from '../../client-sdk/src/delta/puff.js'
 import { sampledGrams } from './gap-probe.js'
 
 /**
@@ -9,9 +11,13 @@ import { sampledGrams } from './gap-probe.js'
  * changelog.Debian.gz, a man page, an initrd) and of zip entries (a .jar). A few changed
  * source lines change such a stream wholesale, so a byte diff pays about its whole size;
  * diffing the decoded bytes and re-encoding on the device pays for the change only.
- * Puffin's rule: a member is used only after the builder has re-encoded it with recorded
- * zlib parameters and got every byte back.
+ * Puffin's rule: a member is used only after the builder has re-encoded it and got every
+ * byte back: with recorded zlib parameters (codec 1, only members Node's zlib made), or
+ * from its puff (codec 2: puff.ts/huff.ts, any encoder).
  */
+
+/** the member codecs a build may use: 'deflate' needs the device's zlib to be the builder's, 'puff' does not */
+export type MemberCodecName = 'deflate' | 'puff'
 
 /** zlib deflate parameters (the same names node:zlib takes) */
 export interface DeflateParams {
@@ -29,8 +35,10 @@ export interface FoundMember {
   rawLen: number
   /** sha256 (hex) of the compressed bytes: an unchanged member is left to the byte matcher */
   sha: string
-  /** target members only: parameters that re-encode it bit-exactly, when any do */
+  /** target members only: parameters that re-encode it bit-exactly, when any do (codec 1) */
   params?: DeflateParams
+  /** target members only: its puff's length, when huffing the puff gives every byte back (codec 2) */
+  puffLen?: number
   /** sampled grams of the first decoded bytes, to find the source member a target member came from */
   sketch: number[]
 }
@@ -40,8 +48,9 @@ export interface MemberScanOptions {
   maxRawBytes: number
   /** members shorter than this (compressed) are not worth an op header and a descriptor */
   minBytes: number
-  /** try to prove re-encoding parameters (target side) */
+  /** try to prove re-encoding (target side), with these codecs */
   prove: boolean
+  codecs?: readonly MemberCodecName[]
   /** compressed sha256s not worth proving: members the source has unchanged */
   unchanged?: ReadonlySet<string>
 }
@@ -161,7 +170,14 @@ function decodeAt(bytes: Buffer, at: number, levels: number[], o: MemberScanOpti
     sha: createHash('sha256').update(comp).digest('hex'),
     sketch: [...new Set(sampledGrams(raw.subarray(0, SKETCH_BYTES)))],
   }
-  if (o.prove && !o.unchanged?.has(m.sha)) m.params = tries(levels).find((p) => deflateMember(p, raw).equals(comp))
+  if (o.prove && !o.unchanged?.has(m.sha)) {
+    const codecs = o.codecs ?? ['deflate', 'puff']
+    if (codecs.includes('deflate')) m.params = tries(levels).find((p) => deflateMember(p, raw).equals(comp))
+    if (codecs.includes('puff')) {
+      const p = puffOf(comp, raw.length)
+      if (p) m.puffLen = p.length
+    }
+  }
   return m
 }
 
@@ -183,7 +199,7 @@ export function pairMembers(source: FoundMember[], target: FoundMember[]): Array
   }
   const out: Array<{ target: FoundMember; source?: FoundMember }> = []
   for (const t of target) {
-    if (shas.has(t.sha) || !t.params) continue
+    if (shas.has(t.sha) || (!t.params && t.puffLen === undefined)) continue
     const votes = new Map<number, number>()
     for (const g of t.sketch) for (const i of index.get(g) ?? []) votes.set(i, (votes.get(i) ?? 0) + 1)
     let best = -1
@@ -193,4 +209,18 @@ export function pairMembers(source: FoundMember[], target: FoundMember[]): Array
     out.push(source_ ? { target: t, source: source_ } : { target: t })
   }
   return out
+}
+
+/**
+ * A member's puff when huffing it gives every compressed byte back (the build-time proof
+ * of codec 2), else undefined: not deflate puff can spell. A puff holds at most ~1.25 bytes
+ * per decoded byte (a one-byte literal run between two 3-byte matches) plus block headers.
+ */
+export function puffOf(comp: Buffer, rawLen: number): Buffer | undefined {
+  try {
+    const p = puff(comp, 2 * rawLen + 65536)
+    return huff(p, comp.length).equals(comp) ? p : undefined
+  } catch {
+    return undefined
+  }
 }

@@ -25,10 +25,13 @@ const MiB = 2 ** 20
 
 async function sub(mode: string, args: string[]) {
   if (mode === 'idle') return // baseline: node + tsx + nothing
-  if (mode === 'make' || mode === 'make2') {
+  if (mode === 'make' || mode === 'make2' || mode === 'make2puff' || mode === 'make2zlib') {
     const { makeDelta } = await import('../../server/delta/index.js')
-    const r = await makeDelta(args[0]!, args[1]!, args[2]!, { formatVersion: mode === 'make2' ? 2 : 1 })
-    console.log(JSON.stringify({ size: r.size, ops: r.ops, stats: r.stats }))
+    // make2: both member codecs (each member takes the smaller op); make2puff: codec 2 only
+    // (what any device reporting puff gets); make2zlib: codec 1 only (the pre-puff v2)
+    const memberCodecs = mode === 'make2puff' ? (['puff'] as const) : mode === 'make2zlib' ? (['deflate'] as const) : (['deflate', 'puff'] as const)
+    const r = await makeDelta(args[0]!, args[1]!, args[2]!, { formatVersion: mode === 'make' ? 1 : 2, memberCodecs })
+    console.log(JSON.stringify({ size: r.size, ops: r.ops, memberCodecs: r.memberCodecs, stats: r.stats }))
     return
   }
   if (mode === 'apply') {
@@ -80,6 +83,8 @@ const TOOLS: Tool[] = [
   { name: 'slipway', make: (o, n, p) => node('make', o, n, p), apply: (o, p, out) => node('apply', o, p, out) },
   // format 2: also diffs inside compressed members (gzip files, zip entries)
   { name: 'slipway v2', make: (o, n, p) => node('make2', o, n, p), apply: (o, p, out) => node('apply', o, p, out) },
+  // format 2 with member codec 2 only: the patch a device reporting puff gets whatever its zlib
+  { name: 'slipway v2 puff', make: (o, n, p) => node('make2puff', o, n, p), apply: (o, p, out) => node('apply', o, p, out) },
   { name: 'xdelta3 -9', make: (o, n, p) => ['xdelta3', '-9', '-e', '-f', '-s', o, n, p], apply: (o, p, out) => ['xdelta3', '-d', '-f', '-s', o, p, out] },
   {
     name: 'zstd -19 --long=31',

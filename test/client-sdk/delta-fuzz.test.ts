@@ -1,7 +1,11 @@
+import { execFileSync } from 'node:child_process'
+import { inflateRawSync } from 'node:zlib'
 import t from 'tap'
-import { applyDeltaStream, DeltaError } from '../../client-sdk/src/delta/index.js'
-import { sha256 } from '../../server/delta/encode-op.js'
-import { chunked, memSource, MemSink, sampleDelta, sampleMemberDelta } from './delta-fixtures.js'
+import { applyDeltaStream, DeltaError, encodeControl, OpType } from '../../client-sdk/src/delta/index.js'
+import { encodeDescriptor, MemberCodec } from '../../client-sdk/src/delta/member.js'
+import { puff } from '../../client-sdk/src/delta/puff.js'
+import { brotli, copyOp, sha256 } from '../../server/delta/encode-op.js'
+import { changelog, chunked, memSource, MemSink, randomBytes, sampleDelta, sampleMemberDelta, writePatch } from './delta-fixtures.js'
 
 const KNOWN = new Set([
   'DELTA_BAD_MAGIC',
@@ -90,4 +94,56 @@ t.test('version 2: mutated MEMBER patches (descriptor, inner streams, source mem
   t.comment(JSON.stringify(Object.fromEntries(seen)), `rebuilt ${rebuilt}`)
   for (const c of ['DELTA_TRUNCATED', 'DELTA_CORRUPT']) t.ok(seen.get(c), `mutations reached ${c}`)
   t.ok(rebuilt < 60, 'almost every mutation is detected')
+})
+
+/**
+ * A version-2 patch with a codec-2 MEMBER op: GNU gzip members (no zlib reproduces them),
+ * the target's puff rebuilt from the source's (common head from the source, the rest as
+ * extra).
+ */
+async function samplePuffMemberDelta() {
+  const body = (raw: Buffer) => {
+    const gz = execFileSync('gzip', ['-9n', '-c'], { input: raw })
+    const r = inflateRawSync(gz.subarray(10), { info: true }) as unknown as { engine: { bytesWritten: number } }
+    return gz.subarray(10, 10 + r.engine.bytesWritten)
+  }
+  const prefix = randomBytes(4096, 13)
+  const oldComp = body(changelog(300, 14))
+  const newComp = body(changelog(300, 14, 120))
+  const oldPuff = puff(oldComp, 1 << 20)
+  const newPuff = puff(newComp, 1 << 20)
+  const source = Buffer.concat([prefix, oldComp])
+  const target = Buffer.concat([prefix, newComp])
+  let head = 0
+  while (oldPuff[head] === newPuff[head]) head++
+  const descriptor = encodeDescriptor({ codec: MemberCodec.PUFF, level: 0, windowBits: 0, memLevel: 0, strategy: 0, sourceRawLength: oldPuff.length, targetRawLength: newPuff.length })
+  const [c, d, e] = await Promise.all([brotli(encodeControl([[head, newPuff.length - head, 0]]), 11), brotli(Buffer.alloc(head), 9), brotli(newPuff.subarray(head), 9)])
+  const member = {
+    op: {
+      type: OpType.MEMBER,
+      payloadLength: descriptor.length + c.length + d.length + e.length,
+      targetOffset: prefix.length,
+      targetLength: newComp.length,
+      srcOffset: prefix.length,
+      srcLength: oldComp.length,
+      ctrlLength: c.length,
+      diffLength: d.length,
+      sha256: sha256(newComp),
+    },
+    payload: Buffer.concat([descriptor, c, d, e]),
+  }
+  const patch = await writePatch(source, target, [copyOp(0, 0, prefix.length, sha256(prefix)), member], undefined, 2)
+  return { source, target, patch }
+}
+
+t.test('version 2, member codec 2: mutated puff MEMBER patches fail with known codes', async (t) => {
+  const sample = await samplePuffMemberDelta()
+  const sink = new MemSink()
+  await applyDeltaStream({ source: memSource(sample.source), patch: chunked(sample.patch, 4096), sink })
+  t.ok(sink.data.equals(sample.target), 'the unmutated patch rebuilds the target')
+  const { seen, rebuilt, wrong } = await fuzz(sample, 20261204, 300)
+  t.same(wrong, [], 'no wrong target, no unknown error')
+  t.comment(JSON.stringify(Object.fromEntries(seen)), `rebuilt ${rebuilt}`)
+  for (const c of ['DELTA_TRUNCATED', 'DELTA_CORRUPT']) t.ok(seen.get(c), `mutations reached ${c}`)
+  t.ok(rebuilt < 30, 'almost every mutation is detected')
 })

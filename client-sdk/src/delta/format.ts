@@ -18,12 +18,13 @@ export const formatName = (version: number): string => (version === FORMAT_VERSI
 
 /**
  * The poll header in which the agent reports the delta formats its applier takes. A
- * MEMBER op is re-encoded with the device's own zlib, which must give the builder's
- * bytes, so version 2 carries the zlib version of this Node; a server offers a v2 patch
- * only when it equals its builder's. A device that sends nothing gets version 1.
+ * codec-1 MEMBER op is re-encoded with the device's own zlib, which must give the
+ * builder's bytes, so version 2 carries the zlib version of this Node; `members` lists the
+ * member codecs this applier takes (`deflate`: codec 1, `puff`: codec 2, which needs no
+ * zlib match). A device that sends nothing gets version 1.
  */
 export const DELTA_FORMATS_HEADER = 'slipway-delta-formats'
-export const deltaFormatsHeader = (): string => `${FORMAT_NAME}, ${FORMAT_NAME_V2};zlib=${process.versions.zlib ?? 'none'}`
+export const deltaFormatsHeader = (): string => `${FORMAT_NAME}, ${FORMAT_NAME_V2};zlib=${process.versions.zlib ?? 'none'};members=deflate+puff`
 export const HEADER_SIZE = 128
 export const OP_HEADER_SIZE = 80
 /** a control entry is at most three 10-byte varints */

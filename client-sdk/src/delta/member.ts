@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto'
 import { deflateRawSync, inflateRawSync } from 'node:zlib'
 import { DeltaError } from './errors.js'
 import { MEMBER_DESCRIPTOR_SIZE } from './format.js'
+import { huff } from './huff.js'
+import { puff } from './puff.js'
 
 /**
  * A MEMBER op's descriptor (format version 2): how the compressed stream inside the image
@@ -10,20 +12,24 @@ import { MEMBER_DESCRIPTOR_SIZE } from './format.js'
  * and got every byte back (DELTA-FORMAT.md "MEMBER").
  */
 export interface MemberDescriptor {
-  /** 1: raw deflate (RFC 1951; the body of a gzip file or of a zip entry) */
+  /**
+   * 1: raw deflate (RFC 1951; the body of a gzip file or of a zip entry) decoded with
+   * inflate and re-encoded with zlib; 2: the same streams as puffs (puff.ts), written
+   * back bit for bit by huff.ts, whatever encoder made them
+   */
   codec: number
-  /** zlib deflate parameters that reproduce the member */
+  /** zlib deflate parameters that reproduce the member (codec 1; 0 for codec 2) */
   level: number
   windowBits: number
   memLevel: number
   strategy: number
-  /** decoded length of the source's member (0 when the op has none) */
+  /** decoded length (codec 2: puff length) of the source's member (0 when the op has none) */
   sourceRawLength: number
-  /** decoded length of the target's member: what the inner bsdiff streams produce */
+  /** decoded length (codec 2: puff length) of the target's member: what the inner bsdiff streams produce */
   targetRawLength: number
 }
 
-export const MemberCodec = { DEFLATE: 1 } as const
+export const MemberCodec = { DEFLATE: 1, PUFF: 2 } as const
 
 export function encodeDescriptor(d: MemberDescriptor): Buffer {
   const b = Buffer.alloc(MEMBER_DESCRIPTOR_SIZE)
@@ -40,7 +46,7 @@ export function encodeDescriptor(d: MemberDescriptor): Buffer {
 export function decodeDescriptor(payload: Buffer): MemberDescriptor {
   if (payload.length < MEMBER_DESCRIPTOR_SIZE) throw new DeltaError('DELTA_CORRUPT', 'member op payload is shorter than its descriptor')
   const codec = payload.readUInt8(0)
-  if (codec !== MemberCodec.DEFLATE) throw new DeltaError('DELTA_UNSUPPORTED', `unknown member codec ${codec}`, { codec })
+  if (codec !== MemberCodec.DEFLATE && codec !== MemberCodec.PUFF) throw new DeltaError('DELTA_UNSUPPORTED', `unknown member codec ${codec}`, { codec })
   const size = (at: number) => {
     const v = payload.readBigUInt64LE(at)
     if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new DeltaError('DELTA_SIZE_LIMIT', 'member length is out of range')
@@ -55,8 +61,9 @@ export function decodeDescriptor(payload: Buffer): MemberDescriptor {
     sourceRawLength: size(8),
     targetRawLength: size(16),
   }
-  // the ranges zlib accepts for raw deflate; anything else is not something our builder writes
-  const ok = d.level <= 9 && d.windowBits >= 9 && d.windowBits <= 15 && d.memLevel >= 1 && d.memLevel <= 9 && d.strategy <= 4
+  // the ranges zlib accepts for raw deflate; anything else is not something our builder writes.
+  // Codec 2 has no parameters: they are 0
+  const ok = codec === MemberCodec.PUFF ? payload.readUInt32LE(1) === 0 : d.level <= 9 && d.windowBits >= 9 && d.windowBits <= 15 && d.memLevel >= 1 && d.memLevel <= 9 && d.strategy <= 4
   if (!ok || payload.readUIntLE(5, 3) !== 0) throw new DeltaError('DELTA_CORRUPT', 'invalid member descriptor', { descriptor: d })
   return d
 }
@@ -68,7 +75,12 @@ const params = (d: MemberDescriptor) => ({ level: d.level, windowBits: d.windowB
  * makes a codec bomb (a member that decodes to more than its descriptor says) an error
  * once `declared` bytes are out, never an allocation beyond them.
  */
-export function inflateMember(compressed: Buffer, declared: number, what: string): Buffer {
+export function inflateMember(compressed: Buffer, declared: number, what: string, codec: number = MemberCodec.DEFLATE): Buffer {
+  if (codec === MemberCodec.PUFF) {
+    const p = puff(compressed, declared)
+    if (p.length !== declared) throw new DeltaError('DELTA_CORRUPT', `${what} member puffs to ${p.length} bytes, not the declared ${declared}`)
+    return p
+  }
   let raw: Buffer
   try {
     raw = inflateRawSync(compressed, { maxOutputLength: Math.max(1, declared) })
@@ -81,9 +93,10 @@ export function inflateMember(compressed: Buffer, declared: number, what: string
   return raw
 }
 
-/** Re-encodes the rebuilt member; DELTA_MEMBER_MISMATCH unless it is byte for byte what the builder recorded. */
+/** Re-encodes the rebuilt member (codec 1: zlib, codec 2: huff); DELTA_MEMBER_MISMATCH unless it is byte for byte what the builder recorded. */
 export function recompressMember(d: MemberDescriptor, raw: Buffer, length: number, sha256: Buffer): Buffer {
-  const out = deflateRawSync(raw, params(d))
+  // codec 2 huffs the rebuilt puff: more than `length` bytes is a mismatch before it is written
+  const out = d.codec === MemberCodec.PUFF ? huff(raw, length) : deflateRawSync(raw, params(d))
   if (out.length !== length || !createHash('sha256').update(out).digest().equals(sha256)) {
     throw new DeltaError('DELTA_MEMBER_MISMATCH', 're-encoding the member does not give the recorded bytes (another zlib than the builder’s?)', {
       expectedLength: length,

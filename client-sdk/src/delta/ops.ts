@@ -92,7 +92,7 @@ export class OpRunner {
     this.checkExtent(op)
     const compressed = Buffer.allocUnsafe(op.srcLength)
     await readExactly(this.source, compressed, op.srcOffset)
-    const old = op.srcLength > 0 ? inflateMember(compressed, d.sourceRawLength, 'source') : Buffer.alloc(0)
+    const old = op.srcLength > 0 ? inflateMember(compressed, d.sourceRawLength, 'source', d.codec) : Buffer.alloc(0)
     if (op.srcLength === 0 && d.sourceRawLength !== 0) throw new DeltaError('DELTA_CORRUPT', 'member op without a source declares source bytes')
     const raw = Buffer.allocUnsafe(d.targetRawLength)
     let at = 0

@@ -1,0 +1,54 @@
+/**
+ * The delta capability a device reports (`slipway-delta-formats`) and the offer format of
+ * a built patch: a patch is offered only when its offer format is among the device's, so
+ * no device gets a member codec it did not report, and a puff-only patch reaches every
+ * device that reports puff, whatever its zlib.
+ */
+import t from 'tap'
+import { deltaFormatsHeader } from '../../client-sdk/src/delta/index.js'
+import {
+  acceptedDeltaFormats,
+  DELTA_FORMAT_V1,
+  DELTA_FORMAT_V2,
+  DELTA_FORMAT_V2_DEFLATE_PUFF,
+  DELTA_FORMAT_V2_PUFF,
+  deltaOfferFormat,
+} from '../../server/domain/deltas/delta-formats.js'
+
+const offered = (header: string | undefined, builderZlib: string, version: number, codecs: Array<'deflate' | 'puff'>) =>
+  acceptedDeltaFormats(header, builderZlib).includes(deltaOfferFormat(version, codecs))
+
+t.test("this agent's header: both codecs, its own zlib", async (t) => {
+  const h = deltaFormatsHeader()
+  t.match(h, /^slipway-delta-v1, slipway-delta-v2;zlib=[^;,]+;members=deflate\+puff$/)
+  t.same(acceptedDeltaFormats(h, process.versions.zlib), [DELTA_FORMAT_V1, DELTA_FORMAT_V2, DELTA_FORMAT_V2_PUFF, DELTA_FORMAT_V2_DEFLATE_PUFF])
+  t.same(acceptedDeltaFormats(h, 'another-zlib'), [DELTA_FORMAT_V1, DELTA_FORMAT_V2_PUFF], 'another zlib: puff-only patches still')
+})
+
+t.test('offer formats of built patches', async (t) => {
+  t.equal(deltaOfferFormat(1, []), DELTA_FORMAT_V1)
+  t.equal(deltaOfferFormat(2, ['deflate']), DELTA_FORMAT_V2, 'codec 1 only: the name every v2 patch had before codec 2')
+  t.equal(deltaOfferFormat(2, ['puff']), DELTA_FORMAT_V2_PUFF)
+  t.equal(deltaOfferFormat(2, ['deflate', 'puff']), DELTA_FORMAT_V2_DEFLATE_PUFF)
+})
+
+t.test('no device is offered a codec it did not report', async (t) => {
+  const zlib = '1.3'
+  const devices: Array<[string, string | undefined, Array<'deflate' | 'puff'>[]]> = [
+    // [what, header, codec sets it may be offered]
+    ['no header (old agent)', undefined, []],
+    ['v2 before codec 2, same zlib', 'slipway-delta-v1, slipway-delta-v2;zlib=1.3', [['deflate']]],
+    ['v2 before codec 2, other zlib', 'slipway-delta-v1, slipway-delta-v2;zlib=1.2.13', []],
+    ['puff only, no zlib', 'slipway-delta-v1, slipway-delta-v2;members=puff', [['puff']]],
+    ['both, other zlib', 'slipway-delta-v1, slipway-delta-v2;zlib=1.2.13;members=deflate+puff', [['puff']]],
+    ['both, same zlib', 'slipway-delta-v1, slipway-delta-v2; zlib=1.3 ; members=puff+deflate', [['deflate'], ['puff'], ['deflate', 'puff']]],
+    ['unknown codec only', 'slipway-delta-v1, slipway-delta-v2;zlib=1.3;members=xz', []],
+  ]
+  for (const [what, header, ok] of devices) {
+    t.ok(offered(header, zlib, 1, []), `${what}: version 1 always`)
+    for (const codecs of [['deflate'], ['puff'], ['deflate', 'puff']] as Array<Array<'deflate' | 'puff'>>) {
+      const want = ok.some((c) => c.join() === codecs.join())
+      t.equal(offered(header, zlib, 2, codecs), want, `${what}: v2 with ${codecs.join('+')} ${want ? 'offered' : 'not offered'}`)
+    }
+  }
+})
