@@ -7,7 +7,8 @@
 CREATE TABLE delta_variants (
   source_sha256 TEXT NOT NULL,
   target_sha256 TEXT NOT NULL,
-  -- the `format` of the signed metadata: slipway-delta-v2
+  -- its offer format (what a device's poll header must accept): slipway-delta-v2+puff;
+  -- its signed metadata names the patch format, slipway-delta-v2
   format TEXT NOT NULL,
   patch_sha256 TEXT NOT NULL,
   patch_length BIGINT NOT NULL,

@@ -110,7 +110,7 @@ export { SbomService } from './releases/sbom-service.js'
 export { SignedReleaseVerifier } from './releases/signed-release-verifier.js'
 
 // deltas
-export { acceptedDeltaFormats } from './deltas/delta-formats.js'
+export { acceptedDeltaFormats, deltaOfferFormat } from './deltas/delta-formats.js'
 export { DeltaService } from './deltas/delta-service.js'
 export { InstalledFleetVersions } from './deltas/fleet-versions.js'
 

@@ -91,7 +91,7 @@ export type DeltaState = (typeof DELTA_STATES)[number]
  * applier takes; a device gets the smallest patch in a format its agent reports.
  */
 export interface DeltaVariant {
-  /** the `format` of its signed metadata (client-sdk/DELTA-FORMAT.md) */
+  /** its offer format (acceptedDeltaFormats: `slipway-delta-v2+puff`); the signed metadata names the patch format */
   format: string
   patchSha256: string
   patchLength: number

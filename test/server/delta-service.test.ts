@@ -159,7 +159,7 @@ t.test('format 2: one patch per format; a device gets the smallest its applier t
   t.equal(d.state, 'ready')
   t.match(JSON.parse(d.metadata as string), { signed: { format: 'slipway-delta-v1' } }, 'the row holds the patch every applier takes')
   const variants = await s.repos.deltas.listVariants(d)
-  t.same(variants.map((v) => v.format), ['slipway-delta-v2'])
+  t.same(variants.map((v) => v.format), ['slipway-delta-v2+puff'], 'member codec 2 (puff): for any device reporting it, whatever its zlib')
   const v2 = variants[0]!
   t.ok(v2.patchLength < (d.patchLength as number) / 2, `the v2 patch (${v2.patchLength} B) is far smaller than its v1 twin (${d.patchLength} B)`)
   t.match(JSON.parse(v2.metadata), { signed: { format: 'slipway-delta-v2', patchSha256: v2.patchSha256, patchLength: v2.patchLength } })
@@ -169,10 +169,10 @@ t.test('format 2: one patch per format; a device gets the smallest its applier t
   const old = await s.deltas.offerFor(s.v1.sha256, s.v2)
   t.match(old, { patchSha256: d.patchSha256, patchLength: d.patchLength }, 'a device that reports nothing gets the version-1 twin, not the full image')
   const zlib = process.versions.zlib
-  const other = await s.deltas.offerFor(s.v1.sha256, s.v2, acceptedDeltaFormats(`slipway-delta-v1, slipway-delta-v2;zlib=0.0-other`, zlib))
-  t.equal(other?.patchSha256, d.patchSha256, 'another zlib: the version-1 twin')
-  const same = await s.deltas.offerFor(s.v1.sha256, s.v2, acceptedDeltaFormats(`slipway-delta-v1, slipway-delta-v2;zlib=${zlib}`, zlib))
-  t.match(same, { patchSha256: v2.patchSha256, patchLength: v2.patchLength, metadata: { signed: { format: 'slipway-delta-v2' } } }, 'same zlib: the v2 patch')
+  const older = await s.deltas.offerFor(s.v1.sha256, s.v2, acceptedDeltaFormats(`slipway-delta-v1, slipway-delta-v2;zlib=${zlib}`, zlib))
+  t.equal(older?.patchSha256, d.patchSha256, 'an agent from before codec 2 (no members=): the version-1 twin')
+  const other = await s.deltas.offerFor(s.v1.sha256, s.v2, acceptedDeltaFormats(`slipway-delta-v1, slipway-delta-v2;zlib=0.0-other;members=deflate+puff`, zlib))
+  t.match(other, { patchSha256: v2.patchSha256, patchLength: v2.patchLength, metadata: { signed: { format: 'slipway-delta-v2' } } }, 'puff reported, another zlib: the v2 patch')
 
   // both rebuild the target with the device's applier
   for (const patchSha of [d.patchSha256 as string, v2.patchSha256]) {
@@ -198,7 +198,7 @@ t.test('offerFor re-signs a variant whose metadata expires within 7 days, and ke
   const clock = { now: new Date() }
   const s = await setup(t, (real) => real, 3, clock, 2, memberPair())
   const d = await s.settled((await s.deltas.request(s.v1.id, s.v2.id)).id)
-  const formats = acceptedDeltaFormats(`slipway-delta-v2;zlib=${process.versions.zlib}`, process.versions.zlib)
+  const formats = acceptedDeltaFormats('slipway-delta-v2;members=puff', process.versions.zlib)
   const first = (await s.deltas.offerFor(s.v1.sha256, s.v2, formats)) as { metadata: { signed: { expires: string } } }
   const expires = Date.parse(first.metadata.signed.expires)
   clock.now = new Date(expires - 6 * 86400_000)

@@ -10,6 +10,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { formatName } from '../../../client-sdk/src/delta/index.js'
 import { DeltaBuildError, downgradeToV1, makeDelta, verifyPatch } from '../../delta/index.js'
+import { deltaOfferFormat } from '../../domain/deltas/delta-formats.js'
 import { DeltaBuildFailure, SlipwayError } from '../../domain/errors.js'
 import type { BlobStore, BuiltPatch, PatchBuilder } from '../../domain/ports/infrastructure.js'
 import { compressedSize } from './compressed-size.js'
@@ -21,9 +22,11 @@ export interface BlobPatchBuilderOptions {
   /** scratch folder (temp copies of S3 images, bsdiff windows, the patch before it is stored) */
   workDir: string
   /**
-   * 2: also diff inside compressed members (format v2). A patch that has MEMBER ops is
-   * stored twice: as version 2 (a variant, for devices reporting it) and as its
-   * version-1 twin (MEMBER ops replaced by the member's bytes), which every device takes.
+   * 2: also diff inside compressed members (format v2), with member codec 2 (puff: any
+   * deflate stream, re-written from its recorded bits on any device that reports `puff`).
+   * A patch that has MEMBER ops is stored twice: as version 2 (a variant, offer format
+   * `slipway-delta-v2+puff`) and as its version-1 twin (MEMBER ops replaced by the
+   * member's bytes), which every device takes.
    */
   formatVersion?: 1 | 2
 }
@@ -46,6 +49,9 @@ export class BlobPatchBuilder implements PatchBuilder {
           memoryBudget: this.opts.memoryBudget,
           tmpDir: dir,
           formatVersion: this.opts.formatVersion ?? 1,
+          // puff only: codec 1 (re-encode with zlib) is smaller on zlib-made members but only
+          // for devices with this server's zlib, and Debian's GNU-gzip members never re-encode
+          memberCodecs: ['puff'],
           ...(onProgress ? { onProgress: (done: number) => onProgress(done) } : {}),
         }).catch((e: unknown) => {
           throw translate(e)
@@ -66,7 +72,7 @@ export class BlobPatchBuilder implements PatchBuilder {
           await verifyPatch(source, twinPath, made.targetSha256).catch((e: unknown) => {
             throw translate(e)
           })
-          variants.push({ format: formatName(2), ...(await this.store(patchPath, made.size)) })
+          variants.push({ format: deltaOfferFormat(made.formatVersion, made.memberCodecs), metadataFormat: formatName(2), ...(await this.store(patchPath, made.size)) })
           primary = { path: twinPath, length: twin.size }
         }
       }

@@ -92,7 +92,13 @@ export class DeltaBuild {
     const offered = pays(built.patchLength) || variants.length > 0
     const at = this.iso()
     const signed = await Promise.all(
-      variants.map(async (v) => ({ ...v, metadata: (await this.sign({ ...content, ...v }, v.format)).toString('utf8'), updatedAt: at })),
+      variants.map(async (v) => ({
+        format: v.format,
+        patchSha256: v.patchSha256,
+        patchLength: v.patchLength,
+        metadata: (await this.sign({ ...content, ...v }, v.metadataFormat)).toString('utf8'),
+        updatedAt: at,
+      })),
     )
     // variants first: a row is ready only once every patch it offers can be found
     await this.deltas.replaceVariants(content, signed)

@@ -187,8 +187,12 @@ export interface BuiltPatch {
   patchLength: number
   /** the `format` string of its signed metadata (client-sdk/DELTA-FORMAT.md): one every applier takes */
   format: string
-  /** the same delta in formats only some appliers take (smaller: format 2 diffs inside compressed members), each stored too */
-  variants: Array<{ format: string; patchSha256: string; patchLength: number }>
+  /**
+   * the same delta in formats only some appliers take (smaller: format 2 diffs inside
+   * compressed members), each stored too: `format` is its offer format
+   * (acceptedDeltaFormats), `metadataFormat` the format its signed metadata names
+   */
+  variants: Array<{ format: string; metadataFormat: string; patchSha256: string; patchLength: number }>
   /** the full target image compressed (the adapter says how): what the offer rule compares with */
   compressedTargetLength: number
   /** build wall time, milliseconds */
