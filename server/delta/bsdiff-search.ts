@@ -123,32 +123,43 @@ function same(a: Uint8Array, ao: number, b: Uint8Array, bo: number, len: number)
   return Buffer.compare(a.subarray(ao, ao + len), b.subarray(bo, bo + len)) === 0
 }
 
-/** old[o..] < neu[n..] over their common length (memcmp < 0) */
-function less(old: Uint8Array, o: number, neu: Uint8Array, n: number): boolean {
-  const max = Math.min(old.length - o, neu.length - n)
-  const short = Math.min(max, SHORT)
-  for (let i = 0; i < short; i++) {
-    const a = old[o + i]!
-    const b = neu[n + i]!
-    if (a !== b) return a < b
-  }
-  if (short === max) return false
-  return Buffer.compare(old.subarray(o + SHORT, o + max), neu.subarray(n + SHORT, n + max)) < 0
-}
-
-/** bsdiff's binary search for the longest match of neu[at..] among the suffixes sa[st..en] */
+/**
+ * bsdiff's binary search for the longest match of neu[at..] among the suffixes
+ * sa[st..en]: the same steps and answer as its memcmp version, but each comparison starts
+ * after the prefix the pattern shares with both ends of the interval (every suffix between
+ * them shares it too, the array being sorted), so long repeats (zero runs in an image)
+ * are not compared again at every step.
+ */
 function search(sa: Int32Array, old: Uint8Array, neu: Uint8Array, at: number, st: number, en: number, found: { pos: number }): number {
+  // prefix shared with sa[st] / sa[en]: a lower bound (0) until that end is compared
+  let lo = 0
+  let hi = 0
+  let loExact = false
+  let hiExact = false
+  const rest = neu.length - at
   while (en - st >= 2) {
     const x = st + ((en - st) >> 1)
-    if (less(old, sa[x]!, neu, at)) st = x
-    else en = x
+    const o = sa[x]!
+    const k = Math.min(lo, hi)
+    // common length of old[o..] and neu[at..] from k on, then memcmp's sign
+    const max = Math.min(old.length - o, rest)
+    const j = k >= max ? max : k + matchlen(old, o + k, neu, at + k)
+    if (j < max && old[o + j]! < neu[at + j]!) {
+      st = x
+      lo = j
+      loExact = true
+    } else {
+      en = x
+      hi = j
+      hiExact = true
+    }
   }
-  const x = matchlen(old, sa[st]!, neu, at)
-  const y = matchlen(old, sa[en]!, neu, at)
-  if (x > y) {
+  if (!loExact) lo = matchlen(old, sa[st]!, neu, at)
+  if (!hiExact) hi = matchlen(old, sa[en]!, neu, at)
+  if (lo > hi) {
     found.pos = sa[st]!
-    return x
+    return lo
   }
   found.pos = sa[en]!
-  return y
+  return hi
 }
