@@ -87,21 +87,12 @@ export function bsdiffSearch(old: Uint8Array, sa: Int32Array, neu: Uint8Array): 
   return { control, diff: db.subarray(0, dblen), extra: eb.subarray(0, eblen) }
 }
 
-/**
- * Longest match one search reports. Percival's loop searches again at each position
- * where the match found is not clearly better than the current alignment, and inside
- * long repeats (zero runs of an image) each search measured megabytes of match: 24 s of
- * memcmp on the first 64 MiB of the OS pair. A longer match is found again, piece by
- * piece, by the next searches.
- */
-const MATCH_CAP = Number(process.env.SLIPWAY_BSDIFF_MATCH_CAP ?? 16 * 1024)
-
 /** bytes compared one by one before native comparisons take over (long repeats: zeros, copies) */
 const SHORT = 32
 
 /** length of the common prefix of old[o..] and neu[n..] */
-function matchlen(old: Uint8Array, o: number, neu: Uint8Array, n: number, limit = neu.length - n): number {
-  const max = Math.min(old.length - o, neu.length - n, limit)
+function matchlen(old: Uint8Array, o: number, neu: Uint8Array, n: number): number {
+  const max = Math.min(old.length - o, neu.length - n)
   let i = 0
   const short = Math.min(max, SHORT)
   while (i < short && old[o + i] === neu[n + i]) i++
@@ -145,14 +136,14 @@ function search(sa: Int32Array, old: Uint8Array, neu: Uint8Array, at: number, st
   let hi = 0
   let loExact = false
   let hiExact = false
-  const rest = Math.min(neu.length - at, MATCH_CAP)
+  const rest = neu.length - at
   while (en - st >= 2) {
     const x = st + ((en - st) >> 1)
     const o = sa[x]!
     const k = Math.min(lo, hi)
     // common length of old[o..] and neu[at..] from k on, then memcmp's sign
     const max = Math.min(old.length - o, rest)
-    const j = k >= max ? max : k + matchlen(old, o + k, neu, at + k, max - k)
+    const j = k >= max ? max : k + matchlen(old, o + k, neu, at + k)
     if (j < max && old[o + j]! < neu[at + j]!) {
       st = x
       lo = j
@@ -163,8 +154,8 @@ function search(sa: Int32Array, old: Uint8Array, neu: Uint8Array, at: number, st
       hiExact = true
     }
   }
-  if (!loExact) lo = matchlen(old, sa[st]!, neu, at, rest)
-  if (!hiExact) hi = matchlen(old, sa[en]!, neu, at, rest)
+  if (!loExact) lo = matchlen(old, sa[st]!, neu, at)
+  if (!hiExact) hi = matchlen(old, sa[en]!, neu, at)
   if (lo > hi) {
     found.pos = sa[st]!
     return lo
