@@ -13,12 +13,12 @@ export interface BuildBudget {
 const MiB = 1 << 20
 /** Node, V8 heap and buffers that do not scale with the image, and one isolate per region worker */
 const BASE = 160 * MiB
-const WORKER_BASE = 24 * MiB
+const WORKER_BASE = 64 * MiB
 /**
  * Per region worker, per byte of its largest sorted range: SA-IS scratch (measured 12 B,
- * kept for reuse), and the sort cache of two ranges (bytes + Int32 suffix array: 2 × 5 B).
+ * kept for reuse, plus search buffers and garbage), and the sort cache of two ranges (bytes + Int32 suffix array: 2 × 5 B).
  */
-const SORT_SCRATCH = 13
+const SORT_SCRATCH = 16
 const SORT_CACHE = 10
 export const BSDIFF_FACTOR = SORT_SCRATCH + SORT_CACHE
 
