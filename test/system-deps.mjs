@@ -12,7 +12,6 @@ export const SYSTEM_DEPS = {
   bsdiff: 'bsdiff',
   xdelta3: 'xdelta3',
   zstd: 'zstd',
-  bzip2: 'bzip2',
   python3: 'python3',
   curl: 'curl',
   'systemd-analyze': 'systemd',

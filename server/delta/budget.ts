@@ -4,30 +4,40 @@ export interface BuildBudget {
   blockSize: number
   /** largest target range of one BSDIFF/REPLACE op, bytes */
   window: number
-  /** largest source window handed to bsdiff-node, bytes */
+  /** largest source range suffix-sorted for bsdiff, bytes */
   bsdiffWindow: number
+  /** suffix-sorted source ranges kept for reuse, bytes (5 per source byte) */
+  sortCache: number
 }
 
 const MiB = 1 << 20
-/** Node, V8 heap and buffers that do not scale with the image */
+/** Node, V8 heap and buffers that do not scale with the image, and one isolate per region worker */
 const BASE = 160 * MiB
-/** bsdiff-node: suffix array (8 B/byte as int64) + its sort scratch + copies, measured ~17× */
-const BSDIFF_FACTOR = 18
+const WORKER_BASE = 64 * MiB
+/**
+ * Per region worker, per byte of its largest sorted range: SA-IS scratch (measured 12 B,
+ * kept for reuse, plus search buffers and garbage), and the sort cache of two ranges (bytes + Int32 suffix array: 2 × 5 B).
+ */
+const SORT_SCRATCH = 16
+const SORT_CACHE = 10
+export const BSDIFF_FACTOR = SORT_SCRATCH + SORT_CACHE
 
 /**
- * `concurrency` bsdiff-node runs at most, and `inflight` op builds (more than the cores,
- * so the scan keeps going while the pool compresses).
+ * `concurrency` region workers, each sorting one source range at a time and keeping a
+ * few, and `inflight` op builds (more than the cores, so the scan keeps going while the
+ * workers encode).
  */
 export function buildBudget(budget: number, sourceSize: number, concurrency: number, inflight: number): BuildBudget {
   // index: table (2 slots × 8 bytes) + filter (2 bytes) per block, at most 1/8 of the budget
   let blockSize = 1024
   while ((18 * sourceSize) / blockSize > budget / 8) blockSize *= 2
-  const free = Math.max(64 * MiB, budget - BASE - (18 * sourceSize) / blockSize)
+  const free = Math.max(64 * MiB, budget - BASE - concurrency * WORKER_BASE - (18 * sourceSize) / blockSize)
   // a build holds its target window ~5 times (bytes, diff, extra, compressed, segments);
-  // give windows a quarter of what is left and bsdiff the rest. Windows stop at 4 MiB:
+  // give windows a quarter of what is left and the workers' sorts the rest. Windows stop at 4 MiB:
   // brotli's window (lgwin 22) is 4 MiB anyway, and the op payload is what the device
   // holds in memory while applying
   const window = Math.max(MiB, Math.min(4 * MiB, Math.floor(free / 4 / inflight / 5 / MiB) * MiB))
   const bsdiffWindow = Math.max(MiB, Math.min(32 * MiB, Math.floor((free - inflight * 5 * window) / concurrency / BSDIFF_FACTOR)))
-  return { blockSize, window, bsdiffWindow }
+  const sortCache = SORT_CACHE * bsdiffWindow
+  return { blockSize, window, bsdiffWindow, sortCache }
 }

@@ -16,6 +16,8 @@ import { plan, type PlanItem } from './planner.js'
 import { buildRegion, emptyStats, readAt, type BuildStats, type RegionContext } from './region.js'
 import { buildBudget } from './budget.js'
 import { Semaphore } from './semaphore.js'
+import { SourceSorter } from './source-sorter.js'
+import { RegionPool } from './region-pool.js'
 
 export interface MakeDeltaOptions {
   /** memory the build may use, bytes (default 1 GiB); windows and parallelism shrink to fit */
@@ -104,17 +106,30 @@ export async function makeDelta(oldPath: string, newPath: string, patchPath: str
     bsdiffWindow: budget.bsdiffWindow,
     bsdiffMinGap: 16 * 1024,
     bsdiffSlots: new Semaphore(concurrency),
+    sorter: new SourceSorter((at, n) => readAt(source, at, n), budget.sortCache),
     stats,
   }
   let ok = false
+  let pool: RegionPool | undefined
   try {
+    // region encodings run on worker threads: one per core, each with its own sorter
+    pool = await RegionPool.start(concurrency, {
+      sourcePath: oldPath,
+      targetPath: newPath,
+      sourceSize,
+      tmpDir,
+      quality: ctx.quality,
+      bsdiffWindow: ctx.bsdiffWindow,
+      bsdiffMinGap: ctx.bsdiffMinGap,
+      sortCache: budget.sortCache,
+    })
     const index = BlockIndex.build(source.fd, sourceSize, budget.blockSize)
     const matcher = new Matcher(index, source.fd, target.fd, sourceSize, targetSize)
     const planned = plan(matcher.matches(), targetSize, { window: budget.window, copyMin: 1 << 20, copyMax: 64 << 20 })
     const items = opts.formatVersion === 2 ? carveMembers(planned, findMembers(source.fd, sourceSize, target.fd, targetSize, stats, codecs)) : planned
     const pending: Promise<EncodedOp>[] = []
     for (const item of items) {
-      const job = encodeItem(item, ctx)
+      const job = encodeItem(item, ctx, pool)
       job.catch(() => {}) // awaited in order below; this only avoids an unhandled rejection meanwhile
       pending.push(job)
       // keep results in target order; bounded in-flight work is what bounds memory
@@ -135,6 +150,8 @@ export async function makeDelta(oldPath: string, newPath: string, patchPath: str
     const version: 1 | 2 = stats.members > 0 ? 2 : 1
     const size = await writer.finish({ version, sourceSize, targetSize, sourceSha256: sourceSha, targetSha256: targetSha })
     ok = true
+    await pool.close() // its sorted ranges are not needed to verify
+    pool = undefined
     if (opts.verify ?? true) await verifyPatch(oldPath, patchPath, targetSha.toString('hex'))
     return {
       size,
@@ -148,6 +165,7 @@ export async function makeDelta(oldPath: string, newPath: string, patchPath: str
       memberCodecs: [...(stats.membersDeflate > 0 ? (['deflate'] as const) : []), ...(stats.membersPuff > 0 ? (['puff'] as const) : [])],
     }
   } finally {
+    await pool?.close()
     if (!ok) await writer.abort().catch(() => {})
     await Promise.all([source.close(), target.close(), rm(tmpDir, { recursive: true, force: true })])
     if (!ok) await rm(patchPath, { force: true })
@@ -168,13 +186,15 @@ function findMembers(sourceFd: number, sourceSize: number, targetFd: number, tar
   return pairMembers(source, target)
 }
 
-async function encodeItem(item: PlanItem | MemberItem, ctx: RegionContext): Promise<EncodedOp> {
+async function encodeItem(item: PlanItem | MemberItem, ctx: RegionContext, pool: RegionPool): Promise<EncodedOp> {
   if (item.kind === 'member') return encodeMember(item, ctx, `m${item.t}`)
   if (item.kind === 'copy') {
     ctx.stats.copy += item.len
     return copyOp(item.t, item.s, item.len, await hashRange(ctx, item.t, item.len))
   }
-  return buildRegion(item.t, item.len, item.pieces, ctx, `r${item.t}`)
+  const { op, stats } = await pool.run(item.t, item.len, item.pieces)
+  for (const k of Object.keys(stats) as Array<keyof BuildStats>) ctx.stats[k] += stats[k]
+  return op
 }
 
 async function hashRange(ctx: RegionContext, at: number, len: number): Promise<Buffer> {

@@ -1,10 +1,11 @@
 import type { FileHandle } from 'node:fs/promises'
-import { bsdiffWindow } from './bsdiff-window.js'
+import { bsdiffSearch } from './bsdiff-search.js'
 import { ControlBuilder } from './control-builder.js'
 import { bsdiffOp, replaceOp, type EncodedOp } from './encode-op.js'
 import { bestDelta, gramOverlap, nonZero } from './gap-probe.js'
 import type { Piece } from './planner.js'
 import type { Semaphore } from './semaphore.js'
+import type { SourceSorter } from './source-sorter.js'
 
 export interface BuildStats {
   /** target bytes per encoding */
@@ -13,14 +14,16 @@ export interface BuildStats {
   aligned: number
   bsdiff: number
   literal: number
-  /** how many changed stretches went through bsdiff-node */
+  /** how many bsdiff searches ran (whole windows and changed stretches) */
   bsdiffRuns: number
   /** windows where one bsdiff run over the whole window beat the stretch-by-stretch encoding */
   bsdiffWindows: number
   /** windows where that whole-window run was tried */
   bsdiffWholeTries: number
-  /** source bytes handed to bsdiff-node in all: its suffix sort, the build's main CPU cost, grows with them */
+  /** source bytes suffix-sorted in all (the build's main CPU cost grows with them) */
   bsdiffSourceBytes: number
+  /** bsdiff searches answered by a source range already sorted (no sort of their own) */
+  bsdiffSortHits: number
   /** format v2: compressed members found in the target, and those that re-encode bit-exactly with zlib */
   membersFound: number
   membersProven: number
@@ -40,6 +43,7 @@ export const emptyStats = (): BuildStats => ({
   bsdiffWindows: 0,
   bsdiffWholeTries: 0,
   bsdiffSourceBytes: 0,
+  bsdiffSortHits: 0,
   membersFound: 0,
   membersProven: 0,
   members: 0,
@@ -60,6 +64,8 @@ export interface RegionContext {
   bsdiffMinGap: number
   /** bsdiff-node runs allowed at once: each needs ~17× its window, which the budget counts per slot */
   bsdiffSlots: Semaphore
+  /** suffix-sorted source ranges shared by the bsdiff searches of this thread */
+  sorter: SourceSorter
   stats: BuildStats
 }
 
@@ -107,14 +113,19 @@ export async function buildRegion(t: number, len: number, pieces: Piece[], ctx: 
   let whole: Bsdiffed | undefined
   if (changed >= ctx.bsdiffMinGap / 2 && pieces.length > 2 && cheap > 0.02 * len) {
     ctx.stats.bsdiffWholeTries++
-    whole = await tryBsdiff(target, sourceRange(t, len, pieces, ctx), ctx, `${tag}-w`, cheap)
+    whole = await tryBsdiff(target, sourceRange(t, len, pieces, ctx), ctx, cheap)
   }
   const floor = parts.reduce((n, p) => n + (p.bsdiffable ? 0 : p.cost), 0)
   let stitched = cheap
   if (!whole || whole.cost > floor) {
+    // stretches whose source ranges overlap share one sort of their union when that is
+    // no more than sorting each (a range inside the whole window's is already sorted)
+    const ranges = parts.filter((p) => p.bsdiffable).map((p) => stretchRange(p, ctx))
+    const union: [number, number] = [Math.min(...ranges.map((r) => r[0])), Math.max(...ranges.map((r) => r[1]))]
+    const shared = ranges.length > 1 && union[1] - union[0] <= Math.min(ctx.bsdiffWindow, ranges.reduce((n, r) => n + r[1] - r[0], 0))
     for (const [i, p] of parts.entries()) {
       if (!p.bsdiffable) continue
-      const b = await tryBsdiff(p.bytes!, stretchRange(p, ctx), ctx, `${tag}-${i}`, p.beat!)
+      const b = await tryBsdiff(p.bytes!, stretchRange(p, ctx), ctx, p.beat!, shared ? union : undefined)
       if (!b) continue
       stitched -= p.cost - b.cost
       parts[i] = { segs: b.segs, cost: b.cost, bsdiff: p.bytes!.length }
@@ -256,14 +267,20 @@ async function cheapSegments(gap: Buffer, t: number, cands: number[], ctx: Regio
   return part
 }
 
-/** bsdiff-node on `gap` against source[range); used only if it costs less than `beat`. */
-async function tryBsdiff(gap: Buffer, [winStart, winEnd]: [number, number], ctx: RegionContext, tag: string, beat: number): Promise<Bsdiffed | undefined> {
+/**
+ * bsdiff's search for `gap` against source[range) (or a sorted range holding it:
+ * `sortRange`, or one already sorted); used only if it costs less than `beat`.
+ */
+async function tryBsdiff(gap: Buffer, [winStart, winEnd]: [number, number], ctx: RegionContext, beat: number, sortRange?: [number, number]): Promise<Bsdiffed | undefined> {
   if (winEnd - winStart < 64) return undefined
   const win = await readAt(ctx.source, winStart, winEnd - winStart)
   if (gramOverlap(gap, win) < BSDIFF_MIN_OVERLAP) return undefined
   ctx.stats.bsdiffRuns++
-  ctx.stats.bsdiffSourceBytes += win.length
-  const { control, diff, extra } = await ctx.bsdiffSlots.run(() => bsdiffWindow(ctx.tmpDir, tag, win, gap))
+  const want = sortRange && !ctx.sorter.find(winStart, winEnd) ? sortRange : [winStart, winEnd]
+  const [sorted, fresh] = await ctx.sorter.get(want[0]!, want[1]!)
+  if (fresh) ctx.stats.bsdiffSourceBytes += sorted.bytes.length
+  else ctx.stats.bsdiffSortHits++
+  const { control, diff, extra } = bsdiffSearch(sorted.bytes, sorted.sa, gap)
   // diff bytes that are not zero and extra bytes both cost about a literal byte
   const cost = nonZero(diff) + extra.length
   if (cost >= beat) return undefined
@@ -273,8 +290,8 @@ async function tryBsdiff(gap: Buffer, [winStart, winEnd]: [number, number], ctx:
   let e = 0
   for (const [x, y, z] of control) {
     if (x > 0) {
-      if (oldpos < 0 || oldpos + x > win.length) return undefined // never trust a window escape
-      segs.push({ src: winStart + oldpos, diff: diff.subarray(d, d + x) })
+      if (oldpos < 0 || oldpos + x > sorted.bytes.length) return undefined // never trust a window escape
+      segs.push({ src: sorted.start + oldpos, diff: diff.subarray(d, d + x) })
     }
     if (y > 0) segs.push({ extra: extra.subarray(e, e + y) })
     d += x

@@ -11,7 +11,7 @@
  *                  are taken from BENCH_DIR/results.json, so `BENCH_TOOLS=slipway` re-measures
  *                  ours against peers measured earlier on the same files
  * Each build and apply runs as its own process under /usr/bin/time, so wall time, CPU
- * (user + system, children included: bsdiff's bzip2 runs) and peak RSS are measured the
+ * (user + system, children included) and peak RSS are measured the
  * same way for every tool. On a shared machine, read CPU: wall time waits for the others.
  */
 import { spawnSync } from 'node:child_process'
