@@ -22,9 +22,8 @@ export class DeltaBuildError extends Error {
 /**
  * bsdiff over one window, in this thread: SA-IS suffix array of the source range, then
  * bsdiff's search (the same streams bsdiff-node returned, without temp files or bzip2).
- * `dir` and `tag` are unused; they stay for callers written against bsdiff-node.
  */
-export async function bsdiffWindow(_dir: string, _tag: string, oldBuf: Buffer, newBuf: Buffer): Promise<BsdiffStreams> {
+export async function bsdiffWindow(oldBuf: Buffer, newBuf: Buffer): Promise<BsdiffStreams> {
   try {
     return bsdiffSearch(oldBuf, suffixArray(oldBuf), newBuf)
   } catch (e) {

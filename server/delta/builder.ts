@@ -28,7 +28,7 @@ export interface MakeDeltaOptions {
   quality?: number
   /** apply the finished patch and check the target sha256 before returning (default true) */
   verify?: boolean
-  /** directory for bsdiff-node's scratch files (default: the OS temp dir) */
+  /** directory for the build's scratch files (default: the OS temp dir) */
   tmpDir?: string
   /**
    * 2: also diff inside compressed members (gzip and zip-entry deflate streams that zlib
@@ -77,7 +77,7 @@ async function sha256File(path: string): Promise<Buffer> {
 /**
  * Builds a delta that turns the image at oldPath into the image at newPath, in bounded
  * memory: a block index of the source, one streaming scan of the target, and changed
- * windows built in parallel (brotli and bsdiff-node run on the libuv pool, so both cores
+ * windows built in parallel (bsdiff runs on worker threads and brotli on the libuv pool, so both cores
  * work while the main thread scans). The patch is applied once before it is returned.
  */
 export async function makeDelta(oldPath: string, newPath: string, patchPath: string, opts: MakeDeltaOptions = {}): Promise<MakeDeltaResult> {

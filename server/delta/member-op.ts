@@ -129,7 +129,7 @@ async function variant(codec: number, params: DeflateParams, old: Buffer, raw: B
   const cb = new ControlBuilder(0)
   const useOld = old.length >= 64
   if (useOld) {
-    const { control, diff, extra } = await ctx.bsdiffSlots.run(() => bsdiffWindow(ctx.tmpDir, tag, old, raw))
+    const { control, diff, extra } = await ctx.bsdiffSlots.run(() => bsdiffWindow(old, raw))
     let oldpos = 0
     let d = 0
     let e = 0

@@ -58,11 +58,11 @@ export interface RegionContext {
   tmpDir: string
   /** brotli quality of diff, extra and literal streams */
   quality: number
-  /** largest source window handed to bsdiff-node, bytes (it needs ~17× this) */
+  /** largest source window handed to bsdiff, bytes (its suffix sort needs several times this) */
   bsdiffWindow: number
-  /** changed stretches shorter than this never go to bsdiff-node, bytes */
+  /** changed stretches shorter than this never go to bsdiff, bytes */
   bsdiffMinGap: number
-  /** bsdiff-node runs allowed at once: each needs ~17× its window, which the budget counts per slot */
+  /** bsdiff runs allowed at once: the budget counts each one's sort memory per slot */
   bsdiffSlots: Semaphore
   /** suffix-sorted source ranges shared by the bsdiff searches of this thread */
   sorter: SourceSorter
@@ -228,7 +228,7 @@ function stretchRange(p: Part, ctx: RegionContext): [number, number] {
 
 /**
  * A changed stretch, cheapest test first: an aligned diff at the best nearby shift
- * (in-place edits), else literal. Marks it for bsdiff-node (against a source window
+ * (in-place edits), else literal. Marks it for bsdiff (against a source window
  * around where the neighbouring matches say the old version sits) when it is long
  * enough and the aligned diff is not near-perfect: binaries with shifted code often look
  * 30–60% "equal" at one shift (zeros, tables) while bsdiff finds the real matches.

@@ -1,4 +1,4 @@
-/** Limits how many tasks of one kind run at once (bsdiff-node runs: memory-heavy). */
+/** Limits how many tasks of one kind run at once (bsdiff runs: memory-heavy). */
 export class Semaphore {
   private waiting: Array<() => void> = []
   private active = 0
