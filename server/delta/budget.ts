@@ -12,7 +12,7 @@ export interface BuildBudget {
 
 const MiB = 1 << 20
 /** Node, V8 heap and buffers that do not scale with the image, and one isolate per region worker */
-const BASE = 160 * MiB
+const BASE = 192 * MiB
 const WORKER_BASE = 64 * MiB
 /**
  * Per region worker, per byte of its largest sorted range: SA-IS scratch (measured 12 B,
