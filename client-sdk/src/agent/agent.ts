@@ -76,7 +76,7 @@ export interface AgentDeps {
   rebootWaitSeconds?: number
   /** the device key (e.g. TPM-resident); default: the file key at config.keyFile, created at the first enrollment */
   deviceKey?: DeviceKey
-  /** clock for certificate renewal (tests) */
+  /** clock for certificate renewal and heartbeats (tests) */
   now?: () => number
 }
 
@@ -111,7 +111,7 @@ export async function createAgent(config: AgentConfig, deps: AgentDeps = {}): Pr
   const ctx: UpdateContext = { config, journal, slots, http, api, reporter, log, stagingDir: join(config.dataDir, 'staging') }
 
   ctx.progress = progressTracker(ctx)
-  const heartbeat = new Heartbeat(config.heartbeatSeconds)
+  const heartbeat = new Heartbeat(config.heartbeatSeconds, now)
   const inventory = new InventoryReporter(config.dataDir)
   const integrity = new IntegrityChecker(config.dataDir)
   /** idle work after a poll: the inventory when it changed (or first since start), a due integrity check in the background */

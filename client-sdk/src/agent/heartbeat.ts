@@ -11,14 +11,17 @@ import type { UpdateContext } from './context.js'
 export class Heartbeat {
   #last = 0
 
-  constructor(private readonly everySeconds: number | undefined) {}
+  constructor(
+    private readonly everySeconds: number | undefined,
+    private readonly now: () => number = Date.now,
+  ) {}
 
-  due(now = Date.now()): boolean {
-    return Boolean(this.everySeconds) && now - this.#last >= (this.everySeconds as number) * 1000
+  due(): boolean {
+    return Boolean(this.everySeconds) && this.now() - this.#last >= (this.everySeconds as number) * 1000
   }
 
   async beat(ctx: UpdateContext): Promise<void> {
-    this.#last = Date.now()
+    this.#last = this.now()
     const os = ctx.journal.state.os
     if (!os) return
     const u = ctx.journal.update

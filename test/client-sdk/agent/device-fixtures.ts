@@ -167,7 +167,7 @@ export type DeviceServer = Pick<FakeApi, 'url'> & { trust: Pick<TrustKit, 'root'
 export async function simDevice(
   t: Test,
   api: DeviceServer,
-  o: { imageA: Buffer; installed: Release; config?: Partial<AgentConfig>; slotPaths?: { a: string; b: string }; enrolled?: boolean },
+  o: { imageA: Buffer; installed: Release; config?: Partial<AgentConfig>; slotPaths?: { a: string; b: string }; enrolled?: boolean; now?: () => number },
 ): Promise<SimDevice> {
   const dir = await mkdtemp(join(tmpdir(), 'agent-dev-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
@@ -195,11 +195,11 @@ export async function simDevice(
     dir,
     slotsDir,
     config,
-    agent: await createAgent(config, { log: silentLog }),
+    agent: await createAgent(config, { log: silentLog, ...(o.now ? { now: o.now } : {}) }),
     async powerCycle() {
       dev.agent.close()
       await bootFileSlots(slotsDir)
-      dev.agent = await createAgent(config, { log: silentLog })
+      dev.agent = await createAgent(config, { log: silentLog, ...(o.now ? { now: o.now } : {}) })
     },
     slotState: () => readFileSlotsState(slotsDir),
     slot: (s) => readFile(o.slotPaths?.[s] ?? join(slotsDir, `slot-${s}.img`)),
