@@ -10,7 +10,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, rmSync, readdirSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -43,6 +43,22 @@ function startOld(dir: string, env: Record<string, string>): { child: ChildProce
   return { child, output: () => out }
 }
 
+/**
+ * The previous release runs with its own dependencies, as an operator's old replicas do:
+ * the current node_modules (hard-linked), plus what the previous package.json needs that
+ * this one dropped, installed at the previous lockfile's version (bsdiff-node, after the
+ * delta builder stopped using it: one native build, ~25 s).
+ */
+function installDroppedDependencies(dir: string): string[] {
+  const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> }
+  const lock = JSON.parse(readFileSync(join(dir, 'package-lock.json'), 'utf8')) as { packages: Record<string, { version?: string }> }
+  const missing = Object.keys(pkg.dependencies ?? {})
+    .filter((name) => !existsSync(join(dir, 'node_modules', name)))
+    .map((name) => `${name}@${lock.packages[`node_modules/${name}`]?.version ?? pkg.dependencies![name]}`)
+  if (missing.length > 0) execFileSync('npm', ['install', '--no-save', '--no-audit', '--no-fund', ...missing], { cwd: dir, stdio: 'ignore', timeout: 300_000 })
+  return missing
+}
+
 const exited = (c: ChildProcess) => new Promise<number | null>((resolve) => (c.exitCode !== null ? resolve(c.exitCode) : c.once('exit', (code) => resolve(code))))
 
 t.test('rolling upgrade: the previous server and the new one side by side on one PostgreSQL database while devices poll', async (t) => {
@@ -55,6 +71,8 @@ t.test('rolling upgrade: the previous server and the new one side by side on one
     git('worktree', 'prune')
   })
   execFileSync('cp', ['-al', join(ROOT, 'node_modules'), join(wt, 'node_modules')])
+  const installed = installDroppedDependencies(wt)
+  if (installed.length > 0) t.comment(`the previous release's own dependencies: ${installed.join(', ')}`)
 
   const env = await scaleOutEnv(t)
   const oldData = mkdtempSync(join(tmpdir(), 'slipway-prev-data-'))
