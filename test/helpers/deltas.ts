@@ -1,5 +1,7 @@
 /** Pushing releases and waiting for delta builds over real HTTP, plus small image pairs a delta pays on. */
 import { randomBytes } from 'node:crypto'
+import { gzipSync } from 'node:zlib'
+import { changelog, randomBytes as seededBytes } from '../client-sdk/delta-fixtures.js'
 import { call, releaseBody, tusUpload } from './api.js'
 import type { TestServer } from './server.js'
 
@@ -41,4 +43,11 @@ export function imagePair(size = 2 * 1024 * 1024): { source: Buffer; target: Buf
     source.subarray(size - 180_000),
   ])
   return { source, target }
+}
+
+/** Images holding gzip members (a changelog edited between them): format 2 diffs inside them. */
+export function memberPair(): { source: Buffer; target: Buffer } {
+  const prefix = seededBytes(200_000, 31)
+  const member = (edit: number) => gzipSync(changelog(3000, 32, edit), { level: 9 })
+  return { source: Buffer.concat([prefix, member(-1), prefix.subarray(0, 50_000)]), target: Buffer.concat([prefix, member(1500), prefix.subarray(0, 50_000)]) }
 }

@@ -11,7 +11,6 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { buffer } from 'node:stream/consumers'
-import { gzipSync } from 'node:zlib'
 import t, { type Test } from 'tap'
 import { FileKeySigner } from '../../signing/index.js'
 import { FileBlobStore } from '../../server/adapters/blob/index.js'
@@ -26,8 +25,7 @@ import { JOBS } from '../../server/domain/jobs.js'
 import type { Release } from '../../server/domain/model.js'
 import type { PatchBuilder } from '../../server/domain/ports/infrastructure.js'
 import { applyDelta } from '../../client-sdk/src/delta/index.js'
-import { imagePair } from '../helpers/deltas.js'
-import { changelog, randomBytes } from '../client-sdk/delta-fixtures.js'
+import { imagePair, memberPair } from '../helpers/deltas.js'
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex')
 
@@ -145,13 +143,6 @@ t.test('offerFor re-signs delta metadata that expires within 7 days, and keeps i
   t.match(later.metadata.signed, { sourceSha256: s.v1.sha256, targetSha256: s.v2.sha256, patchSha256: d.patchSha256, patchLength: d.patchLength })
   t.equal((await s.deltas.get(d.id)).metadata, JSON.stringify(later.metadata), 'the new signature is stored')
 })
-
-/** Images holding gzip members (a changelog edited between them): format 2 diffs inside them. */
-function memberPair() {
-  const prefix = randomBytes(200_000, 31)
-  const member = (edit: number) => gzipSync(changelog(3000, 32, edit), { level: 9 })
-  return { source: Buffer.concat([prefix, member(-1), prefix.subarray(0, 50_000)]), target: Buffer.concat([prefix, member(1500), prefix.subarray(0, 50_000)]) }
-}
 
 t.test('format 2: one patch per format; a device gets the smallest its applier takes', async (t) => {
   const s = await setup(t, (real) => real, 3, undefined, 2, memberPair())

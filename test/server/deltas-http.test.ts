@@ -11,7 +11,7 @@ import t from 'tap'
 import { applyDelta, FORMAT_NAME } from '../../client-sdk/src/delta/index.js'
 import { canonicalBytes, TrustedRoot, verifyDelta } from '../../signing/verify/index.js'
 import { call, sha256 } from '../helpers/api.js'
-import { imagePair, pushRelease, waitForDelta } from '../helpers/deltas.js'
+import { imagePair, memberPair, pushRelease, waitForDelta } from '../helpers/deltas.js'
 import { startServer } from '../helpers/server.js'
 
 const metricValue = (text: string, series: string): number | undefined => {
@@ -44,6 +44,7 @@ t.test('request, build once, verify the signed metadata, download and apply the 
   t.ok(done.patchLength < 0.7 * done.compressedTargetLength, `patch ${done.patchLength} < 0.7 × ${done.compressedTargetLength}`)
   t.ok(done.patchLength < 100_000, `the patch is small: ${done.patchLength} bytes`)
   t.equal(done.patchRatio, done.patchLength / done.compressedTargetLength)
+  t.same(done.variants, [], 'format 1 (the default): one patch, no variants')
   t.ok(done.finishedAt && done.buildMs >= 0)
 
   const again = await call(srv, ci, 'POST', '/v1/deltas', { from: v1.id, to: v2.id })
@@ -82,6 +83,32 @@ t.test('request, build once, verify the signed metadata, download and apply the 
   t.equal(metricValue(metrics, 'slipway_delta_build_duration_seconds_count{result="ready"}'), 1)
   t.equal(metricValue(metrics, 'slipway_deltas{state="ready"}'), 1)
   t.equal(metricValue(metrics, 'slipway_delta_saved_bytes'), target.length - done.patchLength)
+})
+
+t.test('format 2: the pair\'s other-format patches are listed beside the row, each with its size', async (t) => {
+  const srv = await startServer({ SLIPWAY_DELTA_FORMAT_VERSION: '2' })
+  t.teardown(() => srv.close())
+  const ci = await srv.token('ci')
+  const op = await srv.token('operator')
+  const { source, target } = memberPair()
+  const v1 = await pushRelease(srv, ci, source, { version: '1.0.0' })
+  const v2 = await pushRelease(srv, ci, target, { version: '1.1.0' })
+  const asked = await call(srv, op, 'POST', '/v1/deltas', { from: v1.id, to: v2.id })
+  const done = await waitForDelta(srv, op, asked.json.id, ['ready', 'too-large', 'failed'])
+  t.equal(done.state, 'ready', JSON.stringify(done.error))
+  t.equal(done.variants.length, 1, JSON.stringify(done.variants))
+  const [variant] = done.variants
+  t.equal(variant.format, 'slipway-delta-v2+puff', 'the version-2 patch, for devices reporting member codec 2')
+  t.match(variant.patchSha256, /^[0-9a-f]{64}$/)
+  t.not(variant.patchSha256, done.patchSha256, 'a patch of its own, beside the row\'s version-1 twin')
+  t.equal(variant.patchRatio, variant.patchLength / done.compressedTargetLength)
+  const blob = await call(srv, op, 'GET', `/v1/blobs/${variant.patchSha256}`)
+  t.equal(blob.status, 200, 'its bytes are downloadable like the row\'s')
+  t.equal(sha256(blob.raw), variant.patchSha256)
+  const listed = await call(srv, op, 'GET', '/v1/deltas')
+  t.same(listed.json.deltas.find((d: any) => d.id === done.id).variants, done.variants, 'the listing shows the same variants')
+  const again = await call(srv, ci, 'POST', '/v1/deltas', { from: v1.id, to: v2.id })
+  t.same(again.json.variants, done.variants, 'and so does asking again')
 })
 
 t.test('refusals have stable codes and leave nothing behind', async (t) => {

@@ -177,6 +177,14 @@ export function repositoriesContract(t: Test, open: () => Promise<Repositories>)
     await repos.deltas.updateVariantMetadata(content, 'slipway-delta-v2', '{"m":"new"}', '2026-12-04T00:00:00.000Z')
     t.same(await repos.deltas.listVariants(content), [{ ...v('slipway-delta-v2', 4), metadata: '{"m":"new"}', updatedAt: '2026-12-04T00:00:00.000Z' }])
     t.same(await repos.deltas.listVariants(other), [v('slipway-delta-v2', 7)], 'other pairs untouched')
+    const none = { sourceSha256: 'e4'.repeat(32), targetSha256: 'e2'.repeat(32) }
+    t.same(
+      await repos.deltas.variantsOf([other, content, none, content]),
+      [{ ...content, ...v('slipway-delta-v2', 4), metadata: '{"m":"new"}', updatedAt: '2026-12-04T00:00:00.000Z' }, { ...other, ...v('slipway-delta-v2', 7) }],
+      'several pairs in one query, each variant with its pair; a pair listed twice counts once, a pair with none adds none',
+    )
+    t.same(await repos.deltas.variantsOf([]), [], 'an empty listing asks nothing')
+    t.same(await repos.deltas.variantsOf([{ sourceSha256: content.targetSha256, targetSha256: content.sourceSha256 }]), [], 'a pair is matched as a whole, source and target')
     await repos.deltas.replaceVariants(content, [])
     t.same(await repos.deltas.listVariants(content), [])
   })

@@ -183,6 +183,29 @@ export class KyselyDeltaRepository implements DeltaRepository {
     return rows.map((r) => ({ format: r.format, patchSha256: r.patch_sha256, patchLength: Number(r.patch_length), metadata: r.metadata, updatedAt: r.updated_at }))
   }
 
+  async variantsOf(contents: readonly Content[]): Promise<Array<DeltaVariant & Content>> {
+    // distinct pairs only; an empty listing asks nothing
+    const pairs = [...new Map(contents.map((c) => [`${c.sourceSha256}:${c.targetSha256}`, c])).values()]
+    if (pairs.length === 0) return []
+    const rows = await this.db
+      .selectFrom('delta_variants')
+      .selectAll()
+      .where((eb) => eb.or(pairs.map((c) => eb.and([eb('source_sha256', '=', c.sourceSha256), eb('target_sha256', '=', c.targetSha256)]))))
+      .orderBy('source_sha256')
+      .orderBy('target_sha256')
+      .orderBy('format')
+      .execute()
+    return rows.map((r) => ({
+      sourceSha256: r.source_sha256,
+      targetSha256: r.target_sha256,
+      format: r.format,
+      patchSha256: r.patch_sha256,
+      patchLength: Number(r.patch_length),
+      metadata: r.metadata,
+      updatedAt: r.updated_at,
+    }))
+  }
+
   async updateVariantMetadata(content: Content, format: string, metadata: string, updatedAt: string): Promise<void> {
     await this.db
       .updateTable('delta_variants')

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto'
 import { DeltaBuild, type BuildOutcome, type DeltaBuildOptions } from './delta-build.js'
 import { invalid, notFound, SlipwayError, unprocessable } from '../errors.js'
 import { JOBS } from '../jobs.js'
-import type { DeltaRecord, Release } from '../model.js'
+import type { DeltaRecord, DeltaVariant, Release } from '../model.js'
 import type { BlobStore, FleetVersions, JobQueue, OnlineSigner, PatchBuilder } from '../ports/infrastructure.js'
 import type { DeltaListQuery, DeltaRepository, ReleaseRepository } from '../ports/repositories.js'
 import { DELTA_FORMAT_V1 } from './delta-formats.js'
@@ -97,6 +97,12 @@ export class DeltaService {
 
   list(q: DeltaListQuery): Promise<DeltaRecord[]> {
     return this.deltas.list(q)
+  }
+
+  /** The patches in other formats of each delta's pair (DeltaVariant), by delta id: what operators see beside the row. */
+  async variantsOf(rows: readonly DeltaRecord[]): Promise<Map<string, DeltaVariant[]>> {
+    const all = await this.deltas.variantsOf(rows)
+    return new Map(rows.map((d) => [d.id, all.filter((v) => v.sourceSha256 === d.sourceSha256 && v.targetSha256 === d.targetSha256)]))
   }
 
   /**

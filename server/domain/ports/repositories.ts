@@ -83,6 +83,8 @@ export interface DeltaRepository {
   replaceVariants(content: { sourceSha256: string; targetSha256: string }, variants: readonly DeltaVariant[]): Promise<void>
   /** The other formats' patches of one content pair (none before it is built). */
   listVariants(content: { sourceSha256: string; targetSha256: string }): Promise<DeltaVariant[]>
+  /** The variants of several content pairs in one query (what a delta listing shows), each with its pair. */
+  variantsOf(contents: ReadonlyArray<{ sourceSha256: string; targetSha256: string }>): Promise<Array<DeltaVariant & { sourceSha256: string; targetSha256: string }>>
   /** Re-signed metadata of one variant. */
   updateVariantMetadata(content: { sourceSha256: string; targetSha256: string }, format: string, metadata: string, updatedAt: string): Promise<void>
   /** Rows per state, and Σ(target length − patch length) over ready deltas (for /metrics). */

@@ -2,13 +2,14 @@
 import type { FastifyPluginAsync } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type, type Static } from 'typebox'
-import type { DeltaRecord } from '../../domain/model.js'
+import type { DeltaRecord, DeltaVariant } from '../../domain/model.js'
 import type { Services } from '../../services.js'
 import { ALL_ROLES, requireRole } from '../auth.js'
 import { Delta, DeltaInput, DeltaStateSchema, errors } from '../schemas.js'
 
-export function deltaView(d: DeltaRecord): Static<typeof Delta> {
+export function deltaView(d: DeltaRecord, variants: readonly DeltaVariant[] = []): Static<typeof Delta> {
   const finished = d.state === 'ready' || d.state === 'too-large'
+  const ratio = (length: number | null) => (length !== null && d.compressedTargetLength ? length / d.compressedTargetLength : null)
   return {
     id: d.id,
     from: d.fromReleaseId,
@@ -22,8 +23,9 @@ export function deltaView(d: DeltaRecord): Static<typeof Delta> {
     patchSha256: d.patchSha256,
     patchLength: d.patchLength,
     compressedTargetLength: d.compressedTargetLength,
-    patchRatio: d.patchLength !== null && d.compressedTargetLength ? d.patchLength / d.compressedTargetLength : null,
+    patchRatio: ratio(d.patchLength),
     offered: d.state === 'ready',
+    variants: variants.map((v) => ({ format: v.format, patchSha256: v.patchSha256, patchLength: v.patchLength, patchRatio: ratio(v.patchLength) })),
     metadata: d.metadata === null ? null : JSON.parse(d.metadata),
     error: d.errorCode === null ? null : { code: d.errorCode, message: d.errorMessage ?? '' },
     buildMs: d.buildMs,
@@ -38,6 +40,11 @@ export const deltaRoutes =
   async (base) => {
     const app = base.withTypeProvider<TypeBoxTypeProvider>()
     const { auth, deltas } = services
+    const viewsOf = async (rows: DeltaRecord[]) => {
+      const variants = await deltas.variantsOf(rows)
+      return rows.map((d) => deltaView(d, variants.get(d.id)))
+    }
+    const viewOf = async (d: DeltaRecord) => deltaView(d, (await deltas.variantsOf([d])).get(d.id))
 
     app.post(
       '/v1/deltas',
@@ -53,7 +60,7 @@ export const deltaRoutes =
       },
       async (request, reply) => {
         const d = await deltas.request(request.body.from, request.body.to)
-        return reply.status(d.state === 'ready' || d.state === 'too-large' ? 200 : 202).send(deltaView(d))
+        return reply.status(d.state === 'ready' || d.state === 'too-large' ? 200 : 202).send(await viewOf(d))
       },
     )
 
@@ -78,7 +85,7 @@ export const deltaRoutes =
       async (request) => {
         const { state, to, limit, after } = request.query
         const rows = await deltas.list({ limit, ...(state ? { state } : {}), ...(to ? { toReleaseId: to } : {}), ...(after ? { after } : {}) })
-        return { deltas: rows.map(deltaView) }
+        return { deltas: await viewsOf(rows) }
       },
     )
 
@@ -92,6 +99,6 @@ export const deltaRoutes =
           response: { 200: Delta, ...errors(401, 403, 404) },
         },
       },
-      async (request) => deltaView(await deltas.get(request.params.id)),
+      async (request) => viewOf(await deltas.get(request.params.id)),
     )
   }
