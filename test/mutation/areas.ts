@@ -31,16 +31,17 @@ export const areas = {
   },
   fleet: {
     title: 'Rollout gate, Wilson bound, cohorts, transitions',
-    // rollout-service.ts is left out: only the PostgreSQL + HTTP scenario
-    // (fleet-verdicts.test.ts, ~30 s a run on a loaded 2-core machine) reaches it, so its
-    // ~300 mutants would take hours. The pure decision files have fast tests of their own.
+    // rollout-service.ts is measured with rollout-service-edges.test.ts, which drives the
+    // service on the embedded SQLite repositories with a fake clock in a few seconds (the
+    // PostgreSQL + HTTP scenario fleet-verdicts.test.ts, ~30 s a run, is not run per mutant)
     mutate: [
       'server/domain/rollouts/gate.ts',
       'server/domain/rollouts/wilson.ts',
       'server/domain/rollouts/cohort.ts',
       'server/domain/rollouts/transitions.ts',
+      'server/domain/rollouts/rollout-service.ts',
     ],
-    tests: ['test/server/fleet-gate-edges.test.ts', 'test/server/fleet-gate.test.ts'],
+    tests: ['test/server/rollout-service-edges.test.ts', 'test/server/fleet-gate-edges.test.ts', 'test/server/fleet-gate.test.ts'],
   },
   http: {
     title: 'Byte ranges and route authorization',
