@@ -70,12 +70,13 @@ export const areas = {
     ],
   },
   agent: {
-    title: "The agent's journal",
-    // install-step.ts and boot-step.ts are left out for run time: only the agent's
-    // end-to-end scenarios (update-flow, kill-at-every-step: a server, a fake slot pair
-    // and a SIGKILL per step) reach them, far too slow to run once per mutant here.
-    mutate: ['client-sdk/src/journal/journal.ts'],
-    tests: ['test/client-sdk/agent/journal.test.ts', 'test/client-sdk/agent/journal-edges.test.ts'],
+    title: "The agent's journal, install and boot steps",
+    // install-step.ts and boot-step.ts are measured with install-boot-steps.test.ts, which
+    // drives both steps in-process (a real journal and file slots on tmpfs, blobs served
+    // from memory) in a few seconds; the end-to-end scenarios (update-flow,
+    // kill-at-every-step, slot-switch, reverify-after-restart) are not run per mutant
+    mutate: ['client-sdk/src/journal/journal.ts', 'client-sdk/src/agent/install-step.ts', 'client-sdk/src/agent/boot-step.ts'],
+    tests: ['test/client-sdk/agent/journal.test.ts', 'test/client-sdk/agent/journal-edges.test.ts', 'test/client-sdk/agent/install-boot-steps.test.ts'],
   },
 } satisfies Record<string, MutationArea>
 
