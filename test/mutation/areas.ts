@@ -76,7 +76,7 @@ export const areas = {
     // from memory) in a few seconds; the end-to-end scenarios (update-flow,
     // kill-at-every-step, slot-switch, reverify-after-restart) are not run per mutant
     mutate: ['client-sdk/src/journal/journal.ts', 'client-sdk/src/agent/install-step.ts', 'client-sdk/src/agent/boot-step.ts'],
-    tests: ['test/client-sdk/agent/journal.test.ts', 'test/client-sdk/agent/journal-edges.test.ts', 'test/client-sdk/agent/install-boot-steps.test.ts', 'test/client-sdk/agent/install-boot-survivors.test.ts'],
+    tests: ['test/client-sdk/agent/journal.test.ts', 'test/client-sdk/agent/journal-edges.test.ts', 'test/client-sdk/agent/install-boot-steps.test.ts', 'test/client-sdk/agent/install-boot-survivors.test.ts', 'test/client-sdk/agent/failpoint-names.test.ts'],
   },
 } satisfies Record<string, MutationArea>
 
