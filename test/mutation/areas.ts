@@ -31,16 +31,17 @@ export const areas = {
   },
   fleet: {
     title: 'Rollout gate, Wilson bound, cohorts, transitions',
-    // rollout-service.ts is left out: only the PostgreSQL + HTTP scenario
-    // (fleet-verdicts.test.ts, ~30 s a run on a loaded 2-core machine) reaches it, so its
-    // ~300 mutants would take hours. The pure decision files have fast tests of their own.
+    // rollout-service.ts is measured with rollout-service-edges.test.ts, which drives the
+    // service on the embedded SQLite repositories with a fake clock in a few seconds (the
+    // PostgreSQL + HTTP scenario fleet-verdicts.test.ts, ~30 s a run, is not run per mutant)
     mutate: [
       'server/domain/rollouts/gate.ts',
       'server/domain/rollouts/wilson.ts',
       'server/domain/rollouts/cohort.ts',
       'server/domain/rollouts/transitions.ts',
+      'server/domain/rollouts/rollout-service.ts',
     ],
-    tests: ['test/server/fleet-gate-edges.test.ts', 'test/server/fleet-gate.test.ts'],
+    tests: ['test/server/rollout-service-edges.test.ts', 'test/server/rollout-service-survivors.test.ts', 'test/server/fleet-gate-edges.test.ts', 'test/server/fleet-gate.test.ts'],
   },
   http: {
     title: 'Byte ranges and route authorization',
@@ -69,12 +70,13 @@ export const areas = {
     ],
   },
   agent: {
-    title: "The agent's journal",
-    // install-step.ts and boot-step.ts are left out for run time: only the agent's
-    // end-to-end scenarios (update-flow, kill-at-every-step: a server, a fake slot pair
-    // and a SIGKILL per step) reach them, far too slow to run once per mutant here.
-    mutate: ['client-sdk/src/journal/journal.ts'],
-    tests: ['test/client-sdk/agent/journal.test.ts', 'test/client-sdk/agent/journal-edges.test.ts'],
+    title: "The agent's journal, install and boot steps",
+    // install-step.ts and boot-step.ts are measured with install-boot-steps.test.ts, which
+    // drives both steps in-process (a real journal and file slots on tmpfs, blobs served
+    // from memory) in a few seconds; the end-to-end scenarios (update-flow,
+    // kill-at-every-step, slot-switch, reverify-after-restart) are not run per mutant
+    mutate: ['client-sdk/src/journal/journal.ts', 'client-sdk/src/agent/install-step.ts', 'client-sdk/src/agent/boot-step.ts'],
+    tests: ['test/client-sdk/agent/journal.test.ts', 'test/client-sdk/agent/journal-edges.test.ts', 'test/client-sdk/agent/install-boot-steps.test.ts', 'test/client-sdk/agent/install-boot-survivors.test.ts', 'test/client-sdk/agent/failpoint-names.test.ts'],
   },
 } satisfies Record<string, MutationArea>
 
