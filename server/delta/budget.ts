@@ -21,7 +21,7 @@ const BASE = 192 * MiB
  */
 const WORKER_BASE = 128 * MiB
 /**
- * Per region worker, per byte of its largest sorted range: SA-IS scratch (measured 6–8 B,
+ * Per region worker, per byte of its largest sorted range: SA-IS scratch (measured 1.4–8.1 B,
  * kept for reuse, plus search buffers, window reads and garbage), and the sort cache of
  * two ranges (bytes + Int32 suffix array: 2 × 5 B; its one spare array counts in it).
  */
