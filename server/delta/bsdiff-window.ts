@@ -1,5 +1,5 @@
 import { bsdiffSearch } from './bsdiff-search.js'
-import { suffixArray } from './suffix-array.js'
+import { SortScratch, suffixArray } from './suffix-array.js'
 
 /** bsdiff's three streams, decoded: what a BSDIFF op carries once re-encoded with brotli */
 export interface BsdiffStreams {
@@ -20,12 +20,18 @@ export class DeltaBuildError extends Error {
 }
 
 /**
+ * this thread's sort scratch, kept (it grows to the largest member sorted): a fresh one per
+ * member was ~6 bytes per member byte of garbage each time, freed late and fragmenting the heap
+ */
+const scratch = new SortScratch()
+
+/**
  * bsdiff over one window, in this thread: SA-IS suffix array of the source range, then
  * bsdiff's search (the same streams bsdiff-node returned, without temp files or bzip2).
  */
 export async function bsdiffWindow(oldBuf: Buffer, newBuf: Buffer): Promise<BsdiffStreams> {
   try {
-    return bsdiffSearch(oldBuf, suffixArray(oldBuf), newBuf)
+    return bsdiffSearch(oldBuf, suffixArray(oldBuf, scratch), newBuf)
   } catch (e) {
     throw new DeltaBuildError('DELTA_BUILD_BSDIFF', `bsdiff failed: ${String(e)}`, { cause: e })
   }

@@ -11,12 +11,19 @@ export interface BuildBudget {
 }
 
 const MiB = 1 << 20
-/** Node, V8 heap and buffers that do not scale with the image, and one isolate per region worker */
+/** Node, V8 heap and buffers that do not scale with the image */
 const BASE = 192 * MiB
-const WORKER_BASE = 64 * MiB
 /**
- * Per region worker, per byte of its largest sorted range: SA-IS scratch (measured 12 B,
- * kept for reuse, plus search buffers and garbage), and the sort cache of two ranges (bytes + Int32 suffix array: 2 × 5 B).
+ * One isolate per region worker (~30 MB of V8 heap and tsx) and what its freed buffers
+ * leave in the allocator: on the dev OS pair RSS ran ~300 MB above the live heaps and
+ * ArrayBuffers of all three threads (~230 MB less with glibc's mmap threshold pinned, so
+ * most of it is freed memory malloc keeps), which 64 MiB per worker did not count.
+ */
+const WORKER_BASE = 128 * MiB
+/**
+ * Per region worker, per byte of its largest sorted range: SA-IS scratch (measured 1.4–8.1 B,
+ * kept for reuse, plus search buffers, window reads and garbage), and the sort cache of
+ * two ranges (bytes + Int32 suffix array: 2 × 5 B; its one spare array counts in it).
  */
 const SORT_SCRATCH = 16
 const SORT_CACHE = 10

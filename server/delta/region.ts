@@ -76,6 +76,14 @@ const ALIGNED_MIN_EQUAL = 0.3
 /** bsdiff is tried only when this share of the target's sampled grams occurs in the window */
 const BSDIFF_MIN_OVERLAP = 0.05
 
+let zeroBytes = Buffer.alloc(0)
+
+/** n zero bytes, read-only: a view of one buffer per thread (the diff of an exact piece; copied by ControlBuilder.streams) */
+function zeros(n: number): Buffer {
+  if (zeroBytes.length < n) zeroBytes = Buffer.alloc(Math.max(n, 1 << 20))
+  return zeroBytes.subarray(0, n)
+}
+
 export async function readAt(fh: FileHandle, position: number, length: number): Promise<Buffer> {
   const b = Buffer.allocUnsafe(length)
   for (let at = 0; at < length; ) {
@@ -95,7 +103,7 @@ export async function buildRegion(t: number, len: number, pieces: Piece[], ctx: 
   let changed = 0
   for (const p of pieces) {
     const bytes = target.subarray(p.t - t, p.t - t + p.len)
-    if (p.s >= 0) parts.push({ segs: [{ src: p.s, diff: Buffer.alloc(p.len) }], cost: 0, exact: p.len })
+    if (p.s >= 0) parts.push({ segs: [{ src: p.s, diff: zeros(p.len) }], cost: 0, exact: p.len })
     else {
       changed += p.len
       parts.push(await cheapSegments(bytes, p.t, p.cands ?? [], ctx))
@@ -273,11 +281,14 @@ async function cheapSegments(gap: Buffer, t: number, cands: number[], ctx: Regio
  */
 async function tryBsdiff(gap: Buffer, [winStart, winEnd]: [number, number], ctx: RegionContext, beat: number, sortRange?: [number, number]): Promise<Bsdiffed | undefined> {
   if (winEnd - winStart < 64) return undefined
-  const win = await readAt(ctx.source, winStart, winEnd - winStart)
+  // a kept sorted range that holds the window has its bytes: no read, no copy
+  const kept = ctx.sorter.find(winStart, winEnd)
+  const win = kept ? kept.bytes.subarray(winStart - kept.start, winEnd - kept.start) : await readAt(ctx.source, winStart, winEnd - winStart)
   if (gramOverlap(gap, win) < BSDIFF_MIN_OVERLAP) return undefined
   ctx.stats.bsdiffRuns++
   const want = sortRange && !ctx.sorter.find(winStart, winEnd) ? sortRange : [winStart, winEnd]
-  const [sorted, fresh] = await ctx.sorter.get(want[0]!, want[1]!)
+  // the window just read becomes the sorted range's bytes when that range is the window
+  const [sorted, fresh] = await ctx.sorter.get(want[0]!, want[1]!, !kept && want[0] === winStart && want[1] === winEnd ? win : undefined)
   if (fresh) ctx.stats.bsdiffSourceBytes += sorted.bytes.length
   else ctx.stats.bsdiffSortHits++
   const { control, diff, extra } = bsdiffSearch(sorted.bytes, sorted.sa, gap)

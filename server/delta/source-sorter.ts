@@ -9,7 +9,8 @@ export interface SortedRange {
 
 /**
  * Suffix-sorted source ranges, kept while they fit `maxBytes` (5 bytes per source byte:
- * the bytes and their Int32 suffix array), least recently used dropped first. A request
+ * the bytes and their Int32 suffix array, plus the one spare array kept for reuse), least
+ * recently used dropped first. A request
  * that lies inside a kept range is answered by it: the whole-window bsdiff and the
  * per-stretch ones of a window, and often the next window, point into the same source
  * region, which used to be sorted again for each of them.
@@ -36,14 +37,17 @@ export class SourceSorter {
     return r
   }
 
-  /** the sorted range holding [from, to), and whether it was sorted for this call */
-  async get(from: number, to: number): Promise<[SortedRange, boolean]> {
+  /**
+   * the sorted range holding [from, to), and whether it was sorted for this call;
+   * `read` is source[from, to) when the caller has it already (it is kept, not copied)
+   */
+  async get(from: number, to: number, read?: Buffer): Promise<[SortedRange, boolean]> {
     const hit = this.find(from, to)
     if (hit) {
       this.hits++
       return [hit, false]
     }
-    const bytes = await this.read(from, to - from)
+    const bytes = read && read.length === to - from ? read : await this.read(from, to - from)
     const again = this.find(from, to) // another job may have sorted it while this one read
     if (again) {
       this.hits++
@@ -56,7 +60,10 @@ export class SourceSorter {
     }
     const i = this.spare.findIndex((s) => s.length >= n)
     const out = i >= 0 ? this.spare.splice(i, 1)[0] : undefined
-    this.spare = this.spare.slice(-2) // the rest go to the GC
+    // one spare at most, the largest, and only while it fits `maxBytes` beside the kept
+    // ranges: spares outside the count (two of ~45 MB) were ~90 MB per worker on the OS pair
+    this.spare = this.spare.sort((a, b) => b.length - a.length).slice(0, 1) // the rest go to the GC
+    if (this.spare.length > 0 && this.usedBytes() + 5 * n + 4 * this.spare[0]!.length > this.maxBytes) this.spare = []
     const range = { start: from, bytes, sa: suffixArray(bytes, this.scratch, out) }
     this.sortedBytes += n
     if (5 * n <= this.maxBytes) this.kept.push(range)

@@ -9,7 +9,8 @@
  * kind of VM the first touch of fresh memory costs far more than the sort itself (a new
  * 25 MB Int32Array took 300–500 ms to fill once, 1 ms the second time), so nothing here
  * allocates per call once the scratch has grown to the largest input seen. Its size is
- * about 2–3 Int32 per input byte plus 1.5 bytes of types (`peakBytes`).
+ * about 1–2 Int32 per input byte plus 1.5 bytes of types (`peakBytes`): the LMS map and the
+ * reduced problem's suffix array share the output array.
  */
 export function suffixArray(s: Uint8Array, scratch = new SortScratch(), out?: Int32Array): Int32Array {
   const sa = out && out.length >= s.length ? out.subarray(0, s.length) : new Int32Array(s.length)
@@ -148,14 +149,15 @@ function saIs(s: Text, n: number, upper: number, sa: Int32Array, ws: SortScratch
   if (m > 0) {
     const sorted = ws.ints(m)
     const rec = ws.ints(m)
-    const names = ws.mark()
-    // position → index in lms (LMS positions only); freed before the recursion
-    const lmsMap = ws.ints(n + 1)
-    for (let k = 0; k < m; k++) lmsMap[lms[k]!] = k
     for (let i = 0, k = 0; i < n && k < m; i++) {
       const v = sa[i]!
       if (v > 0 && !ls[v - 1] && ls[v]) sorted[k++] = v
     }
+    // position → index in lms (LMS positions only, all < n). It lives in `sa`, which holds
+    // nothing needed between the extraction above and the final induce: an n-int scratch
+    // array less (a third of the sort's peak memory)
+    const lmsMap = sa
+    for (let k = 0; k < m; k++) lmsMap[lms[k]!] = k
     let recUpper = 0
     rec[lmsMap[sorted[0]!]!] = 0
     for (let i = 1; i < m; i++) {
@@ -172,12 +174,12 @@ function saIs(s: Text, n: number, upper: number, sa: Int32Array, ws: SortScratch
       if (!same) recUpper++
       rec[lmsMap[sorted[i]!]!] = recUpper
     }
-    ws.release(names)
     if (recUpper + 1 === m) {
       // all LMS substrings differ: their order is already the suffixes' order
       for (let k = 0; k < m; k++) sorted[rec[k]!] = lms[k]!
     } else {
-      const recSa = ws.ints(m)
+      // the reduced problem's suffix array also lives in `sa` (m ≤ n / 2; lmsMap is done with)
+      const recSa = sa.subarray(0, m)
       saIs(rec, m, recUpper, recSa, ws)
       for (let i = 0; i < m; i++) sorted[i] = lms[recSa[i]!]!
     }

@@ -206,10 +206,16 @@ async function readOp(reader: ByteReader, header: DeltaHeader) {
 
 async function verifySource(source: SourceReader, header: DeltaHeader) {
   const h = createHash('sha256')
-  const buf = Buffer.allocUnsafe(IO_CHUNK)
-  for (let at = 0; at < header.sourceSize; at += IO_CHUNK) {
-    const chunk = buf.subarray(0, Math.min(IO_CHUNK, header.sourceSize - at))
-    await readExactly(source, chunk, at)
+  // two buffers: the next chunk is read while this one is hashed
+  const bufs = [Buffer.allocUnsafe(IO_CHUNK), Buffer.allocUnsafe(IO_CHUNK)]
+  const readChunk = (i: number, at: number) => {
+    const chunk = bufs[i]!.subarray(0, Math.min(IO_CHUNK, header.sourceSize - at))
+    return readExactly(source, chunk, at).then(() => chunk)
+  }
+  let next = header.sourceSize > 0 ? readChunk(0, 0) : undefined
+  for (let at = 0, i = 0; next; at += IO_CHUNK, i ^= 1) {
+    const chunk = await next
+    next = at + IO_CHUNK < header.sourceSize ? readChunk(i ^ 1, at + IO_CHUNK) : undefined
     h.update(chunk)
   }
   if (!h.digest().equals(header.sourceSha256)) {

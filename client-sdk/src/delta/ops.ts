@@ -1,4 +1,5 @@
 import { BrotliReader } from './brotli-reader.js'
+import { ByteAdder } from './byte-add.js'
 import { DeltaError } from './errors.js'
 import { MEMBER_DESCRIPTOR_SIZE, OpType, type OpHeader } from './format.js'
 import { decodeDescriptor, inflateMember, recompressMember } from './member.js'
@@ -15,10 +16,12 @@ const PIECE = 256 * 1024
  * each, and had to force a full GC every few MiB to stay within the device's budget).
  */
 export class OpRunner {
+  /** source scratch and the diff decoder's output, where the wasm add reaches them */
+  private readonly adder = new ByteAdder(IO_CHUNK, PIECE)
   private readonly ctrl = new BrotliReader(Buffer.allocUnsafe(64 * 1024))
-  private readonly diff = new BrotliReader(Buffer.allocUnsafe(PIECE))
+  private readonly diff = new BrotliReader(this.adder.piece)
   private readonly extra = new BrotliReader(Buffer.allocUnsafe(PIECE))
-  private readonly scratch = Buffer.allocUnsafe(IO_CHUNK)
+  private readonly scratch = this.adder.scratch
 
   constructor(
     private readonly source: SourceReader,
@@ -56,13 +59,22 @@ export class OpRunner {
     }
   }
 
+  /** source bytes in halves of the scratch buffer: the next half is read while this one is hashed and queued */
   private async copy(op: OpHeader) {
     this.checkExtent(op)
-    for (let done = 0; done < op.targetLength; ) {
-      const buf = this.scratch.subarray(0, Math.min(IO_CHUNK, op.targetLength - done))
-      await readExactly(this.source, buf, op.srcOffset + done)
-      await this.out.push(buf)
+    const half = IO_CHUNK / 2
+    const read = (i: number, done: number) => {
+      const buf = this.scratch.subarray(i * half, i * half + Math.min(half, op.targetLength - done))
+      const p = readExactly(this.source, buf, op.srcOffset + done).then(() => buf)
+      p.catch(() => {}) // awaited below; this only avoids an unhandled rejection if a push fails first
+      return p
+    }
+    let next = op.targetLength > 0 ? read(0, 0) : undefined
+    for (let done = 0, i = 0; next; i ^= 1) {
+      const buf = await next
       done += buf.length
+      next = done < op.targetLength ? read(i ^ 1, done) : undefined
+      await this.out.push(buf)
     }
   }
 
@@ -116,7 +128,7 @@ export class OpRunner {
     read: (buf: Buffer, at: number) => Promise<void>,
     emit: (b: Buffer) => Promise<void>,
   ) {
-    const { ctrl, diff, extra, scratch } = this
+    const { ctrl, diff, extra, scratch, adder } = this
     const op = { ...lengths, targetLength, srcLength }
     // a control entry writes ≥ 1 byte (seek-only entries may not repeat) and takes ≤ 30 bytes;
     // real ones take ~4, so 4 bytes per output byte is generous and still bounded
@@ -150,7 +162,7 @@ export class OpRunner {
         for (let at = 0; at < buf.length; ) {
           const d = diff.read(buf.length - at)
           if (d.length === 0) throw new DeltaError('DELTA_CORRUPT', 'diff stream ends before its control says', { x })
-          for (let i = 0; i < d.length; i++) buf[at + i] = buf[at + i]! + d[i]! // Uint8Array store wraps mod 256, as bspatch does
+          adder.add(buf.subarray(at), d)
           at += d.length
         }
         await emit(buf)
