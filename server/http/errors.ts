@@ -34,6 +34,16 @@ function trustStatus(code: TrustErrorCode): number {
   return 422
 }
 
+/** Seconds a caller refused with DATABASE_BUSY is asked to wait. */
+export const DATABASE_BUSY_RETRY_SECONDS = 5
+
+/** node-postgres's pool wait timing out, or SQLite's lock wait running out. */
+function isDatabaseBusy(e: unknown): boolean {
+  if (!(e instanceof Error)) return false
+  const code = (e as { code?: unknown }).code
+  return code === 'SQLITE_BUSY' || code === 'SQLITE_BUSY_SNAPSHOT' || /^timeout exceeded when trying to connect$/i.test(e.message)
+}
+
 export interface ErrorBody {
   error: { code: string; message: string; details?: Record<string, unknown> }
 }
@@ -80,6 +90,10 @@ export function toErrorResponse(e: unknown): { status: number; body: ErrorBody; 
     if (!(fe.code in FASTIFY_CODES) && fe.code) body.error.details = { fastifyCode: fe.code }
     return { status: fe.statusCode, headers: {}, body }
   }
+  // a saturated database (PostgreSQL pool full past its 5 s wait, SQLite busy past busy_timeout)
+  // is transient: 503 with Retry-After, so devices and CI back off instead of seeing a bug
+  if (isDatabaseBusy(e))
+    return { status: 503, headers: { 'retry-after': String(DATABASE_BUSY_RETRY_SECONDS) }, body: { error: { code: 'DATABASE_BUSY', message: 'the database is busy: try again shortly' } } }
   return { status: 500, headers: {}, body: { error: { code: 'INTERNAL', message: 'internal server error' } } }
 }
 

@@ -66,7 +66,13 @@ export async function enroll(srv: Pick<TestServer, 'url'>, token: string, d: Enr
   const key = d.key ?? FileDeviceKey.generate(d.keyType ?? 'ed25519')
   const body = JSON.stringify({ enrollmentToken: token, hardwareId, hardware: d.hardware ?? 'rpi5', tags: d.tags ?? [], installed: d.installed ?? [], csr: await createCsr(hardwareId, key) })
   const signed = d.proveWith ? await signRequest(d.proveWith.key, d.proveWith.serial, { method: 'POST', target: '/v1/device/enroll', body }) : {}
-  const res = await fetch(`${srv.url}/v1/device/enroll`, { method: 'POST', headers: { 'content-type': 'application/json', ...signed }, body })
+  let res = await fetch(`${srv.url}/v1/device/enroll`, { method: 'POST', headers: { 'content-type': 'application/json', ...signed }, body })
+  // a saturated database answers 503 DATABASE_BUSY with Retry-After: a device waits and tries again
+  for (let tries = 1; res.status === 503 && res.headers.get('retry-after') && tries < 4; tries++) {
+    await res.arrayBuffer()
+    await new Promise((r) => setTimeout(r, Number(res.headers.get('retry-after')) * 1000))
+    res = await fetch(`${srv.url}/v1/device/enroll`, { method: 'POST', headers: { 'content-type': 'application/json', ...signed }, body })
+  }
   const json = (await res.json()) as any
   if (![200, 201, 202].includes(res.status)) throw new Error(`enroll: ${res.status} ${JSON.stringify(json)}`)
   return { deviceId: json.deviceId, hardwareId, group: json.group, key, serial: json.serial, certificate: json.certificate, caCertificate: json.caCertificate, notAfter: json.notAfter, state: json.state, status: res.status }

@@ -69,3 +69,43 @@ t.test('every listed code is thrown somewhere in server/ (the list holds no dead
     'each code appears quoted in server code',
   )
 })
+
+t.test('a saturated database is 503 DATABASE_BUSY with Retry-After, not a 500', async (t) => {
+  // the real errors: node-postgres's pool wait timing out, and SQLite's lock wait running out
+  const pg = (await import('pg')).default
+  const pool = new pg.Pool({ connectionString: 'postgres://postgres@127.0.0.1:5432/postgres', max: 1, connectionTimeoutMillis: 200 })
+  t.teardown(() => pool.end())
+  const held = await pool.connect()
+  const poolError = await pool.connect().then(
+    (c) => (c.release(), undefined),
+    (e: unknown) => e,
+  )
+  held.release()
+  t.ok(poolError instanceof Error, 'the second connect waited and failed')
+  const Database = (await import('better-sqlite3')).default
+  const { mkdtempSync, rmSync } = await import('node:fs')
+  const { tmpdir } = await import('node:os')
+  const dir = mkdtempSync(join(tmpdir(), 'slipway-busy-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const a = new Database(join(dir, 'db.sqlite'))
+  const b = new Database(join(dir, 'db.sqlite'), { timeout: 50 })
+  t.teardown(() => (a.close(), b.close()))
+  a.exec('create table x (v integer)')
+  a.exec('begin exclusive')
+  let sqliteError: unknown
+  try {
+    b.exec('insert into x values (1)')
+  } catch (e) {
+    sqliteError = e
+  }
+  a.exec('rollback')
+  t.equal((sqliteError as { code?: string }).code, 'SQLITE_BUSY')
+  for (const [what, e] of [['pg pool', poolError], ['sqlite', sqliteError]] as const) {
+    const r = toErrorResponse(e)
+    t.equal(r.status, 503, what)
+    t.equal(r.body.error.code, 'DATABASE_BUSY', what)
+    t.equal(r.headers['retry-after'], '5', `${what}: callers are told when to come back`)
+  }
+  const other = toErrorResponse(new Error('timeout exceeded when trying to connect to something else'))
+  t.same([other.status, other.body.error.code], [500, 'INTERNAL'], 'only the pool wait itself counts as busy')
+})
