@@ -22,8 +22,10 @@ export function slotSink(path: string, opts: { fresh: boolean }): SlotSink {
     (fh ??= (async () => {
       const st = await stat(path).catch(() => undefined)
       device = Boolean(st?.isBlockDevice())
-      // fresh + regular file: start from an empty file; else write in place
-      return open(path, st && (device || !opts.fresh) ? 'r+' : 'w')
+      // fresh + regular file: start from an empty file; else write in place. 'w+', not 'w': a
+      // resume whose staged file is gone re-reads its prefix, finds it short and starts over
+      // (a write-only handle failed that read with EBADF, ending the update as AGENT_INTERNAL)
+      return open(path, st && (device || !opts.fresh) ? 'r+' : 'w+')
     })())
   return {
     write: async (buf, position) => {

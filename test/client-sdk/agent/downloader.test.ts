@@ -175,3 +175,13 @@ t.test('a sink that lost what the checkpoint says it holds starts over from byte
   t.equal(srv.log[0]!.headers.range, undefined, 'no Range: a full request')
   t.ok((await readFile(out)).equals(data))
 })
+
+t.test('a resume whose staged file is gone starts over from byte 0 (the file is recreated readable)', async (t) => {
+  const srv = await serve((req, res) => sendBlob(req, res, data))
+  t.teardown(srv.close)
+  const out = join(await tmp(t), 'staged-patch') // never written: the staging folder was wiped
+  const r = await fetchInto(out, { url: new URL('/blob', srv.url), resume: { offset: 2 * 1024 * 1024, etag: `"${expected.sha256}"` } })
+  t.equal(r.resumedFrom, 0, 'not AGENT_INTERNAL from a write-only handle: the short prefix means start over')
+  t.equal(srv.log[0]!.headers.range, undefined, 'no Range: a full request')
+  t.ok((await readFile(out)).equals(data))
+})
