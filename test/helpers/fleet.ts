@@ -66,12 +66,14 @@ export async function enroll(srv: Pick<TestServer, 'url'>, token: string, d: Enr
   const key = d.key ?? FileDeviceKey.generate(d.keyType ?? 'ed25519')
   const body = JSON.stringify({ enrollmentToken: token, hardwareId, hardware: d.hardware ?? 'rpi5', tags: d.tags ?? [], installed: d.installed ?? [], csr: await createCsr(hardwareId, key) })
   const signed = d.proveWith ? await signRequest(d.proveWith.key, d.proveWith.serial, { method: 'POST', target: '/v1/device/enroll', body }) : {}
-  let res = await fetch(`${srv.url}/v1/device/enroll`, { method: 'POST', headers: { 'content-type': 'application/json', ...signed }, body })
-  // a saturated database answers 503 DATABASE_BUSY with Retry-After: a device waits and tries again
-  for (let tries = 1; res.status === 503 && res.headers.get('retry-after') && tries < 4; tries++) {
-    await res.arrayBuffer()
-    await new Promise((r) => setTimeout(r, Number(res.headers.get('retry-after')) * 1000))
+  // a saturated database answers 503 DATABASE_BUSY with Retry-After: a device waits and tries again (4 tries)
+  let res: Response
+  for (let tries = 1; ; tries++) {
     res = await fetch(`${srv.url}/v1/device/enroll`, { method: 'POST', headers: { 'content-type': 'application/json', ...signed }, body })
+    const retryAfter = res.headers.get('retry-after')
+    if (res.status !== 503 || !retryAfter || tries === 4) break
+    await res.arrayBuffer()
+    await new Promise((r) => setTimeout(r, Number(retryAfter) * 1000))
   }
   const json = (await res.json()) as any
   if (![200, 201, 202].includes(res.status)) throw new Error(`enroll: ${res.status} ${JSON.stringify(json)}`)

@@ -149,7 +149,7 @@ t.test('format 2: one patch per format; a device gets the smallest its applier t
   const d = await s.settled((await s.deltas.request(s.v1.id, s.v2.id)).id)
   t.equal(d.state, 'ready')
   t.match(JSON.parse(d.metadata as string), { signed: { format: 'slipway-delta-v1' } }, 'the row holds the patch every applier takes')
-  const variants = await s.repos.deltas.listVariants(d)
+  const variants = await s.repos.deltas.variantsOf([d])
   t.same(variants.map((v) => v.format), ['slipway-delta-v2+puff'], 'member codec 2 (puff): for any device reporting it, whatever its zlib')
   const v2 = variants[0]!
   t.ok(v2.patchLength < (d.patchLength as number) / 2, `the v2 patch (${v2.patchLength} B) is far smaller than its v1 twin (${d.patchLength} B)`)
@@ -181,7 +181,7 @@ t.test('format 2 on images without compressed members: one version-1 patch, offe
   const d = await s.settled((await s.deltas.request(s.v1.id, s.v2.id)).id)
   t.equal(d.state, 'ready')
   t.match(JSON.parse(d.metadata as string), { signed: { format: 'slipway-delta-v1' } })
-  t.same(await s.repos.deltas.listVariants(d), [])
+  t.same(await s.repos.deltas.variantsOf([d]), [])
   t.ok(await s.deltas.offerFor(s.v1.sha256, s.v2), 'a device that reports nothing takes it')
 })
 
@@ -196,7 +196,7 @@ t.test('offerFor re-signs a variant whose metadata expires within 7 days, and ke
   const later = (await s.deltas.offerFor(s.v1.sha256, s.v2, formats)) as { metadata: { signed: { expires: string; format: string } } }
   t.ok(Date.parse(later.metadata.signed.expires) > expires, 're-signed with a later expiry')
   t.equal(later.metadata.signed.format, 'slipway-delta-v2', 'in its own format')
-  const [v2] = await s.repos.deltas.listVariants(d)
+  const [v2] = await s.repos.deltas.variantsOf([d])
   t.equal(v2?.metadata, JSON.stringify(later.metadata), 'the new signature is stored on the variant')
   t.equal((await s.deltas.get(d.id)).metadata, d.metadata, 'the version-1 row is untouched')
 })

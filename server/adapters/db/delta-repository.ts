@@ -172,17 +172,6 @@ export class KyselyDeltaRepository implements DeltaRepository {
     })
   }
 
-  async listVariants(content: Content): Promise<DeltaVariant[]> {
-    const rows = await this.db
-      .selectFrom('delta_variants')
-      .selectAll()
-      .where('source_sha256', '=', content.sourceSha256)
-      .where('target_sha256', '=', content.targetSha256)
-      .orderBy('format')
-      .execute()
-    return rows.map((r) => ({ format: r.format, patchSha256: r.patch_sha256, patchLength: Number(r.patch_length), metadata: r.metadata, updatedAt: r.updated_at }))
-  }
-
   async variantsOf(contents: readonly Content[]): Promise<Array<DeltaVariant & Content>> {
     // distinct pairs only; an empty listing asks nothing
     const pairs = [...new Map(contents.map((c) => [`${c.sourceSha256}:${c.targetSha256}`, c])).values()]

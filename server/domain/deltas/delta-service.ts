@@ -122,7 +122,7 @@ export class DeltaService {
     const primary = { metadata: ready.metadata as string, patchSha256: ready.patchSha256 as string, patchLength: ready.patchLength as number }
     if (formats.includes(formatOf(primary.metadata)) && pays(primary.patchLength)) candidates.push(primary)
     if (formats.some((f) => f !== DELTA_FORMAT_V1)) {
-      for (const v of await this.deltas.listVariants(content)) if (formats.includes(v.format) && pays(v.patchLength)) candidates.push({ ...v, variant: v.format })
+      for (const v of await this.deltas.variantsOf([content])) if (formats.includes(v.format) && pays(v.patchLength)) candidates.push({ ...v, variant: v.format })
     }
     const best = candidates.sort((a, b) => a.patchLength - b.patchLength)[0]
     if (!best) return undefined

@@ -81,9 +81,10 @@ export interface DeltaRepository {
   transitionOne(id: string, from: readonly DeltaState[], changes: DeltaChanges): Promise<boolean>
   /** Stores the other formats' patches of one content pair, replacing what a previous build stored. */
   replaceVariants(content: { sourceSha256: string; targetSha256: string }, variants: readonly DeltaVariant[]): Promise<void>
-  /** The other formats' patches of one content pair (none before it is built). */
-  listVariants(content: { sourceSha256: string; targetSha256: string }): Promise<DeltaVariant[]>
-  /** The variants of several content pairs in one query (what a delta listing shows), each with its pair. */
+  /**
+   * The other formats' patches of content pairs (none before a pair is built), each with
+   * its pair, by pair then format: one query for a whole listing page or one device's poll.
+   */
   variantsOf(contents: ReadonlyArray<{ sourceSha256: string; targetSha256: string }>): Promise<Array<DeltaVariant & { sourceSha256: string; targetSha256: string }>>
   /** Re-signed metadata of one variant. */
   updateVariantMetadata(content: { sourceSha256: string; targetSha256: string }, format: string, metadata: string, updatedAt: string): Promise<void>

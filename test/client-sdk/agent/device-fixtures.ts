@@ -41,19 +41,7 @@ export async function trustKit(): Promise<TrustKit> {
   }
 }
 
-export function releaseOf(image: Buffer, over: Partial<Release> = {}): Release {
-  return {
-    name: 'edge-os',
-    version: '2.0.0',
-    kind: 'os-image',
-    hardware: ['rpi4'],
-    sha256: sha256(image),
-    length: image.length,
-    securityVersion: 1,
-    provenance: { sourceRevision: 'r', builder: 'tests', sbomDigest: `sha256:${'0'.repeat(64)}` },
-    ...over,
-  }
-}
+export { releaseOf } from './release-fixture.js'
 
 export interface FakeApi extends Served {
   events: any[]

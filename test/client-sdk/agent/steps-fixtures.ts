@@ -1,8 +1,7 @@
 /**
  * The device of the install and boot step tests (a real journal and file slots in a
- * tmpfs folder, blobs served from memory, reports recorded), for the survivor tests.
- * The same helper as in install-boot-steps.test.ts, kept there as it is so that the
- * agent area's incremental mutation report stays valid for that file.
+ * tmpfs folder, blobs served from memory, reports recorded), shared by
+ * install-boot-steps, install-boot-survivors and failpoint-names.
  * Not a test file: tap runs only `*.test.ts`.
  */
 import { createHash } from 'node:crypto'
@@ -22,23 +21,14 @@ import type { Reporter } from '../../../client-sdk/src/report/reporter.js'
 import { stableId } from '../../../client-sdk/src/report/ids.js'
 import { FileSlotAdapter, initFileSlots, readFileSlotsState, type FileSlotsState } from '../../../client-sdk/src/slots/index.js'
 import type { Release } from '../../../signing/metadata/release.js'
+import { releaseOf } from './release-fixture.js'
 
 // fsync is most of what these steps cost on disk; tmpfs makes it free where there is one
 export const TMP = existsSync('/dev/shm') ? '/dev/shm' : tmpdir()
 export const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex')
 export const imageA = Buffer.alloc(50_000, 1)
 export const imageB = Buffer.alloc(70_000, 2)
-export const rel = (image: Buffer, over: Partial<Release> = {}): Release => ({
-  name: 'edge-os',
-  version: '2.0.0',
-  kind: 'os-image',
-  hardware: ['rpi4'],
-  sha256: sha256(image),
-  length: image.length,
-  securityVersion: 2,
-  provenance: { sourceRevision: 'r', builder: 'tests', sbomDigest: `sha256:${'0'.repeat(64)}` },
-  ...over,
-})
+export const rel = (image: Buffer, over: Partial<Release> = {}): Release => releaseOf(image, { securityVersion: 2, ...over })
 export const relA = rel(imageA, { version: '1.0.0', securityVersion: 1 })
 export const relB = rel(imageB)
 
