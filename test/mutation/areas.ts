@@ -63,6 +63,7 @@ export const areas = {
       'test/client-sdk/delta-apply-edges.test.ts',
       'test/client-sdk/delta-ops-edges.test.ts',
       'test/client-sdk/delta-ops-survivors.test.ts',
+      'test/client-sdk/delta-ops-batches.test.ts',
       'test/client-sdk/delta-apply-file-edges.test.ts',
       'test/client-sdk/delta-apply-survivors.test.ts',
       'test/client-sdk/delta-apply.test.ts',

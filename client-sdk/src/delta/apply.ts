@@ -4,7 +4,7 @@ import { DeltaError } from './errors.js'
 import { decodeHeader, decodeOpHeader, HEADER_SIZE, OP_HEADER_SIZE, type DeltaHeader } from './format.js'
 import { OpRunner } from './ops.js'
 import { decodeProgress, type DeltaProgress } from './progress.js'
-import { CachedSource, IO_CHUNK, readExactly, TargetWriter, type SourceReader, type TargetSink } from './streams.js'
+import { IO_CHUNK, readExactly, TargetWriter, type SourceReader, type TargetSink } from './streams.js'
 
 export interface ApplyLimits {
   /** largest op payload held in memory, bytes; the builder emits at most ~4 MiB */
@@ -96,7 +96,7 @@ export async function applyDeltaStream({ source, patch, sink }: ApplyInput, opts
   const checkpointBytes = opts.checkpointBytes ?? 64 << 20
   // one payload buffer for the whole apply, grown to the largest op seen (≤ maxPayload)
   let payloadBuf = Buffer.alloc(0)
-  const runner = new OpRunner(new CachedSource(source), header.sourceSize, out, limits.maxOpTargetBytes)
+  const runner = new OpRunner(source, header.sourceSize, out, limits.maxOpTargetBytes)
   // the sync of the last checkpoint runs while the next ops are applied
   let syncing: Promise<void> | undefined
 

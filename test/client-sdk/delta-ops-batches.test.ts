@@ -1,0 +1,123 @@
+/**
+ * The BSDIFF runner's batches (client-sdk/src/delta/ops.ts): control entries are decoded
+ * a batch at a time, the source bytes they add to are gathered into the 1 MiB scratch
+ * buffer (read in source order, nearby pieces merged into one read), then the batch is
+ * applied from memory. Each case below is checked byte for byte against a plain bspatch
+ * loop over the same streams: more entries than one batch holds, entries that straddle
+ * the buffer's end (carried to the next batch), an entry larger than the buffer
+ * (streamed through it), pieces out of source order and overlapping, and how many
+ * reads the source sees (merged, not one per entry).
+ */
+import t from 'tap'
+import { applyDeltaStream, type SourceReader } from '../../client-sdk/src/delta/index.js'
+import { bsdiffOp } from '../../server/delta/encode-op.js'
+import { chunked, MemSink, randomBytes, writePatch } from './delta-fixtures.js'
+
+type Control = Array<[number, number, number]>
+const MiB = 1 << 20
+const source = randomBytes(6 * MiB, 33)
+
+/** bspatch without checks: the bytes an op with these streams must produce */
+function bspatch(srcOffset: number, control: Control, diff: Buffer, extra: Buffer): Buffer {
+  const parts: Buffer[] = []
+  let oldpos = srcOffset
+  let d = 0
+  let e = 0
+  for (const [x, y, z] of control) {
+    const piece = Buffer.from(source.subarray(oldpos, oldpos + x))
+    for (let i = 0; i < x; i++) piece[i] = piece[i]! + diff[d++]!
+    parts.push(piece, extra.subarray(e, e + y))
+    e += y
+    oldpos += x + z
+  }
+  return Buffer.concat(parts)
+}
+
+/** Applies one BSDIFF op over the whole source; returns the output, the expected bytes and the source's read calls. */
+async function run(control: Control) {
+  const sumX = control.reduce((s, [x]) => s + x, 0)
+  const sumY = control.reduce((s, [, y]) => s + y, 0)
+  const diff = randomBytes(sumX, 8)
+  const extra = randomBytes(sumY, 9)
+  const expected = bspatch(0, control, diff, extra)
+  const op = await bsdiffOp({ targetOffset: 0, target: expected, srcOffset: 0, srcLength: source.length, control, diff, extra }, 1)
+  const patch = await writePatch(source, expected, [op])
+  const reads: Array<[number, number]> = []
+  const src: SourceReader = {
+    size: source.length,
+    read: async (out, position) => {
+      reads.push([position, out.length])
+      return source.copy(out, 0, position, Math.min(source.length, position + out.length))
+    },
+  }
+  const sink = new MemSink()
+  await applyDeltaStream({ source: src, patch: chunked(patch, 64 * 1024), sink }, { verifySource: false })
+  return { out: sink.data, expected, reads }
+}
+
+/** n entries of a few bytes to a few KiB, each seeking somewhere else in the source */
+function scattered(n: number, seed: number): Control {
+  const r = randomBytes(n * 4, seed)
+  const control: Control = []
+  let oldpos = 0
+  for (let i = 0; i < n; i++) {
+    const x = 1 + (((r[4 * i]! << 8) | r[4 * i + 1]!) % 48) // 1 .. 48: a batch ends at its entry limit first
+    const y = r[4 * i + 2]! % 8
+    // next position: mostly near (a few KiB on), sometimes far back or forward
+    const far = r[4 * i + 3]! < 32
+    const want = far ? (r[4 * i + 3]! * 131_071) % (source.length - 8192) : oldpos + x + (r[4 * i + 3]! % 64) * 64
+    const next = Math.min(Math.max(0, want), source.length - 8192)
+    control.push([x, y, next - (oldpos + x)])
+    oldpos = next
+  }
+  return control
+}
+
+t.test('more entries than one batch holds, scattered over the source', async (t) => {
+  const control = scattered(40_000, 3) // a batch ends at 16,384 entries or 1 MiB of source bytes
+  const { out, expected, reads } = await run(control)
+  t.equal(out.length, expected.length)
+  t.ok(out.equals(expected), `${control.length} entries, ${expected.length} bytes: the same bytes as bspatch`)
+  t.ok(reads.length < control.length / 4, `nearby pieces share a read: ${reads.length} reads for ${control.length} entries`)
+})
+
+t.test('entries that straddle the end of the buffer wait for the next batch', async (t) => {
+  const k = 1024
+  const control: Control = [
+    [700 * k, 3, 10 * k], // batch 1
+    [700 * k, 0, -900 * k], // 1,400 KiB with the first: carried, starts batch 2
+    [400 * k, 5, 0], // 1,100 KiB: carried again, starts batch 3
+    [1, 0, 0],
+    [MiB - 1, 0, 0], // 400 KiB + 1 MiB: carried, starts batch 4, which it fills exactly
+    [0, 7, 3], // extra only: no source bytes, fits
+    [2, 0, 0], // one byte too many: batch 5
+  ]
+  const { out, expected } = await run(control)
+  t.ok(out.equals(expected), 'carried entries apply in order, at their own oldpos')
+})
+
+t.test('an entry larger than the buffer is streamed through it, between batched ones', async (t) => {
+  const control: Control = [
+    [100, 1, 5000],
+    [50, 0, 0],
+    [2.5 * MiB, 4, -(2.5 * MiB) + 77], // larger than the 1 MiB buffer, then back near the start
+    [3000, 2, 10],
+    [MiB + 1, 0, -MiB], // one more than the buffer, alone in its batch
+    [10, 0, 0],
+  ]
+  const { out, expected } = await run(control)
+  t.ok(out.equals(expected), 'the same bytes as bspatch')
+})
+
+t.test('pieces out of source order, overlapping, and repeated, in one batch', async (t) => {
+  const control: Control = [
+    [5000, 0, 40_000], // 0..5000, then to 45,000
+    [3000, 1, -48_000 + 1000], // 45,000..48,000, then back to 1000 (overlaps the first piece)
+    [4000, 0, -5000], // 1000..5000 again (overlap and repeat), then back to 0
+    [5000, 0, 200_000], // the first piece once more, then far on
+    [64 * 1024, 0, 0], // a piece past the merge distance
+  ]
+  const { out, expected, reads } = await run(control)
+  t.ok(out.equals(expected), 'each entry gets its own source bytes, whatever the read order')
+  t.ok(reads.length <= 3, `overlapping and nearby pieces are read together (${reads.length} reads)`)
+})
