@@ -16,7 +16,7 @@
  */
 import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { createReadStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { closeSync, createReadStream, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -123,6 +123,11 @@ async function main() {
     console.log('building the docs gz pair from the OS pair…')
     spawnSync('bash', [join(dirname(self), 'gz-pair.sh'), os, join(dir, 'gz')], { stdio: 'inherit' })
   }
+  const sparse = join(dir, 'sparse')
+  if (wants('sparse') && !existsSync(join(sparse, 'sparse-new.img'))) {
+    console.log('writing the 4 GiB sparse pair…')
+    sparsePair(sparse)
+  }
   const pairs: Array<[string, string, string]> = [
     ['model 2 layers', join(m, 'model-v1.gguf'), join(m, 'model-v2-2layers.gguf')],
     ['model all layers', join(m, 'model-v1.gguf'), join(m, 'model-v3-all-layers.gguf')],
@@ -131,6 +136,8 @@ async function main() {
     // the OS pair's usr/share/{doc,man} with every .gz re-made by zlib -9 (gzip -9n's own
     // encoder is not zlib's, so the dev pair's .gz files cannot be re-encoded bit-exactly)
     ['docs gz ext4', join(dir, 'gz', 'gz-old.ext4'), join(dir, 'gz', 'gz-new.ext4')],
+    // build memory at a size no window or index may grow with: 4 GiB images, mostly holes
+    ['sparse 4 GiB', join(sparse, 'sparse-old.img'), join(sparse, 'sparse-new.img')],
   ]
   const work = join(dir, 'work')
   mkdirSync(work, { recursive: true })
@@ -216,6 +223,42 @@ function print(rows: Row[], idleMb: number, cps: Record<string, number>) {
     const vs = dd === undefined ? '' : `; apply ${r.apply.s}s vs dd+fsync of the target ${dd.toFixed(1)}s (${(r.apply.s / (dd || 1)).toFixed(1)}×)`
     console.log(`  ${r.pair}: +${(r.apply.rssMb - idleMb).toFixed(0)} MB${vs}`)
   }
+}
+
+/**
+ * Two 4 GiB sparse images (a few MiB of data, the rest holes that read as zeros): old holds
+ * three 8 MiB pseudo-random blobs at 0.5, 1.5 and 3 GiB; new holds the first shifted by
+ * 4 KiB + 17 B, the second edited in place (one byte in 5000) and the second half of the
+ * third moved to 3.75 GiB. The builder's memory must not grow with the image.
+ */
+function sparsePair(out: string) {
+  mkdirSync(out, { recursive: true })
+  const GiB = 2 ** 30
+  const blob = (seed: number) => {
+    const b = Buffer.allocUnsafe(8 * MiB)
+    let x = seed
+    for (let i = 0; i < b.length; i++) {
+      x ^= x << 13
+      x ^= x >>> 17
+      x ^= x << 5
+      b[i] = x & 0xff
+    }
+    return b
+  }
+  const [a, b, c] = [blob(1), blob(2), blob(3)]
+  const write = (path: string, parts: Array<[number, Buffer]>) => {
+    const fd = openSync(path, 'w')
+    try {
+      ftruncateSync(fd, 4 * GiB)
+      for (const [at, buf] of parts) writeSync(fd, buf, 0, buf.length, at)
+    } finally {
+      closeSync(fd)
+    }
+  }
+  write(join(out, 'sparse-old.img'), [[GiB / 2, a], [1.5 * GiB, b], [3 * GiB, c]])
+  const edited = Buffer.from(b)
+  for (let i = 0; i < edited.length; i += 5000) edited[i] = edited[i]! ^ 0x5a
+  write(join(out, 'sparse-new.img'), [[GiB / 2 + 4096 + 17, a], [1.5 * GiB, edited], [3 * GiB, c.subarray(0, 4 * MiB)], [3.75 * GiB, c.subarray(4 * MiB)]])
 }
 
 const [mode, ...args] = process.argv.slice(2)
