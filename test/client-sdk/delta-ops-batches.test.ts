@@ -33,15 +33,22 @@ function bspatch(srcOffset: number, control: Control, diff: Buffer, extra: Buffe
   return Buffer.concat(parts)
 }
 
-/** Applies one BSDIFF op over the whole source; returns the output, the expected bytes and the source's read calls. */
-async function run(control: Control) {
-  const sumX = control.reduce((s, [x]) => s + x, 0)
-  const sumY = control.reduce((s, [, y]) => s + y, 0)
-  const diff = randomBytes(sumX, 8)
-  const extra = randomBytes(sumY, 9)
-  const expected = bspatch(0, control, diff, extra)
-  const op = await bsdiffOp({ targetOffset: 0, target: expected, srcOffset: 0, srcLength: source.length, control, diff, extra }, 1)
-  const patch = await writePatch(source, expected, [op])
+/** Applies one BSDIFF op per control list, each over the whole source; returns the output, the expected bytes and the source's read calls. */
+async function run(...controls: Control[]) {
+  const ops = []
+  const targets: Buffer[] = []
+  for (const [k, control] of controls.entries()) {
+    const sumX = control.reduce((s, [x]) => s + x, 0)
+    const sumY = control.reduce((s, [, y]) => s + y, 0)
+    const diff = randomBytes(sumX, 8 + k)
+    const extra = randomBytes(sumY, 9 + k)
+    const target = bspatch(0, control, diff, extra)
+    const targetOffset = targets.reduce((s, b) => s + b.length, 0)
+    ops.push(await bsdiffOp({ targetOffset, target, srcOffset: 0, srcLength: source.length, control, diff, extra }, 1))
+    targets.push(target)
+  }
+  const expected = Buffer.concat(targets)
+  const patch = await writePatch(source, expected, ops)
   const reads: Array<[number, number]> = []
   const src: SourceReader = {
     size: source.length,
@@ -92,8 +99,36 @@ t.test('entries that straddle the end of the buffer wait for the next batch', as
     [0, 7, 3], // extra only: no source bytes, fits
     [2, 0, 0], // one byte too many: batch 5
   ]
-  const { out, expected } = await run(control)
+  const { out, expected, reads } = await run(control)
   t.ok(out.equals(expected), 'carried entries apply in order, at their own oldpos')
+  // each batch reads its own pieces once, a carried entry only in the batch it starts
+  t.same(
+    reads.map(([at, n]) => [at / k, n / k]),
+    [[0, 700], [710, 700], [510, 400], [910, 1 / k], [910 + 1 / k, 1024 - 1 / k], [1934 + 3 / k, 2 / k]],
+    'one read per piece, in batch order',
+  )
+})
+
+t.test('a batch that fills the buffer exactly is gathered, not streamed', async (t) => {
+  const control: Control = Array.from({ length: 1024 }, () => [1024, 0, 0]) // 1 MiB, contiguous
+  const { out, expected, reads } = await run(control)
+  t.ok(out.equals(expected))
+  t.equal(reads.length, 4, `1,024 contiguous entries of 1 KiB: read as four merged spans (${reads.length} reads)`)
+})
+
+t.test('entries of a few KiB fill a batch by their bytes, not by their count', async (t) => {
+  // 3,000 entries of 1–2 KiB, each a few bytes after the last: ~4.5 MiB of source bytes in 4–5 batches
+  const control: Control = Array.from({ length: 3000 }, (_, i) => [1024 + ((i * 37) % 1024), 1, 100])
+  const { out, expected, reads } = await run(control)
+  t.ok(out.equals(expected))
+  t.ok(reads.length < 40, `merged reads, not one per entry: ${reads.length} reads for ${control.length} entries`)
+})
+
+t.test('two BSDIFF ops in one patch: the second starts with an empty batch', async (t) => {
+  const first: Control = [[700 * 1024, 1, 0], [700 * 1024, 2, -1000]] // ends with a carried entry in the batch
+  const second: Control = [[10, 3, 100], [20, 0, 0]]
+  const { out, expected } = await run(first, second)
+  t.ok(out.equals(expected), 'nothing of the first op is run again in the second')
 })
 
 t.test('an entry larger than the buffer is streamed through it, between batched ones', async (t) => {
@@ -105,8 +140,10 @@ t.test('an entry larger than the buffer is streamed through it, between batched 
     [MiB + 1, 0, -MiB], // one more than the buffer, alone in its batch
     [10, 0, 0],
   ]
-  const { out, expected } = await run(control)
+  const { out, expected, reads } = await run(control)
   t.ok(out.equals(expected), 'the same bytes as bspatch')
+  const big = (at: number) => reads.filter(([p]) => p === 5150 + at).map(([, n]) => n)
+  t.same([big(0), big(MiB), big(2 * MiB)], [[MiB], [MiB], [MiB / 2]], 'the large entry is read once, in buffer-sized chunks, and not gathered first')
 })
 
 t.test('pieces out of source order, overlapping, and repeated, in one batch', async (t) => {

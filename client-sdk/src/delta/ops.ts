@@ -183,7 +183,7 @@ export class OpRunner {
       let fill = carried ? batch.x(0) : 0
       if (!carried) batch.clear()
       carried = false
-      while (fill <= IO_CHUNK && batch.length < Batch.MAX && produced < op.targetLength && next()) {
+      while (batch.length < Batch.MAX && produced < op.targetLength && next()) {
         const x = batch.x(batch.length - 1)
         if (fill + x <= IO_CHUNK) {
           fill += x
