@@ -6,11 +6,12 @@
  * loop over the same streams: more entries than one batch holds, entries that straddle
  * the buffer's end (carried to the next batch), an entry larger than the buffer
  * (streamed through it), pieces out of source order and overlapping, and how many
- * reads the source sees (merged, not one per entry).
+ * reads the source sees (merged, not one per entry); and a COPY op longer than its two
+ * half-buffers.
  */
 import t from 'tap'
 import { applyDeltaStream, type SourceReader } from '../../client-sdk/src/delta/index.js'
-import { bsdiffOp } from '../../server/delta/encode-op.js'
+import { bsdiffOp, copyOp, sha256 } from '../../server/delta/encode-op.js'
 import { chunked, MemSink, randomBytes, writePatch } from './delta-fixtures.js'
 
 type Control = Array<[number, number, number]>
@@ -157,4 +158,28 @@ t.test('pieces out of source order, overlapping, and repeated, in one batch', as
   const { out, expected, reads } = await run(control)
   t.ok(out.equals(expected), 'each entry gets its own source bytes, whatever the read order')
   t.ok(reads.length <= 3, `overlapping and nearby pieces are read together (${reads.length} reads)`)
+})
+
+t.test('pieces merged into one read at the very end of the source', async (t) => {
+  const end = source.length
+  // a seek to end − 2000, 1000 bytes there, then the last 500: one merged read that must stop at the last byte
+  const { out, expected, reads } = await run([[0, 0, end - 2000], [1000, 0, 500], [500, 0, 0]])
+  t.ok(out.equals(expected))
+  t.same(reads, [[end - 2000, 2000]], 'one read, from the first piece to the end of the last')
+})
+
+t.test('a COPY op longer than the buffer streams through its two halves', async (t) => {
+  const target = source.subarray(1000, 1000 + 3 * MiB + 17)
+  const op = copyOp(0, 1000, target.length, sha256(target))
+  const patch = await writePatch(source, target, [op])
+  // a source whose reads finish later: the next half is read while this one is written
+  const slow: SourceReader = {
+    size: source.length,
+    read: (out, position) => new Promise((resolve) => setImmediate(() => resolve(source.copy(out, 0, position, position + out.length)))),
+  }
+  for (const src of [slow, { size: source.length, read: async (out: Buffer, p: number) => source.copy(out, 0, p, p + out.length) }]) {
+    const sink = new MemSink()
+    await applyDeltaStream({ source: src, patch: chunked(patch, 64 * 1024), sink }, { verifySource: false })
+    t.ok(sink.data.equals(target), 'every half lands where it belongs')
+  }
 })
