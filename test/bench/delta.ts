@@ -36,7 +36,8 @@ async function sub(mode: string, args: string[]) {
   }
   if (mode === 'apply') {
     const { applyDelta } = await import('../../client-sdk/src/delta/index.js')
-    await applyDelta(args[0]!, args[1]!, args[2]!)
+    // as the agent applies (install/delta-image.ts): the source hashed beside the ops
+    await applyDelta(args[0]!, args[1]!, args[2]!, { verifySource: 'alongside' })
     return
   }
   throw new Error(`unknown mode ${mode}`)

@@ -50,11 +50,39 @@ t.test('applies file to file, and never touches the target when the source is wr
   await t.rejects(applyDelta(join(dir, 'short'), join(dir, 'patch'), join(dir, 'untouched')), { code: 'DELTA_SOURCE_MISMATCH' })
 })
 
-t.test('a wrong source is still caught op by op when the up-front check is off', async (t) => {
+t.test('with the up-front check off a wrong source is caught op by op, after some writes, and still named a wrong source', async (t) => {
   const { source, patch } = await sampleDelta()
   const wrong = Buffer.from(source)
   wrong[2000] = wrong[2000]! ^ 1
-  await t.rejects(applyMem(wrong, patch, { verifySource: false }), { code: 'DELTA_OP_HASH_MISMATCH' })
+  const sink = new MemSink()
+  const reads: number[] = []
+  const src = memSource(wrong)
+  const counted = { size: src.size, read: (b: Buffer, p: number) => (reads.push(b.length), src.read(b, p)) }
+  const err = await applyDeltaStream({ source: counted, patch: chunked(patch, 4096), sink }, { verifySource: false }).catch((e: unknown) => e)
+  t.equal(code(err), 'DELTA_SOURCE_MISMATCH', 'the failing op had the source hashed: it is the source that is wrong')
+  t.ok(sink.data.length > 0, 'the target was written before the failing op was found')
+  t.ok(reads.reduce((a, b) => a + b, 0) >= wrong.length, 'the source was read whole only after the failure')
+  // a corrupt patch on the right source is still a corrupt op: the source hash clears the source
+  const forged = Buffer.from(patch)
+  const h = decodeHeader(forged.subarray(0, 128))
+  t.ok(h.opCount > 0)
+  forged[128 + 48] = forged[128 + 48]! ^ 1 // first op header's sha256 (offset 48 in the 80-byte op header)
+  const bad = await applyMem(source, forged, { verifySource: false }).catch((e: unknown) => e)
+  t.equal(code(bad), 'DELTA_OP_HASH_MISMATCH')
+})
+
+t.test('with the up-front check off a right source is never read whole', async (t) => {
+  const { source, target, patch } = await sampleDelta()
+  let bytes = 0
+  const src = memSource(source)
+  const counted = { size: src.size, read: (b: Buffer, p: number) => ((bytes += b.length), src.read(b, p)) }
+  const sink = new MemSink()
+  await applyDeltaStream({ source: counted, patch: chunked(patch, 4096), sink }, { verifySource: false })
+  t.ok(sink.data.equals(target))
+  const checked = { n: 0 }
+  const src2 = memSource(source)
+  await applyDeltaStream({ source: { size: src2.size, read: (b: Buffer, p: number) => ((checked.n += b.length), src2.read(b, p)) }, patch: chunked(patch, 4096), sink: new MemSink() }, {})
+  t.equal(checked.n - bytes, source.length, 'the default check reads the whole source once more, the unchecked apply does not')
 })
 
 t.test('refuses a patch for another target before reading the source', async (t) => {

@@ -2,9 +2,10 @@ import { createHash } from 'node:crypto'
 import { ByteReader } from './byte-reader.js'
 import { DeltaError } from './errors.js'
 import { decodeHeader, decodeOpHeader, HEADER_SIZE, OP_HEADER_SIZE, type DeltaHeader } from './format.js'
+import { createImageHasher, type ImageHasher, type OpHashFailure } from './image-hasher.js'
 import { OpRunner } from './ops.js'
 import { decodeProgress, type DeltaProgress } from './progress.js'
-import { IO_CHUNK, readExactly, TargetWriter, type SourceReader, type TargetSink } from './streams.js'
+import { IO_CHUNK, readExactly, TargetWriter, WRITE_CHUNK, type SourceReader, type TargetSink } from './streams.js'
 
 export interface ApplyLimits {
   /** largest op payload held in memory, bytes; the builder emits at most ~4 MiB */
@@ -20,8 +21,16 @@ export const DEFAULT_LIMITS: ApplyLimits = { maxPayloadBytes: 16 << 20, maxOpTar
 export interface ApplyOptions {
   /** sha256 (hex) the caller trusts from signed release metadata: a patch for anything else is refused up front */
   expectedTargetSha256?: string
-  /** hash the source before touching the target (default true); per-op hashes still catch a bad source otherwise */
-  verifySource?: boolean
+  /**
+   * How the source is checked against the sha256 the patch was built from; a wrong source
+   * is `DELTA_SOURCE_MISMATCH` in every mode.
+   * - `true` (default): hashed whole before the target is opened for writing.
+   * - `'alongside'`: hashed whole while the ops run, on the hash worker (see hashOnWorker),
+   *   so it costs no time on two cores; found after some writes. Without a worker, as `true`.
+   * - `false`: not read whole: each op's hash checks the bytes made from it, and when one
+   *   fails the source is hashed then, to tell a wrong source from a corrupt patch.
+   */
+  verifySource?: boolean | 'alongside'
   /** progress recorded by an earlier, interrupted run of the same patch */
   resume?: DeltaProgress
   /** true when `patch` starts at resume.patchOffset (e.g. an HTTP Range request) instead of byte 0 */
@@ -35,6 +44,11 @@ export interface ApplyOptions {
    * that needs a forced GC. Kept so existing callers still compile.
    */
   gcEveryBytes?: number
+  /**
+   * hash the target (each op and the whole image) on a worker thread; default: with two or
+   * more cores and a target of 32 MiB or more. On one core a worker only adds its start-up.
+   */
+  hashOnWorker?: boolean
   limits?: Partial<ApplyLimits>
 }
 
@@ -80,18 +94,51 @@ export async function applyDeltaStream({ source, patch, sink }: ApplyInput, opts
       actual: source.size,
     })
   }
-  // 6: a wrong source is caught here, before the first byte of the target is written
-  if (opts.verifySource ?? true) await verifySource(source, header)
+  const hasher = await createImageHasher(header.targetSize, opts.hashOnWorker)
+  const check = opts.verifySource ?? true
+  // the source check, when it runs beside the ops; its failure stops them at the next op
+  let alongside: Promise<unknown> | undefined
+  const guard: { failed?: unknown } = {}
+  try {
+    // 6: a wrong source is caught here, before the first byte of the target is written
+    if (check === true || (check === 'alongside' && !hasher.threaded)) await verifySource(source, header, hasher)
+    else if (check === 'alongside') alongside = verifySource(source, header, hasher).then(() => undefined, (e: unknown) => (guard.failed = e))
+    const result = await applyOps(reader, header, headerBytes, source, sink, hasher, limits, opts, guard)
+    const wrong = await alongside
+    if (wrong) throw wrong
+    return result
+  } catch (e) {
+    // a wrong source explains whatever went wrong after it: report that
+    const wrong = await alongside
+    if (wrong) throw wrong
+    // unchecked source: an op that failed its hash may have been fed the wrong source
+    if (check === false && e instanceof DeltaError && e.code === 'DELTA_OP_HASH_MISMATCH') await verifySource(source, header, hasher)
+    throw e
+  } finally {
+    await hasher.close()
+  }
+}
 
-  const image = createHash('sha256')
+async function applyOps(
+  reader: ByteReader,
+  header: DeltaHeader,
+  headerBytes: Buffer,
+  source: SourceReader,
+  sink: TargetSink,
+  hasher: ImageHasher,
+  limits: ApplyLimits,
+  opts: ApplyOptions,
+  guard: { failed?: unknown },
+): Promise<ApplyResult> {
+  const resume = opts.resume
   let opIndex = 0
   if (resume) {
     decodeProgress(resume, header)
-    await rehashPrefix(sink, image, resume)
+    await rehashPrefix(sink, hasher, resume)
     opIndex = resume.opsDone
     if (!opts.patchStartsAtResume) await skipOps(reader, header, resume)
   }
-  const out = new TargetWriter(sink, image, resume?.targetOffset ?? 0)
+  const out = new TargetWriter(sink, hasher, resume?.targetOffset ?? 0)
   let sinceCheckpoint = 0
   const checkpointBytes = opts.checkpointBytes ?? 64 << 20
   // one payload buffer for the whole apply, grown to the largest op seen (≤ maxPayload)
@@ -99,9 +146,19 @@ export async function applyDeltaStream({ source, patch, sink }: ApplyInput, opts
   const runner = new OpRunner(source, header.sourceSize, out, limits.maxOpTargetBytes)
   // the sync of the last checkpoint runs while the next ops are applied
   let syncing: Promise<void> | undefined
+  // The hasher checks each op's bytes a little behind the decoding (on its own thread), so
+  // a failure it finds is raised at the next op. Every op is checked, COPY ops too,
+  // although with a checked source their bytes are known: a flipped bit in a COPY op's
+  // recorded sha256 is still a corrupt patch that must fail, and version 1 has nothing
+  // else that covers that field.
+  const checkOps = () => {
+    if (guard.failed) throw guard.failed
+    if (hasher.failed) throw opHashMismatch(hasher.failed)
+  }
 
   try {
     for (; opIndex < header.opCount; opIndex++) {
+      checkOps()
       const op = await readOp(reader, header)
       if (op.targetOffset !== out.position || op.targetOffset + op.targetLength > header.targetSize) {
         throw new DeltaError('DELTA_CORRUPT', 'op does not continue the target where the previous one ended', {
@@ -113,32 +170,24 @@ export async function applyDeltaStream({ source, patch, sink }: ApplyInput, opts
       if (payloadBuf.length < op.payloadLength) payloadBuf = Buffer.allocUnsafe(op.payloadLength)
       const payload = payloadBuf.subarray(0, op.payloadLength)
       if (!(await reader.readInto(payload, op.payloadLength))) throw new DeltaError('DELTA_TRUNCATED', 'patch ends inside an op payload', { op: opIndex })
-      // Every op is hashed on its own, COPY ops too, although with a checked source their
-      // bytes are known: a flipped bit in a COPY op's recorded sha256 is still a corrupt
-      // patch that must fail, and version 1 has nothing else that covers that field.
-      out.op = createHash('sha256')
       await runner.run(op, payload)
       if (out.position !== op.targetOffset + op.targetLength) {
         throw new DeltaError('DELTA_CORRUPT', 'op produced the wrong number of bytes', { op: opIndex })
       }
-      if (out.op && !out.op.digest().equals(op.sha256)) {
-        throw new DeltaError('DELTA_OP_HASH_MISMATCH', `op ${opIndex} output does not match its sha256`, {
-          op: opIndex,
-          targetOffset: op.targetOffset,
-        })
-      }
+      out.endOp(opIndex, op.targetOffset, op.sha256)
       sinceCheckpoint += op.targetLength
       if (opts.onProgress && sinceCheckpoint >= checkpointBytes && opIndex + 1 < header.opCount) {
         sinceCheckpoint = 0
         await syncing // one sync at a time: progress records stay in order
         await out.flush()
+        checkOps() // a record never counts an op that failed its hash
         const record: DeltaProgress = {
           format: 1,
           header: headerBytes.toString('base64'),
           opsDone: opIndex + 1,
           patchOffset: reader.position,
           targetOffset: out.offset,
-          prefixSha256: image.copy().digest('hex'),
+          prefixSha256: await hasher.prefix(),
         }
         // fdatasync covers every write issued before it: the record is true once it returns,
         // whatever is written meanwhile, so the apply goes on instead of waiting for the disk
@@ -151,7 +200,14 @@ export async function applyDeltaStream({ source, patch, sink }: ApplyInput, opts
       }
     }
     await out.flush()
+    checkOps()
     await syncing
+  } catch (e) {
+    // an earlier op that failed its hash is the first thing wrong with the patch: report it,
+    // not what went wrong after it (the bytes of that op were already bad)
+    await out.settle()
+    if (hasher.failed) throw opHashMismatch(hasher.failed)
+    throw e
   } finally {
     runner.close()
   }
@@ -159,7 +215,7 @@ export async function applyDeltaStream({ source, patch, sink }: ApplyInput, opts
     throw new DeltaError('DELTA_CORRUPT', 'ops do not cover the whole target', { written: out.offset, targetSize: header.targetSize })
   }
   if (!(await reader.atEnd())) throw new DeltaError('DELTA_CORRUPT', 'trailing bytes after the last op')
-  const digest = image.digest()
+  const digest = await hasher.digest()
   if (!digest.equals(header.targetSha256)) {
     throw new DeltaError('DELTA_TARGET_HASH_MISMATCH', 'rebuilt image does not match the target sha256', {
       expected: header.targetSha256.toString('hex'),
@@ -174,6 +230,9 @@ export async function applyDeltaStream({ source, patch, sink }: ApplyInput, opts
     resumedOps: resume?.opsDone ?? 0,
   }
 }
+
+const opHashMismatch = (f: OpHashFailure) =>
+  new DeltaError('DELTA_OP_HASH_MISMATCH', `op ${f.op} output does not match its sha256`, { op: f.op, targetOffset: f.targetOffset })
 
 function checkHeader(h: DeltaHeader, limits: ApplyLimits, expectedTarget?: string) {
   if (expectedTarget && h.targetSha256.toString('hex') !== expectedTarget.toLowerCase()) {
@@ -204,21 +263,24 @@ async function readOp(reader: ByteReader, header: DeltaHeader) {
   return op
 }
 
-async function verifySource(source: SourceReader, header: DeltaHeader) {
-  const h = createHash('sha256')
+async function verifySource(source: SourceReader, header: DeltaHeader, hasher: ImageHasher) {
   // two buffers: the next chunk is read while this one is hashed
-  const bufs = [Buffer.allocUnsafe(IO_CHUNK), Buffer.allocUnsafe(IO_CHUNK)]
-  const readChunk = (i: number, at: number) => {
-    const chunk = bufs[i]!.subarray(0, Math.min(IO_CHUNK, header.sourceSize - at))
-    return readExactly(source, chunk, at).then(() => chunk)
+  const bufs = [hasher.alloc(WRITE_CHUNK), hasher.alloc(WRITE_CHUNK)]
+  const hashed: Array<Promise<void> | undefined> = [undefined, undefined]
+  const read = async (i: number, at: number) => {
+    const n = Math.min(WRITE_CHUNK, header.sourceSize - at)
+    await readExactly(source, bufs[i]!.subarray(0, n), at)
+    return n
   }
-  let next = header.sourceSize > 0 ? readChunk(0, 0) : undefined
-  for (let at = 0, i = 0; next; at += IO_CHUNK, i ^= 1) {
-    const chunk = await next
-    next = at + IO_CHUNK < header.sourceSize ? readChunk(i ^ 1, at + IO_CHUNK) : undefined
-    h.update(chunk)
+  let next = header.sourceSize > 0 ? read(0, 0) : undefined
+  for (let at = 0, i = 0; next; at += WRITE_CHUNK, i ^= 1) {
+    const n = await next
+    await hashed[i ^ 1] // the other buffer is free once its chunk is hashed
+    next = at + WRITE_CHUNK < header.sourceSize ? read(i ^ 1, at + WRITE_CHUNK) : undefined
+    hashed[i] = hasher.hashSource(bufs[i]!, n)
   }
-  if (!h.digest().equals(header.sourceSha256)) {
+  await Promise.all(hashed)
+  if (!(await hasher.sourceDigest()).equals(header.sourceSha256)) {
     throw new DeltaError('DELTA_SOURCE_MISMATCH', 'source image does not match the sha256 the patch was built from', {
       expected: header.sourceSha256.toString('hex'),
     })
@@ -226,16 +288,16 @@ async function verifySource(source: SourceReader, header: DeltaHeader) {
 }
 
 /** The image hash must cover the prefix written before the crash: re-read it and check it is what we wrote. */
-async function rehashPrefix(sink: TargetSink, image: ReturnType<typeof createHash>, p: DeltaProgress) {
+async function rehashPrefix(sink: TargetSink, hasher: ImageHasher, p: DeltaProgress) {
   if (!sink.read) throw new DeltaError('DELTA_RESUME_MISMATCH', 'this target cannot be read back, so it cannot resume')
-  const buf = Buffer.allocUnsafe(IO_CHUNK)
+  const buf = hasher.alloc(IO_CHUNK)
   for (let at = 0; at < p.targetOffset; ) {
     const n = await sink.read(buf.subarray(0, Math.min(IO_CHUNK, p.targetOffset - at)), at)
     if (n === 0) throw new DeltaError('DELTA_RESUME_MISMATCH', 'target is shorter than the recorded progress')
-    image.update(buf.subarray(0, n))
+    await hasher.hash(buf, n, [], true)
     at += n
   }
-  if (image.copy().digest('hex') !== p.prefixSha256) {
+  if ((await hasher.prefix()) !== p.prefixSha256) {
     throw new DeltaError('DELTA_RESUME_MISMATCH', 'target prefix on disk differs from what was written; restart from scratch')
   }
 }

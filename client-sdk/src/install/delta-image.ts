@@ -48,6 +48,11 @@ export async function installDelta(o: DeltaInstall): Promise<void> {
   try {
     await applyDelta(o.activePath, patch, o.targetPath, {
       expectedTargetSha256: o.image.sha256,
+      // the active slot is hashed on the hash worker while the ops run, not before them
+      // (on two cores that pass costs no time). A wrong source is still DELTA_SOURCE_MISMATCH,
+      // found after some writes instead of before, which costs nothing here: the target is
+      // the inactive slot, already unclaimed in the journal, or a model's partial file.
+      verifySource: 'alongside',
       progressPath: progressPath(o.stagingDir, o.delta),
       ...(o.applyCheckpointBytes ? { checkpointBytes: o.applyCheckpointBytes } : {}),
       ...(o.onApplyProgress ? { onProgress: o.onApplyProgress } : {}),
