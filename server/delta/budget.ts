@@ -40,9 +40,8 @@ export function buildBudget(budget: number, sourceSize: number, concurrency: num
   while ((18 * sourceSize) / blockSize > budget / 8) blockSize *= 2
   const free = Math.max(64 * MiB, budget - BASE - concurrency * WORKER_BASE - (18 * sourceSize) / blockSize)
   // a build holds its target window ~5 times (bytes, diff, extra, compressed, segments);
-  // give windows a quarter of what is left and the workers' sorts the rest. Windows stop at 4 MiB:
-  // brotli's window (lgwin 22) is 4 MiB anyway, and the op payload is what the device
-  // holds in memory while applying
+  // give windows a quarter of what is left and the workers' sorts the rest. Windows stop at
+  // 4 MiB: the op payload is what the device holds in memory while applying
   const window = Math.max(MiB, Math.min(4 * MiB, Math.floor(free / 4 / inflight / 5 / MiB) * MiB))
   const bsdiffWindow = Math.max(MiB, Math.min(32 * MiB, Math.floor((free - inflight * 5 * window) / concurrency / BSDIFF_FACTOR)))
   const sortCache = SORT_CACHE * bsdiffWindow

@@ -53,8 +53,9 @@ export const areas = {
   delta: {
     title: 'Delta apply driver, ops and format (agent side)',
     // ops.ts holds every bound on what an op may read and write; apply.ts the driver loop,
-    // checkpoints and resume; apply-file.ts files, the patch read ring and progress files
-    mutate: ['client-sdk/src/delta/ops.ts', 'client-sdk/src/delta/format.ts', 'client-sdk/src/delta/apply.ts', 'client-sdk/src/delta/apply-file.ts'],
+    // checkpoints and resume; apply-file.ts files, the patch read ring and progress files;
+    // image-hasher.ts the op and image hashes, in this thread or on the worker
+    mutate: ['client-sdk/src/delta/ops.ts', 'client-sdk/src/delta/format.ts', 'client-sdk/src/delta/apply.ts', 'client-sdk/src/delta/apply-file.ts', 'client-sdk/src/delta/image-hasher.ts'],
     // the codec, driver and op-runner edge tests first: a mutant runs its covering files in
     // this order until one fails, and these fail in a second where the apply tests take longer
     tests: [
@@ -66,6 +67,7 @@ export const areas = {
       'test/client-sdk/delta-ops-batches.test.ts',
       'test/client-sdk/delta-apply-file-edges.test.ts',
       'test/client-sdk/delta-apply-survivors.test.ts',
+      'test/client-sdk/delta-hash-worker.test.ts',
       'test/client-sdk/delta-apply.test.ts',
       'test/client-sdk/delta-fuzz.test.ts',
     ],

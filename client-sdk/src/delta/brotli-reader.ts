@@ -15,8 +15,8 @@ type Decompressor = ReturnType<typeof createBrotliDecompress> & { _handle?: Nati
  * buffer per call (per op, up to 4 MiB each); V8 frees those only after ~64 MB of
  * external garbage, which was the applier's whole memory budget and why it had to force
  * full GCs. Driving the native handle with our own buffers, as lib/zlib.js does
- * internally, allocates nothing per op; the decoder's own ring buffer (≤ 4 MiB at
- * lgwin 22) is malloc'd and freed by brotli on reset, outside V8's heap.
+ * internally, allocates nothing per op; the decoder's own ring buffer (≤ 1 MiB at the
+ * builder's lgwin 20) is malloc'd and freed by brotli on reset, outside V8's heap.
  *
  * Where the handle is not there (a future Node), it falls back to brotliDecompressSync
  * with a capped output: same results, more garbage.
