@@ -71,6 +71,18 @@ t.test('with the up-front check off a wrong source is caught op by op, after som
   t.equal(code(bad), 'DELTA_OP_HASH_MISMATCH')
 })
 
+t.test('a verifySource that is neither false nor alongside (a JavaScript caller) checks before writing, as the default', async (t) => {
+  const { source, patch } = await sampleDelta()
+  const wrong = Buffer.from(source)
+  wrong[50] = wrong[50]! ^ 1 // a byte no op reads: only the whole-source check sees it
+  for (const v of [1, 'yes', 'Alongside', null]) {
+    const sink = new MemSink()
+    const err = await applyDeltaStream({ source: memSource(wrong), patch: chunked(patch, 4096), sink }, { verifySource: v as never }).catch((e: unknown) => e)
+    t.equal(code(err), 'DELTA_SOURCE_MISMATCH', String(v))
+    t.equal(sink.writes, 0, `${String(v)}: nothing written`)
+  }
+})
+
 t.test('with the up-front check off a right source is never read whole', async (t) => {
   const { source, target, patch } = await sampleDelta()
   let bytes = 0

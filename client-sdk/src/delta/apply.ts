@@ -95,7 +95,8 @@ export async function applyDeltaStream({ source, patch, sink }: ApplyInput, opts
     })
   }
   const hasher = await createImageHasher(header.targetSize, opts.hashOnWorker)
-  const check = opts.verifySource ?? true
+  // anything but false or 'alongside' (a JavaScript caller's 1 or 'yes') is the safe default
+  const check = opts.verifySource === false ? false : opts.verifySource === 'alongside' ? 'alongside' : true
   // the source check, when it runs beside the ops; its failure stops them at the next op
   let alongside: Promise<unknown> | undefined
   const guard: { failed?: unknown } = {}
