@@ -50,3 +50,23 @@ t.test('truncated, damaged, padded and oversized streams are DELTA_CORRUPT, and 
   }
   r.close()
 })
+
+t.test('a stream whose window is over 4 MiB is refused before decoding (DELTA_SIZE_LIMIT); 1 to 4 MiB windows decode', async (t) => {
+  const { constants } = await import('node:zlib')
+  const { MAX_WINDOW_BITS, windowBits } = await import('../../client-sdk/src/delta/brotli-reader.js')
+  const data = Buffer.concat([randomBytes(20_000, 4), Buffer.alloc(30_000, 1)])
+  const r = new BrotliReader(Buffer.allocUnsafe(8192))
+  for (let lgwin = 10; lgwin <= 24; lgwin++) {
+    const stream = brotliCompressSync(data, { params: { [constants.BROTLI_PARAM_LGWIN]: lgwin } })
+    t.equal(windowBits(stream[0]!), lgwin, `lgwin ${lgwin} read from the first byte`)
+    if (lgwin <= MAX_WINDOW_BITS) {
+      r.begin(stream, data.length, 'diff')
+      t.same(drain(r, 5000), data, `lgwin ${lgwin} decodes`)
+      continue
+    }
+    t.throws(() => r.begin(stream, data.length, 'diff'), { code: 'DELTA_SIZE_LIMIT', details: { stream: 'diff', windowBits: lgwin, limit: 22 } }, `lgwin ${lgwin} refused`)
+  }
+  r.begin(brotliCompressSync(data), data.length, 'extra')
+  t.same(drain(r, 5000), data, 'and the reader works on after a refusal')
+  r.close()
+})

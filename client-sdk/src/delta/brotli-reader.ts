@@ -9,6 +9,21 @@ interface NativeHandle {
 }
 type Decompressor = ReturnType<typeof createBrotliDecompress> & { _handle?: NativeHandle; _writeState?: Uint32Array }
 
+/** The largest brotli window taken: 4 MiB (lgwin 22, what the builder wrote before 2026-12-05; it writes 20 now). */
+export const MAX_WINDOW_BITS = 22
+
+/**
+ * The window a brotli stream declares, from its first byte (RFC 7932, 9.1: WBITS). The
+ * reserved code for large windows reads as 9 here; node's decoder refuses such streams.
+ */
+export function windowBits(first: number): number {
+  if ((first & 1) === 0) return 16
+  const n = (first >> 1) & 7
+  if (n !== 0) return 17 + n
+  const m = (first >> 4) & 7
+  return m === 0 ? 17 : 8 + m
+}
+
 /**
  * Pulls decoded bytes out of one in-memory brotli stream at a time, into ONE output
  * buffer that lives as long as the reader. node:zlib's public API returns a fresh
@@ -49,6 +64,16 @@ export class BrotliReader {
     // an empty stream needs no bytes; brotli never writes 0 bytes for one
     this.ended = input.length === 0
     if (this.ended) return
+    // the decoder holds a ring buffer of the stream's window: refuse windows past what any
+    // builder of ours wrote, so a hostile patch cannot make three decoders take 16 MiB each
+    const bits = windowBits(input[0]!)
+    if (bits > MAX_WINDOW_BITS) {
+      throw new DeltaError('DELTA_SIZE_LIMIT', `${what} stream declares a ${2 ** bits}-byte window, over the ${2 ** MAX_WINDOW_BITS} this applier takes`, {
+        stream: what,
+        windowBits: bits,
+        limit: MAX_WINDOW_BITS,
+      })
+    }
     const z = this.decoder()
     if (!z) {
       this.whole = this.decodeWhole()
