@@ -192,3 +192,31 @@ t.test("verifySource 'alongside': hashed on the worker while the ops run; a wron
   t.equal(inline.sink.writes, 0, 'no worker: checked before the target is written, as by default')
   t.equal((await apply(sample.source, sample.patch.subarray(0, sample.patch.length - 1), true)).code, 'DELTA_TRUNCATED', 'a right source: the patch is what is wrong')
 })
+
+t.test('a patch of many one-byte ops: a chunk carries at most MAX_CUTS op ends, so memory does not grow with them', async (t) => {
+  const { MAX_CUTS } = await import('../../client-sdk/src/delta/streams.js')
+  const source = randomBytes(5000, 12)
+  const n = 2 * MAX_CUTS + 500
+  const target = Buffer.alloc(n)
+  const ops: EncodedOp[] = []
+  for (let i = 0; i < n; i++) {
+    const from = (i * 7) % source.length
+    target[i] = source[from]!
+    ops.push(copyOp(i, from, 1, sha256(source.subarray(from, from + 1))))
+  }
+  const patch = await writePatch(source, target, ops)
+  for (const hashOnWorker of [false, true]) {
+    const sink = new MemSink()
+    const r = await applyDeltaStream({ source: memSource(source), patch: chunked(patch, 4096), sink }, { hashOnWorker })
+    t.equal(r.ops, n)
+    t.ok(sink.data.equals(target), `worker ${hashOnWorker}: rebuilt`)
+    t.equal(sink.writes, 3, `worker ${hashOnWorker}: ${n} op ends went out in chunks of ${MAX_CUTS}, the last with the rest`)
+  }
+  const bad = Buffer.from(patch)
+  const at = 128 + (n - 10) * 80 + 48 // op n-10's sha256: COPY ops have no payload
+  bad[at] = bad[at]! ^ 1
+  for (const hashOnWorker of [false, true]) {
+    const err = await applyDeltaStream({ source: memSource(source), patch: chunked(bad, 4096), sink: new MemSink() }, { hashOnWorker }).catch((e: unknown) => e)
+    t.match(err, { code: 'DELTA_OP_HASH_MISMATCH', details: { op: n - 10, targetOffset: n - 10 } }, `worker ${hashOnWorker}`)
+  }
+})

@@ -175,7 +175,7 @@ async function applyOps(
       if (out.position !== op.targetOffset + op.targetLength) {
         throw new DeltaError('DELTA_CORRUPT', 'op produced the wrong number of bytes', { op: opIndex })
       }
-      out.endOp(opIndex, op.targetOffset, op.sha256)
+      await out.endOp(opIndex, op.targetOffset, op.sha256)
       sinceCheckpoint += op.targetLength
       if (opts.onProgress && sinceCheckpoint >= checkpointBytes && opIndex + 1 < header.opCount) {
         sinceCheckpoint = 0

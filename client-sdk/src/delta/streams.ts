@@ -31,6 +31,9 @@ export async function readExactly(src: SourceReader, buf: Buffer, position: numb
   }
 }
 
+/** op ends one chunk may carry (see TargetWriter.endOp) */
+export const MAX_CUTS = 1024
+
 /**
  * Bytes per write and per hash hand-over: big enough that the per-chunk costs vanish
  * (a message to the hash worker, a write system call), small because each one in flight
@@ -83,9 +86,14 @@ export class TargetWriter {
     }
   }
 
-  /** the op whose bytes were pushed last ends here: its bytes must hash to `sha256` */
-  endOp(op: number, targetOffset: number, sha256: Buffer): void {
+  /**
+   * The op whose bytes were pushed last ends here: its bytes must hash to `sha256`. A
+   * chunk carries at most MAX_CUTS op ends, then goes out part-filled: a patch of many tiny
+   * ops must not grow the list (and the message to the hash worker) with them.
+   */
+  async endOp(op: number, targetOffset: number, sha256: Buffer): Promise<void> {
     this.cuts.push({ at: this.fill, op, targetOffset, sha256 })
+    if (this.cuts.length >= MAX_CUTS) await this.submit()
   }
 
   private async submit(): Promise<void> {
