@@ -220,3 +220,33 @@ t.test('a patch of many one-byte ops: a chunk carries at most MAX_CUTS op ends, 
     t.match(err, { code: 'DELTA_OP_HASH_MISMATCH', details: { op: n - 10, targetOffset: n - 10 } }, `worker ${hashOnWorker}`)
   }
 })
+
+t.test('a worker that dies mid-apply fails what is pending and everything after, with its error', async (t) => {
+  const thrown = (await createImageHasher(10, true)) as WorkerHasher
+  const worker = (thrown as unknown as { worker: import('node:worker_threads').Worker }).worker
+  const buf = thrown.alloc(16)
+  t.throws(() => void thrown.hash(buf.subarray(1), 15, []), /hashes only buffers from alloc/, 'a view into a chunk is not the chunk')
+  await thrown.hash(buf, 16, [])
+  worker.postMessage({ t: 'hash', i: 99, len: 1, cuts: [] }) // no such buffer: the worker throws
+  await t.rejects(thrown.prefix(), TypeError, 'the error the worker died of')
+  await t.rejects(thrown.hash(buf, 16, []), TypeError, 'and every request after it')
+  await thrown.close()
+
+  const killed = (await createImageHasher(10, true)) as WorkerHasher
+  const pending = killed.prefix()
+  await (killed as unknown as { worker: import('node:worker_threads').Worker }).worker.terminate()
+  await t.rejects(pending, /hash worker exited \(1\)/, 'an exit without an error')
+  await t.rejects(killed.digest(), /hash worker exited/)
+  await killed.close()
+})
+
+t.test('one core: this thread, whatever the size (a worker would only add its start-up)', async (t) => {
+  const { createImageHasher: onOneCore, InlineHasher: Inline } = await t.mockImport<typeof import('../../client-sdk/src/delta/image-hasher.js')>(
+    '../../client-sdk/src/delta/image-hasher.js',
+    { 'node:os': { availableParallelism: () => 1 } },
+  )
+  t.type(await onOneCore(HASH_WORKER_MIN_BYTES * 4), Inline)
+  const forced = await onOneCore(10, true)
+  t.notOk(forced instanceof Inline, 'asked for: a worker still')
+  await forced.close()
+})
