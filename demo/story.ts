@@ -7,7 +7,7 @@
  */
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { cohortPosition, phaseOf } from '../server/domain/rollouts/cohort.js'
+import { cohortPosition, phaseOf } from '../server/domain/index.js'
 import { call } from '../test/helpers/api.js'
 import { pushRelease } from '../test/helpers/deltas.js'
 import { enroll, enrollmentToken } from '../test/helpers/fleet.js'

@@ -137,6 +137,7 @@ export { QuarantineService } from './devices/quarantine-service.js'
 
 // rollouts
 export { RolloutService } from './rollouts/rollout-service.js'
+export { cohortPosition, phaseOf } from './rollouts/cohort.js'
 export { ACTIONS } from './rollouts/transitions.js'
 export type { RolloutAction } from './rollouts/transitions.js'
 export { AssignmentService } from './rollouts/assignment-service.js'
