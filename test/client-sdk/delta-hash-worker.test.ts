@@ -241,12 +241,11 @@ t.test('a worker that dies mid-apply fails what is pending and everything after,
 })
 
 t.test('one core: this thread, whatever the size (a worker would only add its start-up)', async (t) => {
-  const { createImageHasher: onOneCore, InlineHasher: Inline } = await t.mockImport<typeof import('../../client-sdk/src/delta/image-hasher.js')>(
-    '../../client-sdk/src/delta/image-hasher.js',
-    { 'node:os': { availableParallelism: () => 1 } },
-  )
-  t.type(await onOneCore(HASH_WORKER_MIN_BYTES * 4), Inline)
-  const forced = await onOneCore(10, true)
-  t.notOk(forced instanceof Inline, 'asked for: a worker still')
+  t.type(await createImageHasher(HASH_WORKER_MIN_BYTES * 4, undefined, 1), InlineHasher)
+  const two = await createImageHasher(HASH_WORKER_MIN_BYTES, undefined, 2)
+  t.type(two, WorkerHasher, 'two cores')
+  await two.close()
+  const forced = await createImageHasher(10, true, 1)
+  t.type(forced, WorkerHasher, 'asked for: a worker still')
   await forced.close()
 })

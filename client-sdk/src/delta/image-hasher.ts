@@ -50,8 +50,8 @@ export interface ImageHasher {
 /** below this a worker's start-up (~30 ms, a few MB) costs more than the hashing it takes over */
 export const HASH_WORKER_MIN_BYTES = 32 << 20
 
-export async function createImageHasher(targetSize: number, onWorker?: boolean): Promise<ImageHasher> {
-  const wanted = onWorker ?? (availableParallelism() > 1 && targetSize >= HASH_WORKER_MIN_BYTES)
+export async function createImageHasher(targetSize: number, onWorker?: boolean, cores = availableParallelism()): Promise<ImageHasher> {
+  const wanted = onWorker ?? (cores > 1 && targetSize >= HASH_WORKER_MIN_BYTES)
   if (!wanted) return new InlineHasher()
   try {
     return await WorkerHasher.start()
