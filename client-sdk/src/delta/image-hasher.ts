@@ -40,10 +40,8 @@ export interface ImageHasher {
   prefix(): Promise<string>
   /** the image digest; nothing may be hashed after it */
   digest(): Promise<Buffer>
-  /** the first op that failed its check, as far as hashing has got (see settle) */
+  /** the first op that failed its check, final for every hash() that has resolved */
   readonly failed: OpHashFailure | undefined
-  /** resolves once everything passed to hash() is hashed, so `failed` is final for it */
-  settle(): Promise<void>
   close(): Promise<void>
 }
 
@@ -102,7 +100,6 @@ export class InlineHasher implements ImageHasher {
     return this.image.digest()
   }
 
-  async settle(): Promise<void> {}
   async close(): Promise<void> {}
 }
 
@@ -214,9 +211,6 @@ export class WorkerHasher implements ImageHasher {
     return Buffer.from((await this.request({ t: 'digest' })).digest!)
   }
 
-  async settle(): Promise<void> {
-    await this.request({ t: 'prefix' }).catch(() => {}) // replies come in order: this one comes after every hash before it
-  }
 
   async close(): Promise<void> {
     this.broken ??= new Error('hash worker closed')

@@ -133,8 +133,8 @@ export class TargetWriter {
     if (this.fill > 0 || this.cuts.length > 0) await this.hasher.hash(this.buf, this.fill, this.cuts).catch(() => {})
     this.fill = 0
     this.cuts = []
+    // each chunk's done waits for its hash reply: once all have settled, `failed` is final
     await Promise.allSettled(this.inflight.map((w) => w.done))
-    await this.hasher.settle()
   }
 
   /** the pending-inclusive offset: where the next pushed byte lands */
