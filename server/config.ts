@@ -68,7 +68,7 @@ export interface DeltaConfig {
   /** scratch folder of builds: temp copies of S3 images, bsdiff windows, patches before they are stored */
   workDir: string
   /** delta format version built (default 1; 2 diffs inside compressed members and is offered only to devices that report it) */
-  formatVersion: 1 | 2
+  formatVersion: 1 | 2 | 3
 }
 
 /** The device boundary (issue 10 §3, §5). */
@@ -284,7 +284,7 @@ export function loadConfig(env: Source = process.env, read?: Set<string>): Confi
       offerRatio: fraction(src, 'SLIPWAY_DELTA_OFFER_RATIO', 0.7),
       topSources: integer(src, 'SLIPWAY_DELTA_TOP_SOURCES', 3, 0, 100),
       workDir: resolve(src.SLIPWAY_DELTA_WORK_DIR || `${dataDir}/delta-work`),
-      formatVersion: integer(src, 'SLIPWAY_DELTA_FORMAT_VERSION', 1, 1, 2) as 1 | 2,
+      formatVersion: integer(src, 'SLIPWAY_DELTA_FORMAT_VERSION', 1, 1, 3) as 1 | 2 | 3,
     },
     tpmAttestation: tpmAttestation(src, keysConfig.dir),
     boundary: {

@@ -1,5 +1,5 @@
 /**
- * `slipway delta make OLD NEW PATCH [--memory-budget BYTES] [--format 2 [--members deflate,puff]]`: the server's builder
+ * `slipway delta make OLD NEW PATCH [--memory-budget BYTES] [--format 2|3 [--members deflate,puff]]`: the server's builder
  * (the same makeDelta the build-delta job runs) on local files, so anyone can try it
  * on their own images. It verifies the patch by applying it before it returns.
  */
@@ -8,14 +8,15 @@ import { parse, UsageError } from './args.js'
 import type { CliEnv } from './http-client.js'
 import { DELTA_REMOTE_USAGE, deltaRemoteCommand } from './delta-remote.js'
 
-export const USAGE = `usage: slipway delta make OLD NEW PATCH [--memory-budget BYTES] [--format 2 [--members deflate,puff]]
+export const USAGE = `usage: slipway delta make OLD NEW PATCH [--memory-budget BYTES] [--format 2|3 [--members deflate,puff]]
 ${DELTA_REMOTE_USAGE}
 
   OLD, NEW   the image devices have, and the one they should get
   PATCH      where the patch is written
   --memory-budget BYTES   memory the build may use (default 1 GiB; suffixes KiB, MiB, GiB)
   --format 2              also diff inside gzip/zip members (format v2; default 1)
-  --members LIST          member codecs format 2 may use: deflate (zlib re-encoding; needs the
+  --format 3              as 2, with sparse diff streams (format v3: smaller, faster to apply)
+  --members LIST          member codecs formats 2 and 3 may use: deflate (zlib re-encoding; needs the
                           device's zlib to be this one), puff (any deflate; needs an agent that
                           reports it), or both (default deflate)`
 
@@ -41,11 +42,11 @@ export async function deltaCommand(argv: string[], env: () => CliEnv): Promise<v
   const [oldPath, newPath, patchPath, ...extra] = positionals
   if (!oldPath || !newPath || !patchPath || extra.length > 0) throw new UsageError(USAGE)
   const memoryBudget = values['memory-budget'] === undefined ? undefined : parseBytes(values['memory-budget'])
-  if (values.format !== undefined && values.format !== '1' && values.format !== '2') throw new UsageError(`--format must be 1 or 2\n\n${USAGE}`)
-  const formatVersion = values.format === '2' ? 2 : 1
+  if (values.format !== undefined && values.format !== '1' && values.format !== '2' && values.format !== '3') throw new UsageError(`--format must be 1, 2 or 3\n\n${USAGE}`)
+  const formatVersion = values.format === '3' ? 3 : values.format === '2' ? 2 : 1
   const memberCodecs = values.members?.split(',').map((s) => s.trim())
-  if (memberCodecs && (formatVersion !== 2 || memberCodecs.length === 0 || memberCodecs.some((c) => c !== 'deflate' && c !== 'puff'))) {
-    throw new UsageError(`--members takes deflate, puff or deflate,puff, with --format 2\n\n${USAGE}`)
+  if (memberCodecs && (formatVersion === 1 || memberCodecs.length === 0 || memberCodecs.some((c) => c !== 'deflate' && c !== 'puff'))) {
+    throw new UsageError(`--members takes deflate, puff or deflate,puff, with --format 2 or 3\n\n${USAGE}`)
   }
   const r = await makeDelta(oldPath, newPath, patchPath, {
     formatVersion,
@@ -56,7 +57,8 @@ export async function deltaCommand(argv: string[], env: () => CliEnv): Promise<v
     [
       `patch:     ${patchPath}`,
       `size:      ${r.size} bytes (${mib(r.size)}), ${r.ops} ops, verified by applying it`,
-      ...(formatVersion === 2
+      `format:    version ${r.formatVersion}`,
+      ...(formatVersion > 1
         ? [
             `members:   ${r.stats.members} of ${r.stats.membersFound} found (${r.stats.membersProven} re-encode with zlib, ${r.stats.membersPuffable} through their puff), ${r.stats.memberBytes} bytes`,
             `codecs:    ${r.memberCodecs.join(', ') || 'none'} (deflate ${r.stats.membersDeflate}, puff ${r.stats.membersPuff} ops)`,

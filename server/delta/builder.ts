@@ -4,7 +4,7 @@ import { mkdtemp, open, rm, stat } from 'node:fs/promises'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setImmediate as yieldToLoop } from 'node:timers/promises'
-import { applyDeltaStream, openSource } from '../../client-sdk/src/delta/index.js'
+import { applyDeltaStream, openSource, OpType } from '../../client-sdk/src/delta/index.js'
 import { BlockIndex } from './block-index.js'
 import { DeltaBuildError } from './bsdiff-window.js'
 import { copyOp, type EncodedOp } from './encode-op.js'
@@ -34,8 +34,10 @@ export interface MakeDeltaOptions {
    * 2: also diff inside compressed members (gzip and zip-entry deflate streams that zlib
    * re-encodes bit-exactly), writing format version 2 when any member op pays. Only for
    * devices whose agent reports version 2 (default 1: every applier takes it).
+   * 3: as 2, and diff streams are sparse records (DELTA-FORMAT.md "Sparse diff"): smaller,
+   * and the device no longer decodes and adds the zero bytes that are most of an image's diff.
    */
-  formatVersion?: 1 | 2
+  formatVersion?: 1 | 2 | 3
   /**
    * Member codecs version 2 may use: 'deflate' (codec 1) re-encodes with zlib, so only
    * devices whose zlib is the builder's can apply it; 'puff' (codec 2) needs no zlib but an
@@ -58,8 +60,11 @@ export interface MakeDeltaResult {
   sourceSha256: string
   targetSha256: string
   stats: BuildStats & MemberCodecStats
-  /** the patch header's version: 2 only when a MEMBER op is in it, whatever was asked */
-  formatVersion: 1 | 2
+  /**
+   * the patch header's version: 3 when asked and a BSDIFF or MEMBER op is in it, 2 when
+   * asked and a MEMBER op is in it, else 1, whatever was asked
+   */
+  formatVersion: 1 | 2 | 3
   /**
    * What an applier needs beyond the format version: the member codecs the patch's MEMBER
    * ops use ([] for a version-1 patch). The server may offer the patch only to devices
@@ -103,6 +108,7 @@ export async function makeDelta(oldPath: string, newPath: string, patchPath: str
     sourceSize,
     tmpDir,
     quality: opts.quality ?? 9,
+    sparseDiff: opts.formatVersion === 3,
     bsdiffWindow: budget.bsdiffWindow,
     bsdiffMinGap: 16 * 1024,
     bsdiffSlots: new Semaphore(concurrency),
@@ -119,6 +125,7 @@ export async function makeDelta(oldPath: string, newPath: string, patchPath: str
       sourceSize,
       tmpDir,
       quality: ctx.quality,
+      sparseDiff: ctx.sparseDiff,
       bsdiffWindow: ctx.bsdiffWindow,
       bsdiffMinGap: ctx.bsdiffMinGap,
       sortCache: budget.sortCache,
@@ -126,28 +133,26 @@ export async function makeDelta(oldPath: string, newPath: string, patchPath: str
     const index = BlockIndex.build(source.fd, sourceSize, budget.blockSize)
     const matcher = new Matcher(index, source.fd, target.fd, sourceSize, targetSize)
     const planned = plan(matcher.matches(), targetSize, { window: budget.window, copyMin: 1 << 20, copyMax: 64 << 20 })
-    const items = opts.formatVersion === 2 ? carveMembers(planned, findMembers(source.fd, sourceSize, target.fd, targetSize, stats, codecs)) : planned
+    const items = (opts.formatVersion ?? 1) >= 2 ? carveMembers(planned, findMembers(source.fd, sourceSize, target.fd, targetSize, stats, codecs)) : planned
     const pending: Promise<EncodedOp>[] = []
+    let streamOps = 0 // BSDIFF and MEMBER ops: in version 3 their diff streams are sparse
+    const append = async ({ op, payload }: EncodedOp) => {
+      if (op.type === OpType.BSDIFF || op.type === OpType.MEMBER) streamOps++
+      await writer.append(op, payload)
+      opts.onProgress?.(writer.targetOffset, targetSize)
+    }
     for (const item of items) {
       const job = encodeItem(item, ctx, pool)
       job.catch(() => {}) // awaited in order below; this only avoids an unhandled rejection meanwhile
       pending.push(job)
       // keep results in target order; bounded in-flight work is what bounds memory
-      if (pending.length >= inflight) {
-        const done = await pending.shift()!
-        await writer.append(done.op, done.payload)
-        opts.onProgress?.(writer.targetOffset, targetSize)
-      }
+      if (pending.length >= inflight) await append(await pending.shift()!)
       await yieldToLoop() // the scan is synchronous: let finished pool work continue
     }
-    for (const p of pending) {
-      const done = await p
-      await writer.append(done.op, done.payload)
-      opts.onProgress?.(writer.targetOffset, targetSize)
-    }
+    for (const p of pending) await append(await p)
     if (writer.targetOffset !== targetSize) throw new Error(`plan covered ${writer.targetOffset} of ${targetSize} bytes`)
-    // version 2 only when a MEMBER op is in it: a patch without one stays readable by every applier
-    const version: 1 | 2 = stats.members > 0 ? 2 : 1
+    // a patch that needs nothing of a later version stays readable by every applier
+    const version: 1 | 2 | 3 = opts.formatVersion === 3 && streamOps > 0 ? 3 : stats.members > 0 ? 2 : 1
     const size = await writer.finish({ version, sourceSize, targetSize, sourceSha256: sourceSha, targetSha256: targetSha })
     ok = true
     await pool.close() // its sorted ranges are not needed to verify

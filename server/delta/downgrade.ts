@@ -1,7 +1,8 @@
 import { open, rm, type FileHandle } from 'node:fs/promises'
-import { decodeHeader, decodeOpHeader, HEADER_SIZE, OP_HEADER_SIZE, OpType } from '../../client-sdk/src/delta/index.js'
+import { brotliDecompressSync } from 'node:zlib'
+import { decodeHeader, decodeOpHeader, expandSparseDiff, HEADER_SIZE, OP_HEADER_SIZE, OpType, sparseStreamLimit, type OpHeader } from '../../client-sdk/src/delta/index.js'
 import { DeltaBuildError } from './bsdiff-window.js'
-import { replaceOp } from './encode-op.js'
+import { brotli, replaceOp } from './encode-op.js'
 import { PatchWriter } from './patch-writer.js'
 import { readAt } from './region.js'
 
@@ -10,14 +11,17 @@ export interface DowngradeResult {
   size: number
   /** MEMBER ops that became REPLACE ops */
   replaced: number
+  /** BSDIFF ops whose sparse diff stream (version 3) was written out dense */
+  densified: number
 }
 
 /**
- * The version-1 twin of a version-2 patch, for devices whose applier does not take
- * version 2 (an older agent, another zlib): every MEMBER op becomes a REPLACE op of the
- * member's compressed target bytes, read from the target image; every other op is the
- * same in both versions and is copied as it is. A changed compressed member costs about
- * its own size in any byte diff, so the twin is within a few percent of a version-1
+ * The version-1 twin of a version-2 or 3 patch, for devices whose applier does not take
+ * its version (an older agent, another zlib): every MEMBER op becomes a REPLACE op of the
+ * member's compressed target bytes, read from the target image; in version 3 every
+ * BSDIFF op's sparse diff stream is expanded and compressed again dense; every other op
+ * is the same in all versions and is copied as it is. A changed compressed member costs
+ * about its own size in any byte diff, so the twin is within a few percent of a version-1
  * build, without a second build. Returns undefined when the patch is already version 1.
  * The caller verifies the twin (it applies it like any built patch).
  */
@@ -28,11 +32,12 @@ export async function downgradeToV1(patchPath: string, targetPath: string, outPa
   let ok = false
   try {
     const header = decodeHeader(await readAt(patch, 0, HEADER_SIZE))
-    if (header.version !== 2) return undefined
+    if (header.version === 1) return undefined
     target = await open(targetPath, 'r')
     writer = await PatchWriter.create(outPath)
     let at = HEADER_SIZE
     let replaced = 0
+    let densified = 0
     for (let i = 0; i < header.opCount; i++) {
       const op = decodeOpHeader(await readAt(patch, at, OP_HEADER_SIZE), header.version)
       at += OP_HEADER_SIZE
@@ -43,6 +48,10 @@ export async function downgradeToV1(patchPath: string, targetPath: string, outPa
         }
         await writer.append(member.op, member.payload)
         replaced++
+      } else if (op.type === OpType.BSDIFF && header.version === 3) {
+        const dense = await densify(op, await readAt(patch, at, op.payloadLength), quality)
+        await writer.append(dense.op, dense.payload)
+        densified++
       } else {
         await writer.append(op, op.payloadLength > 0 ? await readAt(patch, at, op.payloadLength) : Buffer.alloc(0))
       }
@@ -52,10 +61,25 @@ export async function downgradeToV1(patchPath: string, targetPath: string, outPa
     const { sourceSize, targetSize, sourceSha256, targetSha256 } = header
     const size = await writer.finish({ version: 1, sourceSize, targetSize, sourceSha256, targetSha256 })
     ok = true
-    return { size, replaced }
+    return { size, replaced, densified }
   } finally {
     if (!ok) await writer?.abort().catch(() => {})
     await Promise.all([patch.close(), target?.close()])
     if (!ok && writer) await rm(outPath, { force: true })
   }
+}
+
+/** A version-3 BSDIFF op with its diff stream dense, as version 1 has it; control and extra are kept. */
+async function densify(op: OpHeader, payload: Buffer, quality: number): Promise<{ op: OpHeader; payload: Buffer }> {
+  const ctrl = payload.subarray(0, op.ctrlLength)
+  const extra = payload.subarray(op.ctrlLength + op.diffLength)
+  let dense: Buffer
+  try {
+    const records = brotliDecompressSync(payload.subarray(op.ctrlLength, op.ctrlLength + op.diffLength), { maxOutputLength: sparseStreamLimit(op.targetLength) })
+    dense = expandSparseDiff(records, op.targetLength)
+  } catch (e) {
+    throw new DeltaBuildError('DELTA_BUILD_INPUT', `diff stream of the op at ${op.targetOffset} does not decode: ${String(e)}`, { cause: e })
+  }
+  const diff = await brotli(dense, quality)
+  return { op: { ...op, diffLength: diff.length, payloadLength: ctrl.length + diff.length + extra.length }, payload: Buffer.concat([ctrl, diff, extra]) }
 }

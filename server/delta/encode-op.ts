@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { promisify } from 'node:util'
 import { brotliCompress, constants } from 'node:zlib'
-import { encodeControl, OpType, type OpHeader } from '../../client-sdk/src/delta/index.js'
+import { encodeControl, encodeSparseDiff, OpType, type OpHeader } from '../../client-sdk/src/delta/index.js'
 
 const compress = promisify(brotliCompress)
 
@@ -75,10 +75,23 @@ export interface BsdiffParts {
   extra: Buffer
 }
 
-export async function bsdiffOp(p: BsdiffParts, quality: number): Promise<EncodedOp> {
+/**
+ * A diff stream, dense (versions 1 and 2) or as sparse records (version 3). Zero runs of 4
+ * bytes or more become runs: on the dev OS pair that is 2.8 million records for 348 MB of
+ * diff and a stream 6 % smaller than the dense one. Where that leaves most bytes literal
+ * (a fine-tuned model's weight deltas: lone zero bytes everywhere) only runs of 16 or more
+ * are cut, which costs nothing against the dense stream (runs of 4 cost 6 % there).
+ */
+export function encodeDiff(diff: Buffer, quality: number, sparse: boolean): Promise<Buffer> {
+  if (!sparse) return brotli(diff, quality)
+  const fine = encodeSparseDiff(diff, 4)
+  return brotli(fine.length * 2 <= diff.length ? fine : encodeSparseDiff(diff, 16), quality)
+}
+
+export async function bsdiffOp(p: BsdiffParts, quality: number, sparse = false): Promise<EncodedOp> {
   const [ctrl, diff, extra] = await Promise.all([
     brotli(encodeControl(p.control), 11),
-    brotli(p.diff, quality),
+    encodeDiff(p.diff, quality, sparse),
     brotli(p.extra, quality),
   ])
   const op: OpHeader = {

@@ -3,7 +3,7 @@ import { encodeControl, OpType, type OpHeader } from '../../client-sdk/src/delta
 import { encodeDescriptor, MemberCodec } from '../../client-sdk/src/delta/member.js'
 import { bsdiffWindow } from './bsdiff-window.js'
 import { ControlBuilder } from './control-builder.js'
-import { brotli, sha256, type EncodedOp } from './encode-op.js'
+import { brotli, encodeDiff, sha256, type EncodedOp } from './encode-op.js'
 import { puffOf, type DeflateParams, type FoundMember } from './members.js'
 import type { Piece, PlanItem } from './planner.js'
 import { buildRegion, readAt, type RegionContext } from './region.js'
@@ -142,7 +142,7 @@ async function variant(codec: number, params: DeflateParams, old: Buffer, raw: B
     }
   } else cb.extra(raw)
   const streams = cb.streams()
-  const [ctrl, diff, extra] = await Promise.all([brotli(encodeControl(cb.entries), 11), brotli(streams.diff, ctx.quality), brotli(streams.extra, ctx.quality)])
+  const [ctrl, diff, extra] = await Promise.all([brotli(encodeControl(cb.entries), 11), encodeDiff(streams.diff, ctx.quality, ctx.sparseDiff), brotli(streams.extra, ctx.quality)])
   const descriptor = encodeDescriptor({ codec, ...params, sourceRawLength: useOld ? old.length : 0, targetRawLength: raw.length })
   return { codec, descriptor, ctrl, diff, extra, useOld, payloadLength: descriptor.length + ctrl.length + diff.length + extra.length }
 }

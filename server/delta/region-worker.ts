@@ -12,6 +12,7 @@ export interface RegionWorkerData {
   sourceSize: number
   tmpDir: string
   quality: number
+  sparseDiff: boolean
   bsdiffWindow: number
   bsdiffMinGap: number
   sortCache: number
@@ -44,6 +45,7 @@ port.on('message', (msg: RegionJob | 'close') => {
     sourceSize: data.sourceSize,
     tmpDir: data.tmpDir,
     quality: data.quality,
+    sparseDiff: data.sparseDiff,
     bsdiffWindow: data.bsdiffWindow,
     bsdiffMinGap: data.bsdiffMinGap,
     bsdiffSlots: slots,

@@ -58,6 +58,8 @@ export interface RegionContext {
   tmpDir: string
   /** brotli quality of diff, extra and literal streams */
   quality: number
+  /** format version 3: diff streams as sparse records (client-sdk/src/delta/sparse-diff.ts) */
+  sparseDiff: boolean
   /** largest source window handed to bsdiff, bytes (its suffix sort needs several times this) */
   bsdiffWindow: number
   /** changed stretches shorter than this never go to bsdiff, bytes */
@@ -165,6 +167,7 @@ export async function buildRegion(t: number, len: number, pieces: Piece[], ctx: 
   return bsdiffOp(
     { targetOffset: t, target, srcOffset: low, srcLength: cb.high - low, control: cb.entries, diff, extra },
     ctx.quality,
+    ctx.sparseDiff,
   )
 }
 

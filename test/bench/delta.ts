@@ -25,12 +25,13 @@ const MiB = 2 ** 20
 
 async function sub(mode: string, args: string[]) {
   if (mode === 'idle') return // baseline: node + tsx + nothing
-  if (mode === 'make' || mode === 'make2' || mode === 'make2puff' || mode === 'make2zlib') {
+  if (mode === 'make' || mode === 'make2' || mode === 'make2puff' || mode === 'make2zlib' || mode === 'make3') {
     const { makeDelta } = await import('../../server/delta/index.js')
     // make2: both member codecs (each member takes the smaller op); make2puff: codec 2 only
     // (what any device reporting puff gets); make2zlib: codec 1 only (the pre-puff v2)
-    const memberCodecs = mode === 'make2puff' ? (['puff'] as const) : mode === 'make2zlib' ? (['deflate'] as const) : (['deflate', 'puff'] as const)
-    const r = await makeDelta(args[0]!, args[1]!, args[2]!, { formatVersion: mode === 'make' ? 1 : 2, memberCodecs })
+    // make3: format 3 (sparse diffs) with codec 2, what the server builds at SLIPWAY_DELTA_FORMAT_VERSION=3
+    const memberCodecs = mode === 'make2puff' || mode === 'make3' ? (['puff'] as const) : mode === 'make2zlib' ? (['deflate'] as const) : (['deflate', 'puff'] as const)
+    const r = await makeDelta(args[0]!, args[1]!, args[2]!, { formatVersion: mode === 'make' ? 1 : mode === 'make3' ? 3 : 2, memberCodecs })
     console.log(JSON.stringify({ size: r.size, ops: r.ops, memberCodecs: r.memberCodecs, stats: r.stats }))
     return
   }
@@ -86,6 +87,8 @@ const TOOLS: Tool[] = [
   { name: 'slipway v2', make: (o, n, p) => node('make2', o, n, p), apply: (o, p, out) => node('apply', o, p, out) },
   // format 2 with member codec 2 only: the patch a device reporting puff gets whatever its zlib
   { name: 'slipway v2 puff', make: (o, n, p) => node('make2puff', o, n, p), apply: (o, p, out) => node('apply', o, p, out) },
+  // format 3: v2 puff with sparse diff streams (zero runs not coded byte by byte)
+  { name: 'slipway v3', make: (o, n, p) => node('make3', o, n, p), apply: (o, p, out) => node('apply', o, p, out) },
   { name: 'xdelta3 -9', make: (o, n, p) => ['xdelta3', '-9', '-e', '-f', '-s', o, n, p], apply: (o, p, out) => ['xdelta3', '-d', '-f', '-s', o, p, out] },
   {
     name: 'zstd -19 --long=31',

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { deflateRawSync } from 'node:zlib'
 import { encodeControl, OpType, type SourceReader, type TargetSink } from '../../client-sdk/src/delta/index.js'
 import { encodeDescriptor, MemberCodec, type MemberDescriptor } from '../../client-sdk/src/delta/member.js'
-import { brotli, bsdiffOp, copyOp, replaceOp, sha256, type EncodedOp } from '../../server/delta/encode-op.js'
+import { brotli, bsdiffOp, copyOp, encodeDiff, replaceOp, sha256, type EncodedOp } from '../../server/delta/encode-op.js'
 import { PatchWriter } from '../../server/delta/patch-writer.js'
 
 /** Deterministic bytes (xorshift32): the same data on every run and machine. */
@@ -55,7 +55,7 @@ export async function* chunked(buf: Buffer, size: number): AsyncGenerator<Buffer
  * A hand-built patch that exercises all three op types:
  * target = COPY(source[1000, +3000)) + REPLACE(literal) + BSDIFF(source tail, a few bytes changed, some extra).
  */
-export async function sampleDelta() {
+export async function sampleDelta(version: 1 | 3 = 1) {
   const source = randomBytes(64 * 1024, 7)
   const literal = Buffer.from('brand new bytes '.repeat(200))
   const tailSrc = source.subarray(20_000, 40_000)
@@ -80,9 +80,10 @@ export async function sampleDelta() {
         extra,
       },
       9,
+      version === 3, // version 3: the diff stream as sparse records
     ),
   )
-  const patch = await writePatch(source, target, ops)
+  const patch = await writePatch(source, target, ops, undefined, version)
   return { source, target, patch, ops }
 }
 
@@ -126,10 +127,11 @@ export async function memberOp(
   diff: Buffer,
   extra: Buffer,
   over: Partial<MemberDescriptor> = {},
+  sparse = false,
 ): Promise<EncodedOp> {
   const compressed = deflateRawSync(newRaw, LEVEL9)
   const descriptor = encodeDescriptor({ codec: MemberCodec.DEFLATE, ...LEVEL9, sourceRawLength: src?.raw.length ?? 0, targetRawLength: newRaw.length, ...over })
-  const [c, d, e] = await Promise.all([brotli(encodeControl(control), 11), brotli(diff, 9), brotli(extra, 9)])
+  const [c, d, e] = await Promise.all([brotli(encodeControl(control), 11), encodeDiff(diff, 9, sparse), brotli(extra, 9)])
   return {
     op: {
       type: OpType.MEMBER,
@@ -151,7 +153,7 @@ export async function memberOp(
  * random prefix (COPY) + the changelog with one line inserted, deflated (MEMBER: the
  * inner streams copy the old text around the new line, which comes as extra).
  */
-export async function sampleMemberDelta() {
+export async function sampleMemberDelta(version: 2 | 3 = 2) {
   const prefix = randomBytes(8192, 11)
   const oldRaw = changelog(400, 12)
   const newRaw = changelog(400, 12, 150)
@@ -174,8 +176,10 @@ export async function sampleMemberDelta() {
       ],
       Buffer.alloc(oldRaw.length),
       newRaw.subarray(head, head + inserted),
+      {},
+      version === 3,
     ),
   ]
-  const patch = await writePatch(source, target, ops, undefined, 2)
+  const patch = await writePatch(source, target, ops, undefined, version)
   return { source, target, patch, ops, oldRaw, newRaw, oldComp, newComp, prefix }
 }

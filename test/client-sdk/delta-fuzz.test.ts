@@ -96,6 +96,22 @@ t.test('version 2: mutated MEMBER patches (descriptor, inner streams, source mem
   t.ok(rebuilt < 60, 'almost every mutation is detected')
 })
 
+t.test('version 3: mutated patches with sparse diff streams (BSDIFF and MEMBER) fail with known codes', async (t) => {
+  for (const [name, sample, seed] of [
+    ['bsdiff', await sampleDelta(3), 20261205],
+    ['member', await sampleMemberDelta(3), 20261206],
+  ] as const) {
+    const sink = new MemSink()
+    await applyDeltaStream({ source: memSource(sample.source), patch: chunked(sample.patch, 4096), sink })
+    t.ok(sink.data.equals(sample.target), `${name}: the unmutated patch rebuilds the target`)
+    const { seen, rebuilt, wrong } = await fuzz(sample, seed, 400)
+    t.same(wrong, [], `${name}: no wrong target, no unknown error`)
+    t.comment(name, JSON.stringify(Object.fromEntries(seen)), `rebuilt ${rebuilt}`)
+    for (const c of ['DELTA_TRUNCATED', 'DELTA_CORRUPT']) t.ok(seen.get(c), `${name}: mutations reached ${c}`)
+    t.ok(rebuilt < 40, `${name}: almost every mutation is detected`)
+  }
+})
+
 /**
  * A version-2 patch with a codec-2 MEMBER op: GNU gzip members (no zlib reproduces them),
  * the target's puff rebuilt from the source's (common head from the source, the rest as

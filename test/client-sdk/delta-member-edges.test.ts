@@ -157,15 +157,16 @@ t.test('a MEMBER op header: version 2 only, streams allowed, room for its descri
 t.test('format names and the formats the agent reports on its poll', async (t) => {
   t.equal(formatName(1), 'slipway-delta-v1')
   t.equal(formatName(2), 'slipway-delta-v2')
+  t.equal(formatName(3), 'slipway-delta-v3')
   t.equal(DELTA_FORMATS_HEADER, 'slipway-delta-formats')
   const zlib = process.versions.zlib
   t.ok(zlib, 'this Node has a zlib version')
-  t.equal(deltaFormatsHeader(), `slipway-delta-v1, slipway-delta-v2;zlib=${zlib};members=deflate+puff`)
+  t.equal(deltaFormatsHeader(), `slipway-delta-v1, slipway-delta-v2;zlib=${zlib};members=deflate+puff, slipway-delta-v3;zlib=${zlib};members=deflate+puff`)
   // a runtime without a zlib version says so rather than naming one
   const own = Object.getOwnPropertyDescriptor(process.versions, 'zlib')!
   t.teardown(() => void Object.defineProperty(process.versions, 'zlib', own))
   delete (process.versions as Record<string, string | undefined>).zlib
-  t.equal(deltaFormatsHeader(), 'slipway-delta-v1, slipway-delta-v2;zlib=none;members=deflate+puff')
+  t.equal(deltaFormatsHeader(), 'slipway-delta-v1, slipway-delta-v2;zlib=none;members=deflate+puff, slipway-delta-v3;zlib=none;members=deflate+puff')
   Object.defineProperty(process.versions, 'zlib', own)
   t.equal(process.versions.zlib, zlib, 'restored')
 })

@@ -54,12 +54,21 @@ export const areas = {
     title: 'Delta apply driver, ops and format (agent side)',
     // ops.ts holds every bound on what an op may read and write; apply.ts the driver loop,
     // checkpoints and resume; apply-file.ts files, the patch read ring and progress files;
-    // image-hasher.ts the op and image hashes, in this thread or on the worker
-    mutate: ['client-sdk/src/delta/ops.ts', 'client-sdk/src/delta/format.ts', 'client-sdk/src/delta/apply.ts', 'client-sdk/src/delta/apply-file.ts', 'client-sdk/src/delta/image-hasher.ts'],
+    // image-hasher.ts the op and image hashes, in this thread or on the worker;
+    // sparse-diff.ts version 3's diff records
+    mutate: [
+      'client-sdk/src/delta/ops.ts',
+      'client-sdk/src/delta/format.ts',
+      'client-sdk/src/delta/apply.ts',
+      'client-sdk/src/delta/apply-file.ts',
+      'client-sdk/src/delta/image-hasher.ts',
+      'client-sdk/src/delta/sparse-diff.ts',
+    ],
     // the codec, driver and op-runner edge tests first: a mutant runs its covering files in
     // this order until one fails, and these fail in a second where the apply tests take longer
     tests: [
       'test/client-sdk/delta-format-edges.test.ts',
+      'test/client-sdk/delta-sparse-diff.test.ts',
       'test/client-sdk/delta-member-edges.test.ts',
       'test/client-sdk/delta-apply-edges.test.ts',
       'test/client-sdk/delta-ops-edges.test.ts',

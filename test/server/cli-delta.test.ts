@@ -72,4 +72,23 @@ t.test('make a delta, apply it, and refuse what does not fit', async (t) => {
   t.equal(badBudget.code, 64)
   t.match(badBudget.stderr, /--memory-budget must be a number of bytes/)
   t.equal((await slipway(['delta', 'make', p('old')], {}).done).code, 64)
+
+  // format 3 (sparse diffs), and the usage errors of --format and --members
+  const v3 = await slipway(['delta', 'make', p('old'), p('new'), p('patch-v3'), '--format', '3', '--members', 'puff'], {}).done
+  t.equal(v3.code, 0, v3.stderr)
+  t.match(v3.stdout, /^format: +version [13]$/m, 'prints the version written')
+  t.match(v3.stdout, /^codecs: /m, 'and the member codecs')
+  const appliedV3 = await slipwayAgent(['delta', 'apply', p('old'), p('patch-v3'), p('out-v3'), '--expect-target', sha256(next)]).done
+  t.equal(appliedV3.code, 0, appliedV3.stderr)
+  t.ok((await readFile(p('out-v3'))).equals(next), 'the format-3 patch rebuilds the target')
+  for (const [args, message] of [
+    [['--format', '4'], /--format must be 1, 2 or 3/],
+    [['--members', 'puff'], /--members takes deflate, puff or deflate,puff, with --format 2 or 3/],
+    [['--format', '3', '--members', 'xz'], /--members takes/],
+  ] as const) {
+    const r = await slipway(['delta', 'make', p('old'), p('new'), p('patch4'), ...args], {}).done
+    t.equal(r.code, 64, `${args.join(' ')}: usage error`)
+    t.match(r.stderr, message)
+  }
+  await t.rejects(access(p('patch4')), { code: 'ENOENT' }, 'a refused command writes nothing')
 })

@@ -133,8 +133,8 @@ t.test('delta settings: defaults, values, and each wrong one named', async (t) =
     formatVersion: 1,
   })
   t.same(
-    loadConfig({ SLIPWAY_DELTA_MEMORY_BUDGET: String(4 * 1024 ** 3), SLIPWAY_DELTA_OFFER_RATIO: '0.5', SLIPWAY_DELTA_TOP_SOURCES: '0', SLIPWAY_DELTA_WORK_DIR: '/scratch', SLIPWAY_DELTA_FORMAT_VERSION: '2' }).delta,
-    { memoryBudget: 4 * 1024 ** 3, offerRatio: 0.5, topSources: 0, workDir: '/scratch', formatVersion: 2 },
+    loadConfig({ SLIPWAY_DELTA_MEMORY_BUDGET: String(4 * 1024 ** 3), SLIPWAY_DELTA_OFFER_RATIO: '0.5', SLIPWAY_DELTA_TOP_SOURCES: '0', SLIPWAY_DELTA_WORK_DIR: '/scratch', SLIPWAY_DELTA_FORMAT_VERSION: '3' }).delta,
+    { memoryBudget: 4 * 1024 ** 3, offerRatio: 0.5, topSources: 0, workDir: '/scratch', formatVersion: 3 },
   )
   t.equal(loadConfig({ SLIPWAY_DELTA_OFFER_RATIO: '1' }).delta.offerRatio, 1)
   for (const [env, name] of [
@@ -145,7 +145,7 @@ t.test('delta settings: defaults, values, and each wrong one named', async (t) =
     [{ SLIPWAY_DELTA_OFFER_RATIO: '70%' }, 'SLIPWAY_DELTA_OFFER_RATIO'],
     [{ SLIPWAY_DELTA_TOP_SOURCES: '-1' }, 'SLIPWAY_DELTA_TOP_SOURCES'],
     [{ SLIPWAY_DELTA_TOP_SOURCES: '1000' }, 'SLIPWAY_DELTA_TOP_SOURCES'],
-    [{ SLIPWAY_DELTA_FORMAT_VERSION: '3' }, 'SLIPWAY_DELTA_FORMAT_VERSION'],
+    [{ SLIPWAY_DELTA_FORMAT_VERSION: '4' }, 'SLIPWAY_DELTA_FORMAT_VERSION'],
     [{ SLIPWAY_DELTA_FORMAT_VERSION: '0' }, 'SLIPWAY_DELTA_FORMAT_VERSION'],
     [{ SLIPWAY_DELTA_FORMAT_VERSION: 'v2' }, 'SLIPWAY_DELTA_FORMAT_VERSION'],
   ] as Array<[Record<string, string>, string]>) {

@@ -32,7 +32,9 @@ async function roundTrip(t: Test, source: Buffer, target: Buffer, opts = {}) {
   const applied = await applyDelta(join(dir, 'old'), join(dir, 'patch'), join(dir, 'out'), { expectedTargetSha256: r.targetSha256 })
   t.ok((await readFile(join(dir, 'out'))).equals(target), 'the device-side applier rebuilds the target exactly')
   t.equal(applied.targetSha256, r.targetSha256)
-  t.equal((await readFile(join(dir, 'patch'))).length, r.size, 'reported size is the patch size')
+  const patch = await readFile(join(dir, 'patch'))
+  t.equal(patch.length, r.size, 'reported size is the patch size')
+  t.equal(patch.readUInt16LE(8), r.formatVersion, 'the reported version is the header one')
   return r
 }
 
@@ -160,4 +162,18 @@ t.test('format 2, codec 1 only: a changed gzip member is diffed inside its compr
   t.equal(decodeHeader((await readFile(join(dir, 'p2'))).subarray(0, 128)).version, 2, 'a patch with a MEMBER op is version 2')
   await makeDelta(join(dir, 'old'), join(dir, 'new'), join(dir, 'p1'))
   t.equal(decodeHeader((await readFile(join(dir, 'p1'))).subarray(0, 128)).version, 1, 'the default stays version 1')
+})
+
+t.test('format 3: sparse diff streams where a BSDIFF or MEMBER op is written, else version 1', async (t) => {
+  const { imagePair, memberPair } = await import('../helpers/deltas.js')
+  for (const [name, pair] of [['image', imagePair()], ['members', memberPair()]] as const) {
+    const v1 = await roundTrip(t, pair.source, pair.target)
+    const v3 = await roundTrip(t, pair.source, pair.target, { formatVersion: 3, memberCodecs: ['puff'] })
+    t.equal(v3.formatVersion, 3, `${name}: version 3`)
+    t.ok(v3.size <= v1.size * 1.01, `${name}: v3 ${v3.size} B is no larger than v1 ${v1.size} B (within 1 %)`)
+  }
+  // only COPY and REPLACE ops: nothing sparse to write, and every applier takes it
+  const plain = randomBytes(2 * MiB, 41)
+  const none = await roundTrip(t, plain, Buffer.concat([plain, randomBytes(4096, 42)]), { formatVersion: 3 })
+  t.equal(none.formatVersion, 1, 'no BSDIFF or MEMBER op: version 1')
 })

@@ -10,7 +10,7 @@ import t, { type Test } from 'tap'
 import { applyDeltaStream, decodeHeader, decodeOpHeader, OpType } from '../../client-sdk/src/delta/index.js'
 import { downgradeToV1, verifyPatch } from '../../server/delta/index.js'
 import { DeltaBuildError } from '../../server/delta/bsdiff-window.js'
-import { chunked, hex, memSource, MemSink, sampleMemberDelta, writePatch } from '../client-sdk/delta-fixtures.js'
+import { chunked, hex, memSource, MemSink, sampleDelta, sampleMemberDelta, writePatch } from '../client-sdk/delta-fixtures.js'
 
 async function files(t: Test, parts: Record<string, Buffer>) {
   const dir = await mkdtemp(join(tmpdir(), 'slipway-downgrade-'))
@@ -49,6 +49,48 @@ t.test('a version-2 patch gets a version-1 twin that rebuilds the same target', 
   t.ok(sink.data.equals(s.target), 'the twin rebuilds the target byte for byte')
   await verifyPatch(f.source!, twinPath, hex(s.target))
   t.ok(twin.length > s.patch.length, `the twin (${twin.length} B) pays for the member the v2 patch (${s.patch.length} B) diffs decoded`)
+})
+
+t.test('a version-3 patch gets a version-1 twin: sparse diff streams written out dense, MEMBER ops replaced', async (t) => {
+  for (const [name, s, want] of [
+    ['bsdiff', await sampleDelta(3), { replaced: 0, densified: 1, types: [OpType.COPY, OpType.REPLACE, OpType.BSDIFF] }],
+    ['member', await sampleMemberDelta(3), { replaced: 1, densified: 0, types: [OpType.COPY, OpType.REPLACE] }],
+  ] as const) {
+    const f = await files(t, { source: s.source, target: s.target, patch: s.patch })
+    const twinPath = join(f.dir!, 'twin')
+    const r = await downgradeToV1(f.patch!, f.target!, twinPath)
+    t.same(r && { replaced: r.replaced, densified: r.densified }, { replaced: want.replaced, densified: want.densified }, name)
+    const twin = await readFile(twinPath)
+    t.equal(decodeHeader(twin.subarray(0, 128)).version, 1, `${name}: version 1`)
+    t.same(opTypes(twin), want.types, `${name}: op types`)
+    const sink = new MemSink()
+    await applyDeltaStream({ source: memSource(s.source), patch: chunked(twin, 997), sink }, { expectedTargetSha256: hex(s.target) })
+    t.ok(sink.data.equals(s.target), `${name}: the twin rebuilds the target byte for byte`)
+  }
+  const dense = await sampleDelta(1)
+  const sparse = await sampleDelta(3)
+  const f = await files(t, { target: sparse.target, patch: sparse.patch })
+  await downgradeToV1(f.patch!, f.target!, join(f.dir!, 'twin'))
+  t.ok((await readFile(join(f.dir!, 'twin'))).equals(dense.patch), 'the bsdiff twin is byte for byte the version-1 build of the same ops')
+})
+
+t.test('a version-3 op whose diff records do not decode is refused and leaves no file', async (t) => {
+  const s = await sampleDelta(3)
+  // find the BSDIFF op and replace its diff stream by a brotli stream of a truncated record
+  const { brotli } = await import('../../server/delta/encode-op.js')
+  const bad = await brotli(Buffer.from([0, 5, 1]), 9)
+  const ops = s.ops.map((o) => {
+    if (o.op.type !== OpType.BSDIFF) return o
+    const ctrl = o.payload.subarray(0, o.op.ctrlLength)
+    const extra = o.payload.subarray(o.op.ctrlLength + o.op.diffLength)
+    return { op: { ...o.op, diffLength: bad.length, payloadLength: ctrl.length + bad.length + extra.length }, payload: Buffer.concat([ctrl, bad, extra]) }
+  })
+  const f = await files(t, { target: s.target, patch: await writePatch(s.source, s.target, ops, undefined, 3) })
+  const twinPath = join(f.dir!, 'twin')
+  const err = await downgradeToV1(f.patch!, f.target!, twinPath).catch((e: unknown) => e)
+  t.ok(err instanceof DeltaBuildError)
+  t.match(err, { code: 'DELTA_BUILD_INPUT', message: /diff stream of the op at \d+ does not decode/ })
+  await t.rejects(readFile(twinPath), { code: 'ENOENT' })
 })
 
 t.test('a version-1 patch has no twin and nothing is written', async (t) => {

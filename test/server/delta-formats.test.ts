@@ -12,6 +12,7 @@ import {
   DELTA_FORMAT_V2,
   DELTA_FORMAT_V2_DEFLATE_PUFF,
   DELTA_FORMAT_V2_PUFF,
+  DELTA_FORMAT_V3,
   deltaOfferFormat,
 } from '../../server/domain/deltas/delta-formats.js'
 
@@ -20,9 +21,10 @@ const offered = (header: string | undefined, builderZlib: string, version: numbe
 
 t.test("this agent's header: both codecs, its own zlib", async (t) => {
   const h = deltaFormatsHeader()
-  t.match(h, /^slipway-delta-v1, slipway-delta-v2;zlib=[^;,]+;members=deflate\+puff$/)
-  t.same(acceptedDeltaFormats(h, process.versions.zlib), [DELTA_FORMAT_V1, DELTA_FORMAT_V2, DELTA_FORMAT_V2_PUFF, DELTA_FORMAT_V2_DEFLATE_PUFF])
-  t.same(acceptedDeltaFormats(h, 'another-zlib'), [DELTA_FORMAT_V1, DELTA_FORMAT_V2_PUFF], 'another zlib: puff-only patches still')
+  t.match(h, /^slipway-delta-v1, slipway-delta-v2;zlib=[^;,]+;members=deflate\+puff, slipway-delta-v3;zlib=[^;,]+;members=deflate\+puff$/)
+  const v3 = [DELTA_FORMAT_V3, `${DELTA_FORMAT_V3}+deflate`, `${DELTA_FORMAT_V3}+puff`, `${DELTA_FORMAT_V3}+deflate+puff`]
+  t.same(acceptedDeltaFormats(h, process.versions.zlib), [DELTA_FORMAT_V1, DELTA_FORMAT_V2, DELTA_FORMAT_V2_PUFF, DELTA_FORMAT_V2_DEFLATE_PUFF, ...v3])
+  t.same(acceptedDeltaFormats(h, 'another-zlib'), [DELTA_FORMAT_V1, DELTA_FORMAT_V2_PUFF, DELTA_FORMAT_V3, `${DELTA_FORMAT_V3}+puff`], 'another zlib: puff-only patches still')
 })
 
 t.test('offer formats of built patches', async (t) => {
@@ -30,6 +32,10 @@ t.test('offer formats of built patches', async (t) => {
   t.equal(deltaOfferFormat(2, ['deflate']), DELTA_FORMAT_V2, 'codec 1 only: the name every v2 patch had before codec 2')
   t.equal(deltaOfferFormat(2, ['puff']), DELTA_FORMAT_V2_PUFF)
   t.equal(deltaOfferFormat(2, ['deflate', 'puff']), DELTA_FORMAT_V2_DEFLATE_PUFF)
+  t.equal(deltaOfferFormat(3, []), 'slipway-delta-v3', 'version 3 without MEMBER ops')
+  t.equal(deltaOfferFormat(3, ['deflate']), 'slipway-delta-v3+deflate')
+  t.equal(deltaOfferFormat(3, ['puff']), 'slipway-delta-v3+puff')
+  t.equal(deltaOfferFormat(3, ['deflate', 'puff']), 'slipway-delta-v3+deflate+puff')
 })
 
 t.test('no device is offered a codec it did not report', async (t) => {
@@ -49,6 +55,17 @@ t.test('no device is offered a codec it did not report', async (t) => {
     for (const codecs of [['deflate'], ['puff'], ['deflate', 'puff']] as Array<Array<'deflate' | 'puff'>>) {
       const want = ok.some((c) => c.join() === codecs.join())
       t.equal(offered(header, zlib, 2, codecs), want, `${what}: v2 with ${codecs.join('+')} ${want ? 'offered' : 'not offered'}`)
+      t.notOk(offered(header, zlib, 3, codecs), `${what}: no v3 token, no v3 patch`)
+    }
+    t.notOk(offered(header, zlib, 3, []), `${what}: not even one without members`)
+    // the same device reporting the same codecs for version 3 too
+    const v3 = header && `${header}, ${header.split(',').find((x) => x.includes('v2'))!.replace('slipway-delta-v2', 'slipway-delta-v3')}`
+    if (!v3) continue
+    t.ok(offered(v3, zlib, 3, []), `${what} + v3: v3 without members`)
+    for (const codecs of [['deflate'], ['puff'], ['deflate', 'puff']] as Array<Array<'deflate' | 'puff'>>) {
+      const want = ok.some((c) => c.join() === codecs.join())
+      t.equal(offered(v3, zlib, 3, codecs), want, `${what} + v3: v3 with ${codecs.join('+')} ${want ? 'offered' : 'not offered'}`)
     }
   }
+  t.same(acceptedDeltaFormats('slipway-delta-v3', zlib), [DELTA_FORMAT_V1, DELTA_FORMAT_V3], 'v3 alone: no members (its deflate needs a zlib)')
 })

@@ -29,7 +29,7 @@ import { imagePair, memberPair } from '../helpers/deltas.js'
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex')
 
-async function setup(t: Test, wrap: (real: PatchBuilder) => PatchBuilder, attempts = 3, clock?: { now: Date }, formatVersion: 1 | 2 = 1, pair = imagePair(300_000)) {
+async function setup(t: Test, wrap: (real: PatchBuilder) => PatchBuilder, attempts = 3, clock?: { now: Date }, formatVersion: 1 | 2 | 3 = 1, pair = imagePair(300_000)) {
   const dir = await mkdtemp(join(tmpdir(), 'slipway-delta-retry-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   const repos = await openRepositories({ sqlitePath: join(dir, 'db.sqlite') })
@@ -183,6 +183,35 @@ t.test('format 2 on images without compressed members: one version-1 patch, offe
   t.match(JSON.parse(d.metadata as string), { signed: { format: 'slipway-delta-v1' } })
   t.same(await s.repos.deltas.variantsOf([d]), [])
   t.ok(await s.deltas.offerFor(s.v1.sha256, s.v2), 'a device that reports nothing takes it')
+})
+
+t.test('format 3: sparse diffs for devices that report v3, the version-1 twin for the rest', async (t) => {
+  for (const [name, pair, offer] of [
+    ['compressed members', memberPair(), 'slipway-delta-v3+puff'],
+    ['plain images', imagePair(300_000), 'slipway-delta-v3'],
+  ] as const) {
+    const s = await setup(t, (real) => real, 3, undefined, 3, pair)
+    const d = await s.settled((await s.deltas.request(s.v1.id, s.v2.id)).id)
+    t.equal(d.state, 'ready', name)
+    t.match(JSON.parse(d.metadata as string), { signed: { format: 'slipway-delta-v1' } }, `${name}: the row holds the patch every applier takes`)
+    const variants = await s.repos.deltas.variantsOf([d])
+    t.same(variants.map((v) => v.format), [offer], `${name}: one version-3 variant`)
+    const v3 = variants[0]!
+    t.match(JSON.parse(v3.metadata), { signed: { format: 'slipway-delta-v3', patchSha256: v3.patchSha256, patchLength: v3.patchLength } })
+    const zlib = process.versions.zlib
+    const now = await s.deltas.offerFor(s.v1.sha256, s.v2, acceptedDeltaFormats(`slipway-delta-v1, slipway-delta-v2;zlib=${zlib};members=deflate+puff, slipway-delta-v3;zlib=${zlib};members=deflate+puff`, zlib))
+    t.equal(now?.patchSha256, v3.patchSha256, `${name}: today's agent gets version 3`)
+    const before = await s.deltas.offerFor(s.v1.sha256, s.v2, acceptedDeltaFormats(`slipway-delta-v1, slipway-delta-v2;zlib=${zlib};members=deflate+puff`, zlib))
+    t.equal(before?.patchSha256, d.patchSha256, `${name}: an agent from before version 3 gets the version-1 twin`)
+    for (const patchSha of [d.patchSha256 as string, v3.patchSha256]) {
+      const dir = await mkdtemp(join(tmpdir(), 'slipway-variant-'))
+      t.teardown(() => rm(dir, { recursive: true, force: true }))
+      await writeFile(join(dir, 'old'), s.pair.source)
+      await writeFile(join(dir, 'patch'), await buffer(await s.blobs.get(patchSha)))
+      await applyDelta(join(dir, 'old'), join(dir, 'patch'), join(dir, 'new'))
+      t.equal(sha(await readFile(join(dir, 'new'))), s.v2.sha256, `${name}: ${patchSha === v3.patchSha256 ? 'v3' : 'twin'} rebuilds the target`)
+    }
+  }
 })
 
 t.test('offerFor re-signs a variant whose metadata expires within 7 days, and keeps it', async (t) => {

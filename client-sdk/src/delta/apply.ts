@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { ByteReader } from './byte-reader.js'
 import { DeltaError } from './errors.js'
-import { decodeHeader, decodeOpHeader, HEADER_SIZE, OP_HEADER_SIZE, type DeltaHeader } from './format.js'
+import { decodeHeader, decodeOpHeader, FORMAT_VERSION_3, HEADER_SIZE, OP_HEADER_SIZE, type DeltaHeader } from './format.js'
 import { createImageHasher, type ImageHasher, type OpHashFailure } from './image-hasher.js'
 import { OpRunner } from './ops.js'
 import { decodeProgress, type DeltaProgress } from './progress.js'
@@ -144,7 +144,7 @@ async function applyOps(
   const checkpointBytes = opts.checkpointBytes ?? 64 << 20
   // one payload buffer for the whole apply, grown to the largest op seen (≤ maxPayload)
   let payloadBuf = Buffer.alloc(0)
-  const runner = new OpRunner(source, header.sourceSize, out, limits.maxOpTargetBytes)
+  const runner = new OpRunner(source, header.sourceSize, out, limits.maxOpTargetBytes, (header.version ?? 1) >= FORMAT_VERSION_3)
   // the sync of the last checkpoint runs while the next ops are applied
   let syncing: Promise<void> | undefined
   // The hasher checks each op's bytes a little behind the decoding (on its own thread), so

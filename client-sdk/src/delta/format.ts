@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { DeltaError } from './errors.js'
 
 /**
- * Slipway delta format, versions 1 and 2 (see client-sdk/DELTA-FORMAT.md). Everything is
+ * Slipway delta format, versions 1 to 3 (see client-sdk/DELTA-FORMAT.md). Everything is
  * little-endian. A patch is a 128-byte header followed by `opCount` operations, each an
  * 80-byte op header plus `payloadLength` bytes of payload, in target order.
  */
@@ -11,10 +11,13 @@ export const MAGIC = Buffer.from('SLPDELTA', 'latin1')
 export const FORMAT_VERSION = 1
 /** version 2 adds the MEMBER op: a compressed stream inside the image, diffed inside its compression */
 export const FORMAT_VERSION_2 = 2
+/** version 3 is version 2 with sparse diff streams (sparse-diff.ts): zero runs are not coded byte by byte */
+export const FORMAT_VERSION_3 = 3
 /** The `format` string of signed delta metadata (signing/metadata/delta.ts) for patches in this format. */
 export const FORMAT_NAME = 'slipway-delta-v1'
 export const FORMAT_NAME_V2 = 'slipway-delta-v2'
-export const formatName = (version: number): string => (version === FORMAT_VERSION_2 ? FORMAT_NAME_V2 : FORMAT_NAME)
+export const FORMAT_NAME_V3 = 'slipway-delta-v3'
+export const formatName = (version: number): string => (version === FORMAT_VERSION_3 ? FORMAT_NAME_V3 : version === FORMAT_VERSION_2 ? FORMAT_NAME_V2 : FORMAT_NAME)
 
 /**
  * The poll header in which the agent reports the delta formats its applier takes. A
@@ -24,7 +27,10 @@ export const formatName = (version: number): string => (version === FORMAT_VERSI
  * zlib match). A device that sends nothing gets version 1.
  */
 export const DELTA_FORMATS_HEADER = 'slipway-delta-formats'
-export const deltaFormatsHeader = (): string => `${FORMAT_NAME}, ${FORMAT_NAME_V2};zlib=${process.versions.zlib ?? 'none'};members=deflate+puff`
+export const deltaFormatsHeader = (): string => {
+  const members = `zlib=${process.versions.zlib ?? 'none'};members=deflate+puff`
+  return `${FORMAT_NAME}, ${FORMAT_NAME_V2};${members}, ${FORMAT_NAME_V3};${members}`
+}
 export const HEADER_SIZE = 128
 export const OP_HEADER_SIZE = 80
 /** a control entry is at most three 10-byte varints */
@@ -36,7 +42,7 @@ export const OpType = { COPY: 1, REPLACE: 2, BSDIFF: 3, MEMBER: 4 } as const
 export type OpType = (typeof OpType)[keyof typeof OpType]
 
 export interface DeltaHeader {
-  /** 1 (default) or 2: a version-1 applier refuses 2, so MEMBER ops are only sent to devices that report it */
+  /** 1 (default), 2 or 3: an applier refuses versions it does not know, so patches are only sent to devices that report theirs */
   version?: number
   sourceSize: number
   targetSize: number
@@ -98,7 +104,7 @@ export function encodeHeader(h: DeltaHeader): Buffer {
 export function decodeHeader(b: Buffer): DeltaHeader {
   if (!b.subarray(0, 8).equals(MAGIC)) throw new DeltaError('DELTA_BAD_MAGIC', 'not a Slipway delta (bad magic)')
   const version = b.readUInt16LE(8)
-  if (version !== FORMAT_VERSION && version !== FORMAT_VERSION_2) {
+  if (version !== FORMAT_VERSION && version !== FORMAT_VERSION_2 && version !== FORMAT_VERSION_3) {
     throw new DeltaError('DELTA_UNSUPPORTED', `unsupported delta format version ${version}`, { version })
   }
   if (!sha256(b.subarray(0, 112)).subarray(0, 16).equals(b.subarray(112, 128))) {
@@ -132,7 +138,7 @@ export function encodeOpHeader(op: OpHeader): Buffer {
   return b
 }
 
-/** Decodes and checks everything that can be checked without the payload; MEMBER ops only in version 2. */
+/** Decodes and checks everything that can be checked without the payload; MEMBER ops only from version 2. */
 export function decodeOpHeader(b: Buffer, version = FORMAT_VERSION): OpHeader {
   const type = b.readUInt8(0)
   const known = type === OpType.COPY || type === OpType.REPLACE || type === OpType.BSDIFF || (type === OpType.MEMBER && version >= FORMAT_VERSION_2)

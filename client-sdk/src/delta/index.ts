@@ -12,8 +12,10 @@ export {
   encodeOpHeader,
   FORMAT_NAME,
   FORMAT_NAME_V2,
+  FORMAT_NAME_V3,
   FORMAT_VERSION,
   FORMAT_VERSION_2,
+  FORMAT_VERSION_3,
   DELTA_FORMATS_HEADER,
   deltaFormatsHeader,
   formatName,
@@ -24,5 +26,6 @@ export {
   type DeltaHeader,
   type OpHeader,
 } from './format.js'
+export { encodeSparseDiff, expandSparseDiff, sparseStreamLimit } from './sparse-diff.js'
 export { loadProgress, saveProgress, type DeltaProgress } from './progress.js'
 export type { SourceReader, TargetSink } from './streams.js'

@@ -3,6 +3,7 @@ import { ByteAdder } from './byte-add.js'
 import { DeltaError } from './errors.js'
 import { MEMBER_DESCRIPTOR_SIZE, OpType, type OpHeader } from './format.js'
 import { decodeDescriptor, inflateMember, recompressMember } from './member.js'
+import { SparseDiff, sparseStreamLimit } from './sparse-diff.js'
 import { IO_CHUNK, readExactly, type SourceReader, type TargetWriter } from './streams.js'
 
 /** merged source reads in flight at once (libuv runs 4 file operations at a time) */
@@ -25,6 +26,8 @@ export class OpRunner {
   private readonly diff = new BrotliReader(this.adder.piece)
   private readonly extra = new BrotliReader(Buffer.allocUnsafe(PIECE))
   private readonly scratch = this.adder.scratch
+  /** version 3: the diff stream is sparse records (sparse-diff.ts) */
+  private readonly sparse: SparseDiff | undefined
   /** one batch of bsdiff control entries, and the buffers of its merged source reads */
   private readonly batch = new Batch()
   private readonly spans = Array.from({ length: SPANS }, () => Buffer.allocUnsafe(SPAN))
@@ -34,7 +37,10 @@ export class OpRunner {
     private readonly sourceSize: number,
     private readonly out: TargetWriter,
     private readonly maxOpTarget: number,
-  ) {}
+    sparseDiffs = false,
+  ) {
+    this.sparse = sparseDiffs ? new SparseDiff(this.diff, this.adder) : undefined
+  }
 
   async run(op: OpHeader, payload: Buffer): Promise<void> {
     if (op.type === OpType.COPY) return this.copy(op)
@@ -141,12 +147,13 @@ export class OpRunner {
     read: (buf: Buffer, at: number) => Promise<void>,
     emit: (b: Buffer) => Promise<void>,
   ) {
-    const { ctrl, diff, extra, scratch, adder, batch } = this
+    const { ctrl, diff, extra, scratch, adder, batch, sparse } = this
     const op = { ...lengths, targetLength, srcLength }
     // a control entry writes ≥ 1 byte (seek-only entries may not repeat) and takes ≤ 30 bytes;
     // real ones take ~4, so 4 bytes per output byte is generous and still bounded
     ctrl.begin(payload.subarray(0, op.ctrlLength), 4 * op.targetLength + 64, 'control')
-    diff.begin(payload.subarray(op.ctrlLength, op.ctrlLength + op.diffLength), op.targetLength, 'diff')
+    diff.begin(payload.subarray(op.ctrlLength, op.ctrlLength + op.diffLength), sparse ? sparseStreamLimit(op.targetLength) : op.targetLength, 'diff')
+    sparse?.begin()
     extra.begin(payload.subarray(op.ctrlLength + op.diffLength), op.targetLength, 'extra')
     const varints = new VarintReader(ctrl)
     let produced = 0
@@ -204,7 +211,8 @@ export class OpRunner {
             buf = scratch.subarray(0, Math.min(IO_CHUNK, x - done))
             await read(buf, batch.oldpos(i) + done)
           } else buf = scratch.subarray(off, off + x)
-          for (let at = 0; at < buf.length; ) {
+          if (sparse) sparse.addTo(buf)
+          else for (let at = 0; at < buf.length; ) {
             const d = diff.read(buf.length - at)
             if (d.length === 0) throw new DeltaError('DELTA_CORRUPT', 'diff stream ends before its control says', { x })
             adder.add(buf.subarray(at), d)
@@ -225,7 +233,8 @@ export class OpRunner {
     }
     // an op must consume each of its streams exactly: leftovers mean a forged or damaged op
     varints.expectEnd()
-    diff.expectEnd()
+    if (sparse) sparse.expectEnd()
+    else diff.expectEnd()
     extra.expectEnd()
   }
 
