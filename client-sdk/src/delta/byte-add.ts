@@ -49,12 +49,21 @@ export class ByteAdder {
 
   /** dst[i] = dst[i] + d[i] mod 256 for every byte of d (dst at least as long) */
   add(dst: Buffer, d: Buffer): void {
+    this.addAt(dst, 0, d, 0, d.length)
+  }
+
+  /**
+   * dst[to + i] += d[from + i] for i < n: the same without views, for callers that add
+   * millions of short runs (version 3's sparse diff records), where making two views per
+   * run cost more than the adding
+   */
+  addAt(dst: Buffer, to: number, d: Buffer, from: number, n: number): void {
     let i = 0
     if (this.wasmAdd && dst.buffer === this.memory && d.buffer === this.memory) {
-      i = d.length & ~15
-      if (i > 0) this.wasmAdd(dst.byteOffset, d.byteOffset, i)
+      i = n & ~15
+      if (i > 0) this.wasmAdd(dst.byteOffset + to, d.byteOffset + from, i)
     }
-    for (; i < d.length; i++) dst[i] = dst[i]! + d[i]! // Uint8Array store wraps mod 256, as bspatch does
+    for (; i < n; i++) dst[to + i] = dst[to + i]! + d[from + i]! // Uint8Array store wraps mod 256, as bspatch does
   }
 }
 

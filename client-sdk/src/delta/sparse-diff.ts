@@ -116,7 +116,7 @@ export class SparseDiff {
       } else if (this.literal > 0) {
         if (this.at === this.buf.length && !this.fill()) throw corrupt('diff stream ends inside a literal')
         const k = Math.min(this.literal, dst.length - i, this.buf.length - this.at)
-        this.adder.add(dst.subarray(i, i + k), this.buf.subarray(this.at, this.at + k))
+        this.adder.addAt(dst, i, this.buf, this.at, k)
         this.at += k
         this.literal -= k
         i += k
