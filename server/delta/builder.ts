@@ -35,7 +35,9 @@ export interface MakeDeltaOptions {
    * re-encodes bit-exactly), writing format version 2 when any member op pays. Only for
    * devices whose agent reports version 2 (default 1: every applier takes it).
    * 3: as 2, and diff streams are sparse records (DELTA-FORMAT.md "Sparse diff"): smaller,
-   * and the device no longer decodes and adds the zero bytes that are most of an image's diff.
+   * and the device no longer decodes and adds the zero bytes that are most of an image's diff;
+   * new bytes that are rows of fixed-size blocks (quantized weights) are stored by column
+   * (TRANSPOSED) where that packs smaller.
    */
   formatVersion?: 1 | 2 | 3
   /**
@@ -61,7 +63,7 @@ export interface MakeDeltaResult {
   targetSha256: string
   stats: BuildStats & MemberCodecStats
   /**
-   * the patch header's version: 3 when asked and a BSDIFF or MEMBER op is in it, 2 when
+   * the patch header's version: 3 when asked and a BSDIFF, MEMBER or TRANSPOSED op is in it, 2 when
    * asked and a MEMBER op is in it, else 1, whatever was asked
    */
   formatVersion: 1 | 2 | 3
@@ -108,7 +110,7 @@ export async function makeDelta(oldPath: string, newPath: string, patchPath: str
     sourceSize,
     tmpDir,
     quality: opts.quality ?? 9,
-    sparseDiff: opts.formatVersion === 3,
+    formatV3: opts.formatVersion === 3,
     bsdiffWindow: budget.bsdiffWindow,
     bsdiffMinGap: 16 * 1024,
     bsdiffSlots: new Semaphore(concurrency),
@@ -125,7 +127,7 @@ export async function makeDelta(oldPath: string, newPath: string, patchPath: str
       sourceSize,
       tmpDir,
       quality: ctx.quality,
-      sparseDiff: ctx.sparseDiff,
+      formatV3: ctx.formatV3,
       bsdiffWindow: ctx.bsdiffWindow,
       bsdiffMinGap: ctx.bsdiffMinGap,
       sortCache: budget.sortCache,
@@ -135,9 +137,9 @@ export async function makeDelta(oldPath: string, newPath: string, patchPath: str
     const planned = plan(matcher.matches(), targetSize, { window: budget.window, copyMin: 1 << 20, copyMax: 64 << 20 })
     const items = (opts.formatVersion ?? 1) >= 2 ? carveMembers(planned, findMembers(source.fd, sourceSize, target.fd, targetSize, stats, codecs)) : planned
     const pending: Promise<EncodedOp>[] = []
-    let streamOps = 0 // BSDIFF and MEMBER ops: in version 3 their diff streams are sparse
+    let v3Ops = 0 // BSDIFF and MEMBER ops (sparse diff streams in version 3) and TRANSPOSED ops
     const append = async ({ op, payload }: EncodedOp) => {
-      if (op.type === OpType.BSDIFF || op.type === OpType.MEMBER) streamOps++
+      if (op.type === OpType.BSDIFF || op.type === OpType.MEMBER || op.type === OpType.TRANSPOSED) v3Ops++
       await writer.append(op, payload)
       opts.onProgress?.(writer.targetOffset, targetSize)
     }
@@ -152,7 +154,7 @@ export async function makeDelta(oldPath: string, newPath: string, patchPath: str
     for (const p of pending) await append(await p)
     if (writer.targetOffset !== targetSize) throw new Error(`plan covered ${writer.targetOffset} of ${targetSize} bytes`)
     // a patch that needs nothing of a later version stays readable by every applier
-    const version: 1 | 2 | 3 = opts.formatVersion === 3 && streamOps > 0 ? 3 : stats.members > 0 ? 2 : 1
+    const version: 1 | 2 | 3 = opts.formatVersion === 3 && v3Ops > 0 ? 3 : stats.members > 0 ? 2 : 1
     const size = await writer.finish({ version, sourceSize, targetSize, sourceSha256: sourceSha, targetSha256: targetSha })
     ok = true
     await pool.close() // its sorted ranges are not needed to verify

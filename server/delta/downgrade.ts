@@ -1,6 +1,7 @@
 import { open, rm, type FileHandle } from 'node:fs/promises'
 import { brotliDecompressSync } from 'node:zlib'
 import { decodeHeader, decodeOpHeader, expandSparseDiff, HEADER_SIZE, OP_HEADER_SIZE, OpType, sparseStreamLimit, type OpHeader } from '../../client-sdk/src/delta/index.js'
+import { decodeTransposeDescriptor, TRANSPOSE_DESCRIPTOR_SIZE, untransposeInto } from '../../client-sdk/src/delta/transpose.js'
 import { DeltaBuildError } from './bsdiff-window.js'
 import { brotli, replaceOp } from './encode-op.js'
 import { PatchWriter } from './patch-writer.js'
@@ -13,13 +14,16 @@ export interface DowngradeResult {
   replaced: number
   /** BSDIFF ops whose sparse diff stream (version 3) was written out dense */
   densified: number
+  /** TRANSPOSED ops (version 3) that became REPLACE ops of their bytes in order */
+  untransposed: number
 }
 
 /**
  * The version-1 twin of a version-2 or 3 patch, for devices whose applier does not take
  * its version (an older agent, another zlib): every MEMBER op becomes a REPLACE op of the
  * member's compressed target bytes, read from the target image; in version 3 every
- * BSDIFF op's sparse diff stream is expanded and compressed again dense; every other op
+ * BSDIFF op's sparse diff stream is expanded and compressed again dense, and every
+ * TRANSPOSED op becomes a REPLACE op of its bytes in order; every other op
  * is the same in all versions and is copied as it is. A changed compressed member costs
  * about its own size in any byte diff, so the twin is within a few percent of a version-1
  * build, without a second build. Returns undefined when the patch is already version 1.
@@ -38,6 +42,7 @@ export async function downgradeToV1(patchPath: string, targetPath: string, outPa
     let at = HEADER_SIZE
     let replaced = 0
     let densified = 0
+    let untransposed = 0
     for (let i = 0; i < header.opCount; i++) {
       const op = decodeOpHeader(await readAt(patch, at, OP_HEADER_SIZE), header.version)
       at += OP_HEADER_SIZE
@@ -48,6 +53,11 @@ export async function downgradeToV1(patchPath: string, targetPath: string, outPa
         }
         await writer.append(member.op, member.payload)
         replaced++
+      } else if (op.type === OpType.TRANSPOSED) {
+        const plain = await replaceOp(op.targetOffset, untransposeOp(op, await readAt(patch, at, op.payloadLength)), quality)
+        if (!plain.op.sha256.equals(op.sha256)) throw new DeltaBuildError('DELTA_BUILD_INPUT', `transposed op at ${op.targetOffset} does not hash to what the patch records`)
+        await writer.append(plain.op, plain.payload)
+        untransposed++
       } else if (op.type === OpType.BSDIFF && header.version === 3) {
         const dense = await densify(op, await readAt(patch, at, op.payloadLength), quality)
         await writer.append(dense.op, dense.payload)
@@ -61,7 +71,7 @@ export async function downgradeToV1(patchPath: string, targetPath: string, outPa
     const { sourceSize, targetSize, sourceSha256, targetSha256 } = header
     const size = await writer.finish({ version: 1, sourceSize, targetSize, sourceSha256, targetSha256 })
     ok = true
-    return { size, replaced, densified }
+    return { size, replaced, densified, untransposed }
   } finally {
     if (!ok) await writer?.abort().catch(() => {})
     await Promise.all([patch.close(), target?.close()])
@@ -82,4 +92,18 @@ async function densify(op: OpHeader, payload: Buffer, quality: number): Promise<
   }
   const diff = await brotli(dense, quality)
   return { op: { ...op, diffLength: diff.length, payloadLength: ctrl.length + diff.length + extra.length }, payload: Buffer.concat([ctrl, diff, extra]) }
+}
+
+/** A TRANSPOSED op's bytes in target order. */
+function untransposeOp(op: OpHeader, payload: Buffer): Buffer {
+  try {
+    const stride = decodeTransposeDescriptor(payload)
+    const columns = brotliDecompressSync(payload.subarray(TRANSPOSE_DESCRIPTOR_SIZE), { maxOutputLength: Math.max(1, op.targetLength) })
+    if (columns.length !== op.targetLength) throw new Error(`${columns.length} bytes, not ${op.targetLength}`)
+    const out = Buffer.allocUnsafe(op.targetLength)
+    untransposeInto(columns, stride, 0, out)
+    return out
+  } catch (e) {
+    throw new DeltaBuildError('DELTA_BUILD_INPUT', `transposed op at ${op.targetOffset} does not decode: ${String(e)}`, { cause: e })
+  }
 }

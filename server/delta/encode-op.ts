@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto'
 import { promisify } from 'node:util'
 import { brotliCompress, constants } from 'node:zlib'
 import { encodeControl, encodeSparseDiff, OpType, type OpHeader } from '../../client-sdk/src/delta/index.js'
+import { encodeTransposeDescriptor, transpose } from '../../client-sdk/src/delta/transpose.js'
+import { pickStride } from './stride.js'
 
 const compress = promisify(brotliCompress)
 
@@ -48,10 +50,17 @@ export function copyOp(targetOffset: number, srcOffset: number, length: number, 
   return { op, payload: Buffer.alloc(0) }
 }
 
-export async function replaceOp(targetOffset: number, data: Buffer, quality: number): Promise<EncodedOp> {
-  const payload = await brotli(data, quality)
+/**
+ * New bytes: REPLACE, or (format 3, `transposable`) TRANSPOSED when the bytes look like
+ * rows of fixed-size blocks and brotli packs them smaller by column (pickStride).
+ */
+export async function replaceOp(targetOffset: number, data: Buffer, quality: number, transposable = false): Promise<EncodedOp> {
+  const stride = transposable ? pickStride(data) : undefined
+  const [plain, columns] = await Promise.all([brotli(data, quality), stride ? brotli(transpose(data, stride), quality) : undefined])
+  const byColumn = stride !== undefined && columns !== undefined && columns.length + 8 < plain.length
+  const payload = byColumn ? Buffer.concat([encodeTransposeDescriptor(stride), columns]) : plain
   const op: OpHeader = {
-    type: OpType.REPLACE,
+    type: byColumn ? OpType.TRANSPOSED : OpType.REPLACE,
     payloadLength: payload.length,
     targetOffset,
     targetLength: data.length,

@@ -142,7 +142,7 @@ async function variant(codec: number, params: DeflateParams, old: Buffer, raw: B
     }
   } else cb.extra(raw)
   const streams = cb.streams()
-  const [ctrl, diff, extra] = await Promise.all([brotli(encodeControl(cb.entries), 11), encodeDiff(streams.diff, ctx.quality, ctx.sparseDiff), brotli(streams.extra, ctx.quality)])
+  const [ctrl, diff, extra] = await Promise.all([brotli(encodeControl(cb.entries), 11), encodeDiff(streams.diff, ctx.quality, ctx.formatV3), brotli(streams.extra, ctx.quality)])
   const descriptor = encodeDescriptor({ codec, ...params, sourceRawLength: useOld ? old.length : 0, targetRawLength: raw.length })
   return { codec, descriptor, ctrl, diff, extra, useOld, payloadLength: descriptor.length + ctrl.length + diff.length + extra.length }
 }

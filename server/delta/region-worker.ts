@@ -12,7 +12,7 @@ export interface RegionWorkerData {
   sourceSize: number
   tmpDir: string
   quality: number
-  sparseDiff: boolean
+  formatV3: boolean
   bsdiffWindow: number
   bsdiffMinGap: number
   sortCache: number
@@ -45,7 +45,7 @@ port.on('message', (msg: RegionJob | 'close') => {
     sourceSize: data.sourceSize,
     tmpDir: data.tmpDir,
     quality: data.quality,
-    sparseDiff: data.sparseDiff,
+    formatV3: data.formatV3,
     bsdiffWindow: data.bsdiffWindow,
     bsdiffMinGap: data.bsdiffMinGap,
     bsdiffSlots: slots,

@@ -58,8 +58,11 @@ export interface RegionContext {
   tmpDir: string
   /** brotli quality of diff, extra and literal streams */
   quality: number
-  /** format version 3: diff streams as sparse records (client-sdk/src/delta/sparse-diff.ts) */
-  sparseDiff: boolean
+  /**
+   * format version 3: diff streams as sparse records (client-sdk/src/delta/sparse-diff.ts)
+   * and new bytes by column where that packs smaller (TRANSPOSED ops)
+   */
+  formatV3: boolean
   /** largest source window handed to bsdiff, bytes (its suffix sort needs several times this) */
   bsdiffWindow: number
   /** changed stretches shorter than this never go to bsdiff, bytes */
@@ -155,7 +158,7 @@ export async function buildRegion(t: number, len: number, pieces: Piece[], ctx: 
       ctx.stats.bsdiff += p.bsdiff ?? 0
     }
   }
-  if (segments.every((s) => 'extra' in s)) return replaceOp(t, target, ctx.quality)
+  if (segments.every((s) => 'extra' in s)) return replaceOp(t, target, ctx.quality, ctx.formatV3)
   let low = Infinity
   for (const s of segments) if ('src' in s) low = Math.min(low, s.src)
   const cb = new ControlBuilder(low)
@@ -167,7 +170,7 @@ export async function buildRegion(t: number, len: number, pieces: Piece[], ctx: 
   return bsdiffOp(
     { targetOffset: t, target, srcOffset: low, srcLength: cb.high - low, control: cb.entries, diff, extra },
     ctx.quality,
-    ctx.sparseDiff,
+    ctx.formatV3,
   )
 }
 

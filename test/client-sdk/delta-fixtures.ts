@@ -183,3 +183,43 @@ export async function sampleMemberDelta(version: 2 | 3 = 2) {
   const patch = await writePatch(source, target, ops, undefined, version)
   return { source, target, patch, ops, oldRaw, newRaw, oldComp, newComp, prefix }
 }
+
+/**
+ * Rows of Q4_0-like blocks (as ../shared/bench/gen_model.py writes them): an fp16 scale
+ * whose high byte takes a few values, then 16 bytes of nibbles around 8. By column they
+ * pack smaller than in order, which is what a TRANSPOSED op (format 3) is for.
+ */
+export function quantRows(blocks: number, seed: number): Buffer {
+  const r = randomBytes(blocks * 18, seed)
+  const out = Buffer.alloc(blocks * 18)
+  for (let i = 0; i < out.length; i++) {
+    const col = i % 18
+    const x = r[i]!
+    out[i] = col === 0 ? x : col === 1 ? 0x18 + (x & 0x0b) : ((7 + (x % 3) - (x >> 7)) & 15) | (((8 - (x % 5 === 0 ? 1 : 0) + ((x >> 5) & 1)) & 15) << 4)
+  }
+  return out
+}
+
+/** A version-3 patch whose one op is TRANSPOSED (new quantized rows): target = those rows. */
+export async function sampleTransposedDelta() {
+  const { transpose, encodeTransposeDescriptor } = await import('../../client-sdk/src/delta/transpose.js')
+  const source = randomBytes(4096, 51)
+  const target = Buffer.concat([source.subarray(0, 1000), quantRows(3000, 52), Buffer.from('tail')])
+  const body = target.subarray(1000)
+  const columns = await brotli(transpose(body, 18), 9)
+  const payload = Buffer.concat([encodeTransposeDescriptor(18), columns])
+  const op = {
+    type: OpType.TRANSPOSED,
+    payloadLength: payload.length,
+    targetOffset: 1000,
+    targetLength: body.length,
+    srcOffset: 0,
+    srcLength: 0,
+    ctrlLength: 0,
+    diffLength: 0,
+    sha256: sha256(body),
+  }
+  const ops = [copyOp(0, 0, 1000, sha256(source.subarray(0, 1000))), { op, payload }]
+  const patch = await writePatch(source, target, ops, undefined, 3)
+  return { source, target, patch, ops, body }
+}

@@ -5,7 +5,7 @@ import { applyDeltaStream, DeltaError, encodeControl, OpType } from '../../clien
 import { encodeDescriptor, MemberCodec } from '../../client-sdk/src/delta/member.js'
 import { puff } from '../../client-sdk/src/delta/puff.js'
 import { brotli, copyOp, sha256 } from '../../server/delta/encode-op.js'
-import { changelog, chunked, memSource, MemSink, randomBytes, sampleDelta, sampleMemberDelta, writePatch } from './delta-fixtures.js'
+import { changelog, chunked, memSource, MemSink, randomBytes, sampleDelta, sampleMemberDelta, sampleTransposedDelta, writePatch } from './delta-fixtures.js'
 
 const KNOWN = new Set([
   'DELTA_BAD_MAGIC',
@@ -96,10 +96,11 @@ t.test('version 2: mutated MEMBER patches (descriptor, inner streams, source mem
   t.ok(rebuilt < 60, 'almost every mutation is detected')
 })
 
-t.test('version 3: mutated patches with sparse diff streams (BSDIFF and MEMBER) fail with known codes', async (t) => {
+t.test('version 3: mutated patches with sparse diff streams (BSDIFF and MEMBER) and TRANSPOSED ops fail with known codes', async (t) => {
   for (const [name, sample, seed] of [
     ['bsdiff', await sampleDelta(3), 20261205],
     ['member', await sampleMemberDelta(3), 20261206],
+    ['transposed', await sampleTransposedDelta(), 20261207],
   ] as const) {
     const sink = new MemSink()
     await applyDeltaStream({ source: memSource(sample.source), patch: chunked(sample.patch, 4096), sink })

@@ -177,3 +177,28 @@ t.test('format 3: sparse diff streams where a BSDIFF or MEMBER op is written, el
   const none = await roundTrip(t, plain, Buffer.concat([plain, randomBytes(4096, 42)]), { formatVersion: 3 })
   t.equal(none.formatVersion, 1, 'no BSDIFF or MEMBER op: version 1')
 })
+
+t.test('format 3: new quantized rows are stored by column (TRANSPOSED), smaller than in order', async (t) => {
+  const { quantRows } = await import('../client-sdk/delta-fixtures.js')
+  const { decodeHeader, decodeOpHeader, OpType } = await import('../../client-sdk/src/delta/index.js')
+  const old = Buffer.concat([randomBytes(MiB, 81), quantRows(200_000, 82)])
+  const next = Buffer.concat([randomBytes(MiB, 81), quantRows(200_000, 83)]) // the layer re-trained
+  const v1 = await roundTrip(t, old, next)
+  const v3 = await roundTrip(t, old, next, { formatVersion: 3 })
+  t.equal(v3.formatVersion, 3)
+  t.ok(v3.size < v1.size * 0.97, `v3 ${v3.size} B < 0.97 × v1 ${v1.size} B`)
+  const dir = await mkdtemp(join(tmpdir(), 'slipway-build-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  await writeFile(join(dir, 'old'), old)
+  await writeFile(join(dir, 'new'), next)
+  await makeDelta(join(dir, 'old'), join(dir, 'new'), join(dir, 'p'), { formatVersion: 3 })
+  const patch = await readFile(join(dir, 'p'))
+  const h = decodeHeader(patch.subarray(0, 128))
+  const types: number[] = []
+  for (let at = 128, i = 0; i < h.opCount; i++) {
+    const op = decodeOpHeader(patch.subarray(at, at + 80), h.version)
+    types.push(op.type)
+    at += 80 + op.payloadLength
+  }
+  t.ok(types.includes(OpType.TRANSPOSED), `op types ${types.join(',')} include TRANSPOSED`)
+})

@@ -10,7 +10,7 @@ import t, { type Test } from 'tap'
 import { applyDeltaStream, decodeHeader, decodeOpHeader, OpType } from '../../client-sdk/src/delta/index.js'
 import { downgradeToV1, verifyPatch } from '../../server/delta/index.js'
 import { DeltaBuildError } from '../../server/delta/bsdiff-window.js'
-import { chunked, hex, memSource, MemSink, sampleDelta, sampleMemberDelta, writePatch } from '../client-sdk/delta-fixtures.js'
+import { chunked, hex, memSource, MemSink, sampleDelta, sampleMemberDelta, sampleTransposedDelta, writePatch } from '../client-sdk/delta-fixtures.js'
 
 async function files(t: Test, parts: Record<string, Buffer>) {
   const dir = await mkdtemp(join(tmpdir(), 'slipway-downgrade-'))
@@ -53,13 +53,14 @@ t.test('a version-2 patch gets a version-1 twin that rebuilds the same target', 
 
 t.test('a version-3 patch gets a version-1 twin: sparse diff streams written out dense, MEMBER ops replaced', async (t) => {
   for (const [name, s, want] of [
-    ['bsdiff', await sampleDelta(3), { replaced: 0, densified: 1, types: [OpType.COPY, OpType.REPLACE, OpType.BSDIFF] }],
-    ['member', await sampleMemberDelta(3), { replaced: 1, densified: 0, types: [OpType.COPY, OpType.REPLACE] }],
+    ['bsdiff', await sampleDelta(3), { replaced: 0, densified: 1, untransposed: 0, types: [OpType.COPY, OpType.REPLACE, OpType.BSDIFF] }],
+    ['member', await sampleMemberDelta(3), { replaced: 1, densified: 0, untransposed: 0, types: [OpType.COPY, OpType.REPLACE] }],
+    ['transposed', await sampleTransposedDelta(), { replaced: 0, densified: 0, untransposed: 1, types: [OpType.COPY, OpType.REPLACE] }],
   ] as const) {
     const f = await files(t, { source: s.source, target: s.target, patch: s.patch })
     const twinPath = join(f.dir!, 'twin')
     const r = await downgradeToV1(f.patch!, f.target!, twinPath)
-    t.same(r && { replaced: r.replaced, densified: r.densified }, { replaced: want.replaced, densified: want.densified }, name)
+    t.same(r && { replaced: r.replaced, densified: r.densified, untransposed: r.untransposed }, { replaced: want.replaced, densified: want.densified, untransposed: want.untransposed }, name)
     const twin = await readFile(twinPath)
     t.equal(decodeHeader(twin.subarray(0, 128)).version, 1, `${name}: version 1`)
     t.same(opTypes(twin), want.types, `${name}: op types`)
@@ -91,6 +92,24 @@ t.test('a version-3 op whose diff records do not decode is refused and leaves no
   t.ok(err instanceof DeltaBuildError)
   t.match(err, { code: 'DELTA_BUILD_INPUT', message: /diff stream of the op at \d+ does not decode/ })
   await t.rejects(readFile(twinPath), { code: 'ENOENT' })
+})
+
+t.test('a TRANSPOSED op that does not decode, or decodes to other bytes, is refused and leaves no file', async (t) => {
+  const s = await sampleTransposedDelta()
+  const { brotli } = await import('../../server/delta/encode-op.js')
+  const { encodeTransposeDescriptor, transpose } = await import('../../client-sdk/src/delta/transpose.js')
+  for (const [what, payload, message] of [
+    ['a stream one byte short', Buffer.concat([encodeTransposeDescriptor(18), await brotli(transpose(s.body, 18).subarray(1), 9)]), /transposed op at 1000 does not decode/],
+    ['a stride of 1', Buffer.concat([encodeTransposeDescriptor(1), await brotli(s.body, 9)]), /transposed op at 1000 does not decode/],
+    ['another stride', Buffer.concat([encodeTransposeDescriptor(17), await brotli(transpose(s.body, 18), 9)]), /transposed op at 1000 does not hash to what the patch records/],
+  ] as const) {
+    const op = { ...s.ops[1]!.op, payloadLength: payload.length }
+    const f = await files(t, { target: s.target, patch: await writePatch(s.source, s.target, [s.ops[0]!, { op, payload }], undefined, 3) })
+    const twinPath = join(f.dir!, 'twin')
+    const err = await downgradeToV1(f.patch!, f.target!, twinPath).catch((e: unknown) => e)
+    t.match(err, { code: 'DELTA_BUILD_INPUT', message }, what)
+    await t.rejects(readFile(twinPath), { code: 'ENOENT' }, `${what}: no file`)
+  }
 })
 
 t.test('a version-1 patch has no twin and nothing is written', async (t) => {

@@ -11,7 +11,10 @@ export const MAGIC = Buffer.from('SLPDELTA', 'latin1')
 export const FORMAT_VERSION = 1
 /** version 2 adds the MEMBER op: a compressed stream inside the image, diffed inside its compression */
 export const FORMAT_VERSION_2 = 2
-/** version 3 is version 2 with sparse diff streams (sparse-diff.ts): zero runs are not coded byte by byte */
+/**
+ * version 3 is version 2 with sparse diff streams (sparse-diff.ts: zero runs are not coded
+ * byte by byte) and the TRANSPOSED op (transpose.ts: new bytes stored column by column)
+ */
 export const FORMAT_VERSION_3 = 3
 /** The `format` string of signed delta metadata (signing/metadata/delta.ts) for patches in this format. */
 export const FORMAT_NAME = 'slipway-delta-v1'
@@ -38,7 +41,7 @@ export const MAX_CONTROL_ENTRY = 30
 /** bytes at the start of a MEMBER op's payload that say how to decode and re-encode it */
 export const MEMBER_DESCRIPTOR_SIZE = 24
 
-export const OpType = { COPY: 1, REPLACE: 2, BSDIFF: 3, MEMBER: 4 } as const
+export const OpType = { COPY: 1, REPLACE: 2, BSDIFF: 3, MEMBER: 4, TRANSPOSED: 5 } as const
 export type OpType = (typeof OpType)[keyof typeof OpType]
 
 export interface DeltaHeader {
@@ -138,10 +141,15 @@ export function encodeOpHeader(op: OpHeader): Buffer {
   return b
 }
 
-/** Decodes and checks everything that can be checked without the payload; MEMBER ops only from version 2. */
+/** Decodes and checks everything that can be checked without the payload; MEMBER ops only from version 2, TRANSPOSED from 3. */
 export function decodeOpHeader(b: Buffer, version = FORMAT_VERSION): OpHeader {
   const type = b.readUInt8(0)
-  const known = type === OpType.COPY || type === OpType.REPLACE || type === OpType.BSDIFF || (type === OpType.MEMBER && version >= FORMAT_VERSION_2)
+  const known =
+    type === OpType.COPY ||
+    type === OpType.REPLACE ||
+    type === OpType.BSDIFF ||
+    (type === OpType.MEMBER && version >= FORMAT_VERSION_2) ||
+    (type === OpType.TRANSPOSED && version >= FORMAT_VERSION_3)
   if (!known) {
     throw new DeltaError('DELTA_UNSUPPORTED', `unknown delta op type ${type}`, { type })
   }
@@ -163,6 +171,7 @@ export function decodeOpHeader(b: Buffer, version = FORMAT_VERSION): OpHeader {
   const streams = type === OpType.BSDIFF || type === OpType.MEMBER
   if (!streams && (op.ctrlLength !== 0 || op.diffLength !== 0)) throw bad('stream lengths on an op without streams')
   if (type === OpType.REPLACE && (op.srcOffset !== 0 || op.srcLength !== 0)) throw bad('REPLACE has a source extent')
+  if (type === OpType.TRANSPOSED && (op.srcOffset !== 0 || op.srcLength !== 0)) throw bad('TRANSPOSED has a source extent')
   // a MEMBER payload starts with its member descriptor (member.ts), then the three streams
   const before = type === OpType.MEMBER ? MEMBER_DESCRIPTOR_SIZE : 0
   if (streams && before + op.ctrlLength + op.diffLength > op.payloadLength) throw bad('stream lengths exceed payload')

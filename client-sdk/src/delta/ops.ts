@@ -4,6 +4,7 @@ import { DeltaError } from './errors.js'
 import { MEMBER_DESCRIPTOR_SIZE, OpType, type OpHeader } from './format.js'
 import { decodeDescriptor, inflateMember, recompressMember } from './member.js'
 import { SparseDiff, sparseStreamLimit } from './sparse-diff.js'
+import { decodeTransposeDescriptor, TRANSPOSE_DESCRIPTOR_SIZE, untransposeInto } from './transpose.js'
 import { IO_CHUNK, readExactly, type SourceReader, type TargetWriter } from './streams.js'
 
 /** merged source reads in flight at once (libuv runs 4 file operations at a time) */
@@ -31,6 +32,8 @@ export class OpRunner {
   /** one batch of bsdiff control entries, and the buffers of its merged source reads */
   private readonly batch = new Batch()
   private readonly spans = Array.from({ length: SPANS }, () => Buffer.allocUnsafe(SPAN))
+  /** a TRANSPOSED op's decoded columns, grown to the largest such op (≤ the op limit); none until one comes */
+  private columns = Buffer.alloc(0)
 
   constructor(
     private readonly source: SourceReader,
@@ -51,6 +54,7 @@ export class OpRunner {
       })
     }
     if (op.type === OpType.REPLACE) return this.replace(op, payload)
+    if (op.type === OpType.TRANSPOSED) return this.transposed(op, payload)
     if (op.type === OpType.MEMBER) return this.member(op, payload)
     this.checkExtent(op)
     const read = (buf: Buffer, at: number) => readExactly(this.source, buf, op.srcOffset + at)
@@ -100,6 +104,31 @@ export class OpRunner {
       done += piece.length
     }
     r.expectEnd()
+  }
+
+  /**
+   * New bytes stored column by column (format v3): the whole op is decoded first (a
+   * column holds one byte of every row), then written out row by row through the scratch
+   * buffer.
+   */
+  private async transposed(op: OpHeader, payload: Buffer) {
+    const stride = decodeTransposeDescriptor(payload)
+    if (this.columns.length < op.targetLength) this.columns = Buffer.allocUnsafe(op.targetLength)
+    const columns = this.columns.subarray(0, op.targetLength)
+    const r = this.diff
+    r.begin(payload.subarray(TRANSPOSE_DESCRIPTOR_SIZE), op.targetLength, 'transposed')
+    for (let done = 0; done < op.targetLength; ) {
+      const piece = r.read(op.targetLength - done)
+      if (piece.length === 0) throw new DeltaError('DELTA_CORRUPT', 'transposed data has the wrong length')
+      done += piece.copy(columns, done)
+    }
+    r.expectEnd()
+    for (let done = 0; done < op.targetLength; ) {
+      const out = this.scratch.subarray(0, Math.min(IO_CHUNK, op.targetLength - done))
+      untransposeInto(columns, stride, done, out)
+      await this.out.push(out)
+      done += out.length
+    }
   }
 
   /**
