@@ -55,7 +55,7 @@ export const areas = {
     // ops.ts holds every bound on what an op may read and write; apply.ts the driver loop,
     // checkpoints and resume; apply-file.ts files, the patch read ring and progress files;
     // image-hasher.ts the op and image hashes, in this thread or on the worker;
-    // sparse-diff.ts version 3's diff records
+    // sparse-diff.ts and transpose.ts version 3's diff records and TRANSPOSED op
     mutate: [
       'client-sdk/src/delta/ops.ts',
       'client-sdk/src/delta/format.ts',
@@ -63,12 +63,14 @@ export const areas = {
       'client-sdk/src/delta/apply-file.ts',
       'client-sdk/src/delta/image-hasher.ts',
       'client-sdk/src/delta/sparse-diff.ts',
+      'client-sdk/src/delta/transpose.ts',
     ],
     // the codec, driver and op-runner edge tests first: a mutant runs its covering files in
     // this order until one fails, and these fail in a second where the apply tests take longer
     tests: [
       'test/client-sdk/delta-format-edges.test.ts',
       'test/client-sdk/delta-sparse-diff.test.ts',
+      'test/client-sdk/delta-transposed.test.ts',
       'test/client-sdk/delta-member-edges.test.ts',
       'test/client-sdk/delta-apply-edges.test.ts',
       'test/client-sdk/delta-ops-edges.test.ts',
