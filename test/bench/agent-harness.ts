@@ -12,6 +12,7 @@ import type http from 'node:http'
 import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import type { Release } from '../../signing/metadata/release.js'
+import { formatName } from '../../client-sdk/src/delta/index.js'
 import { initFileSlots } from '../../client-sdk/src/slots/index.js'
 import { releaseOf, type FakeApi } from '../client-sdk/agent/device-fixtures.js'
 
@@ -119,7 +120,7 @@ export async function offerBenchUpdate(
   o: { sha256: string; length: number; sourceSha256: string; patchSha256: string; patchLength: number },
 ): Promise<void> {
   const rel = { ...releaseOf(Buffer.alloc(0), over), sha256: o.sha256, length: o.length }
-  const delta = { sourceSha256: o.sourceSha256, targetSha256: o.sha256, patchSha256: o.patchSha256, patchLength: o.patchLength, format: 'slipway-delta-1' }
+  const delta = { sourceSha256: o.sourceSha256, targetSha256: o.sha256, patchSha256: o.patchSha256, patchLength: o.patchLength, format: formatName(DELTA_FORMAT) }
   api.offer = {
     assignment: await api.trust.assignment({ deviceId: 'bench-1', release: { name: rel.name, version: rel.version, sha256: o.sha256 }, rolloutId: 'bench', counter: 1, delta }),
     release: await api.trust.release(rel),
@@ -129,3 +130,10 @@ export async function offerBenchUpdate(
     action: 'install',
   }
 }
+
+/**
+ * The delta format the benchmark's patches are built in (BENCH_DELTA_FORMAT, default 3):
+ * what a server at SLIPWAY_DELTA_FORMAT_VERSION=3 offers today's agent, which reports it.
+ */
+export const DELTA_FORMAT = Number(process.env.BENCH_DELTA_FORMAT ?? 3) as 1 | 2 | 3
+if (![1, 2, 3].includes(DELTA_FORMAT)) throw new Error(`BENCH_DELTA_FORMAT must be 1, 2 or 3, not ${process.env.BENCH_DELTA_FORMAT}`)

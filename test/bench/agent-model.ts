@@ -15,7 +15,7 @@ import { join } from 'node:path'
 import type { Test } from 'tap'
 import { ModelStore } from '../../client-sdk/src/models/index.js'
 import { fakeApi, trustKit, type FakeApi } from '../client-sdk/agent/device-fixtures.js'
-import { benchDevice, fileBlobs, MiB, offerBenchUpdate, served, sha256, timed } from './agent-harness.js'
+import { benchDevice, DELTA_FORMAT, fileBlobs, MiB, offerBenchUpdate, served, sha256, timed } from './agent-harness.js'
 
 interface Options {
   dir: string
@@ -47,11 +47,11 @@ export async function benchModels(modes: Array<'full' | 'delta'>, o: Options): P
   const v2 = join(src, 'model-v2-2layers.gguf')
   const work = join(o.dir, 'agent-model')
   mkdirSync(work, { recursive: true })
-  const patch = join(work, 'model.patch')
+  const patch = join(work, `model-v${DELTA_FORMAT}.patch`)
   if (!existsSync(patch)) {
     console.log('building the model delta (server builder)…')
     const { makeDelta } = await import('../../server/delta/index.js')
-    await makeDelta(v1, v2, `${patch}.tmp`)
+    await makeDelta(v1, v2, `${patch}.tmp`, { formatVersion: DELTA_FORMAT, memberCodecs: ['puff'] })
     spawnSync('mv', [`${patch}.tmp`, patch])
   }
   const [v1Sha, v2Sha, patchSha] = await Promise.all([sha256(v1), sha256(v2), sha256(patch)])

@@ -10,6 +10,7 @@
  *                 os-old.ext4 ‖ model-v1.gguf → os-new.ext4 ‖ model-v2-2layers.gguf
  *                 (a root image with a bundled model) from the delta benchmark's generators
  *   BENCH_SHARED  where gen_model.py / os-pair.sh live (default /work/shared/bench)
+ *   BENCH_DELTA_FORMAT  the patches' delta format, 1, 2 or 3 (default 3: what today's agent reports)
  *   BENCH_MODES   comma-separated: full, delta, model-full, model-delta (default all);
  *                 the model modes update a ~190 MB GGUF-like model (model-v1 → model-v2-2layers,
  *                 agent-model.ts) and print bytes downloaded, time and peak RSS side by side
@@ -23,7 +24,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Test } from 'tap'
 import { fakeApi, trustKit, type FakeApi } from '../client-sdk/agent/device-fixtures.js'
-import { benchDevice, concat, fileBlobs, MiB, offerBenchUpdate, sha256, timed } from './agent-harness.js'
+import { benchDevice, concat, DELTA_FORMAT, fileBlobs, MiB, offerBenchUpdate, sha256, timed } from './agent-harness.js'
 import { benchModels } from './agent-model.js'
 const dir = process.env.BENCH_DIR ?? '/tmp/slipway-bench'
 const shared = process.env.BENCH_SHARED ?? '/work/shared/bench'
@@ -39,11 +40,11 @@ async function prepare(): Promise<{ old: string; nw: string; patch: string }> {
   const nw = join(work, 'image-new.img')
   if (!existsSync(old)) await concat(old, [join(os, 'os-old.ext4'), join(m, 'model-v1.gguf')])
   if (!existsSync(nw)) await concat(nw, [join(os, 'os-new.ext4'), join(m, 'model-v2-2layers.gguf')])
-  const patch = join(work, 'image.patch')
+  const patch = join(work, `image-v${DELTA_FORMAT}.patch`)
   if (!existsSync(patch)) {
     console.log('building the delta (server builder)…')
     const { makeDelta } = await import('../../server/delta/index.js')
-    const r = await makeDelta(old, nw, `${patch}.tmp`)
+    const r = await makeDelta(old, nw, `${patch}.tmp`, { formatVersion: DELTA_FORMAT, memberCodecs: ['puff'] })
     rmSync(patch, { force: true })
     spawnSync('mv', [`${patch}.tmp`, patch])
     console.log(`delta: ${(r.size / MiB).toFixed(1)} MiB`)
