@@ -115,12 +115,12 @@ export const Delta = Type.Object({
   offered: Type.Boolean({ description: 'true when ready: devices on the source get this delta' }),
   variants: Type.Array(
     Type.Object({
-      format: Type.String({ description: 'the kind of device it is for, as agents report it (e.g. slipway-delta-v2+puff)' }),
+      format: Type.String({ description: 'the kind of device it is for, as agents report it (e.g. slipway-delta-v2+puff, slipway-delta-v3+puff)' }),
       patchSha256: Sha256,
       patchLength: Type.Integer(),
       patchRatio: Type.Union([Type.Number(), Type.Null()], { description: 'patchLength / compressedTargetLength' }),
     }),
-    { description: "the same pair's patches in other formats (SLIPWAY_DELTA_FORMAT_VERSION=2): a device gets the smallest ready patch it can apply" },
+    { description: "the same pair's patches in other formats (SLIPWAY_DELTA_FORMAT_VERSION=2 or 3): a device gets the smallest ready patch it can apply" },
   ),
   metadata: Type.Union([Type.Unknown(), Type.Null()], { description: 'the delta metadata envelope signed by the online key' }),
   error: Type.Union([Type.Object({ code: Type.String(), message: Type.String() }), Type.Null()], {
