@@ -1,7 +1,7 @@
 import { open, rm, type FileHandle } from 'node:fs/promises'
 import { brotliDecompressSync } from 'node:zlib'
 import { decodeHeader, decodeOpHeader, expandSparseDiff, HEADER_SIZE, OP_HEADER_SIZE, OpType, sparseStreamLimit, type OpHeader } from '../../client-sdk/src/delta/index.js'
-import { decodeTransposeDescriptor, TRANSPOSE_DESCRIPTOR_SIZE, untransposeInto } from '../../client-sdk/src/delta/transpose.js'
+import { decodeTransposeDescriptor, TRANSPOSE_DESCRIPTOR_SIZE, untranspose } from '../../client-sdk/src/delta/transpose.js'
 import { DeltaBuildError } from './bsdiff-window.js'
 import { brotli, replaceOp } from './encode-op.js'
 import { PatchWriter } from './patch-writer.js'
@@ -100,9 +100,7 @@ function untransposeOp(op: OpHeader, payload: Buffer): Buffer {
     const stride = decodeTransposeDescriptor(payload)
     const columns = brotliDecompressSync(payload.subarray(TRANSPOSE_DESCRIPTOR_SIZE), { maxOutputLength: Math.max(1, op.targetLength) })
     if (columns.length !== op.targetLength) throw new Error(`${columns.length} bytes, not ${op.targetLength}`)
-    const out = Buffer.allocUnsafe(op.targetLength)
-    untransposeInto(columns, stride, 0, out)
-    return out
+    return untranspose(columns, stride)
   } catch (e) {
     throw new DeltaBuildError('DELTA_BUILD_INPUT', `transposed op at ${op.targetOffset} does not decode: ${String(e)}`, { cause: e })
   }

@@ -7,7 +7,7 @@
  */
 import t from 'tap'
 import { applyDeltaStream, decodeOpHeader, DeltaError, encodeOpHeader, OpType, type OpHeader } from '../../client-sdk/src/delta/index.js'
-import { decodeTransposeDescriptor, encodeTransposeDescriptor, MAX_STRIDE, transpose, untransposeInto } from '../../client-sdk/src/delta/transpose.js'
+import { decodeTransposeDescriptor, encodeTransposeDescriptor, MAX_STRIDE, SLAB, transpose, untranspose, untransposeSlab } from '../../client-sdk/src/delta/transpose.js'
 import { replaceOp, sha256 } from '../../server/delta/encode-op.js'
 import { pickStride } from '../../server/delta/stride.js'
 import { changelog, chunked, memSource, MemSink, quantRows, randomBytes, sampleTransposedDelta, writePatch } from './delta-fixtures.js'
@@ -29,19 +29,19 @@ t.test('transpose: column c of row i goes to c·n + i; the bytes after the last 
   t.same([...transpose(Buffer.alloc(0), 18)], [])
 })
 
-t.test('untransposeInto gives back the bytes from any offset, in pieces of any size', async (t) => {
-  for (const [len, stride] of [[1000, 18], [1001, 7], [17, 18], [36, 18], [4096, 292], [5, 2]] as const) {
+t.test('untranspose gives back the bytes; ops over 1 MiB are transposed slab by slab', async (t) => {
+  for (const [len, stride] of [[1000, 18], [1001, 7], [17, 18], [36, 18], [4096, 292], [5, 2], [SLAB, 18], [2 * SLAB + 12345, 18], [SLAB + 1, 4]] as const) {
     const d = randomBytes(len, len + stride)
-    const columns = transpose(d, stride)
-    const whole = Buffer.alloc(len)
-    untransposeInto(columns, stride, 0, whole)
-    t.ok(whole.equals(d), `${len} bytes, stride ${stride}: whole`)
-    for (const piece of [1, 5, 17, 18, 19, 250]) {
-      const out = Buffer.alloc(len)
-      for (let at = 0; at < len; at += piece) untransposeInto(columns, stride, at, out.subarray(at, Math.min(len, at + piece)))
-      t.ok(out.equals(d), `${len} bytes, stride ${stride}: pieces of ${piece}`)
-    }
+    t.ok(untranspose(transpose(d, stride), stride).equals(d), `${len} bytes, stride ${stride}`)
   }
+  const d = randomBytes(2 * SLAB + 100, 9)
+  const whole = transpose(d, 18)
+  t.ok(whole.subarray(0, SLAB).equals(transpose(d.subarray(0, SLAB), 18)), 'the first slab alone')
+  t.ok(whole.subarray(SLAB, 2 * SLAB).equals(transpose(d.subarray(SLAB, 2 * SLAB), 18)), 'the second on its own rows')
+  t.ok(whole.subarray(2 * SLAB).equals(transpose(d.subarray(2 * SLAB), 18)), 'the short last slab')
+  const out = Buffer.alloc(SLAB)
+  untransposeSlab(whole.subarray(SLAB, 2 * SLAB), 18, out)
+  t.ok(out.equals(d.subarray(SLAB, 2 * SLAB)), 'one slab back on its own')
 })
 
 t.test('the descriptor: a stride of 2 to 4096, a reserved word of zero', async (t) => {
@@ -90,6 +90,14 @@ t.test('a TRANSPOSED op rebuilds its bytes; a stream of the wrong length or a wr
   }
   const short = await withPayload(Buffer.concat([encodeTransposeDescriptor(18), await brotli(transpose(s.body, 18).subarray(1), 9)]))
   t.match(short, { code: 'DELTA_CORRUPT', message: 'transposed data has the wrong length' })
+  const big = quantRows(100_000, 54) // 1.8 MB: two slabs
+  const { replaceOp: replace } = await import('../../server/delta/encode-op.js')
+  const bigOp = await replace(0, big, 9, true)
+  t.equal(bigOp.op.type, OpType.TRANSPOSED, 'a two-slab op')
+  const source = randomBytes(100, 55)
+  const two = await apply(source, await writePatch(source, big, [bigOp], undefined, 3), 65536)
+  t.equal(two.code, 'ok')
+  t.ok(two.data.equals(big), 'two slabs rebuilt')
   const long = await withPayload(Buffer.concat([encodeTransposeDescriptor(18), await brotli(Buffer.concat([transpose(s.body, 18), Buffer.from([1])]), 9)]))
   t.match(long, { code: 'DELTA_CORRUPT', message: /transposed stream (decodes to more|has trailing)/ })
   const otherStride = await withPayload(Buffer.concat([encodeTransposeDescriptor(17), await brotli(transpose(s.body, 18), 9)]))

@@ -4,7 +4,7 @@ import { DeltaError } from './errors.js'
 import { MEMBER_DESCRIPTOR_SIZE, OpType, type OpHeader } from './format.js'
 import { decodeDescriptor, inflateMember, recompressMember } from './member.js'
 import { SparseDiff, sparseStreamLimit } from './sparse-diff.js'
-import { decodeTransposeDescriptor, TRANSPOSE_DESCRIPTOR_SIZE, untransposeInto } from './transpose.js'
+import { decodeTransposeDescriptor, SLAB, TRANSPOSE_DESCRIPTOR_SIZE, untransposeSlab } from './transpose.js'
 import { IO_CHUNK, readExactly, type SourceReader, type TargetWriter } from './streams.js'
 
 /** merged source reads in flight at once (libuv runs 4 file operations at a time) */
@@ -32,8 +32,8 @@ export class OpRunner {
   /** one batch of bsdiff control entries, and the buffers of its merged source reads */
   private readonly batch = new Batch()
   private readonly spans = Array.from({ length: SPANS }, () => Buffer.allocUnsafe(SPAN))
-  /** a TRANSPOSED op's decoded columns, grown to the largest such op (≤ the op limit); none until one comes */
-  private columns = Buffer.alloc(0)
+  /** one decoded slab of a TRANSPOSED op; none until one comes */
+  private columns: Buffer | undefined
 
   constructor(
     private readonly source: SourceReader,
@@ -107,28 +107,27 @@ export class OpRunner {
   }
 
   /**
-   * New bytes stored column by column (format v3): the whole op is decoded first (a
-   * column holds one byte of every row), then written out row by row through the scratch
-   * buffer.
+   * New bytes stored column by column (format v3), in slabs of 1 MiB: each slab is
+   * decoded whole (a column holds one byte of every row), then put back in order in the
+   * scratch buffer and written.
    */
   private async transposed(op: OpHeader, payload: Buffer) {
     const stride = decodeTransposeDescriptor(payload)
-    if (this.columns.length < op.targetLength) this.columns = Buffer.allocUnsafe(op.targetLength)
-    const columns = this.columns.subarray(0, op.targetLength)
     const r = this.diff
     r.begin(payload.subarray(TRANSPOSE_DESCRIPTOR_SIZE), op.targetLength, 'transposed')
     for (let done = 0; done < op.targetLength; ) {
-      const piece = r.read(op.targetLength - done)
-      if (piece.length === 0) throw new DeltaError('DELTA_CORRUPT', 'transposed data has the wrong length')
-      done += piece.copy(columns, done)
-    }
-    r.expectEnd()
-    for (let done = 0; done < op.targetLength; ) {
-      const out = this.scratch.subarray(0, Math.min(IO_CHUNK, op.targetLength - done))
-      untransposeInto(columns, stride, done, out)
+      const columns = (this.columns ??= Buffer.allocUnsafe(SLAB)).subarray(0, Math.min(SLAB, op.targetLength - done))
+      for (let got = 0; got < columns.length; ) {
+        const piece = r.read(columns.length - got)
+        if (piece.length === 0) throw new DeltaError('DELTA_CORRUPT', 'transposed data has the wrong length')
+        got += piece.copy(columns, got)
+      }
+      const out = this.scratch.subarray(0, columns.length)
+      untransposeSlab(columns, stride, out)
       await this.out.push(out)
       done += out.length
     }
+    r.expectEnd()
   }
 
   /**
