@@ -122,7 +122,7 @@ export class OpRunner {
         if (piece.length === 0) throw new DeltaError('DELTA_CORRUPT', 'transposed data has the wrong length')
         got += piece.copy(columns, got)
       }
-      const out = this.scratch.subarray(0, columns.length)
+      const out = this.scratch.subarray(0, columns.length) // a slab (1 MiB) fits: the scratch is IO_CHUNK, 1 MiB
       untransposeSlab(columns, stride, out)
       await this.out.push(out)
       done += out.length
