@@ -156,7 +156,15 @@ export function tellStory(o: DemoOptions): Story {
     o.say(`4. Roll out ${NAME}@${BAD} the same way; the gate should catch it in the canary`)
     const bad = (await api('POST', '/v1/rollouts', { ...body(BAD, 'demo: driver update'), ...(await representativeCanary()), start: true })).rollout
     o.say(`   started rollout ${bad.id} — ${srv.url}/ui/#/rollouts/${bad.id}`)
-    const b = await watchRollout(api, bad.id, o.say, async (r) => r.rollout.state === 'rolled_back' && (await on(BAD)) === 0 && (await on(GOOD)) === o.devices, () => stopping)
+    // an agent that was already installing BAD when the rollback came may report it a moment
+    // after the counts first look right (and is then sent back): the fleet is back when the
+    // counts hold for three checks in a row, about 3 s
+    let steady = 0
+    const back = async (r: { rollout: { state: string } }) => {
+      steady = r.rollout.state === 'rolled_back' && (await on(BAD)) === 0 && (await on(GOOD)) === o.devices ? steady + 1 : 0
+      return steady >= 3
+    }
+    const b = await watchRollout(api, bad.id, o.say, back, () => stopping)
     o.say(`   rolled back automatically: "${b.rollout.stateReason}"; ${b.totals.failed} devices failed their health check (and reverted by themselves), ${b.totals.reverted} healthy ones were sent back to ${GOOD}; phase ${b.rollout.phase + 1} of ${phases.length} was as far as it got`)
     const final = await versions()
     o.say(`   the fleet now: ${Object.entries(final).map(([k, n]) => `${k} × ${n}`).join(', ')}`)

@@ -64,7 +64,7 @@ t.test('constants of the format', async (t) => {
   t.equal(HEADER_SIZE, 128)
   t.equal(OP_HEADER_SIZE, 80)
   t.equal(MAX_CONTROL_ENTRY, 30)
-  t.same(OpType, { COPY: 1, REPLACE: 2, BSDIFF: 3, MEMBER: 4 })
+  t.same(OpType, { COPY: 1, REPLACE: 2, BSDIFF: 3, MEMBER: 4, TRANSPOSED: 5 })
   t.equal(FORMAT_NAME_V2, 'slipway-delta-v2')
   t.equal(MEMBER_DESCRIPTOR_SIZE, 24)
 })
