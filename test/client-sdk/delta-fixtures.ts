@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { deflateRawSync } from 'node:zlib'
-import { encodeControl, OpType, type SourceReader, type TargetSink } from '../../client-sdk/src/delta/index.js'
+import { DeltaError, encodeControl, OpType, type SourceReader, type TargetSink } from '../../client-sdk/src/delta/index.js'
 import { encodeDescriptor, MemberCodec, type MemberDescriptor } from '../../client-sdk/src/delta/member.js'
 import { brotli, bsdiffOp, copyOp, encodeDiff, replaceOp, sha256, type EncodedOp } from '../../server/delta/encode-op.js'
 import { PatchWriter } from '../../server/delta/patch-writer.js'
@@ -222,4 +222,14 @@ export async function sampleTransposedDelta() {
   const ops = [copyOp(0, 0, 1000, sha256(source.subarray(0, 1000))), { op, payload }]
   const patch = await writePatch(source, target, ops, undefined, 3)
   return { source, target, patch, ops, body }
+}
+
+/** The DeltaError a call throws, as plain data (code and message); or 'no error'. */
+export function refusal(f: () => unknown): { code: string; message?: string } {
+  try {
+    f()
+    return { code: 'no error' }
+  } catch (e) {
+    return e instanceof DeltaError ? { code: e.code, message: e.message } : { code: `not a DeltaError: ${String(e)}` }
+  }
 }

@@ -12,18 +12,9 @@ import { BrotliReader } from '../../client-sdk/src/delta/brotli-reader.js'
 import { ByteAdder } from '../../client-sdk/src/delta/byte-add.js'
 import { encodeSparseDiff, expandSparseDiff, SparseDiff, sparseStreamLimit } from '../../client-sdk/src/delta/sparse-diff.js'
 import { brotli, sha256 } from '../../server/delta/encode-op.js'
-import { chunked, memSource, MemSink, randomBytes, writePatch } from './delta-fixtures.js'
+import { chunked, memSource, MemSink, randomBytes, writePatch, refusal } from './delta-fixtures.js'
 
 const bytes = (...b: number[]) => Buffer.from(b)
-
-function refusal(f: () => unknown): { code: string; message?: string } {
-  try {
-    f()
-    return { code: 'no error' }
-  } catch (e) {
-    return e instanceof DeltaError ? { code: e.code, message: e.message } : { code: `not a DeltaError: ${String(e)}` }
-  }
-}
 
 /** a diff as an image's: long zero runs, short ones, lone changed bytes and dense stretches */
 function imageLikeDiff(n: number, seed: number): Buffer {

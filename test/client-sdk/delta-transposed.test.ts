@@ -10,16 +10,7 @@ import { applyDeltaStream, decodeOpHeader, DeltaError, encodeOpHeader, OpType, t
 import { decodeTransposeDescriptor, encodeTransposeDescriptor, MAX_STRIDE, SLAB, transpose, untranspose, untransposeSlab } from '../../client-sdk/src/delta/transpose.js'
 import { replaceOp, sha256 } from '../../server/delta/encode-op.js'
 import { pickStride } from '../../server/delta/stride.js'
-import { changelog, chunked, memSource, MemSink, quantRows, randomBytes, sampleTransposedDelta, writePatch } from './delta-fixtures.js'
-
-function refusal(f: () => unknown): { code: string; message?: string } {
-  try {
-    f()
-    return { code: 'no error' }
-  } catch (e) {
-    return e instanceof DeltaError ? { code: e.code, message: e.message } : { code: `not a DeltaError: ${String(e)}` }
-  }
-}
+import { changelog, chunked, memSource, MemSink, quantRows, randomBytes, sampleTransposedDelta, writePatch, refusal } from './delta-fixtures.js'
 
 t.test('transpose: column c of row i goes to c·n + i; the bytes after the last whole row stay at the end', async (t) => {
   const d = Buffer.from([0, 1, 2, 10, 11, 12, 20, 21, 22, 30, 31])
