@@ -120,3 +120,18 @@ t.test('replaceOp keeps whichever packs smaller', async (t) => {
   const text = Buffer.from('a line of a changelog that compresses well\n'.repeat(5000))
   t.equal((await replaceOp(0, text, 9, true)).op.type, OpType.REPLACE, 'text stays a REPLACE')
 })
+
+t.test('at the default quality 9, a by-column stream is packed again at quality 10; other qualities keep one pass', async (t) => {
+  const { brotli } = await import('../../server/delta/encode-op.js')
+  const { brotliDecompressSync } = await import('node:zlib')
+  const rows = quantRows(40_000, 72)
+  const cols = transpose(rows, 18)
+  const at9 = await brotli(cols, 9)
+  const op9 = await replaceOp(0, rows, 9, true)
+  t.equal(op9.op.type, OpType.TRANSPOSED)
+  const stream9 = op9.payload.subarray(8)
+  t.ok(stream9.length < at9.length, `quality 9 build: ${stream9.length} B < ${at9.length} B, the quality-9 stream`)
+  t.ok(brotliDecompressSync(stream9).equals(cols), 'and it decodes to the same columns')
+  const op5 = await replaceOp(0, rows, 5, true)
+  t.same(op5.payload.subarray(8), await brotli(cols, 5), 'quality 5 (a fast build): the single pass as it is')
+})
