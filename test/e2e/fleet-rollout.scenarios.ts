@@ -16,7 +16,11 @@ import { mapLimit, SimDevice, type Behaviour } from '../helpers/fleet-sim.js'
 import { REDIS_URL, scaleOutEnv } from '../helpers/scale-out.js'
 import { startServer, type TestServer } from '../helpers/server.js'
 
-const FLEET = Number(process.env.SLIPWAY_SIM_DEVICES ?? 2000)
+/**
+ * Devices per scenario: issue 5 asks for at least 1,000. At 2,000 the two files took 180 s
+ * and 300 s of CI's 30 minutes; SLIPWAY_SIM_DEVICES=2000 runs the larger fleet.
+ */
+const FLEET = Number(process.env.SLIPWAY_SIM_DEVICES ?? 1000)
 
 export interface Mode {
   name: string
