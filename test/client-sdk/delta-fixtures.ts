@@ -225,11 +225,11 @@ export async function sampleTransposedDelta() {
 }
 
 /** The DeltaError a call throws, as plain data (code and message); or 'no error'. */
-export function refusal(f: () => unknown): { code: string; message?: string } {
+export function refusal(f: () => unknown): { code: string; message?: string; details?: unknown } {
   try {
     f()
     return { code: 'no error' }
   } catch (e) {
-    return e instanceof DeltaError ? { code: e.code, message: e.message } : { code: `not a DeltaError: ${String(e)}` }
+    return e instanceof DeltaError ? { code: e.code, message: e.message, details: e.details } : { code: `not a DeltaError: ${String(e)}` }
   }
 }

@@ -42,7 +42,7 @@ t.test('the descriptor: a stride of 2 to 4096, a reserved word of zero', async (
   for (const stride of [0, 1, MAX_STRIDE + 1, 2 ** 32 - 1]) {
     const b = Buffer.alloc(8)
     b.writeUInt32LE(stride, 0)
-    t.match(refusal(() => decodeTransposeDescriptor(b)), { code: 'DELTA_CORRUPT', message: `transposed op stride ${stride} is outside 2–4096` })
+    t.match(refusal(() => decodeTransposeDescriptor(b)), { code: 'DELTA_CORRUPT', message: `transposed op stride ${stride} is outside 2–4096`, details: { stride } })
   }
   const reserved = encodeTransposeDescriptor(18)
   reserved[7] = 1
