@@ -55,6 +55,14 @@ t.test('make a delta, apply it, and refuse what does not fit', async (t) => {
   await failing([p('old'), p('garbage'), p('out4')], /^error: DELTA_BAD_MAGIC: /m, 'not a patch')
   await failing([p('old'), p('patch'), p('out5'), '--expect-target', 'a'.repeat(64)], /^error: DELTA_TARGET_MISMATCH: /m, 'patch for another target')
   await failing([p('missing'), p('patch'), p('out6')], /^error: ENOENT: /m, 'missing source file')
+  // --expect-patch: the patch's own sha256, as the signed assignment gives it
+  const withPatchSha = await slipwayAgent(['delta', 'apply', p('old'), p('patch'), p('out7'), '--expect-patch', sha256(patch).toUpperCase()]).done
+  t.equal(withPatchSha.code, 0, withPatchSha.stderr)
+  t.ok((await readFile(p('out7'))).equals(next), '--expect-patch: the target is rebuilt exactly')
+  await failing([p('old'), p('patch'), p('out8'), '--expect-patch', 'b'.repeat(64)], /^error: DELTA_PATCH_HASH_MISMATCH: .*"expected":"b{64}"/m, 'another patch than expected')
+  const badFlag = await slipwayAgent(['delta', 'apply', p('old'), p('patch'), p('out9'), '--expect-patch', 'xyz']).done
+  t.equal(badFlag.code, 64, '--expect-patch that is not a sha256: usage error')
+  t.match(badFlag.stderr, /^--expect-patch must be a hex sha256/)
 
   const usage = await slipwayAgent(['delta', 'apply', p('old')]).done
   t.equal(usage.code, 64)

@@ -6,12 +6,14 @@
 import { parseArgs } from 'node:util'
 import { applyDelta, isDeltaError, type DeltaProgress } from '../delta/index.js'
 
-export const DELTA_APPLY_USAGE = `usage: slipway-agent delta apply SOURCE PATCH TARGET [--expect-target SHA256] [--progress-file FILE]
+export const DELTA_APPLY_USAGE = `usage: slipway-agent delta apply SOURCE PATCH TARGET [--expect-target SHA256] [--expect-patch SHA256] [--progress-file FILE]
 
   SOURCE  the image the patch was built from (the active slot, or a file)
   PATCH   the patch file
   TARGET  where the new image is written (the inactive slot, or a file)
   --expect-target SHA256   refuse a patch for any other target (the CI-signed release sha256)
+  --expect-patch SHA256    the patch's own sha256 (the signed assignment's patchSha256): a
+                           patch that differs is refused, and each target byte is hashed once
   --progress-file FILE     record progress there; an interrupted apply run again resumes from it`
 
 /** Exit codes: 0 applied and verified, 1 the patch or an image was refused (DELTA_* code), 64 usage. */
@@ -31,7 +33,7 @@ export async function deltaApply(args: string[], io: CliIo = stdio): Promise<num
   try {
     parsed = parseArgs({
       args,
-      options: { 'expect-target': { type: 'string' }, 'progress-file': { type: 'string' } },
+      options: { 'expect-target': { type: 'string' }, 'expect-patch': { type: 'string' }, 'progress-file': { type: 'string' } },
       allowPositionals: true,
       strict: true,
     })
@@ -45,14 +47,18 @@ export async function deltaApply(args: string[], io: CliIo = stdio): Promise<num
     return EXIT.usage
   }
   const expect = parsed.values['expect-target']
-  if (expect !== undefined && !/^[0-9a-fA-F]{64}$/.test(expect)) {
-    io.err(`--expect-target must be a hex sha256\n\n${DELTA_APPLY_USAGE}\n`)
-    return EXIT.usage
+  const expectPatch = parsed.values['expect-patch']
+  for (const [flag, value] of [['--expect-target', expect], ['--expect-patch', expectPatch]] as const) {
+    if (value !== undefined && !/^[0-9a-fA-F]{64}$/.test(value)) {
+      io.err(`${flag} must be a hex sha256\n\n${DELTA_APPLY_USAGE}\n`)
+      return EXIT.usage
+    }
   }
   const progressPath = parsed.values['progress-file']
   try {
     const r = await applyDelta(source, patch, target, {
       ...(expect ? { expectedTargetSha256: expect.toLowerCase() } : {}),
+      ...(expectPatch ? { expectedPatchSha256: expectPatch } : {}),
       ...(progressPath ? { progressPath } : {}),
       // a progress line (and a synced checkpoint) every 16 MiB of target
       checkpointBytes: 16 << 20,

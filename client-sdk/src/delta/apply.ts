@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { createHash, type Hash } from 'node:crypto'
 import { ByteReader } from './byte-reader.js'
 import { DeltaError } from './errors.js'
 import { decodeHeader, decodeOpHeader, FORMAT_VERSION_3, HEADER_SIZE, OP_HEADER_SIZE, type DeltaHeader } from './format.js'
@@ -31,6 +31,16 @@ export interface ApplyOptions {
    *   fails the source is hashed then, to tell a wrong source from a corrupt patch.
    */
   verifySource?: boolean | 'alongside'
+  /**
+   * sha256 (hex) of the whole patch, from signed metadata (the assignment's `patchSha256`).
+   * The patch is hashed as it is read, and one that differs is `DELTA_PATCH_HASH_MISMATCH`
+   * once the ops are done (unless an op broke on it first, with its own code). With it and
+   * a checked source (`verifySource` true or `'alongside'`) the ops' own sha256s are not
+   * computed: every op is then made of verified bytes and the image hash checks the
+   * result, so each target byte is hashed once. Not with `patchStartsAtResume` (the patch's
+   * start is never read): the ops are then checked by their own sha256s, as without it.
+   */
+  expectedPatchSha256?: string
   /** progress recorded by an earlier, interrupted run of the same patch */
   resume?: DeltaProgress
   /** true when `patch` starts at resume.patchOffset (e.g. an HTTP Range request) instead of byte 0 */
@@ -72,8 +82,14 @@ export interface ApplyInput {
  */
 export async function applyDeltaStream({ source, patch, sink }: ApplyInput, opts: ApplyOptions = {}): Promise<ApplyResult> {
   const limits = { ...DEFAULT_LIMITS, ...opts.limits }
-  const reader = ByteReader.from(patch)
   const resume = opts.resume
+  const expectedPatch = opts.expectedPatchSha256
+  if (expectedPatch !== undefined && !/^[0-9a-fA-F]{64}$/.test(String(expectedPatch))) {
+    throw new TypeError(`expectedPatchSha256 must be a hex sha256, not ${JSON.stringify(expectedPatch)?.slice(0, 80)}`)
+  }
+  // the patch is hashed whole only when it is read from its first byte
+  const patchHash = expectedPatch !== undefined && !(resume && opts.patchStartsAtResume) ? createHash('sha256') : undefined
+  const reader = ByteReader.from(patchHash ? hashedAsRead(patch, patchHash) : patch)
   let headerBytes: Buffer
   if (resume && opts.patchStartsAtResume) {
     headerBytes = Buffer.from(resume.header, 'base64')
@@ -104,7 +120,9 @@ export async function applyDeltaStream({ source, patch, sink }: ApplyInput, opts
     // 6: a wrong source is caught here, before the first byte of the target is written
     if (check === true || (check === 'alongside' && !hasher.threaded)) await verifySource(source, header, hasher)
     else if (check === 'alongside') alongside = verifySource(source, header, hasher).then(() => undefined, (e: unknown) => (guard.failed = e))
-    const result = await applyOps(reader, header, headerBytes, source, sink, hasher, limits, opts, guard)
+    // a verified patch and a checked source determine every op's bytes: the image hash alone checks them
+    const patchCheck = patchHash && check !== false ? { hash: patchHash, expected: expectedPatch!.toLowerCase() } : undefined
+    const result = await applyOps(reader, header, headerBytes, source, sink, hasher, limits, opts, guard, patchCheck)
     const wrong = await alongside
     if (wrong) throw wrong
     return result
@@ -130,6 +148,7 @@ async function applyOps(
   limits: ApplyLimits,
   opts: ApplyOptions,
   guard: { failed?: unknown },
+  patchCheck?: { hash: Hash; expected: string },
 ): Promise<ApplyResult> {
   const resume = opts.resume
   let opIndex = 0
@@ -139,7 +158,7 @@ async function applyOps(
     opIndex = resume.opsDone
     if (!opts.patchStartsAtResume) await skipOps(reader, header, resume)
   }
-  const out = new TargetWriter(sink, hasher, resume?.targetOffset ?? 0)
+  const out = new TargetWriter(sink, hasher, resume?.targetOffset ?? 0, !patchCheck)
   let sinceCheckpoint = 0
   const checkpointBytes = opts.checkpointBytes ?? 64 << 20
   // one payload buffer for the whole apply, grown to the largest op seen (≤ maxPayload)
@@ -216,6 +235,13 @@ async function applyOps(
     throw new DeltaError('DELTA_CORRUPT', 'ops do not cover the whole target', { written: out.offset, targetSize: header.targetSize })
   }
   if (!(await reader.atEnd())) throw new DeltaError('DELTA_CORRUPT', 'trailing bytes after the last op')
+  if (patchCheck) {
+    // checked before the image: a patch that is not the signed one explains a wrong image
+    const actual = patchCheck.hash.digest('hex')
+    if (actual !== patchCheck.expected) {
+      throw new DeltaError('DELTA_PATCH_HASH_MISMATCH', 'the patch does not match the sha256 it was expected to have', { expected: patchCheck.expected, actual })
+    }
+  }
   const digest = await hasher.digest()
   if (!digest.equals(header.targetSha256)) {
     throw new DeltaError('DELTA_TARGET_HASH_MISMATCH', 'rebuilt image does not match the target sha256', {
@@ -229,6 +255,14 @@ async function applyOps(
     targetSize: header.targetSize,
     ops: header.opCount,
     resumedOps: resume?.opsDone ?? 0,
+  }
+}
+
+/** The patch's chunks, each hashed as it is handed on (before the reader may reuse its buffer). */
+async function* hashedAsRead(patch: AsyncIterable<Uint8Array>, hash: Hash): AsyncGenerator<Uint8Array> {
+  for await (const chunk of patch) {
+    hash.update(chunk)
+    yield chunk
   }
 }
 

@@ -15,6 +15,8 @@ export type DeltaErrorCode =
   | 'DELTA_CORRUPT'
   /** an operation's output did not hash to the sha256 recorded for it */
   | 'DELTA_OP_HASH_MISMATCH'
+  /** the patch does not hash to the sha256 the caller expected (ApplyOptions.expectedPatchSha256) */
+  | 'DELTA_PATCH_HASH_MISMATCH'
   /** the rebuilt image does not hash to the target sha256 */
   | 'DELTA_TARGET_HASH_MISMATCH'
   /** the source image is not the one the patch was built from (size or sha256) */

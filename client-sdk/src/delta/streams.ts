@@ -72,6 +72,8 @@ export class TargetWriter {
     private readonly hasher: ImageHasher,
     /** offset of the next byte to write (pending bytes not included) */
     public offset: number,
+    /** false: only the image is hashed, endOp() checks nothing (the patch was verified whole) */
+    private readonly opHashes = true,
   ) {
     for (let i = 0; i < WRITES_IN_FLIGHT; i++) this.free.push(hasher.alloc(WRITE_CHUNK))
     this.buf = hasher.alloc(WRITE_CHUNK)
@@ -92,6 +94,7 @@ export class TargetWriter {
    * ops must not grow the list (and the message to the hash worker) with them.
    */
   async endOp(op: number, targetOffset: number, sha256: Buffer): Promise<void> {
+    if (!this.opHashes) return
     this.cuts.push({ at: this.fill, op, targetOffset, sha256 })
     if (this.cuts.length >= MAX_CUTS) await this.submit()
   }
@@ -100,7 +103,7 @@ export class TargetWriter {
     if (this.fill === 0 && this.cuts.length === 0) return
     const buf = this.buf
     const written = this.fill > 0 ? this.sink.write(buf.subarray(0, this.fill), this.offset) : Promise.resolve()
-    const done = Promise.all([written, this.hasher.hash(buf, this.fill, this.cuts)])
+    const done = Promise.all([written, this.hasher.hash(buf, this.fill, this.cuts, !this.opHashes)])
     done.catch(() => {}) // awaited below or in flush(); this only avoids an unhandled rejection meanwhile
     this.inflight.push({ buf, done })
     this.offset += this.fill
@@ -130,7 +133,7 @@ export class TargetWriter {
    * waits for the hasher, so that an op that failed its hash before the failure is known.
    */
   async settle(): Promise<void> {
-    if (this.fill > 0 || this.cuts.length > 0) await this.hasher.hash(this.buf, this.fill, this.cuts).catch(() => {})
+    if (this.fill > 0 || this.cuts.length > 0) await this.hasher.hash(this.buf, this.fill, this.cuts, !this.opHashes).catch(() => {})
     this.fill = 0
     this.cuts = []
     // each chunk's done waits for its hash reply: once all have settled, `failed` is final

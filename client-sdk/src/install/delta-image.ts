@@ -48,6 +48,10 @@ export async function installDelta(o: DeltaInstall): Promise<void> {
   try {
     await applyDelta(o.activePath, patch, o.targetPath, {
       expectedTargetSha256: o.image.sha256,
+      // the signed assignment's patch sha256: the applier re-hashes the staged patch as it
+      // reads it (a file changed since the download is refused), and with the source
+      // checked it then hashes each target byte once, into the image hash
+      expectedPatchSha256: o.delta.patchSha256,
       // the active slot is hashed on the hash worker while the ops run, not before them
       // (on two cores that pass costs no time). A wrong source is still DELTA_SOURCE_MISMATCH,
       // found after some writes instead of before, which costs nothing here: the target is
