@@ -24,7 +24,6 @@ const self = fileURLToPath(import.meta.url)
 const MiB = 2 ** 20
 
 async function sub(mode: string, args: string[]) {
-  if (mode === 'idle') return // baseline: node + tsx + nothing
   if (mode === 'make' || mode === 'make2' || mode === 'make2puff' || mode === 'make2zlib' || mode === 'make3') {
     const { makeDelta } = await import('../../server/delta/index.js')
     // make2: both member codecs (each member takes the smaller op); make2puff: codec 2 only
@@ -33,12 +32,6 @@ async function sub(mode: string, args: string[]) {
     const memberCodecs = mode === 'make2puff' || mode === 'make3' ? (['puff'] as const) : mode === 'make2zlib' ? (['deflate'] as const) : (['deflate', 'puff'] as const)
     const r = await makeDelta(args[0]!, args[1]!, args[2]!, { formatVersion: mode === 'make' ? 1 : mode === 'make3' ? 3 : 2, memberCodecs })
     console.log(JSON.stringify({ size: r.size, ops: r.ops, memberCodecs: r.memberCodecs, stats: r.stats }))
-    return
-  }
-  if (mode === 'apply') {
-    const { applyDelta } = await import('../../client-sdk/src/delta/index.js')
-    // as the agent applies (install/delta-image.ts): the source hashed beside the ops
-    await applyDelta(args[0]!, args[1]!, args[2]!, { verifySource: 'alongside' })
     return
   }
   throw new Error(`unknown mode ${mode}`)
@@ -72,23 +65,42 @@ async function sha256(path: string): Promise<string> {
 }
 
 const node = (mode: string, ...args: string[]) => [process.execPath, '--import', 'tsx', self, mode, ...args]
+/** the applier bundled as a device runs it (apply-entry.ts), written by bundleApplier() */
+let applierBundle = ''
+const applier = (...args: string[]) => [process.execPath, applierBundle, ...args]
+
+async function bundleApplier(work: string): Promise<void> {
+  const { build } = await import('esbuild')
+  applierBundle = join(work, 'apply.mjs')
+  await build({
+    entryPoints: [join(dirname(self), 'apply-entry.ts')],
+    outfile: applierBundle,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    minify: true,
+    logLevel: 'warning',
+  })
+}
 
 interface Tool {
   name: string
   make(old: string, nw: string, patch: string): string[]
-  apply(old: string, patch: string, out: string): string[]
+  /** patchSha256: what a device knows from the signed assignment */
+  apply(old: string, patch: string, out: string, patchSha256: string): string[]
   fits?(oldSize: number): boolean
 }
 
 const bsdiffMax = Number(process.env.BENCH_BSDIFF_MAX ?? 256 * MiB)
 const TOOLS: Tool[] = [
-  { name: 'slipway', make: (o, n, p) => node('make', o, n, p), apply: (o, p, out) => node('apply', o, p, out) },
+  { name: 'slipway', make: (o, n, p) => node('make', o, n, p), apply: (o, p, out, sha) => applier(o, p, out, sha) },
   // format 2: also diffs inside compressed members (gzip files, zip entries)
-  { name: 'slipway v2', make: (o, n, p) => node('make2', o, n, p), apply: (o, p, out) => node('apply', o, p, out) },
+  { name: 'slipway v2', make: (o, n, p) => node('make2', o, n, p), apply: (o, p, out, sha) => applier(o, p, out, sha) },
   // format 2 with member codec 2 only: the patch a device reporting puff gets whatever its zlib
-  { name: 'slipway v2 puff', make: (o, n, p) => node('make2puff', o, n, p), apply: (o, p, out) => node('apply', o, p, out) },
+  { name: 'slipway v2 puff', make: (o, n, p) => node('make2puff', o, n, p), apply: (o, p, out, sha) => applier(o, p, out, sha) },
   // format 3: v2 puff with sparse diff streams (zero runs not coded byte by byte)
-  { name: 'slipway v3', make: (o, n, p) => node('make3', o, n, p), apply: (o, p, out) => node('apply', o, p, out) },
+  { name: 'slipway v3', make: (o, n, p) => node('make3', o, n, p), apply: (o, p, out, sha) => applier(o, p, out, sha) },
   { name: 'xdelta3 -9', make: (o, n, p) => ['xdelta3', '-9', '-e', '-f', '-s', o, n, p], apply: (o, p, out) => ['xdelta3', '-d', '-f', '-s', o, p, out] },
   {
     name: 'zstd -19 --long=31',
@@ -145,8 +157,9 @@ async function main() {
   ]
   const work = join(dir, 'work')
   mkdirSync(work, { recursive: true })
-  const idle = timed(node('idle'))
-  console.log(`node+tsx idle baseline: ${idle.rssMb.toFixed(0)} MB RSS`)
+  await bundleApplier(work)
+  const idle = timed(applier('idle'))
+  console.log(`applier idle baseline (node + the bundled applier, nothing applied): ${idle.rssMb.toFixed(0)} MB RSS, ${idle.s.toFixed(2)} s`)
   const cache = join(dir, 'results.json')
   const rows: Row[] = existsSync(cache) ? (JSON.parse(readFileSync(cache, 'utf8')) as Row[]) : []
   const record = (row: Row) => {
@@ -185,7 +198,7 @@ async function main() {
       }
       const size = statSync(patch).size
       rmSync(out, { force: true })
-      const apply = timed(tool.apply(old, patch, out))
+      const apply = timed(tool.apply(old, patch, out, await sha256(patch)))
       const ok = (await sha256(out)) === want
       const note = tool.name.startsWith('slipway') ? (JSON.parse(build.stdout.trim().split('\n').pop()!) as { ops: number }).ops + ' ops' : ''
       record({ pair, tool: tool.name, size, build, apply, note: ok ? note : 'WRONG OUTPUT' })
@@ -194,6 +207,8 @@ async function main() {
         `${pair} | ${tool.name}: ${size} B, build ${build.s}s ${cpu(build)} ${build.rssMb.toFixed(0)}MB, apply ${apply.s}s ${cpu(apply)} ${apply.rssMb.toFixed(0)}MB ${ok ? '' : 'WRONG OUTPUT'}`,
       )
       if (tool.name.startsWith('slipway')) console.log(`  ${build.stdout.trim().split('\n').pop()}`) // ops and build stats
+      // the applier's own clock, node's start-up and exit left out
+      if (tool.name.startsWith('slipway')) console.log(`  apply in-process: ${apply.stdout.trim().split('\n').pop()}`)
       rmSync(out, { force: true })
     }
   }
@@ -221,7 +236,7 @@ function print(rows: Row[], idleMb: number, cps: Record<string, number>) {
   console.log()
   for (const l of lines) console.log(l.map((c, i) => c.padEnd(w[i]!)).join('  '))
   console.log(`\n×best: value / best of the peers (xdelta3, zstd, bsdiff) on the same pair; < 1 is better.`)
-  console.log(`slipway apply RSS over the node+tsx idle baseline (${idleMb.toFixed(0)} MB):`)
+  console.log(`slipway apply (node + the bundled applier, as a device runs it) RSS over its idle baseline (${idleMb.toFixed(0)} MB):`)
   for (const r of rows.filter((r) => r.tool.startsWith('slipway'))) {
     const dd = cps[r.pair]
     const vs = dd === undefined ? '' : `; apply ${r.apply.s}s vs dd+fsync of the target ${dd.toFixed(1)}s (${(r.apply.s / (dd || 1)).toFixed(1)}×)`
