@@ -27,18 +27,22 @@ export interface ApplyOptions {
    * - `true` (default): hashed whole before the target is opened for writing.
    * - `'alongside'`: hashed whole while the ops run, on the hash worker (see hashOnWorker),
    *   so it costs no time on two cores; found after some writes. Without a worker, as `true`.
-   * - `false`: not read whole: each op's hash checks the bytes made from it, and when one
-   *   fails the source is hashed then, to tell a wrong source from a corrupt patch.
+   * - `false`: not read whole: each op's hash (or, with expectedPatchSha256, the image
+   *   hash) checks the bytes made from it, and when one fails, or an op finds a source
+   *   member it cannot use, the source is hashed then, to tell a wrong source from a
+   *   corrupt patch.
    */
   verifySource?: boolean | 'alongside'
   /**
    * sha256 (hex) of the whole patch, from signed metadata (the assignment's `patchSha256`).
    * The patch is hashed as it is read, and one that differs is `DELTA_PATCH_HASH_MISMATCH`
-   * once the ops are done (unless an op broke on it first, with its own code). With it and
-   * a checked source (`verifySource` true or `'alongside'`) the ops' own sha256s are not
-   * computed: every op is then made of verified bytes and the image hash checks the
-   * result, so each target byte is hashed once. Not with `patchStartsAtResume` (the patch's
-   * start is never read): the ops are then checked by their own sha256s, as without it.
+   * once the ops are done (unless an op broke on it first, with its own code). With it
+   * the ops' own sha256s are not computed: every op's bytes follow from the verified patch
+   * and the source, and the image hash checks the result, so each target byte is hashed
+   * once. With `verifySource: false` as well, nothing else is hashed (what the agent
+   * does): a wrong source makes the image hash fail, and the source is hashed then to
+   * name it. Not with `patchStartsAtResume` (the patch's start is never read): the ops are
+   * then checked by their own sha256s, as without it.
    */
   expectedPatchSha256?: string
   /** progress recorded by an earlier, interrupted run of the same patch */
@@ -120,8 +124,9 @@ export async function applyDeltaStream({ source, patch, sink }: ApplyInput, opts
     // 6: a wrong source is caught here, before the first byte of the target is written
     if (check === true || (check === 'alongside' && !hasher.threaded)) await verifySource(source, header, hasher)
     else if (check === 'alongside') alongside = verifySource(source, header, hasher).then(() => undefined, (e: unknown) => (guard.failed = e))
-    // a verified patch and a checked source determine every op's bytes: the image hash alone checks them
-    const patchCheck = patchHash && check !== false ? { hash: patchHash, expected: expectedPatch!.toLowerCase() } : undefined
+    // a verified patch: every op's bytes follow from it and the source, so the image hash
+    // alone checks them (an unchecked source that was wrong is named at the end, below)
+    const patchCheck = patchHash ? { hash: patchHash, expected: expectedPatch!.toLowerCase() } : undefined
     const result = await applyOps(reader, header, headerBytes, source, sink, hasher, limits, opts, guard, patchCheck)
     const wrong = await alongside
     if (wrong) throw wrong
@@ -130,8 +135,8 @@ export async function applyDeltaStream({ source, patch, sink }: ApplyInput, opts
     // a wrong source explains whatever went wrong after it: report that
     const wrong = await alongside
     if (wrong) throw wrong
-    // unchecked source: an op that failed its hash may have been fed the wrong source
-    if (check === false && e instanceof DeltaError && e.code === 'DELTA_OP_HASH_MISMATCH') await verifySource(source, header, hasher)
+    // unchecked source: what went wrong may have been made from the wrong source
+    if (check === false && e instanceof DeltaError && SOURCE_MAY_EXPLAIN.has(e.code)) await verifySource(source, header, hasher)
     throw e
   } finally {
     await hasher.close()
@@ -257,6 +262,12 @@ async function applyOps(
     resumedOps: resume?.opsDone ?? 0,
   }
 }
+
+/**
+ * The failures a wrong source can cause: an op's or the image's bytes that do not hash as
+ * recorded, and a source member that no longer inflates (CORRUPT) or re-encodes (MEMBER).
+ */
+const SOURCE_MAY_EXPLAIN: ReadonlySet<string> = new Set(['DELTA_OP_HASH_MISMATCH', 'DELTA_TARGET_HASH_MISMATCH', 'DELTA_MEMBER_MISMATCH', 'DELTA_CORRUPT'])
 
 /** The patch's chunks, each hashed as it is handed on (before the reader may reuse its buffer). */
 async function* hashedAsRead(patch: AsyncIterable<Uint8Array>, hash: Hash): AsyncGenerator<Uint8Array> {

@@ -60,9 +60,11 @@ t.test('a model delta: patch only, applied from the live model into the other sl
 t.test('a model delta for the wrong source model: DELTA_SOURCE_MISMATCH, nothing swapped', async (t) => {
   const { source, target, patch } = await sampleDelta()
   const { api, dev, modelsDir } = await provisioned(t, source)
-  // the live file drifted from what the journal says it is (the offer still checks out against the journal)
+  // the live file drifted from what the journal says it is (the offer still checks out against
+  // the journal), in bytes the patch copies: the image hash fails and the source is named
+  // (a drift in bytes no op reads would not matter: the image is checked, not the source)
   const fh = await open(join(modelsDir, 'llm', 'a', 'model.gguf'), 'r+')
-  await fh.write(Buffer.from([0x5a]), 0, 1, 100)
+  await fh.write(Buffer.from([0x5a]), 0, 1, 1500)
   await fh.close()
   await offer(api, { image: target, release: releaseOf(target, { name: 'llm', version: '2', kind: 'model' }), patch: { bytes: patch, sourceSha256: sha256(source) } })
   t.match(await dev.agent.tick(), { outcome: 'failed' })
