@@ -17,11 +17,9 @@ const BASE = 192 * MiB
  * One isolate per region worker (~30 MB of V8 heap and tsx) and what its freed buffers
  * leave in the allocator: on the dev OS pair RSS ran ~300 MB above the live heaps and
  * ArrayBuffers of all three threads (~230 MB less with glibc's mmap threshold pinned, so
- * most of it is freed memory malloc keeps), which 64 MiB per worker did not count. At
- * 128 MiB the dev OS pair's peak swung from 892 to 1,024 MiB between two runs of the same
- * build (2026-12-04): the default 1 GiB budget had no margin left for that swing.
+ * most of it is freed memory malloc keeps), which 64 MiB per worker did not count.
  */
-const WORKER_BASE = 160 * MiB
+const WORKER_BASE = 128 * MiB
 /**
  * Per region worker, per byte of its largest sorted range: SA-IS scratch (measured 1.4–8.1 B,
  * kept for reuse, plus search buffers, window reads and garbage), and the sort cache of
