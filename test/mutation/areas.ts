@@ -78,6 +78,7 @@ export const areas = {
       'test/client-sdk/delta-ops-batches.test.ts',
       'test/client-sdk/delta-apply-file-edges.test.ts',
       'test/client-sdk/delta-apply-survivors.test.ts',
+      'test/client-sdk/delta-patch-hash.test.ts',
       'test/client-sdk/delta-hash-worker.test.ts',
       'test/client-sdk/delta-apply.test.ts',
       'test/client-sdk/delta-fuzz.test.ts',
