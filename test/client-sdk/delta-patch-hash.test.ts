@@ -125,7 +125,8 @@ t.test('a resume that starts reading at the recorded offset cannot hash the patc
 })
 
 t.test('expectedPatchSha256 must be a hex sha256: anything else is a programming error, thrown before reading', async (t) => {
-  for (const bad of ['', 'abc', 'g'.repeat(64), '0'.repeat(63), ' '.repeat(64), 42, null]) {
+  const hex64 = 'a'.repeat(64)
+  for (const bad of ['', 'abc', 'g'.repeat(64), '0'.repeat(63), 'a'.repeat(65), `z${hex64}`, `${hex64}z`, ' '.repeat(64), 42, null]) {
     let read = false
     const patch = (async function* () {
       read = true
@@ -138,6 +139,37 @@ t.test('expectedPatchSha256 must be a hex sha256: anything else is a programming
     )
     t.notOk(read, 'the patch was not read')
   }
+})
+
+t.test('the TypeError quotes the value, cut at 80 characters, and says so for values JSON cannot show', async (t) => {
+  const refused = async (value: unknown) =>
+    ((await applyDeltaStream({ source: memSource(sample.source), patch: chunked(sample.patch, 4096), sink: new MemSink() }, { expectedPatchSha256: value as string }).catch((e: unknown) => e)) as Error)
+      .message
+  t.equal(await refused('x'.repeat(200)), `expectedPatchSha256 must be a hex sha256, not "${'x'.repeat(79)}`)
+  t.equal(await refused(() => 'a'.repeat(64)), 'expectedPatchSha256 must be a hex sha256, not undefined', 'a function: JSON has no text for it')
+})
+
+t.test('an unchecked source whose compressed member changed is named, whatever the member op made of it', async (t) => {
+  // MEMBER ops (format 2) read the source member's deflate stream: a changed byte there
+  // makes it fail to inflate (DELTA_CORRUPT) or inflate to text that re-encodes to other
+  // bytes (DELTA_MEMBER_MISMATCH) before any hash is taken; the source is hashed then
+  const { sampleMemberDelta } = await import('./delta-fixtures.js')
+  const m = await sampleMemberDelta()
+  const codes = new Set<string>()
+  for (let at = m.prefix.length; at < m.source.length; at += 7) {
+    const otherSource = Buffer.from(m.source)
+    otherSource[at] = otherSource[at]! ^ 0x10
+    for (const expectedPatchSha256 of [undefined, hex(m.patch)]) {
+      const sink = new MemSink()
+      try {
+        await applyDeltaStream({ source: memSource(otherSource), patch: chunked(m.patch, 4096), sink }, { verifySource: false, ...(expectedPatchSha256 && { expectedPatchSha256 }) })
+        codes.add('applied')
+      } catch (e) {
+        codes.add(e instanceof DeltaError ? e.code : String(e))
+      }
+    }
+  }
+  t.same([...codes], ['DELTA_SOURCE_MISMATCH'], `every changed member byte, ${Math.ceil((m.source.length - m.prefix.length) / 7)} of them, with and without the patch sha256`)
 })
 
 t.test('applyDelta on files: the staged patch is checked as it is read', async (t) => {
