@@ -172,6 +172,26 @@ t.test('an unchecked source whose compressed member changed is named, whatever t
   t.same([...codes], ['DELTA_SOURCE_MISMATCH'], `every changed member byte, ${Math.ceil((m.source.length - m.prefix.length) / 7)} of them, with and without the patch sha256`)
 })
 
+t.test('verifySource true means before: on the hash worker too, a wrong source is refused with nothing written', async (t) => {
+  // 8 MiB of source and a 4 MiB COPY: hashed beside the ops ('alongside'), the copy's
+  // chunks would be written long before the source's last byte is hashed
+  const { randomBytes, writePatch } = await import('./delta-fixtures.js')
+  const { copyOp, sha256 } = await import('../../server/delta/encode-op.js')
+  const source = randomBytes(8 << 20, 21)
+  const target = source.subarray(1 << 20, 5 << 20)
+  const patch = await writePatch(source, target, [copyOp(0, 1 << 20, target.length, sha256(target))])
+  const wrong = Buffer.from(source)
+  wrong[wrong.length - 1] = wrong[wrong.length - 1]! ^ 1
+  for (const expectedPatchSha256 of [undefined, hex(patch)]) {
+    const sink = new MemSink()
+    await t.rejects(
+      applyDeltaStream({ source: memSource(wrong), patch: chunked(patch, 65_536), sink }, { hashOnWorker: true, ...(expectedPatchSha256 && { expectedPatchSha256 }) }),
+      { code: 'DELTA_SOURCE_MISMATCH' },
+    )
+    t.equal(sink.writes, 0, `nothing written (patch sha256 ${expectedPatchSha256 ? 'given' : 'not given'})`)
+  }
+})
+
 t.test('applyDelta on files: the staged patch is checked as it is read', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'slipway-patch-hash-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
