@@ -94,13 +94,13 @@ interface Tool {
 
 const bsdiffMax = Number(process.env.BENCH_BSDIFF_MAX ?? 256 * MiB)
 const TOOLS: Tool[] = [
-  { name: 'slipway', make: (o, n, p) => node('make', o, n, p), apply: (o, p, out, sha) => applier(o, p, out, sha) },
+  { name: 'slipway', make: (o, n, p) => node('make', o, n, p), apply: applier },
   // format 2: also diffs inside compressed members (gzip files, zip entries)
-  { name: 'slipway v2', make: (o, n, p) => node('make2', o, n, p), apply: (o, p, out, sha) => applier(o, p, out, sha) },
+  { name: 'slipway v2', make: (o, n, p) => node('make2', o, n, p), apply: applier },
   // format 2 with member codec 2 only: the patch a device reporting puff gets whatever its zlib
-  { name: 'slipway v2 puff', make: (o, n, p) => node('make2puff', o, n, p), apply: (o, p, out, sha) => applier(o, p, out, sha) },
+  { name: 'slipway v2 puff', make: (o, n, p) => node('make2puff', o, n, p), apply: applier },
   // format 3: v2 puff with sparse diff streams (zero runs not coded byte by byte)
-  { name: 'slipway v3', make: (o, n, p) => node('make3', o, n, p), apply: (o, p, out, sha) => applier(o, p, out, sha) },
+  { name: 'slipway v3', make: (o, n, p) => node('make3', o, n, p), apply: applier },
   { name: 'xdelta3 -9', make: (o, n, p) => ['xdelta3', '-9', '-e', '-f', '-s', o, n, p], apply: (o, p, out) => ['xdelta3', '-d', '-f', '-s', o, p, out] },
   {
     name: 'zstd -19 --long=31',
