@@ -67,7 +67,11 @@ export interface DeltaConfig {
   topSources: number
   /** scratch folder of builds: temp copies of S3 images, bsdiff windows, patches before they are stored */
   workDir: string
-  /** delta format version built (default 1; 2 diffs inside compressed members and is offered only to devices that report it) */
+  /**
+   * delta format version built (default 3: sparse diffs, weights by column, diffs inside compressed
+   * members; offered only to devices that report it, every other device gets the version-1 twin;
+   * 1 builds only version-1 patches)
+   */
   formatVersion: 1 | 2 | 3
 }
 
@@ -284,7 +288,7 @@ export function loadConfig(env: Source = process.env, read?: Set<string>): Confi
       offerRatio: fraction(src, 'SLIPWAY_DELTA_OFFER_RATIO', 0.7),
       topSources: integer(src, 'SLIPWAY_DELTA_TOP_SOURCES', 3, 0, 100),
       workDir: resolve(src.SLIPWAY_DELTA_WORK_DIR || `${dataDir}/delta-work`),
-      formatVersion: integer(src, 'SLIPWAY_DELTA_FORMAT_VERSION', 1, 1, 3) as 1 | 2 | 3,
+      formatVersion: integer(src, 'SLIPWAY_DELTA_FORMAT_VERSION', 3, 1, 3) as 1 | 2 | 3,
     },
     tpmAttestation: tpmAttestation(src, keysConfig.dir),
     boundary: {

@@ -130,7 +130,7 @@ t.test('delta settings: defaults, values, and each wrong one named', async (t) =
     offerRatio: 0.7,
     topSources: 3,
     workDir: '/srv/slipway/delta-work',
-    formatVersion: 1,
+    formatVersion: 3,
   })
   t.same(
     loadConfig({ SLIPWAY_DELTA_MEMORY_BUDGET: String(4 * 1024 ** 3), SLIPWAY_DELTA_OFFER_RATIO: '0.5', SLIPWAY_DELTA_TOP_SOURCES: '0', SLIPWAY_DELTA_WORK_DIR: '/scratch', SLIPWAY_DELTA_FORMAT_VERSION: '3' }).delta,

@@ -44,7 +44,11 @@ t.test('request, build once, verify the signed metadata, download and apply the 
   t.ok(done.patchLength < 0.7 * done.compressedTargetLength, `patch ${done.patchLength} < 0.7 × ${done.compressedTargetLength}`)
   t.ok(done.patchLength < 100_000, `the patch is small: ${done.patchLength} bytes`)
   t.equal(done.patchRatio, done.patchLength / done.compressedTargetLength)
-  t.same(done.variants, [], 'format 1 (the default): one patch, no variants')
+  // format 3 (the default): the row holds the version-1 twin every applier takes, the
+  // version-3 patch is its variant, for agents that report slipway-delta-v3
+  t.match(done.variants, [{ format: 'slipway-delta-v3', patchSha256: /^[0-9a-f]{64}$/ }], 'format 3 (the default): the v3 patch beside the row')
+  t.equal(done.variants.length, 1, 'one variant')
+  t.not(done.variants[0].patchSha256, done.patchSha256, 'a patch of its own')
   t.ok(done.finishedAt && done.buildMs >= 0)
 
   const again = await call(srv, ci, 'POST', '/v1/deltas', { from: v1.id, to: v2.id })
@@ -83,6 +87,21 @@ t.test('request, build once, verify the signed metadata, download and apply the 
   t.equal(metricValue(metrics, 'slipway_delta_build_duration_seconds_count{result="ready"}'), 1)
   t.equal(metricValue(metrics, 'slipway_deltas{state="ready"}'), 1)
   t.equal(metricValue(metrics, 'slipway_delta_saved_bytes'), target.length - done.patchLength)
+})
+
+t.test('SLIPWAY_DELTA_FORMAT_VERSION=1: one version-1 patch per pair, no variants', async (t) => {
+  const srv = await startServer({ SLIPWAY_DELTA_FORMAT_VERSION: '1' })
+  t.teardown(() => srv.close())
+  const ci = await srv.token('ci')
+  const op = await srv.token('operator')
+  const { source, target } = imagePair()
+  const v1 = await pushRelease(srv, ci, source, { version: '1.0.0' })
+  const v2 = await pushRelease(srv, ci, target, { version: '1.1.0' })
+  const asked = await call(srv, op, 'POST', '/v1/deltas', { from: v1.id, to: v2.id })
+  const done = await waitForDelta(srv, op, asked.json.id, ['ready', 'too-large', 'failed'])
+  t.equal(done.state, 'ready', JSON.stringify(done.error))
+  t.same(done.variants, [], 'no variants')
+  t.match(done.metadata, { signed: { format: FORMAT_NAME } }, 'signed as version 1')
 })
 
 t.test('format 2: the pair\'s other-format patches are listed beside the row, each with its size', async (t) => {

@@ -29,7 +29,8 @@ export interface BlobPatchBuilderOptions {
    * member's bytes), which every device takes.
    * 3: as 2, with sparse diff streams (smaller, and faster to apply); every such patch is
    * stored as version 3 (offer format `slipway-delta-v3` or `slipway-delta-v3+puff`) and
-   * as its version-1 twin (diff streams written out dense, MEMBER ops as above).
+   * as its version-1 twin (diff streams written out dense, MEMBER ops as above). The default.
+   * 1: version-1 patches only.
    */
   formatVersion?: 1 | 2 | 3
 }
@@ -51,7 +52,7 @@ export class BlobPatchBuilder implements PatchBuilder {
         makeDelta(source, target, patchPath, {
           memoryBudget: this.opts.memoryBudget,
           tmpDir: dir,
-          formatVersion: this.opts.formatVersion ?? 1,
+          formatVersion: this.opts.formatVersion ?? 3,
           // puff only: codec 1 (re-encode with zlib) is smaller on zlib-made members but only
           // for devices with this server's zlib, and Debian's GNU-gzip members never re-encode
           memberCodecs: ['puff'],
