@@ -3,7 +3,7 @@
  * (the same makeDelta the build-delta job runs) on local files, so anyone can try it
  * on their own images. It verifies the patch by applying it before it returns.
  */
-import { makeDelta } from '../delta/index.js'
+import { makeDeltaIsolated } from '../delta/index.js'
 import { parse, UsageError } from './args.js'
 import type { CliEnv } from './http-client.js'
 import { DELTA_REMOTE_USAGE, deltaRemoteCommand } from './delta-remote.js'
@@ -48,7 +48,7 @@ export async function deltaCommand(argv: string[], env: () => CliEnv): Promise<v
   if (memberCodecs && (formatVersion === 1 || memberCodecs.length === 0 || memberCodecs.some((c) => c !== 'deflate' && c !== 'puff'))) {
     throw new UsageError(`--members takes deflate, puff or deflate,puff, with --format 2 or 3\n\n${USAGE}`)
   }
-  const r = await makeDelta(oldPath, newPath, patchPath, {
+  const r = await makeDeltaIsolated(oldPath, newPath, patchPath, {
     formatVersion,
     ...(memoryBudget === undefined ? {} : { memoryBudget }),
     ...(memberCodecs ? { memberCodecs: memberCodecs as Array<'deflate' | 'puff'> } : {}),

@@ -1,4 +1,5 @@
 export { makeDelta, type MakeDeltaOptions, type MakeDeltaResult } from './builder.js'
+export { makeDeltaIsolated } from './build-process.js'
 export { DeltaBuildError } from './bsdiff-window.js'
 export type { BuildStats } from './region.js'
 export { downgradeToV1, type DowngradeResult } from './downgrade.js'

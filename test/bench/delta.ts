@@ -25,7 +25,9 @@ const MiB = 2 ** 20
 
 async function sub(mode: string, args: string[]) {
   if (mode === 'make' || mode === 'make2' || mode === 'make2puff' || mode === 'make2zlib' || mode === 'make3') {
-    const { makeDelta } = await import('../../server/delta/index.js')
+    // in a process of its own, as the server and `slipway delta make` build (its RSS is what
+    // /usr/bin/time reports: the largest process of the tree; its CPU counts in the parent's)
+    const { makeDeltaIsolated: makeDelta } = await import('../../server/delta/index.js')
     // make2: both member codecs (each member takes the smaller op); make2puff: codec 2 only
     // (what any device reporting puff gets); make2zlib: codec 1 only (the pre-puff v2)
     // make3: format 3 (sparse diffs) with codec 2, what the server builds at SLIPWAY_DELTA_FORMAT_VERSION=3

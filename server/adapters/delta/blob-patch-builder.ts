@@ -1,6 +1,6 @@
 /**
  * The PatchBuilder port on the delta engine (server/delta) and a BlobStore: both
- * images to local files, makeDelta in the configured memory budget (it verifies its
+ * images to local files, makeDelta (in a process of its own) in the configured memory budget (it verifies its
  * own output by applying it), the patch into the blob store, the compressed target
  * size beside it. Scratch files live in one folder per build, removed whatever happens.
  */
@@ -9,7 +9,7 @@ import { createReadStream } from 'node:fs'
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { formatName } from '../../../client-sdk/src/delta/index.js'
-import { DeltaBuildError, downgradeToV1, makeDelta, verifyPatch } from '../../delta/index.js'
+import { DeltaBuildError, downgradeToV1, makeDeltaIsolated, verifyPatch } from '../../delta/index.js'
 import { deltaOfferFormat } from '../../domain/deltas/delta-formats.js'
 import { DeltaBuildFailure, SlipwayError } from '../../domain/errors.js'
 import type { BlobStore, BuiltPatch, PatchBuilder } from '../../domain/ports/infrastructure.js'
@@ -49,7 +49,8 @@ export class BlobPatchBuilder implements PatchBuilder {
       const target = await localImage(this.blobs, input.targetSha256, 'target', dir)
       const patchPath = join(dir, 'patch')
       const [made, compressed] = await Promise.all([
-        makeDelta(source, target, patchPath, {
+        // in a process of its own: what the build's allocator keeps is not the server's to keep
+        makeDeltaIsolated(source, target, patchPath, {
           memoryBudget: this.opts.memoryBudget,
           tmpDir: dir,
           formatVersion: this.opts.formatVersion ?? 3,
