@@ -17,7 +17,9 @@ const BASE = 192 * MiB
  * One isolate per region worker (~30 MB of V8 heap and tsx) and what its freed buffers
  * leave in the allocator: on the dev OS pair RSS ran ~300 MB above the live heaps and
  * ArrayBuffers of all three threads (~230 MB less with glibc's mmap threshold pinned, so
- * most of it is freed memory malloc keeps), which 64 MiB per worker did not count.
+ * most of it is freed memory malloc keeps), which 64 MiB per worker did not count. The
+ * build process now starts with the threshold pinned (build-process.ts): peaks fell from
+ * 932–1,024 to ~790 MB on that pair; this share is kept as the margin.
  */
 const WORKER_BASE = 128 * MiB
 /**

@@ -79,7 +79,7 @@ t.test("the build process starts with glibc's mmap threshold pinned, or with the
   t.teardown(() => (before === undefined ? delete process.env.MALLOC_MMAP_THRESHOLD_ : (process.env.MALLOC_MMAP_THRESHOLD_ = before)))
   delete process.env.MALLOC_MMAP_THRESHOLD_
   const a = makeDeltaIsolated(p('old'), p('new'), p('patch-a'))
-  t.equal((await environ(await buildChild(t))).MALLOC_MMAP_THRESHOLD_, '262144', 'pinned at 256 KiB')
+  t.equal((await environ(await buildChild(t))).MALLOC_MMAP_THRESHOLD_, '1048576', 'pinned at 1 MiB')
   await a
   process.env.MALLOC_MMAP_THRESHOLD_ = '131072'
   const b = makeDeltaIsolated(p('old'), p('new'), p('patch-b'))
