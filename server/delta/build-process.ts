@@ -51,7 +51,11 @@ export function makeDeltaIsolated(oldPath: string, newPath: string, patchPath: s
       if ('result' in m) settled = { ok: true, result: m.result }
       else settled = { ok: false, error: m.error.code ? new DeltaBuildError(m.error.code, m.error.message) : new Error(m.error.message) }
     })
-    child.once('error', (e) => (settled ??= { ok: false, error: e }))
+    child.once('error', (e) => {
+      // a process that never started emits no 'exit'
+      if (child.pid === undefined) reject(e)
+      else settled ??= { ok: false, error: e }
+    })
     child.once('exit', (code, signal) => {
       if (settled?.ok) return resolve(settled.result)
       if (settled) return reject(settled.error)
