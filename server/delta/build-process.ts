@@ -20,8 +20,8 @@ export interface BuildRequest {
 /**
  * glibc's malloc raises its mmap threshold (up to 32 MiB) each time a mapped block is
  * freed; after that the windows' buffers, sorts and brotli tables come from heaps that
- * keep what is freed. On the dev OS pair that is ~200 MB of a ~1 GB build: 932–1,012 MB
- * unpinned, 787 MB pinned at 1 MiB, 770–790 at 256 KiB, 850 at 4 MiB (the same patch). The
+ * keep what is freed. On the dev OS pair that is ~200 MB of a ~1 GB build: 932–998 MB
+ * unpinned, 787 MB pinned at 1 MiB, 770–790 at 256 KiB, 850 at 4 MiB (in-process). The
  * threshold is read from the environment once, when a process starts, so the build gets a
  * process of its own, started with it pinned.
  */

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { applyDelta, FORMAT_NAME } from '../../client-sdk/src/delta/index.js'
 import { canonicalBytes, TrustedRoot, verifyDelta } from '../../signing/verify/index.js'
 import { call, sha256 } from '../helpers/api.js'
@@ -89,32 +89,28 @@ t.test('request, build once, verify the signed metadata, download and apply the 
   t.equal(metricValue(metrics, 'slipway_delta_saved_bytes'), target.length - done.patchLength)
 })
 
-t.test('SLIPWAY_DELTA_FORMAT_VERSION=1: one version-1 patch per pair, no variants', async (t) => {
-  const srv = await startServer({ SLIPWAY_DELTA_FORMAT_VERSION: '1' })
+/** A server at SLIPWAY_DELTA_FORMAT_VERSION=`format` with `pair` pushed as 1.0.0 and 1.1.0, and the delta between them built. */
+async function builtOn(t: Test, format: string, { source, target }: { source: Buffer; target: Buffer }) {
+  const srv = await startServer({ SLIPWAY_DELTA_FORMAT_VERSION: format })
   t.teardown(() => srv.close())
   const ci = await srv.token('ci')
   const op = await srv.token('operator')
-  const { source, target } = imagePair()
   const v1 = await pushRelease(srv, ci, source, { version: '1.0.0' })
   const v2 = await pushRelease(srv, ci, target, { version: '1.1.0' })
   const asked = await call(srv, op, 'POST', '/v1/deltas', { from: v1.id, to: v2.id })
   const done = await waitForDelta(srv, op, asked.json.id, ['ready', 'too-large', 'failed'])
   t.equal(done.state, 'ready', JSON.stringify(done.error))
+  return { srv, ci, op, v1, v2, done }
+}
+
+t.test('SLIPWAY_DELTA_FORMAT_VERSION=1: one version-1 patch per pair, no variants', async (t) => {
+  const { done } = await builtOn(t, '1', imagePair())
   t.same(done.variants, [], 'no variants')
   t.match(done.metadata, { signed: { format: FORMAT_NAME } }, 'signed as version 1')
 })
 
 t.test('format 2: the pair\'s other-format patches are listed beside the row, each with its size', async (t) => {
-  const srv = await startServer({ SLIPWAY_DELTA_FORMAT_VERSION: '2' })
-  t.teardown(() => srv.close())
-  const ci = await srv.token('ci')
-  const op = await srv.token('operator')
-  const { source, target } = memberPair()
-  const v1 = await pushRelease(srv, ci, source, { version: '1.0.0' })
-  const v2 = await pushRelease(srv, ci, target, { version: '1.1.0' })
-  const asked = await call(srv, op, 'POST', '/v1/deltas', { from: v1.id, to: v2.id })
-  const done = await waitForDelta(srv, op, asked.json.id, ['ready', 'too-large', 'failed'])
-  t.equal(done.state, 'ready', JSON.stringify(done.error))
+  const { srv, ci, op, v1, v2, done } = await builtOn(t, '2', memberPair())
   t.equal(done.variants.length, 1, JSON.stringify(done.variants))
   const [variant] = done.variants
   t.equal(variant.format, 'slipway-delta-v2+puff', 'the version-2 patch, for devices reporting member codec 2')
