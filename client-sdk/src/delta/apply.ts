@@ -1,7 +1,8 @@
 import { createHash, type Hash } from 'node:crypto'
 import { ByteReader } from './byte-reader.js'
 import { DeltaError } from './errors.js'
-import { decodeHeader, decodeOpHeader, FORMAT_VERSION_3, HEADER_SIZE, OP_HEADER_SIZE, type DeltaHeader } from './format.js'
+import { decodeHeader, decodeOpHeader, FORMAT_VERSION_3, HEADER_SIZE, OP_HEADER_SIZE, type DeltaHeader, type OpHeader } from './format.js'
+import { DecodeWorker, WORKER_OP_BYTES } from './decode-worker.js'
 import { createImageHasher, type ImageHasher, type OpHashFailure } from './image-hasher.js'
 import { OpRunner } from './ops.js'
 import { decodeProgress, type DeltaProgress } from './progress.js'
@@ -63,6 +64,12 @@ export interface ApplyOptions {
    * more cores and a target of 32 MiB or more. On one core a worker only adds its start-up.
    */
   hashOnWorker?: boolean
+  /**
+   * decode REPLACE and TRANSPOSED ops on a second worker thread, one while this thread
+   * decodes the next (see decode-worker.ts); default: with two or more cores and a target
+   * of 32 MiB or more
+   */
+  decodeOnWorker?: boolean
   limits?: Partial<ApplyLimits>
 }
 
@@ -169,6 +176,10 @@ async function applyOps(
   // one payload buffer for the whole apply, grown to the largest op seen (≤ maxPayload)
   let payloadBuf = Buffer.alloc(0)
   const runner = new OpRunner(source, header.sourceSize, out, limits.maxOpTargetBytes, (header.version ?? 1) >= FORMAT_VERSION_3)
+  // started at the first op it can take; null: not wanted, or it could not start
+  let decoder: DecodeWorker | undefined | null = DecodeWorker.wanted(header.targetSize, opts.decodeOnWorker) ? undefined : null
+  // where this thread decodes a whole op while the worker decodes the one before it
+  let held: Buffer | undefined
   // the sync of the last checkpoint runs while the next ops are applied
   let syncing: Promise<void> | undefined
   // The hasher checks each op's bytes a little behind the decoding (on its own thread), so
@@ -180,27 +191,64 @@ async function applyOps(
     if (guard.failed) throw guard.failed
     if (hasher.failed) throw opHashMismatch(hasher.failed)
   }
+  /** the next op and its payload (valid until the next call), where the target stands at `position` */
+  const nextOp = async (i: number, position: number) => {
+    const op = await readOp(reader, header)
+    if (op.targetOffset !== position || op.targetOffset + op.targetLength > header.targetSize) {
+      throw new DeltaError('DELTA_CORRUPT', 'op does not continue the target where the previous one ended', {
+        op: i,
+        targetOffset: op.targetOffset,
+        expected: position,
+      })
+    }
+    if (payloadBuf.length < op.payloadLength) payloadBuf = Buffer.allocUnsafe(op.payloadLength)
+    const payload = payloadBuf.subarray(0, op.payloadLength)
+    if (!(await reader.readInto(payload, op.payloadLength))) throw new DeltaError('DELTA_TRUNCATED', 'patch ends inside an op payload', { op: i })
+    return { op, payload }
+  }
+  const ended = async (op: OpHeader, i: number) => {
+    if (out.position !== op.targetOffset + op.targetLength) throw new DeltaError('DELTA_CORRUPT', 'op produced the wrong number of bytes', { op: i })
+    await out.endOp(i, op.targetOffset, op.sha256)
+    sinceCheckpoint += op.targetLength
+  }
 
   try {
     for (; opIndex < header.opCount; opIndex++) {
       checkOps()
-      const op = await readOp(reader, header)
-      if (op.targetOffset !== out.position || op.targetOffset + op.targetLength > header.targetSize) {
-        throw new DeltaError('DELTA_CORRUPT', 'op does not continue the target where the previous one ended', {
-          op: opIndex,
-          targetOffset: op.targetOffset,
-          expected: out.position,
-        })
+      const { op, payload } = await nextOp(opIndex, out.position)
+      const whole = decoder !== null ? runner.whole(op, payload) : undefined
+      if (whole && decoder === undefined) decoder = (await DecodeWorker.start()) ?? null
+      if (!whole || !decoder) {
+        await runner.run(op, payload)
+        await ended(op, opIndex)
+      } else {
+        // this op on the worker (its stream is copied there at once); the next one, if it
+        // is whole too, decoded here meanwhile. Both are written in order, and anything
+        // wrong with the next op is raised only once this one is written.
+        const first = decoder.decode(whole)
+        first.catch(() => {}) // awaited below; this only avoids an unhandled rejection if the next op fails first
+        let second: { op?: OpHeader; payload?: Buffer; bytes?: Buffer; failure?: unknown } | undefined
+        if (opIndex + 1 < header.opCount) {
+          second = {}
+          try {
+            Object.assign(second, await nextOp(opIndex + 1, op.targetOffset + op.targetLength))
+            const next = runner.whole(second.op!, second.payload!)
+            if (next) second.bytes = await runner.decodeInto(next, (held ??= Buffer.allocUnsafe(WORKER_OP_BYTES)))
+          } catch (e) {
+            second.failure = e
+          }
+        }
+        await out.push(await first)
+        await ended(op, opIndex)
+        if (second) {
+          opIndex++
+          checkOps()
+          if (second.failure !== undefined) throw second.failure
+          if (second.bytes) await out.push(second.bytes)
+          else await runner.run(second.op!, second.payload!)
+          await ended(second.op!, opIndex)
+        }
       }
-      if (payloadBuf.length < op.payloadLength) payloadBuf = Buffer.allocUnsafe(op.payloadLength)
-      const payload = payloadBuf.subarray(0, op.payloadLength)
-      if (!(await reader.readInto(payload, op.payloadLength))) throw new DeltaError('DELTA_TRUNCATED', 'patch ends inside an op payload', { op: opIndex })
-      await runner.run(op, payload)
-      if (out.position !== op.targetOffset + op.targetLength) {
-        throw new DeltaError('DELTA_CORRUPT', 'op produced the wrong number of bytes', { op: opIndex })
-      }
-      await out.endOp(opIndex, op.targetOffset, op.sha256)
-      sinceCheckpoint += op.targetLength
       if (opts.onProgress && sinceCheckpoint >= checkpointBytes && opIndex + 1 < header.opCount) {
         sinceCheckpoint = 0
         await syncing // one sync at a time: progress records stay in order
@@ -235,6 +283,7 @@ async function applyOps(
     throw e
   } finally {
     runner.close()
+    await decoder?.close()
   }
   if (out.offset !== header.targetSize) {
     throw new DeltaError('DELTA_CORRUPT', 'ops do not cover the whole target', { written: out.offset, targetSize: header.targetSize })

@@ -25,6 +25,23 @@ export function windowBits(first: number): number {
 }
 
 /**
+ * Refuses a stream whose window is past what any builder of ours wrote: a decoder holds a
+ * ring buffer of the stream's window, and a hostile patch must not make the applier's
+ * decoders take 16 MiB each.
+ */
+export function checkWindow(input: Buffer, what: string): void {
+  if (input.length === 0) return
+  const bits = windowBits(input[0]!)
+  if (bits > MAX_WINDOW_BITS) {
+    throw new DeltaError('DELTA_SIZE_LIMIT', `${what} stream declares a ${2 ** bits}-byte window, over the ${2 ** MAX_WINDOW_BITS} this applier takes`, {
+      stream: what,
+      windowBits: bits,
+      limit: MAX_WINDOW_BITS,
+    })
+  }
+}
+
+/**
  * Pulls decoded bytes out of one in-memory brotli stream at a time, into ONE output
  * buffer that lives as long as the reader. node:zlib's public API returns a fresh
  * buffer per call (per op, up to 4 MiB each); V8 frees those only after ~64 MB of
@@ -64,16 +81,7 @@ export class BrotliReader {
     // an empty stream needs no bytes; brotli never writes 0 bytes for one
     this.ended = input.length === 0
     if (this.ended) return
-    // the decoder holds a ring buffer of the stream's window: refuse windows past what any
-    // builder of ours wrote, so a hostile patch cannot make three decoders take 16 MiB each
-    const bits = windowBits(input[0]!)
-    if (bits > MAX_WINDOW_BITS) {
-      throw new DeltaError('DELTA_SIZE_LIMIT', `${what} stream declares a ${2 ** bits}-byte window, over the ${2 ** MAX_WINDOW_BITS} this applier takes`, {
-        stream: what,
-        windowBits: bits,
-        limit: MAX_WINDOW_BITS,
-      })
-    }
+    checkWindow(input, what)
     const z = this.decoder()
     if (!z) {
       this.whole = this.decodeWhole()

@@ -1,10 +1,11 @@
-import { BrotliReader } from './brotli-reader.js'
+import { BrotliReader, checkWindow } from './brotli-reader.js'
 import { ByteAdder } from './byte-add.js'
+import { DecodeWorker, type WholeOp } from './decode-worker.js'
 import { DeltaError } from './errors.js'
 import { MEMBER_DESCRIPTOR_SIZE, OpType, type OpHeader } from './format.js'
 import { decodeDescriptor, inflateMember, recompressMember } from './member.js'
 import { SparseDiff, sparseStreamLimit } from './sparse-diff.js'
-import { decodeTransposeDescriptor, SLAB, TRANSPOSE_DESCRIPTOR_SIZE, untransposeSlab } from './transpose.js'
+import { decodeTransposeDescriptor, SLAB, TRANSPOSE_DESCRIPTOR_SIZE, Untransposer } from './transpose.js'
 import { IO_CHUNK, readExactly, type SourceReader, type TargetWriter } from './streams.js'
 
 /** merged source reads in flight at once (libuv runs 4 file operations at a time) */
@@ -32,8 +33,8 @@ export class OpRunner {
   /** one batch of bsdiff control entries, and the buffers of its merged source reads */
   private readonly batch = new Batch()
   private readonly spans = Array.from({ length: SPANS }, () => Buffer.allocUnsafe(SPAN))
-  /** one decoded slab of a TRANSPOSED op; none until one comes */
-  private columns: Buffer | undefined
+  /** a TRANSPOSED op's slab, by column and in order; none until one comes */
+  private untransposer: Untransposer | undefined
 
   constructor(
     private readonly source: SourceReader,
@@ -47,22 +48,52 @@ export class OpRunner {
 
   async run(op: OpHeader, payload: Buffer): Promise<void> {
     if (op.type === OpType.COPY) return this.copy(op)
-    if (op.targetLength > this.maxOpTarget) {
-      throw new DeltaError('DELTA_SIZE_LIMIT', `op target length ${op.targetLength} exceeds the limit ${this.maxOpTarget}`, {
-        targetLength: op.targetLength,
-        limit: this.maxOpTarget,
-      })
-    }
-    if (op.type === OpType.REPLACE) return this.replace(op, payload)
-    if (op.type === OpType.TRANSPOSED) return this.transposed(op, payload)
+    this.checkLength(op)
+    const push = (b: Buffer) => this.out.push(b)
+    if (op.type === OpType.REPLACE) return this.replace(payload, op.targetLength, push)
+    if (op.type === OpType.TRANSPOSED) return this.transposed(decodeTransposeDescriptor(payload), payload.subarray(TRANSPOSE_DESCRIPTOR_SIZE), op.targetLength, push)
     if (op.type === OpType.MEMBER) return this.member(op, payload)
     this.checkExtent(op)
     const read = (buf: Buffer, at: number) => readExactly(this.source, buf, op.srcOffset + at)
     return this.bsdiff(payload, op, op.targetLength, op.srcLength, read, (b) => this.out.push(b))
   }
 
+  /**
+   * The op as the decode worker takes it: a REPLACE or TRANSPOSED op (its bytes follow
+   * from its payload alone) that fits the worker's buffers, checked as run() checks it.
+   * Undefined for any other op, which run() applies here.
+   */
+  whole(op: OpHeader, payload: Buffer): WholeOp | undefined {
+    if (op.type !== OpType.REPLACE && op.type !== OpType.TRANSPOSED) return undefined
+    this.checkLength(op)
+    const stride = op.type === OpType.TRANSPOSED ? decodeTransposeDescriptor(payload) : 0
+    const stream = stride > 0 ? payload.subarray(TRANSPOSE_DESCRIPTOR_SIZE) : payload
+    if (!DecodeWorker.takes(op.targetLength, stream.length)) return undefined
+    const what = stride > 0 ? 'transposed' : 'replace'
+    checkWindow(stream, what)
+    return { stride, stream, targetLength: op.targetLength, what }
+  }
+
+  /** Decodes a whole op (from whole()) here, into `into` (at least its length); resolves with its bytes there. */
+  async decodeInto(w: WholeOp, into: Buffer): Promise<Buffer> {
+    let at = 0
+    const keep = async (b: Buffer) => void (at += b.copy(into, at))
+    if (w.stride > 0) await this.transposed(w.stride, w.stream, w.targetLength, keep)
+    else await this.replace(w.stream, w.targetLength, keep)
+    return into.subarray(0, at)
+  }
+
   close(): void {
     for (const r of [this.ctrl, this.diff, this.extra]) r.close()
+  }
+
+  private checkLength(op: OpHeader) {
+    if (op.targetLength > this.maxOpTarget) {
+      throw new DeltaError('DELTA_SIZE_LIMIT', `op target length ${op.targetLength} exceeds the limit ${this.maxOpTarget}`, {
+        targetLength: op.targetLength,
+        limit: this.maxOpTarget,
+      })
+    }
   }
 
   private checkExtent(op: OpHeader) {
@@ -94,13 +125,13 @@ export class OpRunner {
     }
   }
 
-  private async replace(op: OpHeader, payload: Buffer) {
+  private async replace(stream: Buffer, targetLength: number, emit: (b: Buffer) => Promise<void>) {
     const r = this.diff
-    r.begin(payload, op.targetLength, 'replace')
-    for (let done = 0; done < op.targetLength; ) {
-      const piece = r.read(op.targetLength - done)
+    r.begin(stream, targetLength, 'replace')
+    for (let done = 0; done < targetLength; ) {
+      const piece = r.read(targetLength - done)
       if (piece.length === 0) throw new DeltaError('DELTA_CORRUPT', 'replace data has the wrong length')
-      await this.out.push(piece)
+      await emit(piece)
       done += piece.length
     }
     r.expectEnd()
@@ -108,23 +139,22 @@ export class OpRunner {
 
   /**
    * New bytes stored column by column (format v3), in slabs of 1 MiB: each slab is
-   * decoded whole (a column holds one byte of every row), then put back in order in the
-   * scratch buffer and written.
+   * decoded whole (a column holds one byte of every row), then put back in order and
+   * written.
    */
-  private async transposed(op: OpHeader, payload: Buffer) {
-    const stride = decodeTransposeDescriptor(payload)
+  private async transposed(stride: number, stream: Buffer, targetLength: number, emit: (b: Buffer) => Promise<void>) {
     const r = this.diff
-    r.begin(payload.subarray(TRANSPOSE_DESCRIPTOR_SIZE), op.targetLength, 'transposed')
-    for (let done = 0; done < op.targetLength; ) {
-      const columns = (this.columns ??= Buffer.allocUnsafe(SLAB)).subarray(0, Math.min(SLAB, op.targetLength - done))
+    r.begin(stream, targetLength, 'transposed')
+    for (let done = 0; done < targetLength; ) {
+      const slab = (this.untransposer ??= new Untransposer())
+      const columns = slab.columns.subarray(0, Math.min(SLAB, targetLength - done))
       for (let got = 0; got < columns.length; ) {
         const piece = r.read(columns.length - got)
         if (piece.length === 0) throw new DeltaError('DELTA_CORRUPT', 'transposed data has the wrong length')
         got += piece.copy(columns, got)
       }
-      const out = this.scratch.subarray(0, columns.length) // a slab (1 MiB) fits: the scratch is IO_CHUNK, 1 MiB
-      untransposeSlab(columns, stride, out)
-      await this.out.push(out)
+      const out = slab.run(columns.length, stride)
+      await emit(out)
       done += out.length
     }
     r.expectEnd()
