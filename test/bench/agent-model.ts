@@ -17,6 +17,9 @@ import { ModelStore } from '../../client-sdk/src/models/index.js'
 import { fakeApi, trustKit, type FakeApi } from '../client-sdk/agent/device-fixtures.js'
 import { benchDevice, DELTA_FORMAT, fileBlobs, MiB, offerBenchUpdate, served, sha256, timed } from './agent-harness.js'
 
+/** the model updated to: BENCH_MODEL, a gen_model.py file (default model-v2-2layers; model-v3-all-layers re-generates every layer) */
+const NEW_MODEL = process.env.BENCH_MODEL ?? 'model-v2-2layers'
+
 interface Options {
   dir: string
   shared: string
@@ -42,12 +45,12 @@ async function modelDevice(api: FakeApi, work: string, mode: 'full' | 'delta', v
 
 export async function benchModels(modes: Array<'full' | 'delta'>, o: Options): Promise<void> {
   const src = join(o.dir, 'model')
-  if (!existsSync(join(src, 'model-v2-2layers.gguf'))) spawnSync('python3', [join(o.shared, 'gen_model.py'), src], { stdio: 'inherit' })
+  if (!existsSync(join(src, `${NEW_MODEL}.gguf`))) spawnSync('python3', [join(o.shared, 'gen_model.py'), src], { stdio: 'inherit' })
   const v1 = join(src, 'model-v1.gguf')
-  const v2 = join(src, 'model-v2-2layers.gguf')
+  const v2 = join(src, `${NEW_MODEL}.gguf`)
   const work = join(o.dir, 'agent-model')
   mkdirSync(work, { recursive: true })
-  const patch = join(work, `model-v${DELTA_FORMAT}.patch`)
+  const patch = join(work, NEW_MODEL === 'model-v2-2layers' ? `model-v${DELTA_FORMAT}.patch` : `${NEW_MODEL}-v${DELTA_FORMAT}.patch`)
   if (!existsSync(patch)) {
     console.log('building the model delta (server builder)…')
     const { makeDelta } = await import('../../server/delta/index.js')
@@ -61,7 +64,7 @@ export async function benchModels(modes: Array<'full' | 'delta'>, o: Options): P
   const api = await fakeApi({ teardown: (f: () => unknown) => teardowns.push(f) } as unknown as Test, await trustKit())
   api.blobRoute = fileBlobs(new Map([[v2Sha, v2], [patchSha, patch]]))
   await offerBenchUpdate(api, { name: 'llm', version: '2.0.0', kind: 'model', securityVersion: 0 }, { sha256: v2Sha, length: size, sourceSha256: v1Sha, patchSha256: patchSha, patchLength })
-  console.log(`\nmodel ${(size / MiB).toFixed(0)} MiB (model-v1 → model-v2-2layers), patch ${(patchLength / MiB).toFixed(1)} MiB`)
+  console.log(`\nmodel ${(size / MiB).toFixed(0)} MiB (model-v1 → ${NEW_MODEL}), patch ${(patchLength / MiB).toFixed(1)} MiB`)
   const results = new Map<string, { mib: number; s: number; rssMb: number }>()
   const rows: string[] = []
   for (const mode of modes) {

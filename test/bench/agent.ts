@@ -14,6 +14,8 @@
  *   BENCH_MODES   comma-separated: full, delta, model-full, model-delta (default all);
  *                 the model modes update a ~190 MB GGUF-like model (model-v1 → model-v2-2layers,
  *                 agent-model.ts) and print bytes downloaded, time and peak RSS side by side
+ *   BENCH_MODEL   the model the model modes update to (default model-v2-2layers;
+ *                 model-v3-all-layers: every layer new, what the decode worker is for)
  * Run: npm run bench:agent. Files are in the page cache (23 GB RAM here): this
  * measures the agent's own overhead, not the disk.
  */

@@ -7,7 +7,9 @@
 import t from 'tap'
 import { constants } from 'node:zlib'
 import { applyDeltaStream, DeltaError, OpType, type DeltaProgress } from '../../client-sdk/src/delta/index.js'
-import { DecodeWorker, DECODE_WORKER_MIN_BYTES, WORKER_MIN_OP_BYTES, WORKER_OP_BYTES } from '../../client-sdk/src/delta/decode-worker.js'
+import * as decodeWorker from '../../client-sdk/src/delta/decode-worker.js'
+import { DecodeWorker, DECODE_WORKER_AFTER_BYTES, WORKER_MIN_OP_BYTES, WORKER_OP_BYTES } from '../../client-sdk/src/delta/decode-worker.js'
+import { createImageHasher, type WorkerHasher } from '../../client-sdk/src/delta/image-hasher.js'
 import { encodeTransposeDescriptor, SLAB, transpose, Untransposer, untransposeSlab } from '../../client-sdk/src/delta/transpose.js'
 import { brotli, bsdiffOp, copyOp, replaceOp, sha256, type EncodedOp } from '../../server/delta/encode-op.js'
 import { chunked, hex, memSource, MemSink, quantRows, randomBytes, writePatch } from './delta-fixtures.js'
@@ -60,13 +62,16 @@ const sample = await wholeDelta()
 
 type Outcome = { code: string; target?: string; records: DeltaProgress[] }
 
-async function run(patch: Buffer, decodeOnWorker: boolean, extra: Parameters<typeof applyDeltaStream>[1] = {}): Promise<Outcome> {
+/** where ops are decoded: this thread alone, a decode thread of its own, or the hash worker's thread */
+const WAYS = { here: { decodeOnWorker: false }, own: { decodeOnWorker: true, hashOnWorker: false }, shared: { decodeOnWorker: true, hashOnWorker: true } } as const
+
+async function run(patch: Buffer, way: keyof typeof WAYS, extra: Parameters<typeof applyDeltaStream>[1] = {}): Promise<Outcome> {
   const sink = new MemSink()
   const records: DeltaProgress[] = []
   try {
     await applyDeltaStream(
       { source: memSource(sample.source), patch: chunked(patch, 65_536), sink },
-      { decodeOnWorker, checkpointBytes: 1 << 20, onProgress: (p) => void records.push(p), ...extra },
+      { ...WAYS[way], checkpointBytes: 1 << 20, onProgress: (p) => void records.push(p), ...extra },
     )
     return { code: 'ok', target: hex(sink.data), records }
   } catch (e) {
@@ -104,37 +109,71 @@ t.test('Untransposer: the WebAssembly loop gives the bytes untransposeSlab gives
   t.ok(plain.run(SLAB, 18).equals(want), 'no WebAssembly: the plain loop')
 })
 
-t.test('the default: a worker for targets of 32 MiB and more with two or more cores; asked for, always', async (t) => {
-  t.equal(DecodeWorker.wanted(DECODE_WORKER_MIN_BYTES, undefined, 2), true)
-  t.equal(DecodeWorker.wanted(DECODE_WORKER_MIN_BYTES - 1, undefined, 2), false)
-  t.equal(DecodeWorker.wanted(DECODE_WORKER_MIN_BYTES * 8, undefined, 1), false, 'one core: a worker only adds its start-up')
-  t.equal(DecodeWorker.wanted(10, true, 1), true)
-  t.equal(DecodeWorker.wanted(DECODE_WORKER_MIN_BYTES * 8, false, 4), false)
+t.test('which ops the worker takes: 256 KiB to 4 MiB, with a payload that fits', async (t) => {
   t.equal(DecodeWorker.takes(WORKER_MIN_OP_BYTES - 1, 10), false, 'an op too small to pay for the round trip')
   t.equal(DecodeWorker.takes(WORKER_OP_BYTES + 1, 10), false, 'an op larger than its buffers')
   t.equal(DecodeWorker.takes(WORKER_OP_BYTES, WORKER_OP_BYTES * 2), false, 'a payload larger than its buffer')
   t.equal(DecodeWorker.takes(WORKER_OP_BYTES, WORKER_OP_BYTES), true)
+  t.equal(DecodeWorker.takes(WORKER_MIN_OP_BYTES, 1), true)
+})
+
+t.test('the default: on the hash worker, once 32 MiB of whole ops have come; never without a hash worker unless asked', async (t) => {
+  // 10 REPLACE ops of 4 MiB (40 MiB): the 9th is the first past 32 MiB
+  const unit = Buffer.alloc(WORKER_OP_BYTES)
+  for (let i = 0; i < unit.length; i += 4096) unit.writeUInt32LE(i, i)
+  const ops: EncodedOp[] = []
+  for (let i = 0; i < 10; i++) ops.push(await replaceOp(i * unit.length, unit, 1))
+  const target = Buffer.concat(Array.from({ length: 10 }, () => unit))
+  const patch = await writePatch(Buffer.alloc(0), target, ops, undefined, 3)
+  const calls: string[] = []
+  const { applyDeltaStream: apply } = await t.mockImport<typeof import('../../client-sdk/src/delta/apply.js')>('../../client-sdk/src/delta/apply.js', {
+    '../../client-sdk/src/delta/decode-worker.js': {
+      ...decodeWorker,
+      DecodeWorker: {
+        takes: DecodeWorker.takes,
+        on: (w: import('node:worker_threads').Worker) => (calls.push('on'), DecodeWorker.on(w)),
+        start: () => (calls.push('start'), DecodeWorker.start()),
+      },
+    },
+  })
+  const cases: Array<[Parameters<typeof apply>[1], string[]]> = [
+    [{ hashOnWorker: true }, ['on']],
+    [{ hashOnWorker: false }, []],
+    [{ hashOnWorker: true, decodeOnWorker: false }, []],
+    [{ hashOnWorker: false, decodeOnWorker: true }, ['start']],
+    [{ hashOnWorker: true, decodeOnWorker: true }, ['on']],
+  ]
+  for (const [opts, want] of cases) {
+    calls.length = 0
+    const sink = new MemSink()
+    await apply({ source: memSource(Buffer.alloc(0)), patch: chunked(patch, 1 << 20), sink }, opts)
+    t.ok(sink.data.equals(target), `${JSON.stringify(opts)}: rebuilt`)
+    t.same(calls, want, `${JSON.stringify(opts)}: ${want.join() || 'no decoder'}`)
+  }
+  t.equal(DECODE_WORKER_AFTER_BYTES, 32 << 20)
 })
 
 t.test('the same target on the worker as in this thread; its progress records resume', async (t) => {
-  const inline = await run(sample.patch, false)
-  const worker = await run(sample.patch, true)
+  const inline = await run(sample.patch, 'here')
   t.equal(inline.code, 'ok')
   t.equal(inline.target, hex(sample.target))
-  t.equal(worker.code, 'ok')
-  t.equal(worker.target, hex(sample.target))
-  t.ok(worker.records.length >= 2, `${worker.records.length} records`)
-  // a record falls between pairs, never inside one: each resumes to the same target
-  for (const record of worker.records) {
-    const sink = new MemSink()
-    sink.data = Buffer.from(sample.target.subarray(0, record.targetOffset))
-    const r = await applyDeltaStream({ source: memSource(sample.source), patch: chunked(sample.patch, 4096), sink }, { decodeOnWorker: true, resume: record })
-    t.equal(r.resumedOps, record.opsDone)
-    t.ok(sink.data.equals(sample.target), `resumed after op ${record.opsDone - 1}`)
+  for (const way of ['own', 'shared'] as const) {
+    const worker = await run(sample.patch, way)
+    t.equal(worker.code, 'ok', way)
+    t.equal(worker.target, hex(sample.target), `${way}: the same target`)
+    t.ok(worker.records.length >= 2, `${way}: ${worker.records.length} records`)
+    // a record falls between pairs, never inside one: each resumes to the same target
+    for (const record of worker.records) {
+      const sink = new MemSink()
+      sink.data = Buffer.from(sample.target.subarray(0, record.targetOffset))
+      const r = await applyDeltaStream({ source: memSource(sample.source), patch: chunked(sample.patch, 4096), sink }, { ...WAYS[way], resume: record })
+      t.equal(r.resumedOps, record.opsDone)
+      t.ok(sink.data.equals(sample.target), `${way}: resumed after op ${record.opsDone - 1}`)
+    }
+    // verified patch (the agent's way): the op hashes are skipped, the image hash checks it all
+    const verified = await run(sample.patch, way, { expectedPatchSha256: sha256(sample.patch).toString('hex'), verifySource: false })
+    t.equal(verified.target, hex(sample.target), `${way}: a verified patch`)
   }
-  // verified patch (the agent's way): the op hashes are skipped, the image hash checks it all
-  const verified = await run(sample.patch, true, { expectedPatchSha256: sha256(sample.patch).toString('hex'), verifySource: false })
-  t.equal(verified.target, hex(sample.target))
 })
 
 /** a seeded bit flip, byte change, cut or splice inside the ops */
@@ -163,9 +202,10 @@ t.test('every damaged patch ends with the same code on the worker as in this thr
   const codes = new Map<string, number>()
   for (let i = 0; i < 40; i++) {
     const bad = damage(sample.patch, 500 + i)
-    const inline = await run(bad, false)
-    const worker = await run(bad, true)
-    if (inline.code !== worker.code) differ.push(`seed ${500 + i}: ${inline.code} / ${worker.code}`)
+    const inline = await run(bad, 'here')
+    const own = await run(bad, 'own')
+    const shared = await run(bad, 'shared')
+    if (inline.code !== own.code || inline.code !== shared.code) differ.push(`seed ${500 + i}: ${inline.code} / ${own.code} / ${shared.code}`)
     codes.set(inline.code, (codes.get(inline.code) ?? 0) + 1)
   }
   t.same(differ, [])
@@ -193,9 +233,9 @@ t.test("a whole op's stream, wrong in each way, is DELTA_CORRUPT on the worker a
   ]
   for (const [what, payload] of cases) {
     const patch = await forge(payload)
-    for (const decodeOnWorker of [false, true]) {
-      const err = await applyDeltaStream({ source: memSource(Buffer.alloc(0)), patch: chunked(patch, 65_536), sink: new MemSink() }, { decodeOnWorker }).catch((e: unknown) => e)
-      t.match(err, { code: 'DELTA_CORRUPT' }, `${what}, worker ${decodeOnWorker}`)
+    for (const way of Object.keys(WAYS) as Array<keyof typeof WAYS>) {
+      const err = await applyDeltaStream({ source: memSource(Buffer.alloc(0)), patch: chunked(patch, 65_536), sink: new MemSink() }, WAYS[way]).catch((e: unknown) => e)
+      t.match(err, { code: 'DELTA_CORRUPT' }, `${what}, ${way}`)
     }
   }
   // a stream that declares a window past 4 MiB is refused before the worker sees it
@@ -204,9 +244,9 @@ t.test("a whole op's stream, wrong in each way, is DELTA_CORRUPT on the worker a
       z.brotliCompress(body, { params: { [constants.BROTLI_PARAM_LGWIN]: 24, [constants.BROTLI_PARAM_QUALITY]: 1 } }, (e, r) => (e ? reject(e) : resolve(r))),
     ),
   )
-  for (const decodeOnWorker of [false, true]) {
-    const err = await applyDeltaStream({ source: memSource(Buffer.alloc(0)), patch: chunked(await forge(wide), 65_536), sink: new MemSink() }, { decodeOnWorker }).catch((e: unknown) => e)
-    t.match(err, { code: 'DELTA_SIZE_LIMIT', details: { windowBits: 24 } }, `a 16 MiB window, worker ${decodeOnWorker}`)
+  for (const way of Object.keys(WAYS) as Array<keyof typeof WAYS>) {
+    const err = await applyDeltaStream({ source: memSource(Buffer.alloc(0)), patch: chunked(await forge(wide), 65_536), sink: new MemSink() }, WAYS[way]).catch((e: unknown) => e)
+    t.match(err, { code: 'DELTA_SIZE_LIMIT', details: { windowBits: 24 } }, `a 16 MiB window, ${way}`)
   }
 })
 
@@ -223,13 +263,37 @@ t.test('the worker: one op at a time, only ops that fit, and one that dies fails
   await t.rejects(w.decode({ ...op, targetLength: WORKER_OP_BYTES + 1 }), RangeError)
   await t.rejects(w.decode({ ...op, targetLength: body.length - 1 }), { code: 'DELTA_CORRUPT', message: 'replace stream decodes to more than the op allows' })
   t.ok((await w.decode(op)).equals(body), 'a failed op leaves the worker usable')
-  const pending = w.decode(op)
-  await (w as unknown as { worker: import('node:worker_threads').Worker }).worker.terminate()
-  await t.rejects(pending, /decode worker exited \(1\)/)
-  await t.rejects(w.decode(op), /decode worker exited/)
   await w.close()
+  await t.rejects(w.decode(op), /decode worker closed/, 'closed: every call after fails')
 
-  const closed = (await DecodeWorker.start())!
-  await closed.close()
-  await t.rejects(closed.decode(op), /decode worker closed/)
+  // a thread that never answers, then ends: what is pending fails, and every call after
+  const { Worker } = await import('node:worker_threads')
+  const silent = new Worker(`require('node:worker_threads').parentPort.on('message', () => {})`, { eval: true })
+  await new Promise((resolve) => silent.once('online', resolve))
+  const dead = DecodeWorker.on(silent)
+  const pending = dead.decode(op)
+  await silent.terminate()
+  await t.rejects(pending, /decode worker exited \(1\)/)
+  await t.rejects(dead.decode(op), /decode worker exited/)
+  await dead.close()
+
+})
+
+t.test("on the hash worker's thread: hashing and decoding answer each their own, and closing the decoder leaves the hasher running", async (t) => {
+  const hasher = (await createImageHasher(10, true)) as WorkerHasher
+  t.teardown(() => hasher.close())
+  const decoder = DecodeWorker.on(hasher.thread)
+  const body = randomBytes(WORKER_MIN_OP_BYTES + 3, 95)
+  const op = { stride: 0, targetLength: body.length, stream: await brotli(body, 5), what: 'replace' }
+  const chunk = hasher.alloc(1000)
+  randomBytes(1000, 96).copy(chunk)
+  // a hash request, a decode and another hash request in flight at once
+  const [, decoded] = await Promise.all([hasher.hash(chunk, 1000, []), decoder.decode(op), hasher.hash(chunk, 500, [])])
+  t.ok(decoded.equals(body), 'decoded')
+  await decoder.close()
+  await t.rejects(decoder.decode(op), /decode worker closed/)
+  await hasher.hash(chunk, 10, []) // the thread is still the hasher's
+  const image = Buffer.concat([chunk, chunk.subarray(0, 500), chunk.subarray(0, 10)])
+  t.equal((await hasher.digest()).toString('hex'), sha256(image).toString('hex'), 'the image hash is the three chunks, in order')
+  t.equal(hasher.failed, undefined)
 })

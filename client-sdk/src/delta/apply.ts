@@ -2,7 +2,7 @@ import { createHash, type Hash } from 'node:crypto'
 import { ByteReader } from './byte-reader.js'
 import { DeltaError } from './errors.js'
 import { decodeHeader, decodeOpHeader, FORMAT_VERSION_3, HEADER_SIZE, OP_HEADER_SIZE, type DeltaHeader, type OpHeader } from './format.js'
-import { DecodeWorker, WORKER_OP_BYTES } from './decode-worker.js'
+import { DECODE_WORKER_AFTER_BYTES, DecodeWorker, WORKER_OP_BYTES } from './decode-worker.js'
 import { createImageHasher, type ImageHasher, type OpHashFailure } from './image-hasher.js'
 import { OpRunner } from './ops.js'
 import { decodeProgress, type DeltaProgress } from './progress.js'
@@ -65,9 +65,10 @@ export interface ApplyOptions {
    */
   hashOnWorker?: boolean
   /**
-   * decode REPLACE and TRANSPOSED ops on a second worker thread, one while this thread
-   * decodes the next (see decode-worker.ts); default: with two or more cores and a target
-   * of 32 MiB or more
+   * decode REPLACE and TRANSPOSED ops (256 KiB to 4 MiB) on a worker thread, one while
+   * this thread decodes the next (see decode-worker.ts). Default: on the hash worker's
+   * thread, when there is one, once 32 MiB of such ops have come. `true`: from the first
+   * such op, on the hash worker or a thread of its own; `false`: never.
    */
   decodeOnWorker?: boolean
   limits?: Partial<ApplyLimits>
@@ -176,8 +177,9 @@ async function applyOps(
   // one payload buffer for the whole apply, grown to the largest op seen (≤ maxPayload)
   let payloadBuf = Buffer.alloc(0)
   const runner = new OpRunner(source, header.sourceSize, out, limits.maxOpTargetBytes, (header.version ?? 1) >= FORMAT_VERSION_3)
-  // started at the first op it can take; null: not wanted, or it could not start
-  let decoder: DecodeWorker | undefined | null = DecodeWorker.wanted(header.targetSize, opts.decodeOnWorker) ? undefined : null
+  // put on a thread at the op that wants it (see decodeOnWorker); null: never, or it could not start
+  let decoder: DecodeWorker | undefined | null = opts.decodeOnWorker === false || (opts.decodeOnWorker === undefined && !hasher.thread) ? null : undefined
+  let wholeBytes = 0
   // where this thread decodes a whole op while the worker decodes the one before it
   let held: Buffer | undefined
   // the sync of the last checkpoint runs while the next ops are applied
@@ -217,7 +219,10 @@ async function applyOps(
       checkOps()
       const { op, payload } = await nextOp(opIndex, out.position)
       const whole = decoder !== null ? runner.whole(op, payload) : undefined
-      if (whole && decoder === undefined) decoder = (await DecodeWorker.start()) ?? null
+      wholeBytes += whole?.targetLength ?? 0
+      if (whole && decoder === undefined && (opts.decodeOnWorker || wholeBytes > DECODE_WORKER_AFTER_BYTES)) {
+        decoder = (hasher.thread ? DecodeWorker.on(hasher.thread) : await DecodeWorker.start()) ?? null
+      }
       if (!whole || !decoder) {
         await runner.run(op, payload)
         await ended(op, opIndex)

@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
 import { DeltaError, type DeltaErrorCode } from './errors.js'
 import { SLAB, UNTRANSPOSE_WASM_HEX, untransposeSlab } from './transpose.js'
@@ -17,8 +16,12 @@ export const WORKER_PAYLOAD_BYTES = WORKER_OP_BYTES + (64 << 10)
  * between BSDIFF ops) never starts the worker, nor pays its memory.
  */
 export const WORKER_MIN_OP_BYTES = 256 << 10
-/** below this a worker's start-up (~30 ms, a few MB) costs more than the decoding it takes over */
-export const DECODE_WORKER_MIN_BYTES = 32 << 20
+/**
+ * By default the worker decodes only once this many bytes of whole ops have come: a patch
+ * of new bytes (the all-layers model: 189 MB of them), not one with a few new layers (the
+ * 2-layer pair: 12 MB, where it gained nothing measurable), pays for its 12 MB of buffers.
+ */
+export const DECODE_WORKER_AFTER_BYTES = 32 << 20
 
 /** What the worker decodes: an op whose output depends on its payload alone. */
 export interface WholeOp {
@@ -32,50 +35,56 @@ export interface WholeOp {
 }
 
 /**
- * The worker's whole program: plain JavaScript run with `eval`, so the agent's one-file
- * bundle needs no second file. It decodes one op at a time from the shared payload buffer
- * into the shared output buffer, driving node:zlib's native brotli handle with those
- * buffers as BrotliReader does (no buffer per op for the GC to find), and puts a
- * TRANSPOSED op's slabs back in order with the same WebAssembly loop as Untransposer
- * (or, without WebAssembly, the same JS function).
+ * The decoding program of a worker: plain JavaScript run with `eval` (the agent's one-file
+ * bundle has no second file), in a block of its own so that it can run beside the hash
+ * worker's program on the same thread (image-hasher.ts) or alone. It decodes one op at a
+ * time from the shared payload buffer into the shared output buffer, driving node:zlib's
+ * native brotli handle with those buffers as BrotliReader does (no buffer per op for the
+ * GC to find), and puts a TRANSPOSED op's slabs back in order with the same WebAssembly
+ * loop as Untransposer (or, without WebAssembly, the same JS function). Its decoder and
+ * loop are made at the first op: a hash worker that never decodes pays nothing for them.
  * Every failure is an answer with a DeltaError code, never a thrown error.
  */
-const WORKER_SOURCE = `
+export const DECODE_PROGRAM = `{
 const { parentPort } = require('node:worker_threads')
 const zlib = require('node:zlib')
 const untransposeSlab = (${untransposeSlab.toString()})
 const SLAB = ${SLAB}
-let payload, output
-// Untransposer's loop (transpose.ts): columns at 0 and the slab in order at SLAB, in its memory
-let wasm
-try {
-  wasm = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from('${UNTRANSPOSE_WASM_HEX}', 'hex'))).exports
-} catch {}
-const mem = wasm ? Buffer.from(wasm.mem.buffer) : Buffer.allocUnsafe(SLAB)
-const z = zlib.createBrotliDecompress()
-const h = z._handle
-const state = z._writeState
-const native = h && typeof h.writeSync === 'function' && typeof h.reset === 'function' && state instanceof Uint32Array
-let failure
-if (native) h.onerror = (message, errno, code) => { failure = message + (code ? ' (' + code + ')' : '') }
-const corrupt = (message) => parentPort.postMessage({ t: 'error', code: 'DELTA_CORRUPT', message })
+let payload, output, d
+const start = () => {
+  // Untransposer's loop (transpose.ts): columns at 0 and the slab in order at SLAB, in its memory
+  let wasm
+  try {
+    wasm = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from('${UNTRANSPOSE_WASM_HEX}', 'hex'))).exports
+  } catch {}
+  const z = zlib.createBrotliDecompress()
+  const h = z._handle
+  const state = z._writeState
+  const native = h && typeof h.writeSync === 'function' && typeof h.reset === 'function' && state instanceof Uint32Array
+  const r = { wasm, mem: wasm ? Buffer.from(wasm.mem.buffer) : Buffer.allocUnsafe(SLAB), h, state, native, failure: undefined }
+  if (native) h.onerror = (message, errno, code) => { r.failure = message + (code ? ' (' + code + ')' : '') }
+  return r
+}
+const corrupt = (message) => parentPort.postMessage({ t: 'decodeFailed', code: 'DELTA_CORRUPT', message })
 parentPort.on('message', (m) => {
-  if (m.t === 'bufs') {
+  if (m.t === 'decodeBufs') {
     payload = Buffer.from(m.payload)
     output = Buffer.from(m.output)
     return
   }
+  if (m.t !== 'decode') return
+  d ??= start()
   const input = payload.subarray(0, m.len)
   // one byte of room more than the op's length: a stream that fills it is too long
   const out = output.subarray(0, m.targetLength + 1)
   let produced = 0
-  if (input.length > 0 && native) {
-    h.reset()
-    failure = undefined
-    h.writeSync(zlib.constants.BROTLI_OPERATION_FINISH, input, 0, input.length, out, 0, out.length)
-    if (failure !== undefined) return corrupt('bad ' + m.what + ' stream in op payload: ' + failure)
-    const availOut = state[0]
-    const availIn = state[1]
+  if (input.length > 0 && d.native) {
+    d.h.reset()
+    d.failure = undefined
+    d.h.writeSync(zlib.constants.BROTLI_OPERATION_FINISH, input, 0, input.length, out, 0, out.length)
+    if (d.failure !== undefined) return corrupt('bad ' + m.what + ' stream in op payload: ' + d.failure)
+    const availOut = d.state[0]
+    const availIn = d.state[1]
     produced = out.length - availOut
     if (availOut === 0) return corrupt(m.what + ' stream decodes to more than the op allows')
     if (availIn > 0) return corrupt(m.what + ' stream has bytes after its end')
@@ -92,27 +101,30 @@ parentPort.on('message', (m) => {
   if (m.stride > 0) {
     for (let at = 0; at < m.targetLength; at += SLAB) {
       const n = Math.min(SLAB, m.targetLength - at)
-      out.copy(mem, 0, at, at + n)
-      if (!wasm) {
-        untransposeSlab(mem.subarray(0, n), m.stride, out.subarray(at, at + n))
+      out.copy(d.mem, 0, at, at + n)
+      if (!d.wasm) {
+        untransposeSlab(d.mem.subarray(0, n), m.stride, out.subarray(at, at + n))
         continue
       }
       // a slab's last n % stride bytes stay where they are, in out already
       const rows = Math.floor(n / m.stride)
-      wasm.untranspose(rows, m.stride)
-      mem.copy(out, at, SLAB, SLAB + rows * m.stride)
+      d.wasm.untranspose(rows, m.stride)
+      d.mem.copy(out, at, SLAB, SLAB + rows * m.stride)
     }
   }
-  parentPort.postMessage({ t: 'done' })
+  parentPort.postMessage({ t: 'decoded' })
 })
+}
 `
 
-type Reply = { t: 'done' } | { t: 'error'; code: DeltaErrorCode; message: string }
+type Reply = { t: 'decoded' } | { t: 'decodeFailed'; code: DeltaErrorCode; message: string }
 
 /**
  * Decodes whole REPLACE and TRANSPOSED ops on a worker thread, one at a time, while the
- * applier's thread does the next op: brotli decoding was most of an apply whose ops are
- * new bytes (the all-layers model pair: 0.77 of its 1.4 s, all on one core).
+ * applier's thread decodes the next: brotli decoding was most of an apply whose ops are
+ * new bytes (the all-layers model pair: 0.77 of its 1.44 s, all on one core). By default
+ * it runs on the hash worker's thread (`on`), which is idle most of such an apply: a
+ * thread of its own cost 9 MB more, which the agent's model install could not spare.
  *
  * `decode` copies the op's stream into the shared payload buffer at once (the caller may
  * reuse its buffer) and resolves with a view of the shared output buffer, valid until the
@@ -123,43 +135,51 @@ export class DecodeWorker {
   private readonly output: Buffer
   private pending: { resolve: (r: Reply) => void; reject: (e: unknown) => void } | undefined
   private broken: unknown
+  private readonly onMessage: (m: { t: string }) => void
+  private readonly onError: (e: unknown) => void
+  private readonly onExit: (code: number) => void
 
-  private constructor(private readonly worker: Worker) {
+  private constructor(
+    private readonly worker: Worker,
+    /** a thread started for this decoder alone, ended by close() */
+    private readonly own: boolean,
+  ) {
     const payload = new SharedArrayBuffer(WORKER_PAYLOAD_BYTES)
     const output = new SharedArrayBuffer(WORKER_OP_BYTES + 1)
     this.payload = Buffer.from(payload)
     this.output = Buffer.from(output)
-    worker.postMessage({ t: 'bufs', payload, output })
-    worker.on('message', (m: Reply) => {
+    worker.postMessage({ t: 'decodeBufs', payload, output })
+    const settle = (f: (p: NonNullable<DecodeWorker['pending']>) => void) => {
       const p = this.pending
       this.pending = undefined
-      p?.resolve(m)
-    })
+      if (p) f(p)
+    }
     const fail = (e: unknown) => {
       this.broken ??= e
-      const p = this.pending
-      this.pending = undefined
-      p?.reject(e)
+      settle((p) => p.reject(this.broken))
     }
-    worker.on('error', fail)
-    worker.on('exit', (code) => fail(new Error(`decode worker exited (${code})`)))
+    // the thread's other program (the hasher) has replies of its own
+    this.onMessage = (m) => void ((m.t === 'decoded' || m.t === 'decodeFailed') && settle((p) => p.resolve(m as Reply)))
+    this.onError = fail
+    this.onExit = (code) => fail(new Error(`decode worker exited (${code})`))
+    worker.on('message', this.onMessage).on('error', this.onError).on('exit', this.onExit)
   }
 
-  /** whether to decode on a worker: when asked, else with two or more cores and a target of 32 MiB or more */
-  static wanted(targetSize: number, asked?: boolean, cores = availableParallelism()): boolean {
-    return asked ?? (cores > 1 && targetSize >= DECODE_WORKER_MIN_BYTES)
+  /** A decoder on a thread that runs DECODE_PROGRAM already (the hash worker's). */
+  static on(worker: Worker): DecodeWorker {
+    return new DecodeWorker(worker, false)
   }
 
-  /** A started worker, or undefined where the runtime has no worker threads (a locked-down one). */
+  /** A decoder on a thread of its own, or undefined where the runtime has no worker threads (a locked-down one). */
   static async start(): Promise<DecodeWorker | undefined> {
     try {
       // a small heap: the worker holds views of the shared buffers and one 1 MiB slab
-      const worker = new Worker(WORKER_SOURCE, { eval: true, resourceLimits: { maxOldGenerationSizeMb: 8, maxYoungGenerationSizeMb: 1 } })
+      const worker = new Worker(DECODE_PROGRAM, { eval: true, resourceLimits: { maxOldGenerationSizeMb: 8, maxYoungGenerationSizeMb: 1 } })
       await new Promise<void>((resolve, reject) => {
         worker.once('online', resolve)
         worker.once('error', reject)
       })
-      return new DecodeWorker(worker)
+      return new DecodeWorker(worker, true)
     } catch {
       return undefined
     }
@@ -181,19 +201,20 @@ export class DecodeWorker {
     op.stream.copy(this.payload)
     return new Promise<Reply>((resolve, reject) => {
       this.pending = { resolve, reject }
-      this.worker.postMessage({ t: 'op', len: op.stream.length, targetLength: op.targetLength, stride: op.stride, what: op.what })
+      this.worker.postMessage({ t: 'decode', len: op.stream.length, targetLength: op.targetLength, stride: op.stride, what: op.what })
     }).then((r) => {
-      if (r.t === 'error') throw new DeltaError(r.code, r.message, { stream: op.what })
+      if (r.t === 'decodeFailed') throw new DeltaError(r.code, r.message, { stream: op.what })
       return this.output.subarray(0, op.targetLength)
     })
   }
 
+  /** Fails what is pending and every call after; ends the thread if it is this decoder's own. */
   async close(): Promise<void> {
     this.broken ??= new Error('decode worker closed')
-    this.worker.removeAllListeners('exit')
+    this.worker.off('message', this.onMessage).off('error', this.onError).off('exit', this.onExit)
     const p = this.pending
     this.pending = undefined
     p?.reject(this.broken)
-    await this.worker.terminate()
+    if (this.own) await this.worker.terminate()
   }
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
+import { DECODE_PROGRAM } from './decode-worker.js'
 
 /** Where an op ends inside a chunk: its hash covers its bytes up to `at`, and must be `sha256`. */
 export interface OpCut {
@@ -36,6 +37,8 @@ export interface ImageHasher {
   sourceDigest(): Promise<Buffer>
   /** true when the hashing runs beside this thread, so it can overlap the decoding */
   readonly threaded: boolean
+  /** the hashing thread, when there is one: it runs DECODE_PROGRAM too, for a DecodeWorker to share */
+  readonly thread?: Worker
   /** hex digest of the image so far: every byte passed to hash() before this call */
   prefix(): Promise<string>
   /** the image digest; nothing may be hashed after it */
@@ -106,9 +109,11 @@ export class InlineHasher implements ImageHasher {
 /**
  * The worker's whole program: plain JavaScript run with `eval`, so the agent's one-file
  * bundle needs no second file. It reads chunks from shared memory (no copy) and answers
- * every request in the order it came, so replies need no ids.
+ * every request in the order it came, so replies need no ids. The thread also runs the
+ * decode worker's program (decode-worker.ts), idle unless a DecodeWorker is put on it:
+ * each program takes only its own messages.
  */
-const WORKER_SOURCE = `
+const WORKER_SOURCE = `{
 const { parentPort } = require('node:worker_threads')
 const { createHash } = require('node:crypto')
 const bufs = []
@@ -145,7 +150,8 @@ parentPort.on('message', (m) => {
   if (m.t === 'prefix') return void parentPort.postMessage({ t: 'done', hex: image.copy().digest('hex') })
   if (m.t === 'digest') return void parentPort.postMessage({ t: 'done', digest: image.digest() })
 })
-`
+}
+${DECODE_PROGRAM}`
 
 type Reply = { t: 'done'; hex?: string; digest?: Uint8Array } | { t: 'failed'; op: number; targetOffset: number }
 
@@ -157,10 +163,14 @@ export class WorkerHasher implements ImageHasher {
   failed: OpHashFailure | undefined
   readonly threaded = true
 
+  get thread(): Worker {
+    return this.worker
+  }
+
   private constructor(private readonly worker: Worker) {
     worker.on('message', (m: Reply) => {
       if (m.t === 'failed') this.failed ??= { op: m.op, targetOffset: m.targetOffset }
-      else this.waiting.shift()?.resolve(m)
+      else if (m.t === 'done') this.waiting.shift()?.resolve(m)
     })
     const fail = (e: unknown) => {
       this.broken ??= e

@@ -58,6 +58,11 @@ export async function installDelta(o: DeltaInstall): Promise<void> {
       // journal, or a model's partial file.
       expectedPatchSha256: o.delta.patchSha256,
       verifySource: false,
+      // no decode worker: its 12-17 MB of buffers (a patch of new model layers) would take
+      // the agent past 64 MB above idle (model-v3-all-layers: 62 MB without it, 64-69 with),
+      // because the patch download before it leaves up to ~40 MB of HTTP chunks that V8
+      // frees late; the apply is 0.1-0.3 s slower for it on such a patch, the same on others
+      decodeOnWorker: false,
       progressPath: progressPath(o.stagingDir, o.delta),
       ...(o.applyCheckpointBytes ? { checkpointBytes: o.applyCheckpointBytes } : {}),
       ...(o.onApplyProgress ? { onProgress: o.onApplyProgress } : {}),
