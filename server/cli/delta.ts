@@ -1,5 +1,5 @@
 /**
- * `slipway delta make OLD NEW PATCH [--memory-budget BYTES] [--format 2|3 [--members deflate,puff]]`: the server's builder
+ * `slipway delta make OLD NEW PATCH [--memory-budget BYTES] [--format 1|2|3 [--members deflate,puff]]`: the server's builder
  * (the same makeDelta the build-delta job runs) on local files, so anyone can try it
  * on their own images. It verifies the patch by applying it before it returns.
  */
@@ -8,17 +8,19 @@ import { parse, UsageError } from './args.js'
 import type { CliEnv } from './http-client.js'
 import { DELTA_REMOTE_USAGE, deltaRemoteCommand } from './delta-remote.js'
 
-export const USAGE = `usage: slipway delta make OLD NEW PATCH [--memory-budget BYTES] [--format 2|3 [--members deflate,puff]]
+export const USAGE = `usage: slipway delta make OLD NEW PATCH [--memory-budget BYTES] [--format 1|2|3 [--members deflate,puff]]
 ${DELTA_REMOTE_USAGE}
 
   OLD, NEW   the image devices have, and the one they should get
   PATCH      where the patch is written
   --memory-budget BYTES   memory the build may use (default 1 GiB; suffixes KiB, MiB, GiB)
-  --format 2              also diff inside gzip/zip members (format v2; default 1)
-  --format 3              as 2, with sparse diff streams (format v3: smaller, faster to apply)
+  --format 3              diff inside gzip/zip members, sparse diff streams, model rows by column
+                          (format v3, the default: what the server builds for today's agent)
+  --format 2              diff inside gzip/zip members (format v2)
+  --format 1              byte diffs only (format v1: what every agent applies)
   --members LIST          member codecs formats 2 and 3 may use: deflate (zlib re-encoding; needs the
                           device's zlib to be this one), puff (any deflate; needs an agent that
-                          reports it), or both (default deflate)`
+                          reports it), or both (default puff)`
 
 const UNITS: Record<string, number> = { '': 1, k: 2 ** 10, kib: 2 ** 10, m: 2 ** 20, mib: 2 ** 20, g: 2 ** 30, gib: 2 ** 30 }
 
@@ -43,10 +45,11 @@ export async function deltaCommand(argv: string[], env: () => CliEnv): Promise<v
   if (!oldPath || !newPath || !patchPath || extra.length > 0) throw new UsageError(USAGE)
   const memoryBudget = values['memory-budget'] === undefined ? undefined : parseBytes(values['memory-budget'])
   if (values.format !== undefined && values.format !== '1' && values.format !== '2' && values.format !== '3') throw new UsageError(`--format must be 1, 2 or 3\n\n${USAGE}`)
-  const formatVersion = values.format === '3' ? 3 : values.format === '2' ? 2 : 1
-  const memberCodecs = values.members?.split(',').map((s) => s.trim())
+  // what the server builds for an agent reporting slipway-delta-v3 and puff (today's)
+  const formatVersion = values.format === '1' ? 1 : values.format === '2' ? 2 : 3
+  const memberCodecs = values.members?.split(',').map((s) => s.trim()) ?? (formatVersion > 1 ? ['puff'] : undefined)
   if (memberCodecs && (formatVersion === 1 || memberCodecs.length === 0 || memberCodecs.some((c) => c !== 'deflate' && c !== 'puff'))) {
-    throw new UsageError(`--members takes deflate, puff or deflate,puff, with --format 2 or 3\n\n${USAGE}`)
+    throw new UsageError(`--members takes deflate, puff or deflate,puff, with format 2 or 3\n\n${USAGE}`)
   }
   const r = await makeDeltaIsolated(oldPath, newPath, patchPath, {
     formatVersion,

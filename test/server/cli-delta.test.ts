@@ -21,7 +21,7 @@ t.test('make a delta, apply it, and refuse what does not fit', async (t) => {
   await writeFile(p('old'), old)
   await writeFile(p('new'), next)
 
-  const made = await slipway(['delta', 'make', p('old'), p('new'), p('patch'), '--memory-budget', '256MiB'], {}).done
+  const made = await slipway(['delta', 'make', p('old'), p('new'), p('patch'), '--memory-budget', '256MiB', '--format', '1'], {}).done
   t.equal(made.code, 0, made.stderr)
   const patch = await readFile(p('patch'))
   t.match(made.stdout, new RegExp(`size: +${patch.length} bytes`), 'prints the patch size')
@@ -81,8 +81,8 @@ t.test('make a delta, apply it, and refuse what does not fit', async (t) => {
   t.match(badBudget.stderr, /--memory-budget must be a number of bytes/)
   t.equal((await slipway(['delta', 'make', p('old')], {}).done).code, 64)
 
-  // format 3 (sparse diffs), and the usage errors of --format and --members
-  const v3 = await slipway(['delta', 'make', p('old'), p('new'), p('patch-v3'), '--format', '3', '--members', 'puff'], {}).done
+  // format 3 (sparse diffs) with puff, the default as the server's, and the usage errors of --format and --members
+  const v3 = await slipway(['delta', 'make', p('old'), p('new'), p('patch-v3')], {}).done
   t.equal(v3.code, 0, v3.stderr)
   t.match(v3.stdout, /^format: +version [13]$/m, 'prints the version written')
   t.match(v3.stdout, /^codecs: /m, 'and the member codecs')
@@ -91,7 +91,7 @@ t.test('make a delta, apply it, and refuse what does not fit', async (t) => {
   t.ok((await readFile(p('out-v3'))).equals(next), 'the format-3 patch rebuilds the target')
   for (const [args, message] of [
     [['--format', '4'], /--format must be 1, 2 or 3/],
-    [['--members', 'puff'], /--members takes deflate, puff or deflate,puff, with --format 2 or 3/],
+    [['--format', '1', '--members', 'puff'], /--members takes deflate, puff or deflate,puff, with format 2 or 3/],
     [['--format', '3', '--members', 'xz'], /--members takes/],
   ] as const) {
     const r = await slipway(['delta', 'make', p('old'), p('new'), p('patch4'), ...args], {}).done
