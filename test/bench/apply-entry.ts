@@ -13,5 +13,5 @@ if (source !== 'idle') {
   // as the agent applies: the patch checked against the sha256 the signed assignment gives,
   // each target byte hashed once (into the image hash), the source only if that fails
   const r = await applyDelta(source, patch, target, { verifySource: false, expectedPatchSha256: patchSha256 })
-  console.log(JSON.stringify({ ms: r.ms, ops: r.ops }))
+  console.log(JSON.stringify({ ms: r.ms, ops: r.ops, workerOps: r.workerOps }))
 }

@@ -37,7 +37,7 @@ t.test('the result: the target hash and size, the op count, nothing resumed; the
   const sink = new MemSink()
   const synced = Object.assign(sink, { sync: async () => void syncs++ })
   const r = await run(patch, {}, synced)
-  t.same(r, { code: 'ok', result: { targetSha256: hex(target), targetSize: 30_000, ops: 3, resumedOps: 0 } })
+  t.same(r, { code: 'ok', result: { targetSha256: hex(target), targetSize: 30_000, ops: 3, resumedOps: 0, workerOps: 0 } })
   t.ok(sink.data.equals(target))
   t.equal(syncs, 1, 'no checkpoint under 64 MiB: one sync, at the end')
   t.same((await run(patch, { expectedTargetSha256: hex(target).toUpperCase() })).code, 'ok', 'the expected hash in upper case')
@@ -197,7 +197,7 @@ t.test('resume: from the start of the patch or from the recorded offset, and eac
   t.same(cut.r, { code: 'DELTA_TRUNCATED', message: 'power cut', details: undefined })
   const saved = cut.records[1]!
   const again = await run(patch, { resume: saved }, cut.sink)
-  t.same(again, { code: 'ok', result: { targetSha256: hex(target), targetSize: 30_000, ops: 3, resumedOps: 2 } })
+  t.same(again, { code: 'ok', result: { targetSha256: hex(target), targetSize: 30_000, ops: 3, resumedOps: 2, workerOps: 0 } })
   t.ok(cut.sink.data.equals(target))
   const fromOffset = await run(patch.subarray(saved.patchOffset), { resume: saved, patchStartsAtResume: true }, cut.sink)
   t.equal(fromOffset.code, 'ok', 'the rest of the patch only')

@@ -80,6 +80,8 @@ export interface ApplyResult {
   ops: number
   /** ops skipped because an earlier run had applied them */
   resumedOps: number
+  /** ops decoded on the decode worker (decodeOnWorker) */
+  workerOps: number
 }
 
 export interface ApplyInput {
@@ -180,6 +182,7 @@ async function applyOps(
   // put on a thread at the op that wants it (see decodeOnWorker); null: never, or it could not start
   let decoder: DecodeWorker | undefined | null = opts.decodeOnWorker === false || (opts.decodeOnWorker === undefined && !hasher.thread) ? null : undefined
   let wholeBytes = 0
+  let workerOps = 0
   // where this thread decodes a whole op while the worker decodes the one before it
   let held: Buffer | undefined
   // the sync of the last checkpoint runs while the next ops are applied
@@ -231,6 +234,7 @@ async function applyOps(
         // is whole too, decoded here meanwhile. Both are written in order, and anything
         // wrong with the next op is raised only once this one is written.
         const first = decoder.decode(whole)
+        workerOps++
         first.catch(() => {}) // awaited below; this only avoids an unhandled rejection if the next op fails first
         let second: { op?: OpHeader; payload?: Buffer; bytes?: Buffer; failure?: unknown } | undefined
         if (opIndex + 1 < header.opCount) {
@@ -314,6 +318,7 @@ async function applyOps(
     targetSize: header.targetSize,
     ops: header.opCount,
     resumedOps: resume?.opsDone ?? 0,
+    workerOps,
   }
 }
 
