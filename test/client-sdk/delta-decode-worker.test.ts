@@ -249,7 +249,7 @@ t.test('the worker: one op at a time, only ops that fit, and one that dies fails
   t.ok((await first).equals(body), 'decoded')
   t.equal(w.busy, false)
   await t.rejects(w.decode({ ...op, targetLength: WORKER_OP_BYTES + 1 }), RangeError)
-  await t.rejects(w.decode({ ...op, targetLength: body.length - 1 }), { code: 'DELTA_CORRUPT', message: 'replace stream decodes to more than the op allows' })
+  await t.rejects(w.decode({ ...op, targetLength: body.length - 1 }), { code: 'DELTA_CORRUPT', message: 'replace stream decodes to more than the op allows', details: { stream: 'replace' } })
   t.ok((await w.decode(op)).equals(body), 'a failed op leaves the worker usable')
   await w.close()
   await t.rejects(w.decode(op), /decode worker closed/, 'closed: every call after fails')
@@ -270,7 +270,11 @@ t.test('the worker: one op at a time, only ops that fit, and one that dies fails
 t.test("on the hash worker's thread: hashing and decoding answer each their own, and closing the decoder leaves the hasher running", async (t) => {
   const hasher = (await createImageHasher(10, true)) as WorkerHasher
   t.teardown(() => hasher.close())
+  const events = ['message', 'error', 'exit'] as const
+  const listeners = () => events.map((e) => hasher.thread.listenerCount(e))
+  const before = listeners()
   const decoder = DecodeWorker.on(hasher.thread)
+  t.same(listeners(), before.map((n) => n + 1), 'the decoder listens on the thread beside the hasher')
   const body = randomBytes(WORKER_MIN_OP_BYTES + 3, 95)
   const op = { stride: 0, targetLength: body.length, stream: await brotli(body, 5), what: 'replace' }
   const chunk = hasher.alloc(1000)
@@ -279,9 +283,30 @@ t.test("on the hash worker's thread: hashing and decoding answer each their own,
   const [, decoded] = await Promise.all([hasher.hash(chunk, 1000, []), decoder.decode(op), hasher.hash(chunk, 500, [])])
   t.ok(decoded.equals(body), 'decoded')
   await decoder.close()
+  t.same(listeners(), before, 'and stops listening when closed')
   await t.rejects(decoder.decode(op), /decode worker closed/)
   await hasher.hash(chunk, 10, []) // the thread is still the hasher's
   const image = Buffer.concat([chunk, chunk.subarray(0, 500), chunk.subarray(0, 10)])
   t.equal((await hasher.digest()).toString('hex'), sha256(image).toString('hex'), 'the image hash is the three chunks, in order')
   t.equal(hasher.failed, undefined)
+})
+
+t.test('a worker op that is the last op is written alone; a second op cut short is named by its own index', async (t) => {
+  const source = randomBytes(4096, 61)
+  const literal = randomBytes(WORKER_MIN_OP_BYTES + 100, 62)
+  const target = Buffer.concat([source.subarray(0, 1000), literal])
+  const patch = await writePatch(source, target, [copyOp(0, 0, 1000, sha256(source.subarray(0, 1000))), await replaceOp(1000, literal, 5)], undefined, 3)
+  for (const way of ['own', 'shared'] as const) {
+    const sink = new MemSink()
+    const r = await applyDeltaStream({ source: memSource(source), patch: chunked(patch, 65_536), sink }, WAYS[way])
+    t.ok(sink.data.equals(target), `${way}: rebuilt`)
+    t.equal(r.workerOps, 1, `${way}: the last op on the worker, with no next op to pair`)
+  }
+  // the sample's ops 1 and 2 pair up (op 1 on the worker): cut inside op 2's payload
+  const op2End = 128 + sample.ops.slice(0, 3).reduce((n, o) => n + 80 + o.payload.length, 0)
+  const cut = sample.patch.subarray(0, op2End - 10)
+  for (const way of Object.keys(WAYS) as Array<keyof typeof WAYS>) {
+    const err = await applyDeltaStream({ source: memSource(sample.source), patch: chunked(cut, 65_536), sink: new MemSink() }, WAYS[way]).catch((e: unknown) => e)
+    t.match(err, { code: 'DELTA_TRUNCATED', details: { op: 2 } }, `${way}: op 2 named`)
+  }
 })

@@ -55,6 +55,7 @@ export const areas = {
     // ops.ts holds every bound on what an op may read and write; apply.ts the driver loop,
     // checkpoints and resume; apply-file.ts files, the patch read ring and progress files;
     // image-hasher.ts the op and image hashes, in this thread or on the worker;
+    // decode-worker.ts whole ops decoded on the worker;
     // sparse-diff.ts and transpose.ts version 3's diff records and TRANSPOSED op
     mutate: [
       'client-sdk/src/delta/ops.ts',
@@ -62,6 +63,7 @@ export const areas = {
       'client-sdk/src/delta/apply.ts',
       'client-sdk/src/delta/apply-file.ts',
       'client-sdk/src/delta/image-hasher.ts',
+      'client-sdk/src/delta/decode-worker.ts',
       'client-sdk/src/delta/sparse-diff.ts',
       'client-sdk/src/delta/transpose.ts',
     ],
@@ -80,6 +82,7 @@ export const areas = {
       'test/client-sdk/delta-apply-survivors.test.ts',
       'test/client-sdk/delta-patch-hash.test.ts',
       'test/client-sdk/delta-hash-worker.test.ts',
+      'test/client-sdk/delta-decode-worker.test.ts',
       'test/client-sdk/delta-apply.test.ts',
       'test/client-sdk/delta-fuzz.test.ts',
     ],
