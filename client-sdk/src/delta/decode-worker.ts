@@ -124,7 +124,7 @@ type Reply = { t: 'decoded' } | { t: 'decodeFailed'; code: DeltaErrorCode; messa
  * applier's thread decodes the next: brotli decoding was most of an apply whose ops are
  * new bytes (the all-layers model pair: 0.77 of its 1.44 s, all on one core). By default
  * it runs on the hash worker's thread (`on`), which is idle most of such an apply: a
- * thread of its own cost 9 MB more, which the agent's model install could not spare.
+ * thread of its own cost 9 MB more and was no faster once started mid-apply.
  *
  * `decode` copies the op's stream into the shared payload buffer at once (the caller may
  * reuse its buffer) and resolves with a view of the shared output buffer, valid until the
