@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads'
 import { DeltaError, type DeltaErrorCode } from './errors.js'
-import { SLAB, UNTRANSPOSE_WASM_HEX, untransposeSlab } from './transpose.js'
+import { SLAB, UNTRANSPOSE_PIECE, UNTRANSPOSE_WASM_HEX, untransposeSlab } from './transpose.js'
 
 /**
  * The largest op the decode worker takes: what our builder emits (4 MiB windows). Its
@@ -50,9 +50,10 @@ const { parentPort } = require('node:worker_threads')
 const zlib = require('node:zlib')
 const untransposeSlab = (${untransposeSlab.toString()})
 const SLAB = ${SLAB}
+const PIECE = ${UNTRANSPOSE_PIECE}
 let payload, output, d
 const start = () => {
-  // Untransposer's loop (transpose.ts): columns at 0 and the slab in order at SLAB, in its memory
+  // Untransposer's loop (transpose.ts): columns at 0 and rows in order at SLAB, in its memory
   let wasm
   try {
     wasm = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from('${UNTRANSPOSE_WASM_HEX}', 'hex'))).exports
@@ -106,10 +107,14 @@ parentPort.on('message', (m) => {
         untransposeSlab(d.mem.subarray(0, n), m.stride, out.subarray(at, at + n))
         continue
       }
-      // a slab's last n % stride bytes stay where they are, in out already
+      // rows a piece at a time; a slab's last n % stride bytes stay where they are, in out already
       const rows = Math.floor(n / m.stride)
-      d.wasm.untranspose(rows, m.stride)
-      d.mem.copy(out, at, SLAB, SLAB + rows * m.stride)
+      const per = Math.max(1, Math.floor(PIECE / m.stride))
+      for (let i0 = 0; i0 < rows; i0 += per) {
+        const i1 = Math.min(rows, i0 + per)
+        d.wasm.untranspose(rows, m.stride, i0, i1)
+        d.mem.copy(out, at + i0 * m.stride, SLAB, SLAB + (i1 - i0) * m.stride)
+      }
     }
   }
   parentPort.postMessage({ t: 'decoded' })

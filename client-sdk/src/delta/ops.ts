@@ -153,9 +153,8 @@ export class OpRunner {
         if (piece.length === 0) throw new DeltaError('DELTA_CORRUPT', 'transposed data has the wrong length')
         got += piece.copy(columns, got)
       }
-      const out = slab.run(columns.length, stride)
-      await emit(out)
-      done += out.length
+      for (const piece of slab.pieces(columns.length, stride)) await emit(piece)
+      done += columns.length
     }
     r.expectEnd()
   }

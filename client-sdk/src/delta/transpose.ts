@@ -42,17 +42,20 @@ export function untransposeSlab(columns: Uint8Array, stride: number, out: Uint8A
 }
 
 /**
- * untransposeSlab as a WebAssembly loop over its own memory (columns at 0, the slab in
- * order at SLAB): each column read four bytes at a time, its bytes stored `stride` apart.
- * 56 ms against the JS loop's 282 for 185 MiB at stride 18 (the all-layers model pair's
- * TRANSPOSED ops), where the JS loop was a fifth of the apply's CPU.
+ * untransposeSlab as a WebAssembly loop over its own memory (a slab's columns at 0, rows
+ * put back in order at SLAB, up to UNTRANSPOSE_PIECE bytes of them per call): each column
+ * read four bytes at a time, its bytes stored `stride` apart. 63 ms against the JS loop's
+ * 282 for 185 MiB at stride 18 (the all-layers model pair's TRANSPOSED ops), where the JS
+ * loop was a fifth of the apply's CPU. Rows come out a piece at a time so that the memory
+ * is 1.25 MiB: the agent's image delta has no megabyte to spare.
  *
  * (module
- *   (memory (export "mem") 32)
- *   (func (export "untranspose") (param $n i32) (param $stride i32)
+ *   (memory (export "mem") 20)
+ *   ;; rows [i0, i1) of a slab of n rows: out[(i - i0) * stride + c] = cols[c * n + i], cols at 0, out at 1 MiB
+ *   (func (export "untranspose") (param $n i32) (param $stride i32) (param $i0 i32) (param $i1 i32)
  *     (local $c i32) (local $i i32) (local $k i32) (local $o i32) (local $v i32)
- *     (local $n4 i32) (local $s2 i32) (local $s3 i32) (local $s4 i32)
- *     (local.set $n4 (i32.and (local.get $n) (i32.const -4)))
+ *     (local $e4 i32) (local $s2 i32) (local $s3 i32) (local $s4 i32)
+ *     (local.set $e4 (i32.add (local.get $i0) (i32.and (i32.sub (local.get $i1) (local.get $i0)) (i32.const -4))))
  *     (local.set $s2 (i32.shl (local.get $stride) (i32.const 1)))
  *     (local.set $s3 (i32.add (local.get $s2) (local.get $stride)))
  *     (local.set $s4 (i32.shl (local.get $stride) (i32.const 2)))
@@ -60,10 +63,11 @@ export function untransposeSlab(columns: Uint8Array, stride: number, out: Uint8A
  *       (loop $cloop
  *         (br_if $cdone (i32.ge_u (local.get $c) (local.get $stride)))
  *         (local.set $o (i32.add (i32.const 1048576) (local.get $c)))
- *         (local.set $i (i32.const 0))
+ *         (local.set $k (i32.add (i32.mul (local.get $c) (local.get $n)) (local.get $i0)))
+ *         (local.set $i (local.get $i0))
  *         (block $idone
  *           (loop $iloop
- *             (br_if $idone (i32.ge_u (local.get $i) (local.get $n4)))
+ *             (br_if $idone (i32.ge_u (local.get $i) (local.get $e4)))
  *             (local.set $v (i32.load align=1 (local.get $k)))
  *             (i32.store8 (local.get $o) (local.get $v))
  *             (i32.store8 (i32.add (local.get $o) (local.get $stride)) (i32.shr_u (local.get $v) (i32.const 8)))
@@ -75,7 +79,7 @@ export function untransposeSlab(columns: Uint8Array, stride: number, out: Uint8A
  *             (br $iloop)))
  *         (block $rdone
  *           (loop $rloop
- *             (br_if $rdone (i32.ge_u (local.get $i) (local.get $n)))
+ *             (br_if $rdone (i32.ge_u (local.get $i) (local.get $i1)))
  *             (i32.store8 (local.get $o) (i32.load8_u (local.get $k)))
  *             (local.set $k (i32.add (local.get $k) (i32.const 1)))
  *             (local.set $o (i32.add (local.get $o) (local.get $stride)))
@@ -85,14 +89,17 @@ export function untransposeSlab(columns: Uint8Array, stride: number, out: Uint8A
  *         (br $cloop)))))
  */
 export const UNTRANSPOSE_WASM_HEX =
-  '0061736d0100000001060160027f7f00030201000503010020071502036d656d02000b756e7472616e73706f736500000ace0101cb0101097f2000417c71210720014101742108200820016a21092001410274210a02400340200220014f0d01418080c00020026a21054100210302400340200320074f0d0120042800002106200520063a0000200520016a20064108763a0000200520086a20064110763a0000200520096a20064118763a0000200441046a21042005200a6a2105200341046a21030c000b0b02400340200320004f0d01200520042d00003a0000200441016a2104200520016a2105200341016a21030c000b0b200241016a21020c000b0b0b'
+  '0061736d0100000001080160047f7f7f7f00030201000503010014071502036d656d02000b756e7472616e73706f736500000ade0101db0101097f2002200320026b417c716a21092001410174210a200a20016a210b2001410274210c02400340200420014f0d01418080c00020046a2107200420006c20026a21062002210502400340200520094f0d0120062800002108200720083a0000200720016a20084108763a00002007200a6a20084110763a00002007200b6a20084118763a0000200641046a21062007200c6a2107200541046a21050c000b0b02400340200520034f0d01200720062d00003a0000200641016a2106200720016a2107200541016a21050c000b0b200441016a21040c000b0b0b'
 
-type UntransposeWasm = { untranspose: (rows: number, stride: number) => void; mem: WebAssembly.Memory }
+/** the most bytes of rows one call of the loop puts in order */
+export const UNTRANSPOSE_PIECE = 256 << 10
+
+type UntransposeWasm = { untranspose: (n: number, stride: number, i0: number, i1: number) => void; mem: WebAssembly.Memory }
 
 /**
  * One slab at a time back in order, in WebAssembly where the runtime has it (the same
  * bytes as untransposeSlab, which it falls back to). Decode a slab's columns into
- * `columns`, then `run` returns the slab in order, valid until the next call.
+ * `columns`, then `pieces` yields the slab in order, each piece valid until the next.
  */
 export class Untransposer {
   /** where a slab's columns go: SLAB bytes */
@@ -109,21 +116,27 @@ export class Untransposer {
     }
     this.wasm = w?.untranspose
     this.columns = w ? Buffer.from(w.mem.buffer, 0, SLAB) : Buffer.allocUnsafe(SLAB)
-    this.ordered = w ? Buffer.from(w.mem.buffer, SLAB, SLAB) : Buffer.allocUnsafe(SLAB)
+    this.ordered = w ? Buffer.from(w.mem.buffer, SLAB, UNTRANSPOSE_PIECE) : Buffer.allocUnsafe(SLAB)
   }
 
-  /** columns[0, length) (one slab, length ≤ SLAB) back in order */
-  run(length: number, stride: number): Buffer {
+  /** columns[0, length) (one slab, length ≤ SLAB) in order, piece by piece */
+  *pieces(length: number, stride: number): Generator<Buffer> {
     const columns = this.columns.subarray(0, length)
-    const out = this.ordered.subarray(0, length)
     if (!this.wasm) {
+      const out = this.ordered.subarray(0, length)
       untransposeSlab(columns, stride, out)
-      return out
+      yield out
+      return
     }
-    const rows = Math.floor(length / stride)
-    this.wasm(rows, stride)
-    out.set(columns.subarray(rows * stride), rows * stride)
-    return out
+    const n = Math.floor(length / stride)
+    const rows = Math.max(1, Math.floor(UNTRANSPOSE_PIECE / stride))
+    for (let i0 = 0; i0 < n; i0 += rows) {
+      const i1 = Math.min(n, i0 + rows)
+      this.wasm(n, stride, i0, i1)
+      yield this.ordered.subarray(0, (i1 - i0) * stride)
+    }
+    // the bytes after the last whole row stay as they are
+    if (n * stride < length) yield columns.subarray(n * stride)
   }
 }
 
