@@ -52,13 +52,15 @@ export const areas = {
   },
   delta: {
     title: 'Delta apply driver, ops and format (agent side)',
-    // ops.ts holds every bound on what an op may read and write; apply.ts the driver loop,
+    // ops.ts holds every bound on what an op may read and write (bsdiff-batch.ts its
+    // BSDIFF batches: control entries, varints, merged source reads); apply.ts the driver loop,
     // checkpoints and resume; apply-file.ts files, the patch read ring and progress files;
     // image-hasher.ts the op and image hashes, in this thread or on the worker;
     // decode-worker.ts whole ops decoded on the worker;
     // sparse-diff.ts and transpose.ts version 3's diff records and TRANSPOSED op
     mutate: [
       'client-sdk/src/delta/ops.ts',
+      'client-sdk/src/delta/bsdiff-batch.ts',
       'client-sdk/src/delta/format.ts',
       'client-sdk/src/delta/apply.ts',
       'client-sdk/src/delta/apply-file.ts',

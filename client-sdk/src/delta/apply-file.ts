@@ -1,5 +1,6 @@
 import { open, rm, stat, type FileHandle } from 'node:fs/promises'
-import { applyDeltaStream, type ApplyOptions, type ApplyResult } from './apply.js'
+import type { ApplyOptions, ApplyResult } from './apply-options.js'
+import { applyDeltaStream } from './apply.js'
 import { loadProgress, saveProgress } from './progress.js'
 import type { SourceReader, TargetSink } from './streams.js'
 

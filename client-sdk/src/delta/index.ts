@@ -1,5 +1,6 @@
 export { applyDelta, openSource, type ApplyFileOptions, type ApplyFileResult } from './apply-file.js'
-export { applyDeltaStream, DEFAULT_LIMITS, type ApplyInput, type ApplyLimits, type ApplyOptions, type ApplyResult } from './apply.js'
+export { DEFAULT_LIMITS, type ApplyInput, type ApplyLimits, type ApplyOptions, type ApplyResult } from './apply-options.js'
+export { applyDeltaStream } from './apply.js'
 export { DeltaError, isDeltaError, type DeltaErrorCode } from './errors.js'
 export {
   MAX_CONTROL_ENTRY,

@@ -1,4 +1,5 @@
 import { BrotliReader, checkWindow } from './brotli-reader.js'
+import { Batch, SourceGather, VarintReader } from './bsdiff-batch.js'
 import { ByteAdder } from './byte-add.js'
 import { DecodeWorker, type WholeOp } from './decode-worker.js'
 import { DeltaError } from './errors.js'
@@ -7,9 +8,6 @@ import { decodeDescriptor, inflateMember, recompressMember } from './member.js'
 import { SparseDiff, sparseStreamLimit } from './sparse-diff.js'
 import { decodeTransposeDescriptor, SLAB, TRANSPOSE_DESCRIPTOR_SIZE, Untransposer } from './transpose.js'
 import { IO_CHUNK, readExactly, type SourceReader, type TargetWriter } from './streams.js'
-
-/** merged source reads in flight at once (libuv runs 4 file operations at a time) */
-const SPANS = 4
 
 /** Decoded bytes handed out per step: small against the budget, large enough that per-call costs vanish. */
 const PIECE = 256 * 1024
@@ -32,7 +30,7 @@ export class OpRunner {
   private readonly sparse: SparseDiff | undefined
   /** one batch of bsdiff control entries, and the buffers of its merged source reads */
   private readonly batch = new Batch()
-  private readonly spans = Array.from({ length: SPANS }, () => Buffer.allocUnsafe(SPAN))
+  private readonly gatherer = new SourceGather()
   /** a TRANSPOSED op's slab, by column and in order; none until one comes */
   private untransposer: Untransposer | undefined
 
@@ -258,7 +256,7 @@ export class OpRunner {
       }
       const count = carried ? batch.length - 1 : batch.length
       const streamed = fill > IO_CHUNK // a carried entry larger than the buffer, alone
-      if (!streamed) await this.gather(batch, count, read)
+      if (!streamed) await this.gatherer.gather(batch, count, read, scratch)
       for (let i = 0, off = 0; i < count; i++) {
         const x = batch.x(i)
         const y = batch.y(i)
@@ -293,126 +291,5 @@ export class OpRunner {
     if (sparse) sparse.expectEnd()
     else diff.expectEnd()
     extra.expectEnd()
-  }
-
-  /**
-   * Reads the source bytes of the first `count` entries of `batch` into the scratch
-   * buffer, each entry's x bytes after the previous one's. Pieces are visited in source
-   * order; pieces less than GAP apart share one read into a span buffer (the gap is read
-   * and dropped), a lone piece is read straight into place. Up to SPANS reads run at once.
-   */
-  private async gather(batch: Batch, count: number, read: (buf: Buffer, at: number) => Promise<void>) {
-    const pieces: Array<{ at: number; x: number; off: number }> = []
-    for (let i = 0, off = 0; i < count; off += batch.x(i), i++) if (batch.x(i) > 0) pieces.push({ at: batch.oldpos(i), x: batch.x(i), off })
-    pieces.sort((a, b) => a.at - b.at)
-    const reads: Array<typeof pieces> = []
-    for (let i = 0; i < pieces.length; ) {
-      const group = [pieces[i]!]
-      let end = pieces[i]!.at + pieces[i]!.x
-      const start = pieces[i]!.at
-      for (i++; i < pieces.length; i++) {
-        const p = pieces[i]!
-        const to = Math.max(end, p.at + p.x)
-        if (p.at - end > GAP || to - start > SPAN) break
-        group.push(p)
-        end = to
-      }
-      reads.push(group)
-    }
-    let nextRead = 0
-    const worker = async (span: Buffer) => {
-      while (nextRead < reads.length) {
-        const group = reads[nextRead++]!
-        const first = group[0]!
-        if (group.length === 1) {
-          await read(this.scratch.subarray(first.off, first.off + first.x), first.at)
-          continue
-        }
-        const end = Math.max(...group.map((p) => p.at + p.x))
-        const buf = span.subarray(0, end - first.at)
-        await read(buf, first.at)
-        for (const p of group) buf.copy(this.scratch, p.off, p.at - first.at, p.at - first.at + p.x)
-      }
-    }
-    await Promise.all(this.spans.map(worker))
-  }
-}
-
-/** pieces of source at most this far apart are read together */
-const GAP = 64 * 1024
-/** the longest merged read */
-const SPAN = 256 * 1024
-
-/** Control entries of one batch, in three typed arrays that live as long as the runner. */
-class Batch {
-  static readonly MAX = 16384
-  private readonly xs = new Float64Array(Batch.MAX)
-  private readonly ys = new Float64Array(Batch.MAX)
-  private readonly at = new Float64Array(Batch.MAX)
-  length = 0
-
-  push(x: number, y: number, oldpos: number): void {
-    this.xs[this.length] = x
-    this.ys[this.length] = y
-    this.at[this.length++] = oldpos
-  }
-
-  x(i: number): number {
-    return this.xs[i]!
-  }
-
-  y(i: number): number {
-    return this.ys[i]!
-  }
-
-  oldpos(i: number): number {
-    return this.at[i]!
-  }
-
-  clear(): void {
-    this.length = 0
-  }
-
-  /** the last entry becomes the first of the next batch */
-  keepLast(): void {
-    const i = this.length - 1
-    this.xs.copyWithin(0, i, i + 1)
-    this.ys.copyWithin(0, i, i + 1)
-    this.at.copyWithin(0, i, i + 1)
-    this.length = 1
-  }
-}
-
-/** LEB128 varints (DELTA-FORMAT.md) pulled from a streaming control decoder. */
-class VarintReader {
-  private buf: Buffer = Buffer.alloc(0)
-  private at = 0
-
-  constructor(private readonly src: BrotliReader) {}
-
-  /** the next value, or -1 when the stream ends before it starts or inside it */
-  next(): number {
-    let v = 0
-    let mul = 1
-    for (let i = 0; i < 10; i++) {
-      if (this.at >= this.buf.length) {
-        this.buf = this.src.read(64 * 1024)
-        this.at = 0
-        if (this.buf.length === 0) return -1
-      }
-      const byte = this.buf[this.at++]!
-      v += (byte & 0x7f) * mul
-      if (byte < 0x80) {
-        if (!Number.isSafeInteger(v)) throw new DeltaError('DELTA_CORRUPT', 'control value out of range')
-        return v
-      }
-      mul *= 0x80
-    }
-    throw new DeltaError('DELTA_CORRUPT', 'control varint too long')
-  }
-
-  expectEnd(): void {
-    if (this.at < this.buf.length) throw new DeltaError('DELTA_CORRUPT', 'control stream has trailing bytes')
-    this.src.expectEnd()
   }
 }
