@@ -11,7 +11,7 @@ import { DecodeWorker, DECODE_WORKER_AFTER_BYTES, WORKER_MIN_OP_BYTES, WORKER_OP
 import { createImageHasher, type WorkerHasher } from '../../client-sdk/src/delta/image-hasher.js'
 import { encodeTransposeDescriptor, SLAB, transpose, UNTRANSPOSE_PIECE, Untransposer, untransposeSlab } from '../../client-sdk/src/delta/transpose.js'
 import { brotli, bsdiffOp, copyOp, replaceOp, sha256, type EncodedOp } from '../../server/delta/encode-op.js'
-import { chunked, hex, memSource, MemSink, quantRows, randomBytes, writePatch } from './delta-fixtures.js'
+import { chunked, damage, hex, memSource, MemSink, quantRows, randomBytes, writePatch } from './delta-fixtures.js'
 
 async function transposedOp(targetOffset: number, body: Buffer, stride: number): Promise<EncodedOp> {
   const payload = Buffer.concat([encodeTransposeDescriptor(stride), await brotli(transpose(body, stride), 5)])
@@ -59,7 +59,7 @@ async function wholeDelta() {
 
 const sample = await wholeDelta()
 
-type Outcome = { code: string; target?: string; records: DeltaProgress[] }
+type Outcome = { code: string; target?: string; records: DeltaProgress[]; workerOps?: number }
 
 /** where ops are decoded: this thread alone, a decode thread of its own, or the hash worker's thread */
 const WAYS = { here: { decodeOnWorker: false }, own: { decodeOnWorker: true, hashOnWorker: false }, shared: { decodeOnWorker: true, hashOnWorker: true } } as const
@@ -68,11 +68,11 @@ async function run(patch: Buffer, way: keyof typeof WAYS, extra: Parameters<type
   const sink = new MemSink()
   const records: DeltaProgress[] = []
   try {
-    await applyDeltaStream(
+    const r = await applyDeltaStream(
       { source: memSource(sample.source), patch: chunked(patch, 65_536), sink },
       { ...WAYS[way], checkpointBytes: 1 << 20, onProgress: (p) => void records.push(p), ...extra },
     )
-    return { code: 'ok', target: hex(sink.data), records }
+    return { code: 'ok', target: hex(sink.data), records, workerOps: r.workerOps }
   } catch (e) {
     return { code: e instanceof DeltaError ? e.code : `not a DeltaError: ${String(e)}`, records }
   }
@@ -147,10 +147,13 @@ t.test('the default: on the hash worker, once 32 MiB of whole ops have come; nev
 t.test('the same target on the worker as in this thread; its progress records resume', async (t) => {
   const inline = await run(sample.patch, 'here')
   t.equal(inline.code, 'ok')
+  t.equal(inline.workerOps, 0, 'here: none on a worker')
   t.equal(inline.target, hex(sample.target))
   for (const way of ['own', 'shared'] as const) {
     const worker = await run(sample.patch, way)
     t.equal(worker.code, 'ok', way)
+    // ops 1, 3 and 6 go to the worker (2, 4 and 7 are their second ops; 5 is too small)
+    t.equal(worker.workerOps, 3, `${way}: the worker decoded its ops`)
     t.equal(worker.target, hex(sample.target), `${way}: the same target`)
     t.ok(worker.records.length >= 2, `${way}: ${worker.records.length} records`)
     // a record falls between pairs, never inside one: each resumes to the same target
@@ -166,27 +169,6 @@ t.test('the same target on the worker as in this thread; its progress records re
     t.equal(verified.target, hex(sample.target), `${way}: a verified patch`)
   }
 })
-
-/** a seeded bit flip, byte change, cut or splice inside the ops */
-function damage(patch: Buffer, seed: number): Buffer {
-  let x = seed
-  const r = (n: number) => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0), Math.floor((x / 2 ** 32) * n))
-  const p = Buffer.from(patch)
-  switch (r(3)) {
-    case 0:
-      for (let k = 1 + r(3); k > 0; k--) {
-        const i = 128 + r(p.length - 128)
-        p[i] = p[i]! ^ (1 << r(8))
-      }
-      return p
-    case 1:
-      return p.subarray(0, 128 + r(p.length - 128))
-    default: {
-      const at = 128 + r(p.length - 128)
-      return Buffer.concat([p.subarray(0, at), p.subarray(at + 1 + r(64))])
-    }
-  }
-}
 
 t.test('every damaged patch ends with the same code on the worker as in this thread', async (t) => {
   const differ: string[] = []

@@ -233,3 +233,29 @@ export function refusal(f: () => unknown): { code: string; message?: string; det
     return e instanceof DeltaError ? { code: e.code, message: e.message, details: e.details } : { code: `not a DeltaError: ${String(e)}` }
   }
 }
+
+/** a seeded bit flip, byte change, cut or splice; a test compares the error of each across ways of applying it */
+export function damage(patch: Buffer, seed: number): Buffer {
+  let x = seed
+  const r = (n: number) => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0), Math.floor((x / 2 ** 32) * n))
+  const p = Buffer.from(patch)
+  switch (r(4)) {
+    case 0:
+      for (let k = 1 + r(3); k > 0; k--) {
+        const i = 128 + r(p.length - 128)
+        p[i] = p[i]! ^ (1 << r(8))
+      }
+      return p
+    case 1:
+      return p.subarray(0, 128 + r(p.length - 128))
+    case 2: {
+      const i = 128 + r(Math.min(400, p.length - 128))
+      p[i] = r(256)
+      return p
+    }
+    default: {
+      const at = 128 + r(p.length - 128)
+      return Buffer.concat([p.subarray(0, at), p.subarray(at + 1 + r(64))])
+    }
+  }
+}

@@ -9,7 +9,7 @@ import { applyDeltaStream, DeltaError, type DeltaProgress } from '../../client-s
 import { createImageHasher, HASH_WORKER_MIN_BYTES, InlineHasher, WorkerHasher } from '../../client-sdk/src/delta/image-hasher.js'
 import { IO_CHUNK } from '../../client-sdk/src/delta/streams.js'
 import { bsdiffOp, copyOp, replaceOp, sha256, type EncodedOp } from '../../server/delta/encode-op.js'
-import { chunked, hex, memSource, MemSink, randomBytes, writePatch } from './delta-fixtures.js'
+import { chunked, damage, hex, memSource, MemSink, randomBytes, writePatch } from './delta-fixtures.js'
 
 /** 3.3 MiB target from 4 MiB of source: COPY, BSDIFF, REPLACE and COPY again; the first op ends exactly at 1 MiB */
 async function bigDelta() {
@@ -113,32 +113,6 @@ t.test('a bad op found behind the decoding is still the error, and no progress r
   const truncated = await run(sample.patch.subarray(0, sample.patch.length - 10), true)
   t.match(truncated.code, /^DELTA_TRUNCATED/, 'with every op right, the cut is the error')
 })
-
-/** a seeded bit flip, byte change, cut or splice; the error of each must not depend on where hashing runs */
-function damage(patch: Buffer, seed: number): Buffer {
-  let x = seed
-  const r = (n: number) => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0), Math.floor((x / 2 ** 32) * n))
-  const p = Buffer.from(patch)
-  switch (r(4)) {
-    case 0:
-      for (let k = 1 + r(3); k > 0; k--) {
-        const i = 128 + r(p.length - 128)
-        p[i] = p[i]! ^ (1 << r(8))
-      }
-      return p
-    case 1:
-      return p.subarray(0, 128 + r(p.length - 128))
-    case 2: {
-      const i = 128 + r(Math.min(400, p.length - 128))
-      p[i] = r(256)
-      return p
-    }
-    default: {
-      const at = 128 + r(p.length - 128)
-      return Buffer.concat([p.subarray(0, at), p.subarray(at + 1 + r(64))])
-    }
-  }
-}
 
 t.test('every damaged patch ends the same on the worker as in this thread', async (t) => {
   const differ: string[] = []
