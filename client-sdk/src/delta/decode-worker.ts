@@ -19,7 +19,7 @@ export const WORKER_MIN_OP_BYTES = 256 << 10
 /**
  * By default the worker decodes only once this many bytes of whole ops have come: a patch
  * of new bytes (the all-layers model: 189 MB of them), not one with a few new layers (the
- * 2-layer pair: 12 MB, where it gained nothing measurable), pays for its 12 MB of buffers.
+ * 2-layer pair: 12 MB, where it gained nothing measurable), pays for its 12–17 MB of buffers.
  */
 export const DECODE_WORKER_AFTER_BYTES = 32 << 20
 
