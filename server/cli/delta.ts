@@ -1,14 +1,15 @@
 /**
- * `slipway delta make OLD NEW PATCH [--memory-budget BYTES] [--format 1|2|3 [--members deflate,puff]]`: the server's builder
+ * `slipway delta make OLD NEW PATCH [--memory-budget BYTES] [--format 1|2|3 [--members deflate,puff,spool]]`: the server's builder
  * (the same makeDelta the build-delta job runs) on local files, so anyone can try it
  * on their own images. It verifies the patch by applying it before it returns.
  */
 import { makeDeltaIsolated } from '../delta/index.js'
+import type { MemberCodecName } from '../delta/members.js'
 import { parse, UsageError } from './args.js'
 import type { CliEnv } from './http-client.js'
 import { DELTA_REMOTE_USAGE, deltaRemoteCommand } from './delta-remote.js'
 
-export const USAGE = `usage: slipway delta make OLD NEW PATCH [--memory-budget BYTES] [--format 1|2|3 [--members deflate,puff]]
+export const USAGE = `usage: slipway delta make OLD NEW PATCH [--memory-budget BYTES] [--format 1|2|3 [--members deflate,puff,spool]]
 ${DELTA_REMOTE_USAGE}
 
   OLD, NEW   the image devices have, and the one they should get
@@ -18,9 +19,11 @@ ${DELTA_REMOTE_USAGE}
                           (format v3, the default: what the server builds for today's agent)
   --format 2              diff inside gzip/zip members (format v2)
   --format 1              byte diffs only (format v1: what every agent applies)
-  --members LIST          member codecs formats 2 and 3 may use: deflate (zlib re-encoding; needs the
-                          device's zlib to be this one), puff (any deflate; needs an agent that
-                          reports it), or both (default puff)`
+  --members LIST          member codecs formats 2 and 3 may use, comma-separated: deflate (zlib
+                          re-encoding; needs the device's zlib to be this one), puff (any deflate;
+                          needs an agent that reports it), spool (format 3: puff for members that
+                          decode to 4-48 MiB, through a file on the device). Default: puff,spool
+                          with format 3, puff with format 2`
 
 const UNITS: Record<string, number> = { '': 1, k: 2 ** 10, kib: 2 ** 10, m: 2 ** 20, mib: 2 ** 20, g: 2 ** 30, gib: 2 ** 30 }
 
@@ -45,16 +48,17 @@ export async function deltaCommand(argv: string[], env: () => CliEnv): Promise<v
   if (!oldPath || !newPath || !patchPath || extra.length > 0) throw new UsageError(USAGE)
   const memoryBudget = values['memory-budget'] === undefined ? undefined : parseBytes(values['memory-budget'])
   if (values.format !== undefined && values.format !== '1' && values.format !== '2' && values.format !== '3') throw new UsageError(`--format must be 1, 2 or 3\n\n${USAGE}`)
-  // what the server builds for an agent reporting slipway-delta-v3 and puff (today's)
+  // what the server builds for an agent reporting slipway-delta-v3 with puff and spool (today's)
   const formatVersion = values.format === '1' ? 1 : values.format === '2' ? 2 : 3
-  const memberCodecs = values.members?.split(',').map((s) => s.trim()) ?? (formatVersion > 1 ? ['puff'] : undefined)
-  if (memberCodecs && (formatVersion === 1 || memberCodecs.length === 0 || memberCodecs.some((c) => c !== 'deflate' && c !== 'puff'))) {
-    throw new UsageError(`--members takes deflate, puff or deflate,puff, with format 2 or 3\n\n${USAGE}`)
+  const memberCodecs = values.members?.split(',').map((s) => s.trim()) ?? (formatVersion === 3 ? ['puff', 'spool'] : formatVersion === 2 ? ['puff'] : undefined)
+  const known = formatVersion === 3 ? ['deflate', 'puff', 'spool'] : ['deflate', 'puff']
+  if (memberCodecs && (formatVersion === 1 || memberCodecs.length === 0 || memberCodecs.some((c) => !known.includes(c)))) {
+    throw new UsageError(`--members takes a list of deflate, puff and (format 3) spool, with format 2 or 3\n\n${USAGE}`)
   }
   const r = await makeDeltaIsolated(oldPath, newPath, patchPath, {
     formatVersion,
     ...(memoryBudget === undefined ? {} : { memoryBudget }),
-    ...(memberCodecs ? { memberCodecs: memberCodecs as Array<'deflate' | 'puff'> } : {}),
+    ...(memberCodecs ? { memberCodecs: memberCodecs as MemberCodecName[] } : {}),
   })
   process.stdout.write(
     [
@@ -63,8 +67,8 @@ export async function deltaCommand(argv: string[], env: () => CliEnv): Promise<v
       `format:    version ${r.formatVersion}`,
       ...(formatVersion > 1
         ? [
-            `members:   ${r.stats.members} of ${r.stats.membersFound} found (${r.stats.membersProven} re-encode with zlib, ${r.stats.membersPuffable} through their puff), ${r.stats.memberBytes} bytes`,
-            `codecs:    ${r.memberCodecs.join(', ') || 'none'} (deflate ${r.stats.membersDeflate}, puff ${r.stats.membersPuff} ops)`,
+            `members:   ${r.stats.members} of ${r.stats.membersFound} found (${r.stats.membersProven} re-encode with zlib, ${r.stats.membersPuffable} through their puff, ${r.stats.membersSpoolable} spooled), ${r.stats.memberBytes} bytes`,
+            `codecs:    ${r.memberCodecs.join(', ') || 'none'} (deflate ${r.stats.membersDeflate}, puff ${r.stats.membersPuff}, spool ${r.stats.membersSpool} ops)`,
           ]
         : []),
       `source:    ${r.sourceSha256}`,

@@ -10,7 +10,7 @@ import { DeltaBuildError } from './bsdiff-window.js'
 import { copyOp, type EncodedOp } from './encode-op.js'
 import { Matcher } from './matcher.js'
 import { carveMembers, encodeMember, type MemberCodecStats, type MemberItem } from './member-op.js'
-import { pairMembers, scanMembers, type MemberCodecName } from './members.js'
+import { MEMBER_MAX_RAW, pairMembers, scanMembers, type MemberCodecName } from './members.js'
 import { PatchWriter } from './patch-writer.js'
 import { plan, type PlanItem } from './planner.js'
 import { buildRegion, emptyStats, readAt, type BuildStats, type RegionContext } from './region.js'
@@ -43,9 +43,11 @@ export interface MakeDeltaOptions {
   /**
    * Member codecs version 2 may use: 'deflate' (codec 1) re-encodes with zlib, so only
    * devices whose zlib is the builder's can apply it; 'puff' (codec 2) needs no zlib but an
-   * applier that reports it. With both, each member takes the smaller op. Default
-   * ['deflate']: the patch every version-2 applier takes (the offer side keys a patch by
-   * the codecs it uses: `memberCodecs` in the result).
+   * applier that reports it. With both, each member takes the smaller op. 'spool' (codec
+   * 3, format 3 only) is codec 2 for members that decode to 4–48 MiB (a gzip kernel, an
+   * initramfs), which the device runs through a spool file. Default ['deflate']: the patch
+   * every version-2 applier takes (the offer side keys a patch by the codecs it uses:
+   * `memberCodecs` in the result).
    */
   memberCodecs?: readonly MemberCodecName[]
   /** called as ops are written: target bytes encoded so far, and the target size */
@@ -94,6 +96,7 @@ export async function makeDelta(oldPath: string, newPath: string, patchPath: str
     .catch((e: unknown) => {
       throw new DeltaBuildError('DELTA_BUILD_INPUT', `cannot read the images: ${String(e)}`, { cause: e })
     })
+  if (opts.memberCodecs?.includes('spool') && opts.formatVersion !== 3) throw new DeltaBuildError('DELTA_BUILD_INPUT', "member codec 'spool' needs format version 3")
   const concurrency = Math.max(1, opts.concurrency ?? availableParallelism())
   const inflight = concurrency * 2
   const budget = buildBudget(opts.memoryBudget ?? 2 ** 30, sourceSize, concurrency, inflight)
@@ -102,7 +105,7 @@ export async function makeDelta(oldPath: string, newPath: string, patchPath: str
   const source = await open(oldPath, 'r')
   const target = await open(newPath, 'r')
   const writer = await PatchWriter.create(patchPath)
-  const stats: BuildStats & MemberCodecStats = { ...emptyStats(), membersDeflate: 0, membersPuff: 0, membersPuffable: 0 }
+  const stats: BuildStats & MemberCodecStats = { ...emptyStats(), membersDeflate: 0, membersPuff: 0, membersPuffable: 0, membersSpool: 0, membersSpoolable: 0 }
   const codecs = opts.memberCodecs ?? ['deflate']
   const ctx: RegionContext = {
     source,
@@ -171,7 +174,11 @@ export async function makeDelta(oldPath: string, newPath: string, patchPath: str
       targetSha256: targetSha.toString('hex'),
       stats,
       formatVersion: version,
-      memberCodecs: [...(stats.membersDeflate > 0 ? (['deflate'] as const) : []), ...(stats.membersPuff > 0 ? (['puff'] as const) : [])],
+      memberCodecs: [
+        ...(stats.membersDeflate > 0 ? (['deflate'] as const) : []),
+        ...(stats.membersPuff > 0 ? (['puff'] as const) : []),
+        ...(stats.membersSpool > 0 ? (['spool'] as const) : []),
+      ],
     }
   } finally {
     await pool?.close()
@@ -181,17 +188,21 @@ export async function makeDelta(oldPath: string, newPath: string, patchPath: str
   }
 }
 
-/** Members that decode to more stay byte-diffed: the device holds old, new and re-encoded bytes of one at once. */
-const MEMBER_MAX_RAW = 4 << 20
+/**
+ * Spooled members (codec 3) that decode to more stay byte-diffed: the builder holds both
+ * puffs of one and the suffix array of the old one (~9 bytes per byte) while it diffs them.
+ */
+const MEMBER_SPOOL_MAX_RAW = 48 << 20
 
 /** Source members first: a target member the source holds unchanged is not worth proving (the matcher copies it). */
 function findMembers(sourceFd: number, sourceSize: number, targetFd: number, targetSize: number, stats: BuildStats & MemberCodecStats, codecs: readonly MemberCodecName[]) {
-  const scan = { maxRawBytes: MEMBER_MAX_RAW, minBytes: 256 }
+  const scan = { maxRawBytes: MEMBER_MAX_RAW, minBytes: 256, ...(codecs.includes('spool') ? { maxSpoolRawBytes: MEMBER_SPOOL_MAX_RAW } : {}) }
   const source = scanMembers(sourceFd, sourceSize, { ...scan, prove: false })
   const target = scanMembers(targetFd, targetSize, { ...scan, prove: true, codecs, unchanged: new Set(source.map((m) => m.sha)) })
   stats.membersFound = target.length
   stats.membersProven = target.filter((m) => m.params).length
   stats.membersPuffable = target.filter((m) => m.puffLen !== undefined).length
+  stats.membersSpoolable = target.filter((m) => m.spoolLen !== undefined).length
   return pairMembers(source, target)
 }
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { open, rm, type FileHandle } from 'node:fs/promises'
 import { brotliDecompressSync } from 'node:zlib'
 import { decodeHeader, decodeOpHeader, expandSparseDiff, HEADER_SIZE, OP_HEADER_SIZE, OpType, sparseStreamLimit, type OpHeader } from '../../client-sdk/src/delta/index.js'
@@ -6,6 +7,8 @@ import { DeltaBuildError } from './bsdiff-window.js'
 import { brotli, replaceOp } from './encode-op.js'
 import { PatchWriter } from './patch-writer.js'
 import { readAt } from './region.js'
+
+const REPLACE_MAX = 4 << 20
 
 export interface DowngradeResult {
   /** size of the version-1 patch, bytes */
@@ -47,11 +50,18 @@ export async function downgradeToV1(patchPath: string, targetPath: string, outPa
       const op = decodeOpHeader(await readAt(patch, at, OP_HEADER_SIZE), header.version)
       at += OP_HEADER_SIZE
       if (op.type === OpType.MEMBER) {
-        const member = await replaceOp(op.targetOffset, await readAt(target, op.targetOffset, op.targetLength), quality)
-        if (!member.op.sha256.equals(op.sha256)) {
+        // a spooled member (codec 3) may be tens of MiB: REPLACE ops of ≤ 4 MiB, as the builder cuts them
+        const whole = createHash('sha256')
+        for (let done = 0; done < op.targetLength; ) {
+          const bytes = await readAt(target, op.targetOffset + done, Math.min(REPLACE_MAX, op.targetLength - done))
+          whole.update(bytes)
+          const member = await replaceOp(op.targetOffset + done, bytes, quality)
+          await writer.append(member.op, member.payload)
+          done += bytes.length
+        }
+        if (!whole.digest().equals(op.sha256)) {
           throw new DeltaBuildError('DELTA_BUILD_INPUT', `member at ${op.targetOffset} of the target does not hash to what the patch records`)
         }
-        await writer.append(member.op, member.payload)
         replaced++
       } else if (op.type === OpType.TRANSPOSED) {
         const plain = await replaceOp(op.targetOffset, untransposeOp(op, await readAt(patch, at, op.payloadLength)), quality)

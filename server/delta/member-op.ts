@@ -4,7 +4,7 @@ import { encodeDescriptor, MemberCodec } from '../../client-sdk/src/delta/member
 import { bsdiffWindow } from './bsdiff-window.js'
 import { ControlBuilder } from './control-builder.js'
 import { brotli, encodeDiff, sha256, type EncodedOp } from './encode-op.js'
-import { puffOf, type DeflateParams, type FoundMember } from './members.js'
+import { puffOf, spoolPuffOf, type DeflateParams, type FoundMember } from './members.js'
 import type { Piece, PlanItem } from './planner.js'
 import { buildRegion, readAt, type RegionContext } from './region.js'
 
@@ -64,6 +64,9 @@ export interface MemberCodecStats {
   membersPuff: number
   /** target members whose puff round-trips (codec 2 proven) */
   membersPuffable: number
+  /** MEMBER ops spooled (codec 3), and target members over 4 MiB decoded whose spooled puff round-trips */
+  membersSpool: number
+  membersSpoolable: number
 }
 
 interface Variant {
@@ -96,7 +99,13 @@ export async function encodeMember(m: MemberItem, ctx: RegionContext, tag: strin
     const target = puffOf(comp, m.target.rawLen)
     // a source member puff cannot spell leaves the target puff to come as extra bytes
     const old = (sourceComp && puffOf(sourceComp, m.source!.rawLen)) || Buffer.alloc(0)
-    if (target) variants.push(await variant(MemberCodec.PUFF, { level: 0, windowBits: 0, memLevel: 0, strategy: 0 }, old, target, ctx, `${tag}p`))
+    if (target) variants.push(await variant(MemberCodec.PUFF, NO_PARAMS, old, target, ctx, `${tag}p`))
+  }
+  if (m.target.spoolLen !== undefined) {
+    const target = spoolPuffOf(comp, m.target.rawLen)
+    // the device puffs the source member without a proof: any deflate stream puff spells will do
+    const old = (sourceComp && spoolPuffOf(sourceComp, m.source!.rawLen, false)) || Buffer.alloc(0)
+    if (target) variants.push(await variant(MemberCodec.SPOOL, NO_PARAMS, old, target, ctx, `${tag}s`))
   }
   const best = variants.sort((a, b) => a.payloadLength - b.payloadLength)[0]
   // re-encoded deflate output does not compress: its byte diff costs about its length
@@ -109,6 +118,7 @@ export async function encodeMember(m: MemberItem, ctx: RegionContext, tag: strin
   ctx.stats.memberBytes += m.len
   const cs = ctx.stats as typeof ctx.stats & Partial<MemberCodecStats>
   if (best.codec === MemberCodec.PUFF) cs.membersPuff = (cs.membersPuff ?? 0) + 1
+  else if (best.codec === MemberCodec.SPOOL) cs.membersSpool = (cs.membersSpool ?? 0) + 1
   else cs.membersDeflate = (cs.membersDeflate ?? 0) + 1
   const op: OpHeader = {
     type: OpType.MEMBER,
@@ -123,6 +133,8 @@ export async function encodeMember(m: MemberItem, ctx: RegionContext, tag: strin
   }
   return { op, payload: Buffer.concat([best.descriptor, best.ctrl, best.diff, best.extra]) }
 }
+
+const NO_PARAMS: DeflateParams = { level: 0, windowBits: 0, memLevel: 0, strategy: 0 }
 
 /** The inner bsdiff of `raw` (what the device must rebuild) against `old`, as a MEMBER payload of `codec`. */
 async function variant(codec: number, params: DeflateParams, old: Buffer, raw: Buffer, ctx: RegionContext, tag: string): Promise<Variant> {

@@ -3,7 +3,7 @@ import { readSync } from 'node:fs'
 import { inflateRawSync } from 'node:zlib'
 import { huff } from '../../client-sdk/src/delta/huff.js'
 import { deflateMember } from '../../client-sdk/src/delta/member.js'
-import { puff } from '../../client-sdk/src/delta/puff.js'
+import { puff, puffStream } from '../../client-sdk/src/delta/puff.js'
 import { sampledGrams } from './gap-probe.js'
 
 /**
@@ -16,8 +16,12 @@ import { sampledGrams } from './gap-probe.js'
  * from its puff (codec 2: puff.ts/huff.ts, any encoder).
  */
 
-/** the member codecs a build may use: 'deflate' needs the device's zlib to be the builder's, 'puff' does not */
-export type MemberCodecName = 'deflate' | 'puff'
+/**
+ * the member codecs a build may use: 'deflate' needs the device's zlib to be the builder's,
+ * 'puff' does not; 'spool' (format 3) is puff through a file on the device, for members
+ * that decode to more than an op may hold in memory
+ */
+export type MemberCodecName = 'deflate' | 'puff' | 'spool'
 
 /** zlib deflate parameters (the same names node:zlib takes) */
 export interface DeflateParams {
@@ -39,6 +43,8 @@ export interface FoundMember {
   params?: DeflateParams
   /** target members only: its puff's length, when huffing the puff gives every byte back (codec 2) */
   puffLen?: number
+  /** target members over maxRawBytes only: its spooled puff's length, when that round-trips (codec 3) */
+  spoolLen?: number
   /** sampled grams of the first decoded bytes, to find the source member a target member came from */
   sketch: number[]
 }
@@ -46,6 +52,8 @@ export interface FoundMember {
 export interface MemberScanOptions {
   /** members that decode to more are left to the byte diff: the device holds old, new and re-encoded bytes at once */
   maxRawBytes: number
+  /** with the codec 'spool': members that decode to more than maxRawBytes and up to this are spooled (codec 3) */
+  maxSpoolRawBytes?: number
   /** members shorter than this (compressed) are not worth an op header and a descriptor */
   minBytes: number
   /** try to prove re-encoding (target side), with these codecs */
@@ -74,8 +82,10 @@ const SKETCH_BYTES = 64 * 1024
 export function scanMembers(fd: number, size: number, o: MemberScanOptions): FoundMember[] {
   const out: FoundMember[] = []
   const chunk = Buffer.allocUnsafe(CHUNK)
+  // source members as large as a spooled target member may use (the builder asks only with the codec)
+  const maxRaw = Math.max(o.maxRawBytes, o.maxSpoolRawBytes ?? 0)
   // a member's compressed bytes are at most about its decoded size (+0.1% for stored blocks)
-  const maxComp = o.maxRawBytes + (o.maxRawBytes >> 6) + 1024
+  const maxComp = maxRaw + (maxRaw >> 6) + 1024
   const scratch = Buffer.allocUnsafe(maxComp)
   let next = 0 // members may not overlap: skip candidates inside the last one found
   for (let base = 0; base < size; base += CHUNK - 64) {
@@ -89,7 +99,7 @@ export function scanMembers(fd: number, size: number, o: MemberScanOptions): Fou
       for (const want of [256 * 1024, maxComp]) {
         if (m !== 'more') break
         const got = readSync(fd, scratch, 0, Math.min(want, size - at), at)
-        m = decodeAt(scratch.subarray(0, got), at, levels, o, got === size - at || want === maxComp)
+        m = decodeAt(scratch.subarray(0, got), at, levels, o, maxRaw, got === size - at || want === maxComp)
       }
       if (m && m !== 'more') {
         out.push(m)
@@ -150,11 +160,11 @@ function zipDataStart(b: Buffer, i: number): number {
 }
 
 /** The member whose deflate data starts at bytes[0]; 'more' when the stream runs past `bytes` and more can be read. */
-function decodeAt(bytes: Buffer, at: number, levels: number[], o: MemberScanOptions, all: boolean): FoundMember | undefined | 'more' {
+function decodeAt(bytes: Buffer, at: number, levels: number[], o: MemberScanOptions, maxRaw: number, all: boolean): FoundMember | undefined | 'more' {
   let raw: Buffer
   let len: number
   try {
-    const r = inflateRawSync(bytes, { info: true, maxOutputLength: o.maxRawBytes }) as unknown as { buffer: Buffer; engine: { bytesWritten: number } }
+    const r = inflateRawSync(bytes, { info: true, maxOutputLength: maxRaw }) as unknown as { buffer: Buffer; engine: { bytesWritten: number } }
     raw = r.buffer
     len = r.engine.bytesWritten
   } catch (e) {
@@ -170,7 +180,10 @@ function decodeAt(bytes: Buffer, at: number, levels: number[], o: MemberScanOpti
     sha: createHash('sha256').update(comp).digest('hex'),
     sketch: [...new Set(sampledGrams(raw.subarray(0, SKETCH_BYTES)))],
   }
-  if (o.prove && !o.unchanged?.has(m.sha)) {
+  if (o.prove && !o.unchanged?.has(m.sha) && raw.length > o.maxRawBytes) {
+    const p = spoolPuffOf(comp, raw.length)
+    if (p) m.spoolLen = p.length
+  } else if (o.prove && !o.unchanged?.has(m.sha)) {
     const codecs = o.codecs ?? ['deflate', 'puff']
     if (codecs.includes('deflate')) m.params = tries(levels).find((p) => deflateMember(p, raw).equals(comp))
     if (codecs.includes('puff')) {
@@ -199,7 +212,7 @@ export function pairMembers(source: FoundMember[], target: FoundMember[]): Array
   }
   const out: Array<{ target: FoundMember; source?: FoundMember }> = []
   for (const t of target) {
-    if (shas.has(t.sha) || (!t.params && t.puffLen === undefined)) continue
+    if (shas.has(t.sha) || (!t.params && t.puffLen === undefined && t.spoolLen === undefined)) continue
     const votes = new Map<number, number>()
     for (const g of t.sketch) for (const i of index.get(g) ?? []) votes.set(i, (votes.get(i) ?? 0) + 1)
     let best = -1
@@ -220,6 +233,28 @@ export function puffOf(comp: Buffer, rawLen: number): Buffer | undefined {
   try {
     const p = puff(comp, 2 * rawLen + 65536)
     return huff(p, comp.length).equals(comp) ? p : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Members that decode to more stay byte-diffed or are spooled (codec 3): with codecs 1 and
+ * 2 the device holds a member's old, new and re-encoded bytes at once.
+ */
+export const MEMBER_MAX_RAW = 4 << 20
+
+/**
+ * A member's spooled puff (codec 3: literal runs cut as the device cuts them) when huffing
+ * it gives every compressed byte back, else undefined; with `prove` false, the puff of a
+ * source member (the device only puffs it), or undefined when it is not deflate puff spells.
+ */
+export function spoolPuffOf(comp: Buffer, rawLen: number, prove = true): Buffer | undefined {
+  try {
+    const chunks: Buffer[] = []
+    puffStream({ total: comp.length, fill: (buf, at) => buf.set(comp.subarray(at, at + buf.length)) }, 2 * rawLen + 65536, (c) => chunks.push(Buffer.from(c)))
+    const p = Buffer.concat(chunks)
+    return !prove || huff(p, comp.length).equals(comp) ? p : undefined
   } catch {
     return undefined
   }

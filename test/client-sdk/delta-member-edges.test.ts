@@ -161,12 +161,12 @@ t.test('format names and the formats the agent reports on its poll', async (t) =
   t.equal(DELTA_FORMATS_HEADER, 'slipway-delta-formats')
   const zlib = process.versions.zlib
   t.ok(zlib, 'this Node has a zlib version')
-  t.equal(deltaFormatsHeader(), `slipway-delta-v1, slipway-delta-v2;zlib=${zlib};members=deflate+puff, slipway-delta-v3;zlib=${zlib};members=deflate+puff`)
+  t.equal(deltaFormatsHeader(), `slipway-delta-v1, slipway-delta-v2;zlib=${zlib};members=deflate+puff, slipway-delta-v3;zlib=${zlib};members=deflate+puff+spool`)
   // a runtime without a zlib version says so rather than naming one
   const own = Object.getOwnPropertyDescriptor(process.versions, 'zlib')!
   t.teardown(() => void Object.defineProperty(process.versions, 'zlib', own))
   delete (process.versions as Record<string, string | undefined>).zlib
-  t.equal(deltaFormatsHeader(), 'slipway-delta-v1, slipway-delta-v2;zlib=none;members=deflate+puff, slipway-delta-v3;zlib=none;members=deflate+puff')
+  t.equal(deltaFormatsHeader(), 'slipway-delta-v1, slipway-delta-v2;zlib=none;members=deflate+puff, slipway-delta-v3;zlib=none;members=deflate+puff+spool')
   Object.defineProperty(process.versions, 'zlib', own)
   t.equal(process.versions.zlib, zlib, 'restored')
 })

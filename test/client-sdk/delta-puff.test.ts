@@ -287,7 +287,9 @@ t.test('codec 2 descriptors: parameters are 0, anything else is refused; huffing
   for (const field of ['level', 'windowBits', 'memLevel', 'strategy'] as const) {
     t.throws(() => decodeDescriptor(encodeDescriptor({ ...base, [field]: 1 })), { code: 'DELTA_CORRUPT', message: /invalid member descriptor/ }, `${field} ≠ 0`)
   }
-  t.throws(() => decodeDescriptor(encodeDescriptor({ ...base, codec: 3 })), { code: 'DELTA_UNSUPPORTED' }, 'codec 3')
+  t.equal(decodeDescriptor(encodeDescriptor({ ...base, codec: 3 })).codec, MemberCodec.SPOOL, 'codec 3 (spool) takes the same descriptor')
+  t.throws(() => decodeDescriptor(encodeDescriptor({ ...base, codec: 3, level: 9 })), { code: 'DELTA_CORRUPT' }, 'codec 3 has no parameters either')
+  t.throws(() => decodeDescriptor(encodeDescriptor({ ...base, codec: 4 })), { code: 'DELTA_UNSUPPORTED' }, 'codec 4')
   const d = deflateRawSync(text.subarray(0, 3000))
   const p = puff(d, cap(d))
   const { createHash } = await import('node:crypto')

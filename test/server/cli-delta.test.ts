@@ -91,8 +91,10 @@ t.test('make a delta, apply it, and refuse what does not fit', async (t) => {
   t.ok((await readFile(p('out-v3'))).equals(next), 'the format-3 patch rebuilds the target')
   for (const [args, message] of [
     [['--format', '4'], /--format must be 1, 2 or 3/],
-    [['--format', '1', '--members', 'puff'], /--members takes deflate, puff or deflate,puff, with format 2 or 3/],
+    [['--format', '1', '--members', 'puff'], /--members takes a list of deflate, puff and \(format 3\) spool, with format 2 or 3/],
     [['--format', '3', '--members', 'xz'], /--members takes/],
+    [['--format', '2', '--members', 'puff,spool'], /--members takes/],
+    [['--format', '3', '--members', ''], /--members takes/],
   ] as const) {
     const r = await slipway(['delta', 'make', p('old'), p('new'), p('patch4'), ...args], {}).done
     t.equal(r.code, 64, `${args.join(' ')}: usage error`)

@@ -16,15 +16,19 @@ import {
   deltaOfferFormat,
 } from '../../server/domain/deltas/delta-formats.js'
 
-const offered = (header: string | undefined, builderZlib: string, version: number, codecs: Array<'deflate' | 'puff'>) =>
+const offered = (header: string | undefined, builderZlib: string, version: number, codecs: Array<'deflate' | 'puff' | 'spool'>) =>
   acceptedDeltaFormats(header, builderZlib).includes(deltaOfferFormat(version, codecs))
 
 t.test("this agent's header: both codecs, its own zlib", async (t) => {
   const h = deltaFormatsHeader()
-  t.match(h, /^slipway-delta-v1, slipway-delta-v2;zlib=[^;,]+;members=deflate\+puff, slipway-delta-v3;zlib=[^;,]+;members=deflate\+puff$/)
-  const v3 = [DELTA_FORMAT_V3, `${DELTA_FORMAT_V3}+deflate`, `${DELTA_FORMAT_V3}+puff`, `${DELTA_FORMAT_V3}+deflate+puff`]
+  t.match(h, /^slipway-delta-v1, slipway-delta-v2;zlib=[^;,]+;members=deflate\+puff, slipway-delta-v3;zlib=[^;,]+;members=deflate\+puff\+spool$/)
+  const v3 = ['', '+deflate', '+puff', '+deflate+puff', '+spool', '+deflate+spool', '+puff+spool', '+deflate+puff+spool'].map((s) => DELTA_FORMAT_V3 + s)
   t.same(acceptedDeltaFormats(h, process.versions.zlib), [DELTA_FORMAT_V1, DELTA_FORMAT_V2, DELTA_FORMAT_V2_PUFF, DELTA_FORMAT_V2_DEFLATE_PUFF, ...v3])
-  t.same(acceptedDeltaFormats(h, 'another-zlib'), [DELTA_FORMAT_V1, DELTA_FORMAT_V2_PUFF, DELTA_FORMAT_V3, `${DELTA_FORMAT_V3}+puff`], 'another zlib: puff-only patches still')
+  t.same(
+    acceptedDeltaFormats(h, 'another-zlib'),
+    [DELTA_FORMAT_V1, DELTA_FORMAT_V2_PUFF, DELTA_FORMAT_V3, `${DELTA_FORMAT_V3}+puff`, `${DELTA_FORMAT_V3}+spool`, `${DELTA_FORMAT_V3}+puff+spool`],
+    'another zlib: puff and spool patches still',
+  )
 })
 
 t.test('offer formats of built patches', async (t) => {
@@ -36,6 +40,23 @@ t.test('offer formats of built patches', async (t) => {
   t.equal(deltaOfferFormat(3, ['deflate']), 'slipway-delta-v3+deflate')
   t.equal(deltaOfferFormat(3, ['puff']), 'slipway-delta-v3+puff')
   t.equal(deltaOfferFormat(3, ['deflate', 'puff']), 'slipway-delta-v3+deflate+puff')
+  t.equal(deltaOfferFormat(3, ['spool', 'puff']), 'slipway-delta-v3+puff+spool', 'codecs named in one order, whatever order they come in')
+  t.equal(deltaOfferFormat(3, ['spool']), 'slipway-delta-v3+spool')
+  t.equal(deltaOfferFormat(3, ['puff', 'deflate', 'spool']), 'slipway-delta-v3+deflate+puff+spool')
+})
+
+t.test('spool (codec 3) is offered only to a device that reports it, and only in version 3', async (t) => {
+  const zlib = '1.3'
+  const before = 'slipway-delta-v1, slipway-delta-v2;zlib=1.3;members=deflate+puff, slipway-delta-v3;zlib=1.3;members=deflate+puff'
+  const now = `${before}+spool`
+  for (const codecs of [['spool'], ['puff', 'spool'], ['deflate', 'puff', 'spool']] as Array<Array<'deflate' | 'puff' | 'spool'>>) {
+    t.notOk(offered(before, zlib, 3, codecs), `an agent from before codec 3 gets no v3 patch with ${codecs.join('+')}`)
+    t.ok(offered(now, zlib, 3, codecs), `this agent gets v3 with ${codecs.join('+')}`)
+  }
+  t.ok(offered(before, zlib, 3, ['puff']), 'the agent from before codec 3 still gets v3 with puff')
+  t.notOk(offered('slipway-delta-v1, slipway-delta-v2;members=puff+spool', zlib, 2, ['puff', 'spool']), 'no v2 patch names spool')
+  t.same(acceptedDeltaFormats('slipway-delta-v3;members=spool', zlib), [DELTA_FORMAT_V1, DELTA_FORMAT_V3, `${DELTA_FORMAT_V3}+spool`], 'spool alone')
+  t.same(acceptedDeltaFormats('slipway-delta-v3;members=zstd+spool2', zlib), [DELTA_FORMAT_V1, DELTA_FORMAT_V3], 'unknown codecs are ignored')
 })
 
 t.test('no device is offered a codec it did not report', async (t) => {

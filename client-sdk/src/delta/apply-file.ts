@@ -1,7 +1,8 @@
 import { open, rm, stat, type FileHandle } from 'node:fs/promises'
+import { dirname } from 'node:path'
 import type { ApplyOptions, ApplyResult } from './apply-options.js'
 import { applyDeltaStream } from './apply.js'
-import { loadProgress, saveProgress } from './progress.js'
+import { loadProgress, saveProgress, type DeltaProgress } from './progress.js'
 import type { SourceReader, TargetSink } from './streams.js'
 
 export interface ApplyFileOptions extends ApplyOptions {
@@ -109,10 +110,17 @@ export async function applyDelta(
       {
         ...opts,
         resume,
-        onProgress: async (p) => {
-          if (opts.progressPath) await saveProgress(opts.progressPath, p)
-          await opts.onProgress?.(p)
-        },
+        // a spooled member's scratch beside a target file; a slot device's folder is /dev
+        ...(opts.spoolDir || existing?.isBlockDevice() ? {} : { spoolDir: dirname(targetPath) }),
+        // checkpoints (a sync each) only where someone keeps the record
+        ...(opts.progressPath || opts.onProgress
+          ? {
+              onProgress: async (p: DeltaProgress) => {
+                if (opts.progressPath) await saveProgress(opts.progressPath, p)
+                await opts.onProgress?.(p)
+              },
+            }
+          : {}),
       },
     )
     if (!existing?.isBlockDevice()) await (await target.handle()).truncate(result.targetSize)

@@ -8,9 +8,15 @@ export interface ApplyLimits {
   maxOpTargetBytes: number
   /** largest source or target image accepted, bytes (16 TiB) */
   maxImageBytes: number
+  /**
+   * largest spooled member (codec 3), each of its compressed and puffed lengths, bytes: it
+   * is decoded through a spool file (spoolDir), which holds up to four such lengths while
+   * the op runs
+   */
+  maxMemberBytes: number
 }
 
-export const DEFAULT_LIMITS: ApplyLimits = { maxPayloadBytes: 16 << 20, maxOpTargetBytes: 16 << 20, maxImageBytes: 2 ** 44 }
+export const DEFAULT_LIMITS: ApplyLimits = { maxPayloadBytes: 16 << 20, maxOpTargetBytes: 16 << 20, maxImageBytes: 2 ** 44, maxMemberBytes: 256 << 20 }
 
 export interface ApplyOptions {
   /** sha256 (hex) the caller trusts from signed release metadata: a patch for anything else is refused up front */
@@ -65,6 +71,13 @@ export interface ApplyOptions {
    */
   decodeOnWorker?: boolean
   limits?: Partial<ApplyLimits>
+  /**
+   * folder for the spool file of a spooled member (codec 3; a gzip kernel or initramfs too
+   * large to decode in memory), which is unlinked as soon as it is created and so never
+   * outlives its op. Default: the OS's temporary folder (applyDelta: the target's folder,
+   * when the target is a file). Give one on disk, not a tmpfs: its bytes would be memory.
+   */
+  spoolDir?: string
 }
 
 export interface ApplyResult {

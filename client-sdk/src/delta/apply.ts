@@ -1,4 +1,5 @@
 import { createHash, type Hash } from 'node:crypto'
+import { tmpdir } from 'node:os'
 import { ByteReader } from './byte-reader.js'
 import { DeltaError } from './errors.js'
 import { decodeHeader, decodeOpHeader, FORMAT_VERSION_3, HEADER_SIZE, OP_HEADER_SIZE, type DeltaHeader, type OpHeader } from './format.js'
@@ -97,7 +98,10 @@ async function applyOps(
   const checkpointBytes = opts.checkpointBytes ?? 64 << 20
   // one payload buffer for the whole apply, grown to the largest op seen (≤ maxPayload)
   let payloadBuf = Buffer.alloc(0)
-  const runner = new OpRunner(source, header.sourceSize, out, limits.maxOpTargetBytes, (header.version ?? 1) >= FORMAT_VERSION_3)
+  const runner = new OpRunner(source, header.sourceSize, out, limits.maxOpTargetBytes, (header.version ?? 1) >= FORMAT_VERSION_3, {
+    dir: opts.spoolDir ?? tmpdir(),
+    maxBytes: limits.maxMemberBytes,
+  })
   // put on a thread at the op that wants it (see decodeOnWorker); null: never, or it could not start
   let decoder: DecodeWorker | undefined | null = opts.decodeOnWorker === false || (opts.decodeOnWorker === undefined && !hasher.thread) ? null : undefined
   let wholeBytes = 0

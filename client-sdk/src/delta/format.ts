@@ -27,12 +27,14 @@ export const formatName = (version: number): string => (version === FORMAT_VERSI
  * codec-1 MEMBER op is re-encoded with the device's own zlib, which must give the
  * builder's bytes, so version 2 carries the zlib version of this Node; `members` lists the
  * member codecs this applier takes (`deflate`: codec 1, `puff`: codec 2, which needs no
- * zlib match). A device that sends nothing gets version 1.
+ * zlib match, `spool`: codec 3, puff through a spool file, version 3 only). A device that
+ * sends nothing gets version 1.
  */
 export const DELTA_FORMATS_HEADER = 'slipway-delta-formats'
 export const deltaFormatsHeader = (): string => {
   const members = `zlib=${process.versions.zlib ?? 'none'};members=deflate+puff`
-  return `${FORMAT_NAME}, ${FORMAT_NAME_V2};${members}, ${FORMAT_NAME_V3};${members}`
+  // codec 3 (spool) only in version 3: the server's v2 offer formats have no name for it
+  return `${FORMAT_NAME}, ${FORMAT_NAME_V2};${members}, ${FORMAT_NAME_V3};${members}+spool`
 }
 export const HEADER_SIZE = 128
 export const OP_HEADER_SIZE = 80

@@ -1,6 +1,7 @@
 import { canonical, CL_ORDER, CodeKind, DIST_BASE, DIST_EXTRA, DIST_SYMBOL, FIXED_LENGTHS, LEN_BASE, LEN_EXTRA, LEN_SYMBOL } from './deflate-codes.js'
 import { DeltaError } from './errors.js'
 import { PUFF_END_OF_BLOCK, PUFF_LONG_RUN, PUFF_MATCH } from './puff.js'
+import { PullWindow, WINDOW, type ByteSource } from './pull-window.js'
 
 /**
  * Puff → deflate (member codec 2): writes the deflate stream a puff spells (puff.ts),
@@ -20,14 +21,47 @@ const tooLong = (cap: number) =>
   new DeltaError('DELTA_MEMBER_MISMATCH', `the member's puff writes more than the recorded ${cap} bytes of deflate`, { expectedLength: cap })
 
 export function huff(p: Uint8Array, maxOut: number): Buffer {
-  const plen = p.length
   // the cap is checked before each token (one writes at most 7 bytes: the slack) and for each stored block
   const out = Buffer.allocUnsafe(maxOut + 16)
+  return out.subarray(0, write(p, undefined, out, maxOut))
+}
+
+/**
+ * The same for member codec 3: the puff is read from `src` window by window and the
+ * deflate bytes handed to `sink` about 256 KiB at a time (the chunk is reused once sink
+ * returns). Returns the stream's length; the same errors as huff().
+ */
+export function huffStream(src: ByteSource, maxOut: number, sink: (chunk: Buffer) => void): number {
+  return write(new Uint8Array(0), new PullWindow(src), Buffer.allocUnsafe(2 * WINDOW), maxOut, sink)
+}
+
+function write(bytes: Uint8Array, win: PullWindow | undefined, out: Buffer, maxOut: number, sink?: (chunk: Buffer) => void): number {
+  const p = win ? win.buf : bytes
+  let plen = win ? win.len : bytes.length
   let o = 0
+  /** bytes handed to the sink */
+  let done = 0
+  /** o past this: check the cap, and hand the chunk over (a token writes at most 7 bytes, a stored block 65,539) */
+  let lim = sink ? Math.min(maxOut, out.length - 70_000) : maxOut
   let bitbuf = 0
   let bitcnt = 0
   let i = 0
   let produced = 0
+  const spill = () => {
+    if (done + o > maxOut) throw tooLong(maxOut)
+    if (!sink || o === 0) return
+    sink(out.subarray(0, o))
+    done += o
+    o = 0
+    lim = Math.min(maxOut - done, out.length - 70_000)
+  }
+  /** the next window (false at the end of the puff) */
+  const slide = () => {
+    if (!win?.more) return false
+    i = win.slide(i)
+    plen = win.len
+    return true
+  }
   const put = (v: number, n: number) => {
     bitbuf |= v << bitcnt
     bitcnt += n
@@ -38,14 +72,15 @@ export function huff(p: Uint8Array, maxOut: number): Buffer {
     }
   }
   const next = () => {
-    if (i >= plen) throw corrupt('ends inside a block')
+    if (i >= plen && !slide()) throw corrupt('ends inside a block')
     return p[i++]!
   }
   const room = (k: number) => {
-    if (o + k > maxOut) throw tooLong(maxOut)
+    if (done + o + k > maxOut) throw tooLong(maxOut)
+    if (o > lim) spill()
   }
   const over = () => {
-    if (o > maxOut) throw tooLong(maxOut)
+    if (o > lim) spill()
   }
 
   const lengths = new Uint8Array(320)
@@ -61,10 +96,8 @@ export function huff(p: Uint8Array, maxOut: number): Buffer {
       const pad = next()
       if (pad >> n) throw corrupt('stored block padding does not fit its bits')
       put(pad, n)
-      if (i + 2 > plen) throw corrupt('ends inside a block')
-      const blockLen = p[i]! | (p[i + 1]! << 8)
-      i += 2
-      if (i + blockLen > plen) throw corrupt('ends inside a stored block')
+      const blockLen = next() | (next() << 8)
+      if (i + blockLen > plen && !(slide() && i + blockLen <= plen)) throw corrupt('ends inside a stored block')
       room(4 + blockLen)
       out[o++] = blockLen & 0xff
       out[o++] = blockLen >> 8
@@ -160,19 +193,24 @@ export function huff(p: Uint8Array, maxOut: number): Buffer {
             }
             n = v + 127
           }
-          if (i + n > plen) throw corrupt('ends inside a literal run')
-          for (const end = i + n; i < end; ) {
-            const b = p[i++]!
-            const l = litLens[b]!
-            if (l === 0) throw corrupt('literal without a code', { literal: b })
-            bitbuf |= litCodes[b]! << bitcnt
-            bitcnt += l
-            if (bitcnt >= 16) {
-              out[o++] = bitbuf & 0xff
-              out[o++] = (bitbuf >>> 8) & 0xff
-              bitbuf >>>= 16
-              bitcnt -= 16
-              if (o > maxOut) throw tooLong(maxOut)
+          // a run may go on in the next window (spooled puffs)
+          for (let left = n; left > 0; ) {
+            if (i >= plen && !slide()) throw corrupt('ends inside a literal run')
+            const end = i + Math.min(left, plen - i)
+            left -= end - i
+            while (i < end) {
+              const b = p[i++]!
+              const l = litLens[b]!
+              if (l === 0) throw corrupt('literal without a code', { literal: b })
+              bitbuf |= litCodes[b]! << bitcnt
+              bitcnt += l
+              if (bitcnt >= 16) {
+                out[o++] = bitbuf & 0xff
+                out[o++] = (bitbuf >>> 8) & 0xff
+                bitbuf >>>= 16
+                bitcnt -= 16
+                if (o > lim) spill()
+              }
             }
           }
           while (bitcnt >= 8) {
@@ -203,7 +241,9 @@ export function huff(p: Uint8Array, maxOut: number): Buffer {
   const pad = next()
   if (pad >> n) throw corrupt('final padding does not fit its bits')
   put(pad, n)
-  over()
-  if (i !== plen) throw corrupt('bytes after the final block', { left: plen - i })
-  return out.subarray(0, o)
+  if (done + o > maxOut) throw tooLong(maxOut)
+  const left = (win ? win.src.total - win.base : plen) - i
+  if (left !== 0) throw corrupt('bytes after the final block', { left })
+  spill()
+  return done + o
 }

@@ -15,7 +15,8 @@ export interface MemberDescriptor {
   /**
    * 1: raw deflate (RFC 1951; the body of a gzip file or of a zip entry) decoded with
    * inflate and re-encoded with zlib; 2: the same streams as puffs (puff.ts), written
-   * back bit for bit by huff.ts, whatever encoder made them
+   * back bit for bit by huff.ts, whatever encoder made them; 3: as 2, with the puffs
+   * spooled to disk (spool.ts), for members larger than an op may decode in memory
    */
   codec: number
   /** zlib deflate parameters that reproduce the member (codec 1; 0 for codec 2) */
@@ -29,7 +30,7 @@ export interface MemberDescriptor {
   targetRawLength: number
 }
 
-export const MemberCodec = { DEFLATE: 1, PUFF: 2 } as const
+export const MemberCodec = { DEFLATE: 1, PUFF: 2, SPOOL: 3 } as const
 
 export function encodeDescriptor(d: MemberDescriptor): Buffer {
   const b = Buffer.alloc(MEMBER_DESCRIPTOR_SIZE)
@@ -46,7 +47,7 @@ export function encodeDescriptor(d: MemberDescriptor): Buffer {
 export function decodeDescriptor(payload: Buffer): MemberDescriptor {
   if (payload.length < MEMBER_DESCRIPTOR_SIZE) throw new DeltaError('DELTA_CORRUPT', 'member op payload is shorter than its descriptor')
   const codec = payload.readUInt8(0)
-  if (codec !== MemberCodec.DEFLATE && codec !== MemberCodec.PUFF) throw new DeltaError('DELTA_UNSUPPORTED', `unknown member codec ${codec}`, { codec })
+  if (codec !== MemberCodec.DEFLATE && codec !== MemberCodec.PUFF && codec !== MemberCodec.SPOOL) throw new DeltaError('DELTA_UNSUPPORTED', `unknown member codec ${codec}`, { codec })
   const size = (at: number) => {
     const v = payload.readBigUInt64LE(at)
     if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new DeltaError('DELTA_SIZE_LIMIT', 'member length is out of range')
@@ -62,8 +63,8 @@ export function decodeDescriptor(payload: Buffer): MemberDescriptor {
     targetRawLength: size(16),
   }
   // the ranges zlib accepts for raw deflate; anything else is not something our builder writes.
-  // Codec 2 has no parameters: they are 0
-  const ok = codec === MemberCodec.PUFF ? payload.readUInt32LE(1) === 0 : d.level <= 9 && d.windowBits >= 9 && d.windowBits <= 15 && d.memLevel >= 1 && d.memLevel <= 9 && d.strategy <= 4
+  // codecs 2 and 3 have no parameters: they are 0
+  const ok = codec !== MemberCodec.DEFLATE ? payload.readUInt32LE(1) === 0 : d.level <= 9 && d.windowBits >= 9 && d.windowBits <= 15 && d.memLevel >= 1 && d.memLevel <= 9 && d.strategy <= 4
   if (!ok || payload.readUIntLE(5, 3) !== 0) throw new DeltaError('DELTA_CORRUPT', 'invalid member descriptor', { descriptor: d })
   return d
 }
@@ -97,13 +98,18 @@ export function inflateMember(compressed: Buffer, declared: number, what: string
 export function recompressMember(d: MemberDescriptor, raw: Buffer, length: number, sha256: Buffer): Buffer {
   // codec 2 huffs the rebuilt puff: more than `length` bytes is a mismatch before it is written
   const out = d.codec === MemberCodec.PUFF ? huff(raw, length) : deflateRawSync(raw, params(d))
-  if (out.length !== length || !createHash('sha256').update(out).digest().equals(sha256)) {
+  checkMember(length, out.length, sha256, createHash('sha256').update(out).digest())
+  return out
+}
+
+/** DELTA_MEMBER_MISMATCH unless the re-encoded member has the recorded length and sha256. */
+export function checkMember(length: number, actualLength: number, sha256: Buffer, actualSha256: Buffer): void {
+  if (actualLength !== length || !actualSha256.equals(sha256)) {
     throw new DeltaError('DELTA_MEMBER_MISMATCH', 're-encoding the member does not give the recorded bytes (another zlib than the builder’s?)', {
       expectedLength: length,
-      actualLength: out.length,
+      actualLength,
     })
   }
-  return out
 }
 
 /** The same re-encoding on the builder, for its round-trip proof. */

@@ -1,10 +1,17 @@
+import { createHash } from 'node:crypto'
+import { tmpdir } from 'node:os'
+import { DEFAULT_LIMITS } from './apply-options.js'
 import { BrotliReader, checkWindow } from './brotli-reader.js'
 import { Batch, SourceGather, VarintReader } from './bsdiff-batch.js'
 import { ByteAdder } from './byte-add.js'
 import { DecodeWorker, type WholeOp } from './decode-worker.js'
 import { DeltaError } from './errors.js'
 import { MEMBER_DESCRIPTOR_SIZE, OpType, type OpHeader } from './format.js'
-import { decodeDescriptor, inflateMember, recompressMember } from './member.js'
+import { checkMember, decodeDescriptor, inflateMember, MemberCodec, recompressMember, type MemberDescriptor } from './member.js'
+import { huffStream } from './huff.js'
+import { puffStream } from './puff.js'
+import { WINDOW } from './pull-window.js'
+import { Spool, SpoolWriter } from './spool.js'
 import { SparseDiff, sparseStreamLimit } from './sparse-diff.js'
 import { decodeTransposeDescriptor, SLAB, TRANSPOSE_DESCRIPTOR_SIZE, Untransposer } from './transpose.js'
 import { IO_CHUNK, readExactly, type SourceReader, type TargetWriter } from './streams.js'
@@ -33,6 +40,8 @@ export class OpRunner {
   private readonly gatherer = new SourceGather()
   /** a TRANSPOSED op's slab, by column and in order; none until one comes */
   private untransposer: Untransposer | undefined
+  /** a spooled member's write buffer; none until one comes */
+  private spoolBuf: Buffer | undefined
 
   constructor(
     private readonly source: SourceReader,
@@ -40,17 +49,20 @@ export class OpRunner {
     private readonly out: TargetWriter,
     private readonly maxOpTarget: number,
     sparseDiffs = false,
+    /** spooled members (codec 3): the folder of their spool files, and their largest size (each length) */
+    private readonly spool: { dir: string; maxBytes: number } = { dir: tmpdir(), maxBytes: DEFAULT_LIMITS.maxMemberBytes },
   ) {
     this.sparse = sparseDiffs ? new SparseDiff(this.diff, this.adder) : undefined
   }
 
   async run(op: OpHeader, payload: Buffer): Promise<void> {
     if (op.type === OpType.COPY) return this.copy(op)
+    // a MEMBER op's limits follow from its codec (a spooled one is not held in memory)
+    if (op.type === OpType.MEMBER) return this.member(op, payload)
     this.checkLength(op)
     const push = (b: Buffer) => this.out.push(b)
     if (op.type === OpType.REPLACE) return this.replace(payload, op.targetLength, push)
     if (op.type === OpType.TRANSPOSED) return this.transposed(decodeTransposeDescriptor(payload), payload.subarray(TRANSPOSE_DESCRIPTOR_SIZE), op.targetLength, push)
-    if (op.type === OpType.MEMBER) return this.member(op, payload)
     this.checkExtent(op)
     const read = (buf: Buffer, at: number) => readExactly(this.source, buf, op.srcOffset + at)
     return this.bsdiff(payload, op, op.targetLength, op.srcLength, read, (b) => this.out.push(b))
@@ -165,10 +177,13 @@ export class OpRunner {
    */
   private async member(op: OpHeader, payload: Buffer) {
     const d = decodeDescriptor(payload)
-    for (const [field, v] of [['sourceRawLength', d.sourceRawLength], ['targetRawLength', d.targetRawLength], ['srcLength', op.srcLength]] as const) {
-      if (v > this.maxOpTarget) throw new DeltaError('DELTA_SIZE_LIMIT', `member ${field} ${v} exceeds the limit ${this.maxOpTarget}`, { field, limit: this.maxOpTarget })
+    const limit = d.codec === MemberCodec.SPOOL ? this.spool.maxBytes : this.maxOpTarget
+    const sizes = [['targetLength', op.targetLength], ['sourceRawLength', d.sourceRawLength], ['targetRawLength', d.targetRawLength], ['srcLength', op.srcLength]] as const
+    for (const [field, v] of sizes) {
+      if (v > limit) throw new DeltaError('DELTA_SIZE_LIMIT', `member ${field} ${v} exceeds the limit ${limit}`, { field, limit })
     }
     this.checkExtent(op)
+    if (d.codec === MemberCodec.SPOOL) return this.spooled(op, d, payload)
     const compressed = Buffer.allocUnsafe(op.srcLength)
     await readExactly(this.source, compressed, op.srcOffset)
     const old = op.srcLength > 0 ? inflateMember(compressed, d.sourceRawLength, 'source', d.codec) : Buffer.alloc(0)
@@ -179,6 +194,55 @@ export class OpRunner {
     const emit = async (b: Buffer) => void (at += b.copy(raw, at))
     await this.bsdiff(payload.subarray(MEMBER_DESCRIPTOR_SIZE), op, d.targetRawLength, old.length, read, emit)
     await this.out.push(recompressMember(d, raw, op.targetLength, op.sha256))
+  }
+
+  /**
+   * A spooled member (codec 3): the same steps as member(), through a spool file instead
+   * of memory (spool.ts): the source member is copied there and puffed window by window,
+   * the inner bsdiff reads that puff and writes the target's puff there, which is huffed
+   * window by window into the target's deflate stream, hashed as it is made. Only once
+   * its length and sha256 are right is it copied to the target: nothing of a mismatching
+   * op is written, as in member().
+   */
+  private async spooled(op: OpHeader, d: MemberDescriptor, payload: Buffer) {
+    if (op.srcLength === 0 && d.sourceRawLength !== 0) throw new DeltaError('DELTA_CORRUPT', 'member op without a source declares source bytes')
+    const spool = Spool.open(this.spool.dir)
+    try {
+      const chunk = (done: number, length: number) => this.scratch.subarray(0, Math.min(IO_CHUNK, length - done))
+      for (let done = 0; done < op.srcLength; ) {
+        const buf = chunk(done, op.srcLength)
+        await readExactly(this.source, buf, op.srcOffset + done)
+        spool.write(buf, done)
+        done += buf.length
+      }
+      const oldAt = op.srcLength
+      const puffed = new SpoolWriter(spool, oldAt, (this.spoolBuf ??= Buffer.allocUnsafe(WINDOW)))
+      const oldLength = op.srcLength > 0 ? puffStream(spool.region(0, op.srcLength), d.sourceRawLength, (c) => puffed.push(c)) : 0
+      puffed.flush()
+      if (oldLength !== d.sourceRawLength) throw new DeltaError('DELTA_CORRUPT', `source member puffs to ${oldLength} bytes, not the declared ${d.sourceRawLength}`)
+      const newAt = oldAt + oldLength
+      const rebuilt = new SpoolWriter(spool, newAt, this.spoolBuf)
+      const read = async (buf: Buffer, at: number) => spool.read(buf, oldAt + at)
+      await this.bsdiff(payload.subarray(MEMBER_DESCRIPTOR_SIZE), op, d.targetRawLength, oldLength, read, async (b) => rebuilt.push(b))
+      rebuilt.flush()
+      const outAt = newAt + d.targetRawLength
+      const hash = createHash('sha256')
+      let at = outAt
+      const length = huffStream(spool.region(newAt, d.targetRawLength), op.targetLength, (c) => {
+        hash.update(c)
+        spool.write(c, at)
+        at += c.length
+      })
+      checkMember(op.targetLength, length, op.sha256, hash.digest())
+      for (let done = 0; done < length; ) {
+        const buf = chunk(done, length)
+        spool.read(buf, outAt + done)
+        await this.out.push(buf)
+        done += buf.length
+      }
+    } finally {
+      spool.close()
+    }
   }
 
   /**

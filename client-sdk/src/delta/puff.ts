@@ -1,5 +1,6 @@
 import { CL_ORDER, CodeKind, decodeTable, DIST_BASE, DIST_EXTRA, FIXED_LENGTHS, LEN_BASE, LEN_EXTRA } from './deflate-codes.js'
 import { DeltaError } from './errors.js'
+import { PullWindow, WINDOW, type ByteSource } from './pull-window.js'
 
 /**
  * Deflate → puff (member codec 2, after Android's puffin). A puff is a lossless,
@@ -33,18 +34,33 @@ const SLACK = 16
 class Out {
   buf: Uint8Array
   n = 0
+  /** bytes handed to the sink (spooled puffs): the buffer is reused after each hand-over */
+  flushed = 0
   constructor(
     initial: number,
     readonly cap: number,
+    private readonly sink?: (chunk: Uint8Array) => void,
   ) {
     this.buf = new Uint8Array(Math.max(64, Math.min(cap + SLACK, initial)))
   }
   room(k: number): void {
     if (this.n + k <= this.buf.length) return
-    if (this.n + k > this.cap + SLACK) throw this.bomb()
+    if (this.flushed + this.n + k > this.cap + SLACK) throw this.bomb()
+    if (this.sink) {
+      this.flush()
+      if (k <= this.buf.length) return
+    }
     const next = new Uint8Array(Math.min(this.cap + SLACK, Math.max(this.n + k, this.buf.length * 2)))
     next.set(this.buf.subarray(0, this.n))
     this.buf = next
+  }
+  flush(): void {
+    if (this.n > 0) this.sink?.(this.buf.subarray(0, this.n))
+    this.flushed += this.n
+    this.n = 0
+  }
+  get total(): number {
+    return this.flushed + this.n
   }
   byte(b: number): void {
     this.room(1)
@@ -62,9 +78,42 @@ class Out {
  * as symbol 284; no encoder does that).
  */
 export function puff(input: Uint8Array, maxOut: number): Buffer {
-  const len = input.length
-  const out = new Out(len * 3 + 64, maxOut)
+  const out = new Out(input.length * 3 + 64, maxOut)
+  parse(input, undefined, out, Infinity)
+  return Buffer.from(out.buf.buffer, out.buf.byteOffset, out.n)
+}
+
+/**
+ * Literal runs of spooled puffs (member codec 3) are cut at this length, so that neither
+ * side holds more of a run than this; the device and the builder cut the same way.
+ */
+export const SPOOL_MAX_RUN = 64 * 1024
+
+/**
+ * The same parse for member codec 3: the stream is read from `src` window by window and
+ * the puff handed to `sink` 256 KiB at a time (each chunk is reused once sink returns),
+ * literal runs cut at SPOOL_MAX_RUN. Returns the puff's length; the same errors as puff().
+ */
+export function puffStream(src: ByteSource, maxOut: number, sink: (chunk: Uint8Array) => void): number {
+  const out = new Out(WINDOW, maxOut, sink)
+  parse(new Uint8Array(0), new PullWindow(src), out, SPOOL_MAX_RUN)
+  out.flush()
+  return out.total
+}
+
+function parse(bytes: Uint8Array, win: PullWindow | undefined, out: Out, maxRun: number): void {
+  const input = win ? win.buf : bytes
+  let len = win ? win.len : bytes.length
   let pos = 0
+  /** the next window, keeping `keep` bytes before pos; false at the stream's end */
+  const slide = (keep: number) => {
+    if (!win?.more) return false
+    pos = win.slide(pos, keep)
+    len = win.len
+    return true
+  }
+  /** k bytes from pos are in the window (a stored block), else false */
+  const ensure = (k: number) => pos + k <= len || (slide(0) && pos + k <= len)
   let bitbuf = 0
   let bitcnt = 0
   let produced = 0 // decoded bytes so far: a match may not reach before them
@@ -74,7 +123,8 @@ export function puff(input: Uint8Array, maxOut: number): Buffer {
   /** ≥ 25 bits in bitbuf; past the end it shifts in zeros, and refuses once a zero is consumed */
   const refill = () => {
     while (bitcnt <= 24) {
-      if (pos >= len) {
+      // a window ends: slide on, keeping the bytes the bit buffer holds (a stored block gives them back)
+      if (pos >= len && !(pos === len && slide(8))) {
         if ((pos - len) * 8 > bitcnt) throw corrupt('stream is truncated')
         pos++
       } else bitbuf |= input[pos++]! << bitcnt
@@ -126,12 +176,12 @@ export function puff(input: Uint8Array, maxOut: number): Buffer {
       pos -= bitcnt >> 3
       bitbuf = 0
       bitcnt = 0
-      if (pos + 4 > len) throw corrupt('stream is truncated')
+      if (!ensure(4)) throw corrupt('stream is truncated')
       const blockLen = input[pos]! | (input[pos + 1]! << 8)
       const nlen = input[pos + 2]! | (input[pos + 3]! << 8)
       if (nlen !== (~blockLen & 0xffff)) throw corrupt('stored block length does not match its complement')
       pos += 4
-      if (pos + blockLen > len) throw corrupt('stream is truncated')
+      if (!ensure(blockLen)) throw corrupt('stream is truncated')
       out.room(2 + blockLen)
       out.buf[out.n++] = blockLen & 0xff
       out.buf[out.n++] = blockLen >> 8
@@ -209,7 +259,8 @@ export function puff(input: Uint8Array, maxOut: number): Buffer {
         bitcnt -= l
         const sym = e >>> 4
         if (sym < 256) {
-          if (nlits === lits.length) {
+          if (nlits === maxRun) flushLits()
+          else if (nlits === lits.length) {
             const next = new Uint8Array(lits.length * 2)
             next.set(lits)
             lits = next
@@ -254,8 +305,8 @@ export function puff(input: Uint8Array, maxOut: number): Buffer {
   // the final block's end: the rest of its byte is padding, recorded as it is
   const n = bitcnt & 7
   out.byte(bitbuf & ((1 << n) - 1))
-  const consumed = pos - ((bitcnt - n) >> 3)
-  if (consumed !== len) throw corrupt('bytes after the final block', { consumed, length: len })
-  if (out.n > out.cap) throw out.bomb()
-  return Buffer.from(out.buf.buffer, out.buf.byteOffset, out.n)
+  const consumed = (win?.base ?? 0) + pos - ((bitcnt - n) >> 3)
+  const total = win?.src.total ?? len
+  if (consumed !== total) throw corrupt('bytes after the final block', { consumed, length: total })
+  if (out.total > out.cap) throw out.bomb()
 }

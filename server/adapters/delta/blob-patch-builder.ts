@@ -54,9 +54,10 @@ export class BlobPatchBuilder implements PatchBuilder {
           memoryBudget: this.opts.memoryBudget,
           tmpDir: dir,
           formatVersion: this.opts.formatVersion ?? 3,
-          // puff only: codec 1 (re-encode with zlib) is smaller on zlib-made members but only
-          // for devices with this server's zlib, and Debian's GNU-gzip members never re-encode
-          memberCodecs: ['puff'],
+          // puff (and in format 3 its spooled form, for members over 4 MiB decoded): codec 1
+          // (re-encode with zlib) is smaller on zlib-made members but only for devices with this
+          // server's zlib, and Debian's GNU-gzip members never re-encode
+          memberCodecs: (this.opts.formatVersion ?? 3) === 3 ? ['puff', 'spool'] : ['puff'],
           ...(onProgress ? { onProgress: (done: number) => onProgress(done) } : {}),
         }).catch((e: unknown) => {
           throw translate(e)

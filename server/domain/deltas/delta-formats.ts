@@ -17,7 +17,8 @@
  * `slipway-delta-v2` (also the signed metadata's format name of every v2 patch) stands for
  * a v2 patch whose members are all codec 1, which is what every v2 patch built before
  * codec 2 is and what makeDelta builds by default. Version 3 names are plain:
- * `slipway-delta-v3` (no MEMBER ops) plus `+deflate` and/or `+puff` for the codecs used.
+ * `slipway-delta-v3` (no MEMBER ops) plus `+deflate`, `+puff` and `+spool` (codec 3: puffs
+ * spooled to disk, for members too large to decode in memory) for the codecs used.
  */
 export const DELTA_FORMAT_V1 = 'slipway-delta-v1'
 export const DELTA_FORMAT_V2 = 'slipway-delta-v2'
@@ -28,7 +29,10 @@ export const DELTA_FORMAT_V2_DEFLATE_PUFF = 'slipway-delta-v2+deflate+puff'
 /** version 3: sparse diff streams; its offer formats add the member codecs its MEMBER ops use */
 export const DELTA_FORMAT_V3 = 'slipway-delta-v3'
 
-export type MemberCodecName = 'deflate' | 'puff'
+export type MemberCodecName = 'deflate' | 'puff' | 'spool'
+
+/** version 3 offer formats name the codecs a patch uses in this order: `slipway-delta-v3+puff+spool` */
+const V3_CODECS: readonly MemberCodecName[] = ['deflate', 'puff', 'spool']
 
 export function acceptedDeltaFormats(header: string | undefined, builderZlib: string | undefined): string[] {
   const out = new Set([DELTA_FORMAT_V1])
@@ -41,10 +45,9 @@ export function acceptedDeltaFormats(header: string | undefined, builderZlib: st
     const deflate = members.includes('deflate') && zlib !== undefined && builderZlib !== undefined && zlib === builderZlib
     const puff = members.includes('puff')
     if (name === DELTA_FORMAT_V3) {
-      out.add(DELTA_FORMAT_V3)
-      if (deflate) out.add(`${DELTA_FORMAT_V3}+deflate`)
-      if (puff) out.add(`${DELTA_FORMAT_V3}+puff`)
-      if (deflate && puff) out.add(`${DELTA_FORMAT_V3}+deflate+puff`)
+      // every patch whose codecs the device takes: each subset, named in V3_CODECS order
+      const takes = V3_CODECS.filter((c) => (c === 'deflate' ? deflate : members.includes(c)))
+      for (let set = 0; set < 1 << takes.length; set++) out.add(deltaOfferFormat(3, takes.filter((_, i) => set & (1 << i))))
       continue
     }
     if (deflate) out.add(DELTA_FORMAT_V2)
@@ -62,7 +65,9 @@ export function acceptedDeltaFormats(header: string | undefined, builderZlib: st
 export function deltaOfferFormat(version: number, memberCodecs: readonly MemberCodecName[]): string {
   if (version === 1) return DELTA_FORMAT_V1
   const puff = memberCodecs.includes('puff')
-  if (version === 3) return DELTA_FORMAT_V3 + (memberCodecs.includes('deflate') ? '+deflate' : '') + (puff ? '+puff' : '')
+  if (version === 3) return DELTA_FORMAT_V3 + V3_CODECS.filter((c) => memberCodecs.includes(c)).map((c) => `+${c}`).join('')
+  // no v2 applier takes codec 3, and the builder writes it only in v3: a name no device accepts
+  if (memberCodecs.includes('spool')) return `${DELTA_FORMAT_V2}+spool`
   if (!puff) return DELTA_FORMAT_V2
   return memberCodecs.includes('deflate') ? DELTA_FORMAT_V2_DEFLATE_PUFF : DELTA_FORMAT_V2_PUFF
 }
