@@ -65,12 +65,17 @@ export async function installDelta(o: DeltaInstall): Promise<void> {
       // 2.3 s without (the bare applier: 1.06-1.13 s against 1.44); other patches never use it
       decodeOnWorker: false,
       progressPath: progressPath(o.stagingDir, o.delta),
+      // a spooled member (a gzip kernel or initramfs) goes through a file in the data folder
+      spoolDir: o.stagingDir,
       ...(o.applyCheckpointBytes ? { checkpointBytes: o.applyCheckpointBytes } : {}),
       ...(o.onApplyProgress ? { onProgress: o.onApplyProgress } : {}),
     })
   } catch (e) {
     const errno = (e as NodeJS.ErrnoException).code
-    if (errno === 'ENOSPC' || errno === 'EFBIG' || errno === 'EDQUOT')
+    const full = errno === 'ENOSPC' || errno === 'EFBIG' || errno === 'EDQUOT'
+    // the spool file is in the data folder, like the patch
+    if (full && (e as { spool?: boolean }).spool) throw new AgentError('DATA_NO_SPACE', `no space left in ${o.stagingDir} for a spooled member (${errno})`, { errno }, { cause: e })
+    if (full)
       throw new AgentError('SLOT_NO_SPACE', `no space left writing ${o.targetPath} (${errno})`, { errno }, { cause: e })
     if (typeof errno === 'string' && errno.startsWith('E'))
       throw new AgentError('SLOT_WRITE_FAILED', `applying the delta failed: ${(e as Error).message}`, { errno }, { cause: e })
