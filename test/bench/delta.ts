@@ -30,8 +30,9 @@ async function sub(mode: string, args: string[]) {
     const { makeDeltaIsolated: makeDelta } = await import('../../server/delta/index.js')
     // make2: both member codecs (each member takes the smaller op); make2puff: codec 2 only
     // (what any device reporting puff gets); make2zlib: codec 1 only (the pre-puff v2)
-    // make3: format 3 (sparse diffs) with codec 2, what the server builds at SLIPWAY_DELTA_FORMAT_VERSION=3
-    const memberCodecs = mode === 'make2puff' || mode === 'make3' ? (['puff'] as const) : mode === 'make2zlib' ? (['deflate'] as const) : (['deflate', 'puff'] as const)
+    // make3: format 3 (sparse diffs) with codecs 2 and 3 (spool), what the server builds by default
+    const memberCodecs =
+      mode === 'make3' ? (['puff', 'spool'] as const) : mode === 'make2puff' ? (['puff'] as const) : mode === 'make2zlib' ? (['deflate'] as const) : (['deflate', 'puff'] as const)
     const r = await makeDelta(args[0]!, args[1]!, args[2]!, { formatVersion: mode === 'make' ? 1 : mode === 'make3' ? 3 : 2, memberCodecs })
     console.log(JSON.stringify({ size: r.size, ops: r.ops, memberCodecs: r.memberCodecs, stats: r.stats }))
     return
@@ -103,7 +104,13 @@ const TOOLS: Tool[] = [
   { name: 'slipway v2 puff', make: (o, n, p) => node('make2puff', o, n, p), apply: applier },
   // format 3: v2 puff with sparse diff streams (zero runs not coded byte by byte)
   { name: 'slipway v3', make: (o, n, p) => node('make3', o, n, p), apply: applier },
-  { name: 'xdelta3 -9', make: (o, n, p) => ['xdelta3', '-9', '-e', '-f', '-s', o, n, p], apply: (o, p, out) => ['xdelta3', '-d', '-f', '-s', o, p, out] },
+  // -D: no external decompression. Without it xdelta3 diffs a gzip file's decoded bytes and
+  // gzips them again on apply, which gives other bytes than the target (a wrong output)
+  {
+    name: 'xdelta3 -9',
+    make: (o, n, p) => ['xdelta3', '-9', '-D', '-e', '-f', '-s', o, n, p],
+    apply: (o, p, out) => ['xdelta3', '-D', '-d', '-f', '-s', o, p, out],
+  },
   {
     name: 'zstd -19 --long=31',
     make: (o, n, p) => ['zstd', '-q', '-f', '-19', '--long=31', `--patch-from=${o}`, n, '-o', p],
@@ -141,6 +148,11 @@ async function main() {
     console.log('building the docs gz pair from the OS pair…')
     spawnSync('bash', [join(dirname(self), 'gz-pair.sh'), os, join(dir, 'gz')], { stdio: 'inherit' })
   }
+  const kernel = join(dir, 'kernel')
+  if ((wants('kernel') || wants('initrd')) && !existsSync(join(kernel, 'initrd-new.gz'))) {
+    console.log('building the kernel and initrd pairs (apt downloads)…')
+    spawnSync('bash', [join(dirname(self), 'kernel-pair.sh'), kernel], { stdio: 'inherit' })
+  }
   const sparse = join(dir, 'sparse')
   if (wants('sparse') && !existsSync(join(sparse, 'sparse-new.img'))) {
     console.log('writing the 4 GiB sparse pair…')
@@ -154,6 +166,10 @@ async function main() {
     // the OS pair's usr/share/{doc,man} with every .gz re-made by zlib -9 (gzip -9n's own
     // encoder is not zlib's, so the dev pair's .gz files cannot be re-encoded bit-exactly)
     ['docs gz ext4', join(dir, 'gz', 'gz-old.ext4'), join(dir, 'gz', 'gz-new.ext4')],
+    // large gzip members (member codec 3, spool): an arm64 kernel Image and an initramfs-like
+    // cpio of its modules, each gzip -9n, two Debian kernel versions apart (kernel-pair.sh)
+    ['kernel Image.gz', join(kernel, 'kernel-old.gz'), join(kernel, 'kernel-new.gz')],
+    ['initrd gz', join(kernel, 'initrd-old.gz'), join(kernel, 'initrd-new.gz')],
     // build memory at a size no window or index may grow with: 4 GiB images, mostly holes
     ['sparse 4 GiB', join(sparse, 'sparse-old.img'), join(sparse, 'sparse-new.img')],
   ]
