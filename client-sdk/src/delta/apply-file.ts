@@ -112,15 +112,13 @@ export async function applyDelta(
         resume,
         // a spooled member's scratch beside a target file; a slot device's folder is /dev
         ...(opts.spoolDir || existing?.isBlockDevice() ? {} : { spoolDir: dirname(targetPath) }),
-        // checkpoints (a sync each) only where someone keeps the record
-        ...(opts.progressPath || opts.onProgress
-          ? {
-              onProgress: async (p: DeltaProgress) => {
-                if (opts.progressPath) await saveProgress(opts.progressPath, p)
-                await opts.onProgress?.(p)
-              },
-            }
-          : {}),
+        // checkpoints even with no one to keep the record: their syncs, in the background,
+        // start the writeback early, so the final sync is short (without them the 2-layer
+        // model pair's apply went from 0.41 to 0.77 s: one sync of 194 MB at the end)
+        onProgress: async (p: DeltaProgress) => {
+          if (opts.progressPath) await saveProgress(opts.progressPath, p)
+          await opts.onProgress?.(p)
+        },
       },
     )
     if (!existing?.isBlockDevice()) await (await target.handle()).truncate(result.targetSize)
