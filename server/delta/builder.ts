@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { mkdtemp, open, rm, stat } from 'node:fs/promises'
 import { availableParallelism, tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import { applyDeltaStream, openSource, OpType } from '../../client-sdk/src/delta/index.js'
 import { BlockIndex } from './block-index.js'
@@ -234,7 +234,8 @@ export async function verifyPatch(oldPath: string, patchPath: string, targetSha:
   try {
     await applyDeltaStream(
       { source, patch: createReadStream(patchPath, { highWaterMark: 1 << 20 }), sink: { write: async () => {} } },
-      { expectedTargetSha256: targetSha },
+      // a spooled member's file beside the patch, in the build's folder (the OS temp folder may be memory)
+      { expectedTargetSha256: targetSha, spoolDir: dirname(patchPath) },
     )
   } catch (e) {
     throw new DeltaBuildError('DELTA_BUILD_VERIFY', `built patch does not rebuild the target: ${String(e)}`, { cause: e })

@@ -57,7 +57,8 @@ export const areas = {
     // checkpoints and resume; apply-file.ts files, the patch read ring and progress files;
     // image-hasher.ts the op and image hashes, in this thread or on the worker;
     // decode-worker.ts whole ops decoded on the worker;
-    // sparse-diff.ts and transpose.ts version 3's diff records and TRANSPOSED op
+    // sparse-diff.ts and transpose.ts version 3's diff records and TRANSPOSED op;
+    // spool.ts and pull-window.ts the spooled member (codec 3): its file and its windows
     mutate: [
       'client-sdk/src/delta/ops.ts',
       'client-sdk/src/delta/bsdiff-batch.ts',
@@ -68,6 +69,8 @@ export const areas = {
       'client-sdk/src/delta/decode-worker.ts',
       'client-sdk/src/delta/sparse-diff.ts',
       'client-sdk/src/delta/transpose.ts',
+      'client-sdk/src/delta/spool.ts',
+      'client-sdk/src/delta/pull-window.ts',
     ],
     // the codec, driver and op-runner edge tests first: a mutant runs its covering files in
     // this order until one fails, and these fail in a second where the apply tests take longer
@@ -85,6 +88,8 @@ export const areas = {
       'test/client-sdk/delta-patch-hash.test.ts',
       'test/client-sdk/delta-hash-worker.test.ts',
       'test/client-sdk/delta-decode-worker.test.ts',
+      'test/client-sdk/delta-spool.test.ts',
+      'test/client-sdk/delta-puff-stream.test.ts',
       'test/client-sdk/delta-apply.test.ts',
       'test/client-sdk/delta-fuzz.test.ts',
     ],
