@@ -6,6 +6,8 @@ import { deflateRawSync } from 'node:zlib'
 import { DeltaError, encodeControl, OpType, type SourceReader, type TargetSink } from '../../client-sdk/src/delta/index.js'
 import { encodeDescriptor, MemberCodec, type MemberDescriptor } from '../../client-sdk/src/delta/member.js'
 import { brotli, bsdiffOp, copyOp, encodeDiff, replaceOp, sha256, type EncodedOp } from '../../server/delta/encode-op.js'
+import { bsdiffWindow } from '../../server/delta/bsdiff-window.js'
+import { spoolPuffOf } from '../../server/delta/members.js'
 import { PatchWriter } from '../../server/delta/patch-writer.js'
 
 /** Deterministic bytes (xorshift32): the same data on every run and machine. */
@@ -258,4 +260,37 @@ export function damage(patch: Buffer, seed: number): Buffer {
       return Buffer.concat([p.subarray(0, at), p.subarray(at + 1 + r(64))])
     }
   }
+}
+
+/**
+ * A member for codec 3 (spool): ~2.7 MB of text each side, deflated to ~330 KB, puffing to
+ * ~420 KB: over a 256 KiB op limit, so only a spooled op takes it in a test's limits.
+ */
+export const spoolMembers = (() => {
+  const oldRaw = changelog(60_000, 21)
+  // a line inserted and a few changed, as between two builds of a kernel or an initramfs
+  const newRaw = Buffer.from(changelog(60_000, 21, 30_000).toString().replace('(#17)', '(#18)').replace('(#201)', '(#202)'))
+  return { oldRaw, newRaw, oldComp: deflateRawSync(oldRaw, { level: 9 }), newComp: deflateRawSync(newRaw, { level: 9 }), prefix: randomBytes(70_000, 22) }
+})()
+
+/**
+ * A version-3 patch: source = prefix + old member, target = prefix + new member; a COPY
+ * and one spooled MEMBER op whose inner streams are bsdiff's over the two spooled puffs.
+ * `over` changes its descriptor, `opOver` its recorded sha256.
+ */
+export async function sampleSpoolDelta(over: Partial<MemberDescriptor> = {}, opOver: { sha256?: Buffer } = {}) {
+  const { oldRaw, newRaw, oldComp, newComp, prefix } = spoolMembers
+  const oldPuff = spoolPuffOf(oldComp, oldRaw.length, false)!
+  const newPuff = spoolPuffOf(newComp, newRaw.length)!
+  const { control, diff, extra } = await bsdiffWindow(oldPuff, newPuff)
+  const noParams = { level: 0, windowBits: 0, memLevel: 0, strategy: 0 }
+  const sparse = true // version 3: sparse diff records
+  const m = await memberOp(prefix.length, { at: prefix.length, compressed: oldComp, raw: oldPuff }, newPuff, control, diff, extra, { codec: MemberCodec.SPOOL, ...noParams, ...over }, sparse)
+  // memberOp deflates its "raw" bytes for the target: a spooled op's target is the member's own compressed bytes
+  m.op.targetLength = newComp.length
+  m.op.sha256 = opOver.sha256 ?? sha256(newComp)
+  const source = Buffer.concat([prefix, oldComp])
+  const target = Buffer.concat([prefix, newComp])
+  const patch = await writePatch(source, target, [copyOp(0, 0, prefix.length, sha256(prefix)), m], undefined, 3)
+  return { source, target, patch, op: m.op, oldPuff, newPuff }
 }

@@ -1,11 +1,13 @@
 import { execFileSync } from 'node:child_process'
+import { readdirSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { inflateRawSync } from 'node:zlib'
 import t from 'tap'
 import { applyDeltaStream, DeltaError, encodeControl, OpType } from '../../client-sdk/src/delta/index.js'
 import { encodeDescriptor, MemberCodec } from '../../client-sdk/src/delta/member.js'
 import { puff } from '../../client-sdk/src/delta/puff.js'
 import { brotli, copyOp, sha256 } from '../../server/delta/encode-op.js'
-import { changelog, chunked, memSource, MemSink, randomBytes, sampleDelta, sampleMemberDelta, sampleTransposedDelta, writePatch } from './delta-fixtures.js'
+import { changelog, chunked, memSource, MemSink, randomBytes, sampleDelta, sampleMemberDelta, sampleSpoolDelta, sampleTransposedDelta, writePatch } from './delta-fixtures.js'
 
 const KNOWN = new Set([
   'DELTA_BAD_MAGIC',
@@ -152,6 +154,17 @@ async function samplePuffMemberDelta() {
   const patch = await writePatch(source, target, [copyOp(0, 0, prefix.length, sha256(prefix)), member], undefined, 2)
   return { source, target, patch }
 }
+
+t.test('version 3, member codec 3: mutated spooled MEMBER patches fail with known codes and leave no spool file', async (t) => {
+  const sample = await sampleSpoolDelta()
+  const before = readdirSync(tmpdir()).filter((n) => n.startsWith('.slipway-spool-')).length
+  const { seen, rebuilt, wrong } = await fuzz(sample, 20261215, 200)
+  t.same(wrong, [], 'no wrong target, no unknown error')
+  t.comment(JSON.stringify(Object.fromEntries(seen)), `rebuilt ${rebuilt}`)
+  for (const c of ['DELTA_TRUNCATED', 'DELTA_CORRUPT']) t.ok(seen.get(c), `mutations reached ${c}`)
+  t.ok(rebuilt < 20, 'almost every mutation is detected')
+  t.equal(readdirSync(tmpdir()).filter((n) => n.startsWith('.slipway-spool-')).length, before, 'no spool file left in the temp folder')
+})
 
 t.test('version 2, member codec 2: mutated puff MEMBER patches fail with known codes', async (t) => {
   const sample = await samplePuffMemberDelta()

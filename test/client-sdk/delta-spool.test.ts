@@ -7,46 +7,20 @@
  * spool folder that cannot be written each end with a clear code and nothing of the op
  * written.
  */
+import { execFileSync } from 'node:child_process'
 import { existsSync, readdirSync, readlinkSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { applyDeltaStream, DeltaError, type ApplyOptions, type SourceReader } from '../../client-sdk/src/delta/index.js'
-import { MemberCodec, type MemberDescriptor } from '../../client-sdk/src/delta/member.js'
-import { bsdiffWindow } from '../../server/delta/bsdiff-window.js'
-import { copyOp, sha256 } from '../../server/delta/encode-op.js'
-import { spoolPuffOf } from '../../server/delta/members.js'
-import { changelog, damage, memberOp, memSource, MemSink, randomBytes, writePatch } from './delta-fixtures.js'
 import { deflateRawSync } from 'node:zlib'
+import { MemberCodec } from '../../client-sdk/src/delta/member.js'
+import { sha256 } from '../../server/delta/encode-op.js'
+import { damage, memSource, MemSink, sampleSpoolDelta, spoolMembers } from './delta-fixtures.js'
 
-const NO_PARAMS = { level: 0, windowBits: 0, memLevel: 0, strategy: 0 }
-
-// ~2.7 MB of text each, deflated to ~330 KB: over the 256 KiB op limit the tests set, so only a spool can take it
-const oldRaw = changelog(60_000, 21)
-const newRaw = Buffer.from(oldRaw.toString().replace(/race in shell/g, 'race in the shell'))
-const oldComp = deflateRawSync(oldRaw, { level: 9 })
-const newComp = deflateRawSync(newRaw, { level: 9 })
-const prefix = randomBytes(70_000, 22)
-
-/** source = prefix + old member; target = prefix + new member: a COPY and one spooled MEMBER op */
-async function spoolPatch(over: Partial<MemberDescriptor> = {}, opOver: { sha256?: Buffer } = {}) {
-  const oldPuff = spoolPuffOf(oldComp, oldRaw.length, false)!
-  const newPuff = spoolPuffOf(newComp, newRaw.length)!
-  const { control, diff, extra } = await bsdiffWindow(oldPuff, newPuff)
-  const m = await memberOp(prefix.length, { at: prefix.length, compressed: oldComp, raw: oldPuff }, newPuff, control, diff, extra, {
-    codec: MemberCodec.SPOOL,
-    ...NO_PARAMS,
-    ...over,
-  }, true) // version 3: sparse diff records
-  // memberOp deflates "newRaw" itself: a spooled op's target is the member's own compressed bytes
-  m.op.targetLength = newComp.length
-  m.op.sha256 = opOver.sha256 ?? sha256(newComp)
-  const source = Buffer.concat([prefix, oldComp])
-  const target = Buffer.concat([prefix, newComp])
-  const patch = await writePatch(source, target, [copyOp(0, 0, prefix.length, sha256(prefix)), m], undefined, 3)
-  return { source, target, patch, op: m.op, oldPuff, newPuff }
-}
+const { prefix, oldRaw, newRaw, oldComp, newComp } = spoolMembers
+const spoolPatch = sampleSpoolDelta
 
 /** a source that notes, at each read, whether a spool file is open (a deleted file in the spool folder) and the folder's names */
 function watched(buf: Buffer, dir: string) {
@@ -168,4 +142,20 @@ t.test('a spool folder that cannot be used: the system error, marked as the spoo
   t.equal(r.error?.code, 'ENOENT', 'the system error code')
   t.equal(r.error?.spool, true, 'marked spool: the agent reports its data folder, not the slot')
   t.ok(r.sink.data.length <= prefix.length, 'nothing of the member op written')
+})
+
+t.test('a spool folder too small for the member: ENOSPC marked as the spool’s, nothing of the op written, nothing left', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'slipway-spool-full-'))
+  // a real 256 KiB filesystem: the member needs ~1.5 MB of spool (needs root, as the tests run here)
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', dir])
+  t.teardown(async () => {
+    execFileSync('umount', ['-l', dir])
+    await rm(dir, { recursive: true, force: true })
+  })
+  const p = await spoolPatch()
+  const r = await run(p, dir)
+  t.equal(r.error?.code, 'ENOSPC', 'the system error code')
+  t.equal(r.error?.spool, true, 'marked spool')
+  t.ok(r.sink.data.length <= prefix.length, 'nothing of the member op written')
+  t.same(readdirSync(dir), [], 'and the full folder holds nothing afterwards')
 })

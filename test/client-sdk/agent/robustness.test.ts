@@ -8,13 +8,14 @@
  */
 import { execFile, execFileSync, spawn } from 'node:child_process'
 import { promisify } from 'node:util'
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { createAgent, silentLog } from '../../../client-sdk/src/index.js'
+import { sampleSpoolDelta } from '../delta-fixtures.js'
 import { buildBundle } from './bundle.js'
 import { fakeApi, offer, releaseOf, simDevice, trustKit } from './device-fixtures.js'
 import { sendBlob } from './http-fixtures.js'
@@ -76,6 +77,24 @@ t.test('the data folder fills during a download: DATA_NO_SPACE (not raw ENOSPC),
   t.match(api.events.at(-1), { state: 'failed', reason: { code: 'DATA_NO_SPACE' } }, 'the failure report went out')
   t.notOk(existsSync(join(data, 'staging')), 'staging was freed')
   t.match((await dev.agent.status()).journal.update, { step: 'failed', reported: true })
+})
+
+t.test('a spooled member (a gzip kernel) whose spool file does not fit the data folder: DATA_NO_SPACE, not the slot’s', async (t) => {
+  const api = await fakeApi(t, await trustKit())
+  const { source, target, patch } = await sampleSpoolDelta()
+  const tiny = await tinyDataDir(t, 512 * 1024)
+  const data = join(tiny, 'data')
+  const dev = await simDevice(t, api, { imageA: source, installed: releaseOf(source, { version: '1.0.0' }) })
+  await mkdir(data, { mode: 0o700 })
+  await writeFile(join(data, 'credential.json'), await readFile(join(dev.config.dataDir, 'credential.json')), { mode: 0o600 })
+  Object.assign(dev.config, { dataDir: data })
+  await dev.powerCycle()
+  // the patch fits (a few KB); the spool file holds the member four ways (~1.5 MB)
+  t.ok(patch.length < 64 * 1024, `patch ${patch.length} B`)
+  await offer(api, { image: target, release: releaseOf(target), patch: { bytes: patch, sourceSha256: createHash('sha256').update(source).digest('hex') } })
+  t.equal((await dev.agent.tick()).outcome, 'failed')
+  t.match(api.events.at(-1), { state: 'failed', reason: { code: 'DATA_NO_SPACE', message: /spooled member/ } }, `the data folder is named, not the slot: ${JSON.stringify(api.events.at(-1))}`)
+  t.notOk(existsSync(join(data, 'staging')), 'staging was freed')
 })
 
 t.test('progress shows in status and goes to the server as throttled downloading events', async (t) => {
