@@ -140,8 +140,14 @@ export function tellStory(o: DemoOptions): Story {
     o.say(`   rollouts target the dynamic group "${GROUP}" (a saved selector: hardware=rpi4, group=field): ${members} devices match`)
 
     o.say(`3. Roll out ${NAME}@${GOOD}: dry run first (it reserves the rollout id, so its counts are the real ones)`)
-    const dry = await api('POST', '/v1/rollouts', { ...body(GOOD, 'demo: monthly OS update'), dryRun: true })
-    for (const [i, p] of dry.phases.entries()) o.say(`   phase ${i + 1} (${p.percent}%): reaches ${p.devices} devices, needs ${p.healthyToPromote ?? '—'} healthy to promote, soak ${phases[i]!.soakSeconds} s`)
+    // a phase's devices follow from a hash of the rollout id: one that reaches fewer devices
+    // than it needs healthy could never promote (10 % of 200 is 9 or fewer about once in a
+    // hundred ids), so the demo draws another id, as an operator reading the dry run would
+    type DryPhase = { percent: number; devices: number; healthyToPromote: number | null }
+    const stuck = (d: { phases: DryPhase[] }) => d.phases.some((p) => p.healthyToPromote !== null && p.devices < p.healthyToPromote)
+    let dry = await api('POST', '/v1/rollouts', { ...body(GOOD, 'demo: monthly OS update'), dryRun: true })
+    for (let tries = 0; tries < 40 && stuck(dry); tries++) dry = await api('POST', '/v1/rollouts', { ...body(GOOD, 'demo: monthly OS update'), dryRun: true })
+    for (const [i, p] of (dry.phases as DryPhase[]).entries()) o.say(`   phase ${i + 1} (${p.percent}%): reaches ${p.devices} devices, needs ${p.healthyToPromote ?? '—'} healthy to promote, soak ${phases[i]!.soakSeconds} s`)
     const good = (await api('POST', '/v1/rollouts', { ...body(GOOD, 'demo: monthly OS update'), id: dry.rolloutId, start: true })).rollout
     o.say(`   started rollout ${good.id} — watch it live: ${srv.url}/ui/#/rollouts/${good.id}`)
     const versions = async () => Object.fromEntries(((await api('GET', '/v1/fleet/overview')).byVersion as Array<{ key: string; devices: number }>).map((b) => [b.key, b.devices]))
