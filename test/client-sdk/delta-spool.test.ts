@@ -5,7 +5,8 @@
  * failed; its declared sizes are held to maxMemberBytes before anything is read or
  * created; declared lengths that are wrong, a damaged member, a wrong source and a
  * spool folder that cannot be written each end with a clear code and nothing of the op
- * written.
+ * written. Then the units: PullWindow, Spool and SpoolWriter (for the mutants that the
+ * applies above cannot tell apart).
  */
 import { execFileSync } from 'node:child_process'
 import { existsSync, readdirSync, readlinkSync } from 'node:fs'
@@ -16,8 +17,10 @@ import t from 'tap'
 import { applyDeltaStream, DeltaError, type ApplyOptions, type SourceReader } from '../../client-sdk/src/delta/index.js'
 import { deflateRawSync } from 'node:zlib'
 import { MemberCodec } from '../../client-sdk/src/delta/member.js'
+import { PullWindow, WINDOW } from '../../client-sdk/src/delta/pull-window.js'
+import { Spool, SpoolWriter } from '../../client-sdk/src/delta/spool.js'
 import { sha256 } from '../../server/delta/encode-op.js'
-import { damage, memSource, MemSink, sampleSpoolDelta, spoolMembers } from './delta-fixtures.js'
+import { damage, memSource, MemSink, randomBytes, sampleSpoolDelta, spoolMembers } from './delta-fixtures.js'
 
 const { prefix, oldRaw, newRaw, oldComp, newComp } = spoolMembers
 const spoolPatch = sampleSpoolDelta
@@ -158,4 +161,69 @@ t.test('a spool folder too small for the member: ENOSPC marked as the spool’s,
   t.equal(r.error?.spool, true, 'marked spool')
   t.ok(r.sink.data.length <= prefix.length, 'nothing of the member op written')
   t.same(readdirSync(dir), [], 'and the full folder holds nothing afterwards')
+})
+
+t.test('PullWindow: empty until the first slide, whole windows after, the kept bytes before `from`, and `more` false at the end', async (t) => {
+  const stream = randomBytes(600 * 1024 + 5, 81)
+  const fills: Array<[number, number]> = []
+  const w = new PullWindow({ total: stream.length, fill: (buf, at) => (fills.push([at, buf.length]), buf.set(stream.subarray(at, at + buf.length))) })
+  t.same([w.len, w.base, w.more, fills.length], [0, 0, true, 0], 'nothing read before the first slide')
+  t.equal(w.slide(0), 0)
+  t.same([w.base, w.len], [0, WINDOW], 'a whole window')
+  const from = WINDOW - 100
+  t.equal(w.slide(from, 8), 8, '`from` moves to just after the 8 bytes kept')
+  t.same([w.base, w.len], [from - 8, WINDOW], 'the window starts 8 bytes before it, full again')
+  t.ok(Buffer.from(w.buf.subarray(0, w.len)).equals(stream.subarray(w.base, w.base + w.len)), 'holding the stream’s bytes there')
+  t.equal(w.more, true)
+  t.equal(w.slide(w.len), 0, 'keeping nothing')
+  t.equal(w.base + w.len, stream.length, 'the stream’s end')
+  t.ok(w.len < WINDOW, 'in a part window')
+  t.ok(Buffer.from(w.buf.subarray(0, w.len)).equals(stream.subarray(w.base)), 'its last bytes')
+  t.equal(w.more, false, 'nothing more')
+  t.ok(
+    fills.every(([at, n]) => n > 0 && at >= 0 && at + n <= stream.length),
+    `${fills.length} reads, each inside the stream and none empty`,
+  )
+})
+
+t.test('Spool: reads what was written, refuses reads past it (marked spool), and close() gives its descriptor back', async (t) => {
+  const dir = await spoolDir(t)
+  const fds = () => readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`).startsWith(dir)
+    } catch {
+      return false
+    }
+  }).length
+  const s = Spool.open(dir)
+  t.same(readdirSync(dir), [], 'unlinked as it is made')
+  t.equal(fds(), 1, 'one descriptor on it')
+  const bytes = randomBytes(3000, 82)
+  s.write(bytes, 100)
+  const back = Buffer.alloc(3000)
+  s.read(back, 100)
+  t.ok(back.equals(bytes), 'the bytes written, where they were written')
+  const r = s.region(100, 3000)
+  const part = Buffer.alloc(10)
+  r.fill(part, 2990)
+  t.ok(part.equals(bytes.subarray(2990)) && r.total === 3000, 'a region reads relative to its start')
+  t.throws(() => s.read(Buffer.alloc(10), 3095), { spool: true, message: /spool file ends before what was written/ }, 'a read past the end')
+  s.close()
+  t.equal(fds(), 0, 'close() gives the descriptor back')
+  t.throws(() => s.read(Buffer.alloc(1), 0), { code: 'EBADF', spool: true }, 'and a read after it is the system’s error, marked spool')
+})
+
+t.test('SpoolWriter: one write per full buffer, at consecutive offsets, and the rest on flush()', async (t) => {
+  const writes: Array<[number, string]> = []
+  const fake = { write: (b: Uint8Array, at: number) => void writes.push([at, Buffer.from(b).toString()]) } as unknown as Spool
+  const w = new SpoolWriter(fake, 1000, Buffer.alloc(8))
+  w.push(Buffer.from('abc'))
+  w.push(Buffer.from('defgh')) // fills the buffer exactly
+  w.push(Buffer.from('ijklmnopqr')) // a full buffer and 2 bytes
+  t.same(writes, [
+    [1000, 'abcdefgh'],
+    [1008, 'ijklmnop'],
+  ])
+  w.flush()
+  t.same(writes.at(-1), [1016, 'qr'], 'the rest')
 })

@@ -15,18 +15,17 @@ export interface ByteSource {
 export const WINDOW = 256 * 1024
 
 /**
- * `buf[0, len)` holds the stream's bytes `[base, base + len)`. slide(from) drops what lies
- * before `from` (keeping `keep` bytes before it, for a parser that gives back bytes it
- * had taken into its bit buffer) and reads on; it returns where `from` moved.
+ * `buf[0, len)` holds the stream's bytes `[base, base + len)`; it starts empty. slide(from)
+ * drops what lies before `from` (keeping `keep` bytes before it, for a parser that gives
+ * back bytes it had taken into its bit buffer) and reads on, up to a full window or the
+ * stream's end; it returns where `from` moved. Parsers slide only while `more`.
  */
 export class PullWindow {
   readonly buf = new Uint8Array(WINDOW)
   len = 0
   base = 0
 
-  constructor(readonly src: ByteSource) {
-    this.fillFrom(0)
-  }
+  constructor(readonly src: ByteSource) {}
 
   /** more of the stream can be read */
   get more(): boolean {
@@ -37,13 +36,11 @@ export class PullWindow {
     const start = Math.max(0, Math.min(from, this.len) - keep)
     this.buf.copyWithin(0, start, this.len)
     this.base += start
-    this.fillFrom(this.len - start)
-    return from - start
-  }
-
-  private fillFrom(kept: number) {
+    const kept = this.len - start
+    // base + len ≤ total always, so n ≥ 0 (and ≥ 1 while `more`)
     const n = Math.min(WINDOW - kept, this.src.total - this.base - kept)
-    if (n > 0) this.src.fill(this.buf.subarray(kept, kept + n), this.base + kept)
-    this.len = kept + Math.max(0, n)
+    this.src.fill(this.buf.subarray(kept, kept + n), this.base + kept)
+    this.len = kept + n
+    return from - start
   }
 }
