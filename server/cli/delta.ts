@@ -51,8 +51,8 @@ export async function deltaCommand(argv: string[], env: () => CliEnv): Promise<v
   // what the server builds for an agent reporting slipway-delta-v3 with puff and spool (today's)
   const formatVersion = values.format === '1' ? 1 : values.format === '2' ? 2 : 3
   const memberCodecs = values.members?.split(',').map((s) => s.trim()) ?? (formatVersion === 3 ? ['puff', 'spool'] : formatVersion === 2 ? ['puff'] : undefined)
-  const known = formatVersion === 3 ? ['deflate', 'puff', 'spool'] : ['deflate', 'puff']
-  if (memberCodecs && (formatVersion === 1 || memberCodecs.length === 0 || memberCodecs.some((c) => !known.includes(c)))) {
+  if (memberCodecs?.includes('spool') && formatVersion !== 3) throw new UsageError(`--members spool needs --format 3\n\n${USAGE}`)
+  if (memberCodecs && (formatVersion === 1 || memberCodecs.length === 0 || memberCodecs.some((c) => !['deflate', 'puff', 'spool'].includes(c)))) {
     throw new UsageError(`--members takes a list of deflate, puff and (format 3) spool, with format 2 or 3\n\n${USAGE}`)
   }
   const r = await makeDeltaIsolated(oldPath, newPath, patchPath, {

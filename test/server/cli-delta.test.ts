@@ -93,7 +93,8 @@ t.test('make a delta, apply it, and refuse what does not fit', async (t) => {
     [['--format', '4'], /--format must be 1, 2 or 3/],
     [['--format', '1', '--members', 'puff'], /--members takes a list of deflate, puff and \(format 3\) spool, with format 2 or 3/],
     [['--format', '3', '--members', 'xz'], /--members takes/],
-    [['--format', '2', '--members', 'puff,spool'], /--members takes/],
+    [['--format', '2', '--members', 'puff,spool'], /--members spool needs --format 3/],
+    [['--format', '1', '--members', 'spool'], /--members spool needs --format 3/],
     [['--format', '3', '--members', ''], /--members takes/],
   ] as const) {
     const r = await slipway(['delta', 'make', p('old'), p('new'), p('patch4'), ...args], {}).done
