@@ -35,14 +35,17 @@ export function huffStream(src: ByteSource, maxOut: number, sink: (chunk: Buffer
   return write(new Uint8Array(0), new PullWindow(src), Buffer.allocUnsafe(2 * WINDOW), maxOut, sink)
 }
 
+/** room kept at the end of a streamed output chunk: a stored block (65,539 bytes) and a token */
+const HEADROOM = 70_000
+
 function write(bytes: Uint8Array, win: PullWindow | undefined, out: Buffer, maxOut: number, sink?: (chunk: Buffer) => void): number {
   const p = win ? win.buf : bytes
   let plen = win ? win.len : bytes.length
   let o = 0
   /** bytes handed to the sink */
   let done = 0
-  /** o past this: check the cap, and hand the chunk over (a token writes at most 7 bytes, a stored block 65,539) */
-  let lim = sink ? Math.min(maxOut, out.length - 70_000) : maxOut
+  /** o past this: check the cap, and hand the chunk over (HEADROOM: what one step may write after the check) */
+  let lim = sink ? Math.min(maxOut, out.length - HEADROOM) : maxOut
   let bitbuf = 0
   let bitcnt = 0
   let i = 0
@@ -53,7 +56,7 @@ function write(bytes: Uint8Array, win: PullWindow | undefined, out: Buffer, maxO
     sink(out.subarray(0, o))
     done += o
     o = 0
-    lim = Math.min(maxOut - done, out.length - 70_000)
+    lim = Math.min(maxOut - done, out.length - HEADROOM)
   }
   /** the next window (false at the end of the puff) */
   const slide = () => {
