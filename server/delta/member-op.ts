@@ -102,7 +102,8 @@ export async function encodeMember(m: MemberItem, ctx: RegionContext, tag: strin
     if (target) variants.push(await variant(MemberCodec.PUFF, NO_PARAMS, old, target, ctx, `${tag}p`))
   }
   if (m.target.spoolLen !== undefined) {
-    const target = spoolPuffOf(comp, m.target.rawLen)
+    // proven when the scan set spoolLen; the build's verify applies the whole patch as well
+    const target = spoolPuffOf(comp, m.target.rawLen, false)
     // the device puffs the source member without a proof: any deflate stream puff spells will do
     const old = (sourceComp && spoolPuffOf(sourceComp, m.source!.rawLen, false)) || Buffer.alloc(0)
     if (target) variants.push(await variant(MemberCodec.SPOOL, NO_PARAMS, old, target, ctx, `${tag}s`))

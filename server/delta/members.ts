@@ -246,8 +246,9 @@ export const MEMBER_MAX_RAW = 4 << 20
 
 /**
  * A member's spooled puff (codec 3: literal runs cut as the device cuts them) when huffing
- * it gives every compressed byte back, else undefined; with `prove` false, the puff of a
- * source member (the device only puffs it), or undefined when it is not deflate puff spells.
+ * it gives every compressed byte back, else undefined (the scan's proof). With `prove`
+ * false, just the puff, or undefined when it is not deflate puff spells: a source member
+ * (the device only puffs it), or a target member the scan has proven already.
  */
 export function spoolPuffOf(comp: Buffer, rawLen: number, prove = true): Buffer | undefined {
   try {

@@ -1,6 +1,4 @@
 import { createHash } from 'node:crypto'
-import { tmpdir } from 'node:os'
-import { DEFAULT_LIMITS } from './apply-options.js'
 import { BrotliReader, checkWindow } from './brotli-reader.js'
 import { Batch, SourceGather, VarintReader } from './bsdiff-batch.js'
 import { ByteAdder } from './byte-add.js'
@@ -48,9 +46,9 @@ export class OpRunner {
     private readonly sourceSize: number,
     private readonly out: TargetWriter,
     private readonly maxOpTarget: number,
-    sparseDiffs = false,
+    sparseDiffs: boolean,
     /** spooled members (codec 3): the folder of their spool files, and their largest size (each length) */
-    private readonly spool: { dir: string; maxBytes: number } = { dir: tmpdir(), maxBytes: DEFAULT_LIMITS.maxMemberBytes },
+    private readonly spool: { dir: string; maxBytes: number },
   ) {
     this.sparse = sparseDiffs ? new SparseDiff(this.diff, this.adder) : undefined
   }
@@ -183,11 +181,11 @@ export class OpRunner {
       if (v > limit) throw new DeltaError('DELTA_SIZE_LIMIT', `member ${field} ${v} exceeds the limit ${limit}`, { field, limit })
     }
     this.checkExtent(op)
+    if (op.srcLength === 0 && d.sourceRawLength !== 0) throw new DeltaError('DELTA_CORRUPT', 'member op without a source declares source bytes')
     if (d.codec === MemberCodec.SPOOL) return this.spooled(op, d, payload)
     const compressed = Buffer.allocUnsafe(op.srcLength)
     await readExactly(this.source, compressed, op.srcOffset)
     const old = op.srcLength > 0 ? inflateMember(compressed, d.sourceRawLength, 'source', d.codec) : Buffer.alloc(0)
-    if (op.srcLength === 0 && d.sourceRawLength !== 0) throw new DeltaError('DELTA_CORRUPT', 'member op without a source declares source bytes')
     const raw = Buffer.allocUnsafe(d.targetRawLength)
     let at = 0
     const read = async (buf: Buffer, pos: number) => void old.copy(buf, 0, pos, pos + buf.length)
@@ -205,7 +203,6 @@ export class OpRunner {
    * op is written, as in member().
    */
   private async spooled(op: OpHeader, d: MemberDescriptor, payload: Buffer) {
-    if (op.srcLength === 0 && d.sourceRawLength !== 0) throw new DeltaError('DELTA_CORRUPT', 'member op without a source declares source bytes')
     const spool = Spool.open(this.spool.dir)
     try {
       const chunk = (done: number, length: number) => this.scratch.subarray(0, Math.min(IO_CHUNK, length - done))
