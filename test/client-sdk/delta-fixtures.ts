@@ -276,9 +276,9 @@ export const spoolMembers = (() => {
 /**
  * A version-3 patch: source = prefix + old member, target = prefix + new member; a COPY
  * and one spooled MEMBER op whose inner streams are bsdiff's over the two spooled puffs.
- * `over` changes its descriptor, `opOver` its recorded sha256.
+ * `over` changes its descriptor, `opOver` its recorded sha256 or its source member's length.
  */
-export async function sampleSpoolDelta(over: Partial<MemberDescriptor> = {}, opOver: { sha256?: Buffer } = {}) {
+export async function sampleSpoolDelta(over: Partial<MemberDescriptor> = {}, opOver: { sha256?: Buffer; srcLength?: number } = {}) {
   const { oldRaw, newRaw, oldComp, newComp, prefix } = spoolMembers
   const oldPuff = spoolPuffOf(oldComp, oldRaw.length, false)!
   const newPuff = spoolPuffOf(newComp, newRaw.length)!
@@ -289,6 +289,7 @@ export async function sampleSpoolDelta(over: Partial<MemberDescriptor> = {}, opO
   // memberOp deflates its "raw" bytes for the target: a spooled op's target is the member's own compressed bytes
   m.op.targetLength = newComp.length
   m.op.sha256 = opOver.sha256 ?? sha256(newComp)
+  if (opOver.srcLength !== undefined) m.op.srcLength = opOver.srcLength
   const source = Buffer.concat([prefix, oldComp])
   const target = Buffer.concat([prefix, newComp])
   const patch = await writePatch(source, target, [copyOp(0, 0, prefix.length, sha256(prefix)), m], undefined, 3)

@@ -82,20 +82,33 @@ t.test('a member larger than the op limit is rebuilt through a spool file no one
 t.test('declared sizes over maxMemberBytes are refused before anything is read or created', async (t) => {
   const dir = await spoolDir(t)
   const p = await spoolPatch()
-  for (const [field, limit] of [
-    ['targetLength', newComp.length - 1],
-    ['srcLength', oldComp.length - 1],
-    ['sourceRawLength', p.oldPuff.length - 1],
-    ['targetRawLength', p.newPuff.length - 1],
-  ] as const) {
-    // the smallest limit one field is over: the others fit under it or are over too, so the field named is the first over
+  // the fields in the order they are checked, with their values in this patch
+  const sizes: Array<[string, number]> = [
+    ['targetLength', newComp.length],
+    ['sourceRawLength', p.oldPuff.length],
+    ['targetRawLength', p.newPuff.length],
+    ['srcLength', oldComp.length],
+  ]
+  for (const [field, value] of sizes) {
+    // one byte under this field: it and perhaps others are over; the first over in check order is named
+    const limit = value - 1
+    const first = sizes.find(([, v]) => v > limit)![0]
     const r = await run(p, dir, { limits: { maxOpTargetBytes: 256 << 10, maxMemberBytes: limit } })
     t.equal(r.code, 'DELTA_SIZE_LIMIT', `maxMemberBytes ${limit}: refused`)
+    t.match((r.error as DeltaError).details, { field: first, limit }, `${field} − 1: names ${first}`)
     t.equal(r.seen.openSpool, 0, `${field}: no spool file made`)
   }
-  const huge = await run(await spoolPatch({ sourceRawLength: 2 ** 40 }), dir)
-  t.equal(huge.code, 'DELTA_SIZE_LIMIT', 'a declared puff of 1 TiB')
-  t.match((huge.error as DeltaError).details, { field: 'sourceRawLength', limit: 256 << 20 }, 'names the field and the default limit (256 MiB)')
+  // each field alone over the default limit (256 MiB): every check stands on its own
+  for (const [field, made] of [
+    ['sourceRawLength', spoolPatch({ sourceRawLength: 2 ** 40 })],
+    ['targetRawLength', spoolPatch({ targetRawLength: 2 ** 40 })],
+    ['srcLength', spoolPatch({}, { srcLength: 2 ** 40 })],
+  ] as const) {
+    const r = await run(await made, dir)
+    t.equal(r.code, 'DELTA_SIZE_LIMIT', `${field} of 1 TiB`)
+    t.match((r.error as DeltaError).details, { field, limit: 256 << 20 }, `names ${field} and the default limit (256 MiB)`)
+    t.equal(r.seen.openSpool, 0, `${field}: no spool file made`)
+  }
   t.same(readdirSync(dir), [])
 })
 
